@@ -1,0 +1,133 @@
+"""The contract between a platform package and the channel actor that drives it.
+
+A platform package under ``connectors/`` exports one :class:`ConnectorSpec`: the streams it
+offers, the credentials and settings it needs, its default request rate, and a factory that
+builds a :class:`Connector` for one channel from a :class:`ConnectorContext`.
+
+The actor owns everything stateful around the connector (cursors, schedules, retries,
+pausing); the connector owns only the platform's protocol:
+
+- ``read(stream, since)`` yields pages of changed records, oldest first, each record carrying
+  its replication value (``updated_at``). The actor persists a page and its cursor in one
+  transaction before asking for the next page, so a connector never tracks progress itself.
+- ``write(remote_write)`` performs one remote write, idempotent under its ``key``.
+- ``verify_webhook(headers, body)`` checks the platform's signature and names the event.
+- Before every outbound request it awaits ``context.gate.before_call()``; after each response
+  it reports the platform's own rate-limit signals with ``context.gate.observe(...)``. That is
+  how pausing and pacing reach every call without the connector knowing about either.
+
+Errors a connector raises are those of :mod:`connectors.errors`; no httpx exception leaves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import httpx
+import msgspec
+
+from daemon.credentials import Secret
+
+
+class Record(msgspec.Struct, frozen=True):
+    """One changed entity as the platform sent it."""
+
+    key: str
+    """The entity's id on the platform."""
+    updated_at: datetime
+    """Its replication value: when the platform last changed it (timezone-aware)."""
+    body: bytes
+    """The raw JSON of the entity, decoded later with the platform's strict wire types."""
+
+
+class Page(msgspec.Struct, frozen=True):
+    records: list[Record]
+
+
+class WebhookEvent(msgspec.Struct, frozen=True):
+    """A webhook whose signature checked out."""
+
+    webhook_id: str
+    """The platform's delivery id, used to drop redeliveries."""
+    topic: str
+    stream: str | None
+    """The stream whose data the event says changed, re-read to act on it; None if none."""
+    body: bytes
+
+
+class RemoteWrite(msgspec.Struct, frozen=True):
+    kind: str
+    key: str
+    """Idempotency key: writing the same key twice has the effect of writing it once."""
+    payload: bytes
+
+
+class WriteResult(msgspec.Struct, frozen=True):
+    remote_id: str | None
+    summary: str
+
+
+class RateSignal(msgspec.Struct, frozen=True):
+    """What a platform said about its rate limit in one response; every field is optional."""
+
+    remaining: float | None = None
+    """Requests (or cost units) left in the current window or bucket."""
+    limit: float | None = None
+    reset_after: float | None = None
+    """Seconds until the window resets or the bucket is full again."""
+    retry_after: float | None = None
+    """Seconds the platform asked us to wait before the next call."""
+
+
+class CallGate(Protocol):
+    """What a connector awaits before each outbound call and tells after each response."""
+
+    async def before_call(self, cost: float = 1.0) -> None: ...
+
+    def observe(self, signal: RateSignal) -> None: ...
+
+
+@dataclass(frozen=True)
+class ConnectorContext:
+    channel: str
+    settings: Any
+    """An instance of the spec's ``settings_type``, decoded from the channel's settings table."""
+    secrets: Mapping[str, Secret]
+    http: httpx.AsyncClient
+    gate: CallGate
+    now: Callable[[], datetime]
+
+
+class Connector(Protocol):
+    def read(self, stream: str, since: datetime | None) -> AsyncIterator[Page]: ...
+
+    async def write(self, remote_write: RemoteWrite) -> WriteResult: ...
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent: ...
+
+    async def aclose(self) -> None: ...
+
+
+class StreamSpec(msgspec.Struct, frozen=True):
+    name: str
+    default_schedule_seconds: float
+
+
+@dataclass(frozen=True)
+class ConnectorSpec:
+    platform: str
+    streams: tuple[StreamSpec, ...]
+    credentials: tuple[str, ...]
+    """Names every channel of this platform must give in its ``credentials`` table."""
+    settings_type: type[msgspec.Struct]
+    requests_per_second: float
+    """The sustained rate the platform allows on its standard plan, before any header says more."""
+    burst: float
+    create: Callable[[ConnectorContext], Connector]
+
+    @property
+    def stream_names(self) -> tuple[str, ...]:
+        return tuple(stream.name for stream in self.streams)

@@ -1,0 +1,45 @@
+"""The errors a connector may raise, grouped by what the caller should do about them::
+
+    SyncError
+    ├── Retryable            try again later (network trouble, 5xx, timeouts)
+    │   └── RateLimited      the platform said "slow down"; ``retry_after`` says how long
+    ├── ChannelFatal         nothing will work until a human acts: the actor crashes
+    │   └── AuthFailed       credentials refused
+    ├── RecordError          this one record is bad; hold it, carry on with the rest
+    └── InvalidSignature     a webhook that is not from the platform: reject, store nothing
+"""
+
+from __future__ import annotations
+
+
+class SyncError(Exception):
+    pass
+
+
+class Retryable(SyncError):
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimited(Retryable):
+    pass
+
+
+class ChannelFatal(SyncError):
+    pass
+
+
+class AuthFailed(ChannelFatal):
+    pass
+
+
+class RecordError(SyncError):
+    def __init__(self, message: str, *, entity: str, reason: str) -> None:
+        super().__init__(message)
+        self.entity = entity
+        self.reason = reason
+
+
+class InvalidSignature(SyncError):
+    pass

@@ -1,0 +1,392 @@
+"""The TOML configuration file: its typed shape, and loading that reports every error at once.
+
+:func:`load_config` returns a :class:`Config` or raises :class:`ConfigError`, whose
+``problems`` are lines of the form ``<path>: <problem>`` with 0-based indices, e.g.
+``channels[1].name: must be letters and digits only, got "main store"``. Every field is
+checked, not just the first bad one, so an operator fixes the whole file in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import typing
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import msgspec
+
+from connectors.base import ConnectorSpec
+from connectors.registry import BUILTIN, PluginError, load_plugin
+from daemon.credentials import CredentialRef, Secret
+from daemon.durations import Duration
+
+DEFAULT_LISTEN = "127.0.0.1:8754"
+_CHANNEL_NAME = re.compile(r"[A-Za-z0-9]+")
+_S = TypeVar("_S", bound=msgspec.Struct)
+_LISTEN = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})")
+
+
+class DaemonConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    state: str = "sqlite:///shelfsync-state.db"
+    sqlite_synchronous: Literal["full", "normal"] = "full"
+    listen: str = DEFAULT_LISTEN
+    control_socket: str = "shelfsync.sock"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    shutdown_grace: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+    webhook_max_bytes: int = 1_048_576
+    mailbox_size: int = 64
+    max_restarts: int = 5
+    restart_window: Duration = msgspec.field(default_factory=lambda: Duration("10m"))
+    restart_backoff: Duration = msgspec.field(default_factory=lambda: Duration("1s"))
+    restart_backoff_max: Duration = msgspec.field(default_factory=lambda: Duration("5m"))
+    plugins: list[str] = msgspec.field(default_factory=list)
+
+
+class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: str
+    platform: str
+    enabled: bool = True
+    paused: bool = False
+    credentials: dict[str, CredentialRef] = msgspec.field(default_factory=dict)
+    schedule: dict[str, Duration] = msgspec.field(default_factory=dict)
+    retry_attempts: int = 5
+    retry_backoff: Duration = msgspec.field(default_factory=lambda: Duration("1s"))
+    retry_backoff_max: Duration = msgspec.field(default_factory=lambda: Duration("2m"))
+    settings: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class Channel(msgspec.Struct, frozen=True):
+    """A channel as the daemon runs it: its config plus what loading resolved."""
+
+    config: ChannelConfig
+    spec: ConnectorSpec
+    settings: Any
+    secrets: dict[str, Secret]
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def schedule_seconds(self, stream: str) -> float:
+        given = self.config.schedule.get(stream)
+        if given is not None:
+            return given.seconds
+        return next(s.default_schedule_seconds for s in self.spec.streams if s.name == stream)
+
+
+class Config(msgspec.Struct, frozen=True):
+    daemon: DaemonConfig
+    channels: list[Channel]
+    source: str
+
+    @property
+    def enabled_channels(self) -> list[Channel]:
+        return [channel for channel in self.channels if channel.config.enabled]
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, decode, validate and resolve the config file at ``path``.
+
+    Credentials are read here, so a missing variable or file is a config error, reported
+    before anything starts. Raises :class:`ConfigError` listing every problem found.
+    """
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    return _Loader(dict(environ) if environ is not None else None).load(raw, str(path))
+
+
+class _Loader:
+    def __init__(self, environ: dict[str, str] | None) -> None:
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def load(self, raw: dict[str, Any], source: str) -> Config:
+        unknown = set(raw) - {"daemon", "channels"}
+        for key in sorted(unknown):
+            self.problems.append(f"{key}: unknown section, expected [daemon] or [[channels]]")
+        raw_daemon = raw.get("daemon", {})
+        daemon = self.decode(DaemonConfig, raw_daemon, "daemon", _DAEMON_CHECKS)
+        # Plugins decide which platforms exist, so they load even when another daemon key
+        # is wrong: the channels can then be checked in the same pass.
+        plugins = raw_daemon.get("plugins", []) if isinstance(raw_daemon, dict) else []
+        specs = self.available_connectors(plugins if isinstance(plugins, list) else [])
+        raw_channels = raw.get("channels", [])
+        channels: list[Channel] = []
+        if not isinstance(raw_channels, list):
+            self.problems.append("channels: must be an array of tables ([[channels]])")
+            raw_channels = []
+        for index, raw_channel in enumerate(raw_channels):
+            path = f"channels[{index}]"
+            channel = self.resolve_channel(raw_channel, specs, path)
+            if channel is not None:
+                channels.append(channel)
+        self.check_unique_names(raw_channels)
+        if self.problems or daemon is None:
+            raise ConfigError(self.problems)
+        return Config(daemon=daemon, channels=channels, source=source)
+
+    def available_connectors(self, plugins: list[object]) -> dict[str, ConnectorSpec]:
+        specs = dict(BUILTIN)
+        for index, module_name in enumerate(plugins):
+            if not isinstance(module_name, str):
+                continue  # reported by the daemon table's own decoding
+            try:
+                spec = load_plugin(module_name)
+            except PluginError as exc:
+                self.problems.append(f"daemon.plugins[{index}]: {exc}")
+            else:
+                specs[spec.platform] = spec
+        return specs
+
+    def decode(
+        self,
+        cls: type[_S],
+        raw: object,
+        path: str,
+        checks: Mapping[str, Callable[[Any], str | None]] | None = None,
+    ) -> _S | None:
+        """Convert ``raw`` to ``cls``, recording a problem for each bad field; None if any."""
+        values = self.decode_fields(cls, raw, path, checks or {})
+        return None if values is None else cls(**values)
+
+    def decode_fields(
+        self,
+        cls: type[msgspec.Struct],
+        raw: object,
+        path: str,
+        checks: Mapping[str, Callable[[Any], str | None]],
+    ) -> dict[str, Any] | None:
+        """The fields of ``raw`` that convert and pass ``checks``, or None if any field does not.
+
+        Every field is tried, so one bad field does not hide the problems of the others.
+        """
+        if not isinstance(raw, dict):
+            self.problems.append(f"{path}: must be a table, got {_toml_type(raw)}")
+            return None
+        fields = {field.encode_name: field for field in msgspec.structs.fields(cls)}
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        before = len(self.problems)
+        for key in raw:
+            if key not in fields:
+                self.problems.append(f"{path}.{key}: unknown key")
+        for key, field in fields.items():
+            if key not in raw:
+                if field.required:
+                    self.problems.append(f"{path}.{key}: required")
+                continue
+            value = self.convert(raw[key], hints[field.name], f"{path}.{key}")
+            if value is _INVALID:
+                continue
+            problem = checks[key](value) if key in checks else None
+            if problem is not None:
+                self.problems.append(f"{path}.{key}: {problem}")
+            values[field.name] = value
+        return values if len(self.problems) == before else None
+
+    def convert(self, value: object, hint: Any, path: str) -> object:
+        # Dict keys are part of the path an operator needs to see ("schedule.orders"), and
+        # msgspec reports them as "[...]", so mappings are walked here, key by key.
+        if typing.get_origin(hint) is dict:
+            if not isinstance(value, dict):
+                self.problems.append(f"{path}: must be a table, got {_toml_type(value)}")
+                return _INVALID
+            value_hint = typing.get_args(hint)[1]
+            converted = {k: self.convert(v, value_hint, f"{path}.{k}") for k, v in value.items()}
+            if any(v is _INVALID for v in converted.values()):
+                return _INVALID
+            return converted
+        try:
+            return msgspec.convert(value, hint, strict=True, dec_hook=_decode_custom)
+        except msgspec.ValidationError as exc:
+            message, _, where = str(exc).partition(" - at `$")
+            self.problems.append(f"{path}{where.rstrip('`')}: {_plain(message)}")
+            return _INVALID
+
+    def resolve_channel(
+        self, raw: object, specs: dict[str, ConnectorSpec], path: str
+    ) -> Channel | None:
+        before = len(self.problems)
+        values = self.decode_fields(ChannelConfig, raw, path, _CHANNEL_CHECKS)
+        # The platform's own checks still run when another field is bad, so that the
+        # operator sees a misspelt stream and a bad name in the same pass.
+        fields = values if values is not None else self.salvage(raw)
+        spec = None
+        platform = fields.get("platform")
+        if isinstance(platform, str):
+            spec = specs.get(platform)
+            if spec is None:
+                known = ", ".join(sorted(specs)) or "none in this build"
+                self.problems.append(
+                    f'{path}.platform: unknown platform "{platform}", expected one of: {known}'
+                )
+        if spec is None:
+            return None
+        schedule = fields.get("schedule", {})
+        for stream in schedule:
+            if stream not in spec.stream_names:
+                self.problems.append(
+                    f"{path}.schedule.{stream}: unknown stream, expected one of: "
+                    + ", ".join(spec.stream_names)
+                )
+        given = isinstance(raw, dict) and "credentials" in raw
+        credentials = fields.get("credentials")
+        secrets: dict[str, Secret] = {}
+        if credentials is not None or not given:  # a bad table was reported already
+            secrets = self.resolve_secrets(credentials or {}, spec, path)
+        settings = self.decode(spec.settings_type, fields.get("settings", {}), f"{path}.settings")
+        if len(self.problems) != before or values is None or settings is None:
+            return None
+        return Channel(config=ChannelConfig(**values), spec=spec, settings=settings, secrets=secrets)
+
+    def salvage(self, raw: object) -> dict[str, Any]:
+        """The channel fields that convert cleanly, without reporting anything twice."""
+        if not isinstance(raw, dict):
+            return {}
+        quiet = _Loader(self.environ)
+        return {
+            key: value
+            for key in ("platform", "schedule", "credentials", "settings")
+            if key in raw
+            and (value := quiet.convert(raw[key], _CHANNEL_HINTS[key], key)) is not _INVALID
+        }
+
+    def resolve_secrets(
+        self, credentials: dict[str, CredentialRef], spec: ConnectorSpec, path: str
+    ) -> dict[str, Secret]:
+        secrets: dict[str, Secret] = {}
+        for name in spec.credentials:
+            if name not in credentials:
+                self.problems.append(f"{path}.credentials.{name}: required by {spec.platform}")
+        for name, ref in credentials.items():
+            if name not in spec.credentials:
+                self.problems.append(
+                    f"{path}.credentials.{name}: unknown credential, expected one of: "
+                    + (", ".join(spec.credentials) or "none")
+                )
+                continue
+            try:
+                secrets[name] = ref.resolve(self.environ)
+            except ValueError as exc:
+                self.problems.append(f"{path}.credentials.{name}: {exc}")
+        return secrets
+
+    def check_unique_names(self, raw_channels: list[Any]) -> None:
+        first_index: dict[str, int] = {}
+        for index, raw in enumerate(raw_channels):
+            name = raw.get("name") if isinstance(raw, dict) else None
+            if not isinstance(name, str):
+                continue
+            if name in first_index:
+                self.problems.append(
+                    f'channels[{index}].name: "{name}" is already used by '
+                    f"channels[{first_index[name]}]"
+                )
+            else:
+                first_index[name] = index
+
+
+def _check_state(url: str) -> str | None:
+    if url.startswith("postgresql://"):
+        return "the PostgreSQL store is not available yet; use sqlite:///"
+    if not url.startswith("sqlite:///") or url == "sqlite:///":
+        return (
+            'expected "sqlite:///relative/path.db" or "sqlite:////absolute/path.db", '
+            f'got "{url}"'
+        )
+    return None
+
+
+def _check_listen(address: str) -> str | None:
+    match = _LISTEN.fullmatch(address)
+    if match is None or not 0 < int(match["port"]) < 65536:
+        return f'expected "host:port" such as "{DEFAULT_LISTEN}", got "{address}"'
+    return None
+
+
+def _at_least(minimum: float) -> Callable[[float | Duration], str | None]:
+    def check(value: float | Duration) -> str | None:
+        number = value.seconds if isinstance(value, Duration) else value
+        return None if number >= minimum else f"must be at least {minimum:g}"
+
+    return check
+
+
+def _positive_duration(value: Duration) -> str | None:
+    return None if value.seconds > 0 else "must be longer than 0s"
+
+
+def _check_channel_name(name: str) -> str | None:
+    if _CHANNEL_NAME.fullmatch(name):
+        return None
+    return f'must be letters and digits only, got "{name}"'
+
+
+def _check_schedule(schedule: dict[str, Duration]) -> str | None:
+    zero = [stream for stream, every in schedule.items() if every.seconds <= 0]
+    return f"{', '.join(zero)}: must be longer than 0s" if zero else None
+
+
+_DAEMON_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "state": _check_state,
+    "listen": _check_listen,
+    "control_socket": lambda path: None if path else "must not be empty",
+    "webhook_max_bytes": _at_least(1),
+    "mailbox_size": _at_least(1),
+    "max_restarts": _at_least(0),
+    "restart_window": _positive_duration,
+    "restart_backoff_max": _positive_duration,
+}
+_CHANNEL_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "name": _check_channel_name,
+    "retry_attempts": _at_least(1),
+    "schedule": _check_schedule,
+    "retry_backoff_max": _positive_duration,
+}
+_CHANNEL_HINTS = typing.get_type_hints(ChannelConfig)
+_INVALID = object()
+
+
+def _decode_custom(hint: type, value: object) -> object:
+    if hint in (Duration, CredentialRef):
+        if not isinstance(value, str):
+            raise TypeError(f"expected a string, got {_toml_type(value)}")
+        return hint(value)
+    raise NotImplementedError(hint)
+
+
+def _plain(message: str) -> str:
+    """msgspec's wording ("Expected `int`, got `str`") in the config's own vocabulary."""
+    for python, toml in (("str", "string"), ("int", "integer"), ("bool", "boolean")):
+        message = message.replace(f"`{python}`", toml)
+    message = message.replace("Invalid enum value", "expected one of the documented values, got")
+    return message[:1].lower() + message[1:]
+
+
+def _toml_type(value: object) -> str:
+    names = {str: "a string", bool: "a boolean", int: "an integer", float: "a float"}
+    names |= {dict: "a table", list: "an array"}
+    return names.get(type(value), type(value).__name__)
+
+
+__all__ = [
+    "DEFAULT_LISTEN",
+    "Channel",
+    "ChannelConfig",
+    "Config",
+    "ConfigError",
+    "DaemonConfig",
+    "load_config",
+]

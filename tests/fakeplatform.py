@@ -1,0 +1,91 @@
+"""A connector test double: a platform whose records and faults the tests script.
+
+It implements the real connector contract (``connectors.base``) without any network, so the
+actor, supervisor and daemon are exercised exactly as a platform package would drive them.
+The daemon loads it as a plugin (``[daemon] plugins = ["tests.fakeplatform"]``).
+
+Behaviour is set by the channel's settings table:
+
+- ``records_per_read``: how many records each read of a stream yields (one page each);
+- ``crash_on_read``: raise an unexpected error on every read (an actor crash);
+- ``signature``: the value the ``X-Fake-Signature`` header must carry for a webhook to verify.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+
+import msgspec
+
+from connectors.base import (
+    ConnectorContext,
+    ConnectorSpec,
+    Page,
+    RateSignal,
+    Record,
+    RemoteWrite,
+    StreamSpec,
+    WebhookEvent,
+    WriteResult,
+)
+from connectors.errors import InvalidSignature
+
+
+class FakeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    records_per_read: int = 1
+    crash_on_read: bool = False
+
+
+class FakeWebhook(msgspec.Struct, frozen=True):
+    id: str
+    topic: str
+
+
+class FakeConnector:
+    def __init__(self, context: ConnectorContext) -> None:
+        self.context = context
+        self.settings: FakeSettings = context.settings
+        self.writes: list[RemoteWrite] = []
+
+    async def read(self, stream: str, since: datetime | None) -> AsyncIterator[Page]:
+        await self.context.gate.before_call()
+        if self.settings.crash_on_read:
+            raise RuntimeError(f"fake platform exploded reading {stream}")
+        self.context.gate.observe(RateSignal(remaining=39, limit=40, reset_after=1.0))
+        now = self.context.now()
+        records = [
+            Record(key=f"{stream}-{i}", updated_at=now, body=b'{"fake": true}')
+            for i in range(self.settings.records_per_read)
+        ]
+        yield Page(records=records)
+
+    async def write(self, remote_write: RemoteWrite) -> WriteResult:
+        await self.context.gate.before_call()
+        self.writes.append(remote_write)
+        return WriteResult(remote_id=f"fake-{remote_write.key}", summary=remote_write.kind)
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        expected = self.context.secrets["token"].reveal()
+        if not hmac.compare_digest(headers.get("x-fake-signature", ""), expected):
+            raise InvalidSignature("X-Fake-Signature does not match")
+        event = msgspec.json.decode(body, type=FakeWebhook)
+        return WebhookEvent(webhook_id=event.id, topic=event.topic, stream=event.topic, body=body)
+
+    async def aclose(self) -> None:
+        return None
+
+
+CONNECTOR = ConnectorSpec(
+    platform="fake",
+    streams=(
+        StreamSpec(name="products", default_schedule_seconds=3600.0),
+        StreamSpec(name="orders", default_schedule_seconds=1800.0),
+    ),
+    credentials=("token",),
+    settings_type=FakeSettings,
+    requests_per_second=40.0,
+    burst=40.0,
+    create=FakeConnector,
+)
