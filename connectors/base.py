@@ -11,7 +11,9 @@ pausing); the connector owns only the platform's protocol:
   its replication value (``updated_at``). The actor persists a page and its cursor in one
   transaction before asking for the next page, so a connector never tracks progress itself.
 - ``write(remote_write)`` performs one remote write, idempotent under its ``key``.
-- ``verify_webhook(headers, body)`` checks the platform's signature and names the event.
+- the spec's ``verify_webhook(settings, secrets, headers, body)`` checks the platform's
+  signature and names the event; it is a plain function so that webhooks are verified and
+  persisted even while the channel's actor is restarting.
 - Before every outbound request it awaits ``context.gate.before_call()``; after each response
   it reports the platform's own rate-limit signals with ``context.gate.observe(...)``. That is
   how pausing and pacing reach every call without the connector knowing about either.
@@ -21,7 +23,7 @@ Errors a connector raises are those of :mod:`connectors.errors`; no httpx except
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -102,11 +104,9 @@ class ConnectorContext:
 
 
 class Connector(Protocol):
-    def read(self, stream: str, since: datetime | None) -> AsyncIterator[Page]: ...
+    def read(self, stream: str, since: datetime | None) -> AsyncGenerator[Page, None]: ...
 
     async def write(self, remote_write: RemoteWrite) -> WriteResult: ...
-
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent: ...
 
     async def aclose(self) -> None: ...
 
@@ -127,6 +127,9 @@ class ConnectorSpec:
     """The sustained rate the platform allows on its standard plan, before any header says more."""
     burst: float
     create: Callable[[ConnectorContext], Connector]
+    verify_webhook: Callable[[Any, Mapping[str, Secret], Mapping[str, str], bytes], WebhookEvent]
+    """``(settings, secrets, headers, body) -> event``; raises ``InvalidSignature`` or
+    ``RecordError``. Header names arrive lower-cased."""
 
     @property
     def stream_names(self) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ Behaviour is set by the channel's settings table:
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from datetime import datetime
 
 import msgspec
@@ -30,7 +30,8 @@ from connectors.base import (
     WebhookEvent,
     WriteResult,
 )
-from connectors.errors import InvalidSignature
+from connectors.errors import InvalidSignature, RecordError
+from daemon.credentials import Secret
 
 
 class FakeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -49,7 +50,7 @@ class FakeConnector:
         self.settings: FakeSettings = context.settings
         self.writes: list[RemoteWrite] = []
 
-    async def read(self, stream: str, since: datetime | None) -> AsyncIterator[Page]:
+    async def read(self, stream: str, since: datetime | None) -> AsyncGenerator[Page, None]:
         await self.context.gate.before_call()
         if self.settings.crash_on_read:
             raise RuntimeError(f"fake platform exploded reading {stream}")
@@ -66,15 +67,21 @@ class FakeConnector:
         self.writes.append(remote_write)
         return WriteResult(remote_id=f"fake-{remote_write.key}", summary=remote_write.kind)
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
-        expected = self.context.secrets["token"].reveal()
-        if not hmac.compare_digest(headers.get("x-fake-signature", ""), expected):
-            raise InvalidSignature("X-Fake-Signature does not match")
-        event = msgspec.json.decode(body, type=FakeWebhook)
-        return WebhookEvent(webhook_id=event.id, topic=event.topic, stream=event.topic, body=body)
-
     async def aclose(self) -> None:
         return None
+
+
+def verify_webhook(
+    settings: FakeSettings, secrets: Mapping[str, Secret], headers: Mapping[str, str], body: bytes
+) -> WebhookEvent:
+    expected = secrets["token"].reveal()
+    if not hmac.compare_digest(headers.get("x-fake-signature", ""), expected):
+        raise InvalidSignature("X-Fake-Signature does not match")
+    try:
+        event = msgspec.json.decode(body, type=FakeWebhook)
+    except msgspec.DecodeError as exc:
+        raise RecordError(f"webhook body: {exc}", entity="webhook", reason="schema") from None
+    return WebhookEvent(webhook_id=event.id, topic=event.topic, stream=event.topic, body=body)
 
 
 CONNECTOR = ConnectorSpec(
@@ -88,4 +95,5 @@ CONNECTOR = ConnectorSpec(
     requests_per_second=40.0,
     burst=40.0,
     create=FakeConnector,
+    verify_webhook=verify_webhook,
 )

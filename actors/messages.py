@@ -1,0 +1,37 @@
+"""The messages a channel actor's mailbox takes: one frozen Struct per kind."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class SyncNow(msgspec.Struct, frozen=True):
+    """Run a sync of ``stream`` (every stream if None) as soon as the actor is free."""
+
+    stream: str | None = None
+
+
+class Pause(msgspec.Struct, frozen=True):
+    """Stop making outbound calls; queued and scheduled work waits for Resume."""
+
+
+class Resume(msgspec.Struct, frozen=True):
+    pass
+
+
+class Stop(msgspec.Struct, frozen=True):
+    """Finish the unit of work in hand, then exit."""
+
+
+class InboundEvent(msgspec.Struct, frozen=True):
+    """A verified webhook, already persisted in the inbox under ``inbox_id``."""
+
+    inbox_id: int
+    stream: str | None
+
+
+class DrainOutbox(msgspec.Struct, frozen=True):
+    """Remote writes were queued in the outbox: perform them."""
+
+
+Message = SyncNow | Pause | Resume | Stop | InboundEvent | DrainOutbox

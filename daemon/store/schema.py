@@ -1,0 +1,78 @@
+"""The state store's schema, as an append-only list of migrations.
+
+Migration ``n`` (1-based) takes a database from version ``n - 1`` to ``n``. Never edit a
+migration that has shipped: append a new one. Later features add their tables the same way.
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE cursors (
+        channel TEXT NOT NULL,
+        stream TEXT NOT NULL,
+        value TEXT,                -- replication value reached (ISO-8601), NULL = from the start
+        last_success_at TEXT,      -- when a run of this stream last finished cleanly
+        PRIMARY KEY (channel, stream)
+    );
+    CREATE TABLE channel_flags (
+        channel TEXT PRIMARY KEY,
+        paused INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE seen_webhooks (
+        channel TEXT NOT NULL,
+        webhook_id TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (channel, webhook_id)
+    );
+    CREATE TABLE inbox (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('webhook', 'poll')),
+        stream TEXT,
+        topic TEXT NOT NULL,       -- webhook topic, or the stream for polled records
+        entity TEXT,               -- the platform's id of the changed entity, when known
+        body BLOB NOT NULL,
+        received_at TEXT NOT NULL,
+        processed_at TEXT
+    );
+    CREATE INDEX inbox_pending ON inbox (channel, processed_at, id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        done_at TEXT,
+        remote_id TEXT,
+        UNIQUE (channel, idempotency_key)
+    );
+    CREATE INDEX outbox_pending ON outbox (channel, done_at, id);
+    CREATE TABLE exceptions (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        stream TEXT,
+        entity TEXT,
+        reason TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        payload BLOB,
+        attempts INTEGER NOT NULL DEFAULT 1,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        resolved_at TEXT
+    );
+    CREATE INDEX exceptions_open ON exceptions (channel, resolved_at);
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        action TEXT NOT NULL,      -- e.g. write.started, write.done, write.failed, hold
+        entity TEXT,
+        idempotency_key TEXT,
+        summary TEXT NOT NULL,
+        result TEXT,
+        remote_id TEXT
+    );
+    CREATE INDEX audit_by_channel ON audit (channel, at);
+    """,
+)

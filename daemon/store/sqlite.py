@@ -1,0 +1,296 @@
+"""The SQLite state store: one WAL-mode connection, one transaction per worker-thread hop.
+
+SQLite allows one writer at a time, so a single connection guarded by a Trio lock is both the
+simplest and the fastest arrangement; each public method runs its whole transaction in one
+``trio.to_thread.run_sync`` call, which keeps the event loop free while SQLite fsyncs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import trio
+
+from connectors.base import Record, RemoteWrite, WebhookEvent, WriteResult
+from daemon.store import InboxItem, PendingWrite, StoreError, StreamState
+from daemon.store.schema import MIGRATIONS
+
+_T = TypeVar("_T")
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat()
+
+
+def _parse(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+class SqliteStore:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+        self._lock = trio.Lock()
+
+    @classmethod
+    async def open(cls, path: str, *, synchronous: str = "full") -> SqliteStore:
+        def connect() -> sqlite3.Connection:
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
+            db.execute("PRAGMA busy_timeout=5000")
+            db.execute("PRAGMA foreign_keys=ON")
+            _migrate(db)
+            return db
+
+        try:
+            connection = await trio.to_thread.run_sync(connect)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open state database {path}: {exc}") from exc
+        return cls(connection)
+
+    async def _transaction(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        def run() -> _T:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return result
+
+        async with self._lock:
+            return await trio.to_thread.run_sync(run)
+
+    async def stream_states(self, channel: str) -> dict[str, StreamState]:
+        rows = await self._transaction(
+            lambda db: db.execute(
+                "SELECT stream, value, last_success_at FROM cursors WHERE channel = ?",
+                (channel,),
+            ).fetchall()
+        )
+        return {
+            stream: StreamState(stream=stream, cursor=_parse(value), last_success_at=_parse(ok))
+            for stream, value, ok in rows
+        }
+
+    async def commit_page(
+        self, channel: str, stream: str, records: list[Record], cursor: datetime | None
+    ) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "INSERT INTO inbox (channel, source, stream, topic, entity, body, received_at)"
+                " VALUES (?, 'poll', ?, ?, ?, ?, ?)",
+                [
+                    (channel, stream, stream, r.key, r.body, _iso(r.updated_at))
+                    for r in records
+                ],
+            )
+            db.execute(
+                "INSERT INTO cursors (channel, stream, value) VALUES (?, ?, ?)"
+                " ON CONFLICT (channel, stream) DO UPDATE SET value = excluded.value",
+                (channel, stream, None if cursor is None else _iso(cursor)),
+            )
+
+        await self._transaction(work)
+
+    async def record_success(self, channel: str, stream: str, at: datetime) -> None:
+        await self._transaction(
+            lambda db: db.execute(
+                "INSERT INTO cursors (channel, stream, last_success_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (channel, stream) DO UPDATE"
+                " SET last_success_at = excluded.last_success_at",
+                (channel, stream, _iso(at)),
+            )
+        )
+
+    async def is_paused(self, channel: str) -> bool:
+        row = await self._transaction(
+            lambda db: db.execute(
+                "SELECT paused FROM channel_flags WHERE channel = ?", (channel,)
+            ).fetchone()
+        )
+        return bool(row and row[0])
+
+    async def set_paused(self, channel: str, paused: bool) -> None:
+        await self._transaction(
+            lambda db: db.execute(
+                "INSERT INTO channel_flags (channel, paused) VALUES (?, ?)"
+                " ON CONFLICT (channel) DO UPDATE SET paused = excluded.paused",
+                (channel, int(paused)),
+            )
+        )
+
+    async def accept_webhook(self, channel: str, event: WebhookEvent, at: datetime) -> int | None:
+        def work(db: sqlite3.Connection) -> int | None:
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO seen_webhooks (channel, webhook_id, received_at)"
+                " VALUES (?, ?, ?)",
+                (channel, event.webhook_id, _iso(at)),
+            ).rowcount
+            if not inserted:
+                return None
+            cursor = db.execute(
+                "INSERT INTO inbox (channel, source, stream, topic, entity, body, received_at)"
+                " VALUES (?, 'webhook', ?, ?, ?, ?, ?)",
+                (channel, event.stream, event.topic, event.webhook_id, event.body, _iso(at)),
+            )
+            return cursor.lastrowid
+
+        return await self._transaction(work)
+
+    async def pending_webhooks(self, channel: str) -> list[InboxItem]:
+        rows = await self._transaction(
+            lambda db: db.execute(
+                "SELECT id, stream, topic, body FROM inbox"
+                " WHERE channel = ? AND source = 'webhook' AND processed_at IS NULL ORDER BY id",
+                (channel,),
+            ).fetchall()
+        )
+        return [InboxItem(id=i, stream=s, topic=t, body=bytes(b)) for i, s, t, b in rows]
+
+    async def mark_processed(self, ids: list[int], at: datetime) -> None:
+        await self._transaction(
+            lambda db: db.executemany(
+                "UPDATE inbox SET processed_at = ? WHERE id = ?", [(_iso(at), i) for i in ids]
+            )
+        )
+
+    async def enqueue_write(self, channel: str, write: RemoteWrite, at: datetime) -> int:
+        def work(db: sqlite3.Connection) -> int:
+            db.execute(
+                "INSERT OR IGNORE INTO outbox (channel, kind, idempotency_key, payload, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (channel, write.kind, write.key, write.payload, _iso(at)),
+            )
+            row = db.execute(
+                "SELECT id FROM outbox WHERE channel = ? AND idempotency_key = ?",
+                (channel, write.key),
+            ).fetchone()
+            return int(row[0])
+
+        return await self._transaction(work)
+
+    async def pending_writes(
+        self, channel: str, limit: int, *, after_id: int = 0
+    ) -> list[PendingWrite]:
+        rows = await self._transaction(
+            lambda db: db.execute(
+                "SELECT id, kind, idempotency_key, payload, attempts FROM outbox"
+                " WHERE channel = ? AND done_at IS NULL AND id > ? ORDER BY id LIMIT ?",
+                (channel, after_id, limit),
+            ).fetchall()
+        )
+        return [
+            PendingWrite(id=i, write=RemoteWrite(kind=k, key=key, payload=bytes(p)), attempts=a)
+            for i, k, key, p, a in rows
+        ]
+
+    async def begin_write(self, channel: str, pending: PendingWrite, at: datetime) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (pending.id,))
+            _audit(db, at, channel, "write.started", pending.write, f"attempt {pending.attempts + 1}")
+
+        await self._transaction(work)
+
+    async def finish_write(
+        self, channel: str, pending: PendingWrite, result: WriteResult, at: datetime
+    ) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE outbox SET done_at = ?, remote_id = ? WHERE id = ?",
+                (_iso(at), result.remote_id, pending.id),
+            )
+            _audit(
+                db, at, channel, "write.done", pending.write, result.summary, result.remote_id
+            )
+
+        await self._transaction(work)
+
+    async def record_exception(
+        self,
+        channel: str,
+        *,
+        stream: str | None,
+        entity: str | None,
+        reason: str,
+        detail: str,
+        payload: bytes | None,
+        at: datetime,
+    ) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            # The same failure seen again is one exception with more attempts, not a new row.
+            updated = db.execute(
+                "UPDATE exceptions SET attempts = attempts + 1, last_seen = ?, detail = ?"
+                " WHERE channel = ? AND stream IS ? AND entity IS ? AND reason = ?"
+                " AND resolved_at IS NULL",
+                (_iso(at), detail, channel, stream, entity, reason),
+            ).rowcount
+            if not updated:
+                db.execute(
+                    "INSERT INTO exceptions (channel, stream, entity, reason, detail, payload,"
+                    " first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (channel, stream, entity, reason, detail, payload, _iso(at), _iso(at)),
+                )
+
+        await self._transaction(work)
+
+    async def open_exceptions(self) -> dict[str, int]:
+        rows = await self._transaction(
+            lambda db: db.execute(
+                "SELECT channel, count(*) FROM exceptions WHERE resolved_at IS NULL"
+                " GROUP BY channel"
+            ).fetchall()
+        )
+        return {channel: count for channel, count in rows}
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            await trio.to_thread.run_sync(self._db.close)
+
+
+def _audit(
+    db: sqlite3.Connection,
+    at: datetime,
+    channel: str,
+    action: str,
+    write: RemoteWrite,
+    result: str,
+    remote_id: str | None = None,
+) -> None:
+    db.execute(
+        "INSERT INTO audit (at, channel, action, entity, idempotency_key, summary, result,"
+        " remote_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (_iso(at), channel, action, write.key, write.key, write.kind, result, remote_id),
+    )
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise StoreError(
+            f"the state database is at schema version {version}, newer than this build's "
+            f"{len(MIGRATIONS)}: upgrade shelfsync"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(script):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit our transaction)."""
+    without_comments = "\n".join(line.split("--")[0] for line in script.splitlines())
+    return [s.strip() for s in without_comments.split(";") if s.strip()]
