@@ -1,0 +1,415 @@
+"""The daemon process: state store, supervisor, HTTP server, control socket and signals, wired.
+
+:meth:`Daemon.run` is the whole life of the process. Shutdown (SIGTERM, SIGINT or
+:meth:`Daemon.request_stop`) stops taking webhooks and control requests, lets every actor
+finish the unit of work in hand for up to ``shutdown_grace``, then cancels what is left; work
+cancelled there was not committed and is picked up again on the next start.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import NamedTuple
+
+import httpx
+import structlog
+import trio
+
+from actors.messages import InboundEvent, Message, Pause, Resume, SyncNow
+from connectors.errors import InvalidSignature, RecordError
+from daemon import control
+from daemon.config import Channel, Config, ConfigError, load_config
+from daemon.control import ChannelStatus, ControlRequest, ControlResponse, StreamStatus
+from daemon.http import HttpApp, WebhookAnswer, serve_http
+from daemon.logs import redact, register_secrets
+from daemon.store import StateStore, open_store
+from daemon.supervisor import ChannelSlot, ChannelState, Supervisor
+from daemon.systemd import Notifier
+from metrics import ChannelGaugeState, Metrics, StreamGaugeState
+
+log = structlog.get_logger("shelfsync.daemon")
+
+HEARTBEAT_SECONDS = 10.0
+"""How often the store is checked (and the exception gauge refreshed) without a watchdog."""
+
+
+def shelfsync_version() -> str:
+    try:
+        return version("shelfsync")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_http_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        now: Callable[[], datetime] = wall_clock,
+        http_client: Callable[[], httpx.AsyncClient] = default_http_client,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.config = config
+        self._now = now
+        self._http_client = http_client
+        self._notifier = notifier or Notifier()
+        self.metrics = Metrics(shelfsync_version())
+        self.metrics.watch(self)
+        self._store: StateStore | None = None
+        self._supervisor: Supervisor | None = None
+        self._stop = trio.Event()
+        self._paused: dict[str, bool] = {}
+        register_secrets(_secret_values(config))
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run until asked to stop; ``started`` hands back the HTTP server's bound URLs."""
+        settings = self.config.daemon
+        async with open_store(settings.state, synchronous=settings.sqlite_synchronous) as store:
+            self._store = store
+            supervisor = Supervisor(
+                store=store,
+                metrics=self.metrics,
+                settings=settings,
+                now=self._now,
+                http_client=self._http_client,
+            )
+            self._supervisor = supervisor
+            http_shutdown = trio.Event()
+            async with trio.open_nursery() as nursery:
+                await nursery.start(supervisor.run)
+                for channel in self.config.enabled_channels:
+                    await self._start_channel(channel)
+                if not self.config.enabled_channels:
+                    log.warning("no_channels", config=self.config.source)
+                app = HttpApp(self, self.metrics.registry, settings.webhook_max_bytes)
+                urls = await nursery.start(
+                    lambda task_status: serve_http(
+                        app,
+                        settings.listen,
+                        grace=settings.shutdown_grace.seconds,
+                        shutdown=http_shutdown,
+                        task_status=task_status,
+                    )
+                )
+                control_scope = trio.CancelScope()
+                await nursery.start(self._serve_control, control_scope)
+                nursery.start_soon(self._take_signals)
+                nursery.start_soon(self._heartbeat)
+                for slot in supervisor.slots():
+                    await slot.settled.wait()
+                log.info("serving", listen=urls, control_socket=settings.control_socket)
+                self._notifier.ready(self._summary())
+                task_status.started(urls)
+
+                await self._stop.wait()
+                log.info("stopping", grace_seconds=settings.shutdown_grace.seconds)
+                self._notifier.stopping()
+                with trio.move_on_after(settings.shutdown_grace.seconds):
+                    http_shutdown.set()
+                    control_scope.cancel()
+                    await supervisor.stop_all(settings.shutdown_grace.seconds)
+                nursery.cancel_scope.cancel()
+        log.info("stopped")
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def _serve_control(
+        self, scope: trio.CancelScope, *, task_status: trio.TaskStatus[None]
+    ) -> None:
+        with scope:
+            await control.serve_control(
+                self.config.daemon.control_socket, self.handle_control, task_status=task_status
+            )
+
+    async def _take_signals(self) -> None:
+        watched = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
+        with trio.open_signal_receiver(*watched) as signals:
+            async for signum in signals:
+                log.info("signal", signal=signal.Signals(signum).name)
+                if signum in (signal.SIGTERM, signal.SIGINT):
+                    self.request_stop()
+                elif signum == signal.SIGHUP:
+                    await self.reload()
+                elif signum == signal.SIGUSR1:
+                    await self._for_channels(None, self._sync)
+                elif signum == signal.SIGUSR2:
+                    pause = not all(self._paused.get(n, False) for n in self._channel_names())
+                    await self._for_channels(None, self._pause if pause else self._resume)
+
+    async def _heartbeat(self) -> None:
+        # WATCHDOG=1 only after the store has answered: a wedged database should get the
+        # process restarted, not kept alive by a timer that knows nothing about it.
+        assert self._store is not None
+        interval = self._notifier.watchdog_interval or HEARTBEAT_SECONDS
+        while True:
+            counts = await self._store.open_exceptions()
+            for name in self._channel_names():
+                self.metrics.exceptions_open.labels(name).set(counts.get(name, 0))
+            self._notifier.watchdog()
+            await trio.sleep(interval)
+
+    async def reload(self) -> bool:
+        """Re-read the config file and apply channel changes; keep the old config if it is bad."""
+        assert self._supervisor is not None
+        self._notifier.reloading()
+        try:
+            new = load_config(self.config.source)
+        except ConfigError as exc:
+            log.error("reload_rejected", problems=exc.problems)
+            self._notifier.ready(f"reload rejected, old config kept; {self._summary()}")
+            return False
+        register_secrets(_secret_values(new))
+        old_channels = {c.name: c for c in self.config.enabled_channels}
+        new_channels = {c.name: c for c in new.enabled_channels}
+        for key in ("state", "listen", "control_socket", "sqlite_synchronous", "log_level"):
+            if getattr(new.daemon, key) != getattr(self.config.daemon, key):
+                log.warning("restart_needed", key=f"daemon.{key}")
+        grace = new.daemon.shutdown_grace.seconds
+        for name, channel in old_channels.items():
+            if new_channels.get(name) != channel:
+                await self._supervisor.stop_channel(name, grace)
+                self._paused.pop(name, None)
+                if name not in new_channels:
+                    self.metrics.forget_channel(name)
+                    log.info("channel_removed", channel=name)
+        self._supervisor.update_settings(new.daemon)
+        self.config = new
+        for name, channel in new_channels.items():
+            if old_channels.get(name) != channel:
+                await self._start_channel(channel)
+                log.info("channel_started" if name not in old_channels else "channel_restarted",
+                         channel=name)
+        self._notifier.ready(self._summary())
+        return True
+
+    async def _start_channel(self, channel: Channel) -> None:
+        assert self._store is not None and self._supervisor is not None
+        self._paused[channel.name] = channel.config.paused or await self._store.is_paused(
+            channel.name
+        )
+        self._supervisor.start_channel(channel)
+
+    # -- what HTTP asks -----------------------------------------------------------------------
+
+    def readiness(self) -> str | None:
+        if self._store is None or self._supervisor is None:
+            return "starting"
+        down = [
+            f"{slot.name} is {slot.state}" + (f" ({slot.last_error})" if slot.last_error else "")
+            for slot in self._supervisor.slots()
+            if slot.state is not ChannelState.RUNNING
+        ]
+        return "; ".join(down) or None
+
+    def knows_channel(self, channel: str) -> bool:
+        return any(c.name == channel for c in self.config.enabled_channels)
+
+    async def receive_webhook(
+        self, channel_name: str, headers: Mapping[str, str], body: bytes
+    ) -> WebhookAnswer:
+        assert self._store is not None and self._supervisor is not None
+        channel = next(c for c in self.config.enabled_channels if c.name == channel_name)
+        counter = self.metrics.webhooks
+        try:
+            event = channel.spec.verify_webhook(channel.settings, channel.secrets, headers, body)
+        except InvalidSignature as exc:
+            counter.labels(channel_name, "rejected").inc()
+            log.warning("webhook_rejected", channel=channel_name, reason=str(exc))
+            return WebhookAnswer(401, "signature check failed")
+        except RecordError as exc:
+            # Authentic but not the shape we know: keep it for an operator, and acknowledge,
+            # since the platform re-sending the same bytes would not help.
+            counter.labels(channel_name, "invalid").inc()
+            await self._store.record_exception(
+                channel_name,
+                stream=None,
+                entity=exc.entity,
+                reason=exc.reason,
+                detail=str(exc),
+                payload=body,
+                at=self._now(),
+            )
+            return WebhookAnswer(202, "held for review: " + str(exc))
+        inbox_id = await self._store.accept_webhook(channel_name, event, self._now())
+        if inbox_id is None:
+            counter.labels(channel_name, "duplicate").inc()
+            return WebhookAnswer(200, "duplicate")
+        counter.labels(channel_name, "accepted").inc()
+        slot = self._supervisor.slot(channel_name)
+        if slot is not None:
+            try:
+                slot.send.send_nowait(InboundEvent(inbox_id=inbox_id, stream=event.stream))
+            except trio.WouldBlock:
+                # Durable already: the actor picks it up on its next sync of that stream.
+                log.info("mailbox_full", channel=channel_name)
+        return WebhookAnswer(202, "accepted")
+
+    # -- what the control socket asks -----------------------------------------------------------
+
+    async def handle_control(self, request: ControlRequest) -> ControlResponse:
+        if request.channel is not None and request.channel not in self._channel_names():
+            return ControlResponse(ok=False, lines=[f"no enabled channel named {request.channel!r}"])
+        match request.verb:
+            case "status":
+                return ControlResponse(ok=True, channels=await self.status(request.channel))
+            case "pause":
+                return await self._for_channels(request.channel, self._pause)
+            case "resume":
+                return await self._for_channels(request.channel, self._resume)
+            case "sync":
+                stream = request.stream
+                return await self._for_channels(
+                    request.channel, lambda slot: self._sync(slot, stream)
+                )
+
+    async def _for_channels(
+        self, name: str | None, action: Callable[[ChannelSlot], Awaitable[Outcome]]
+    ) -> ControlResponse:
+        assert self._supervisor is not None
+        outcomes = [
+            await action(slot)
+            for slot in self._supervisor.slots()
+            if name is None or slot.name == name
+        ]
+        return ControlResponse(
+            ok=all(outcome.ok for outcome in outcomes),
+            lines=[outcome.line for outcome in outcomes] or ["no channels"],
+        )
+
+    async def _pause(self, slot: ChannelSlot) -> Outcome:
+        assert self._store is not None
+        await self._store.set_paused(slot.name, True)
+        self._paused[slot.name] = True
+        await self._tell(slot, Pause())
+        log.info("paused", channel=slot.name)
+        return Outcome(True, f"{slot.name}: paused")
+
+    async def _resume(self, slot: ChannelSlot) -> Outcome:
+        assert self._store is not None
+        await self._store.set_paused(slot.name, False)
+        if slot.channel.config.paused:
+            return Outcome(False, f"{slot.name}: still paused by its config (paused = true)")
+        self._paused[slot.name] = False
+        await self._tell(slot, Resume())
+        log.info("resumed", channel=slot.name)
+        return Outcome(True, f"{slot.name}: resumed")
+
+    async def _sync(self, slot: ChannelSlot, stream: str | None = None) -> Outcome:
+        if stream is not None and stream not in slot.channel.spec.stream_names:
+            known = ", ".join(slot.channel.spec.stream_names)
+            return Outcome(False, f"{slot.name}: no stream {stream!r}, expected one of: {known}")
+        if not await self._tell(slot, SyncNow(stream=stream)):
+            return Outcome(False, f"{slot.name}: mailbox full, sync not queued")
+        return Outcome(True, f"{slot.name}: sync of {stream or 'all streams'} queued")
+
+    async def _tell(self, slot: ChannelSlot, message: Message) -> bool:
+        assert self._supervisor is not None
+        return await self._supervisor.deliver(slot.name, message)
+
+    async def status(self, only: str | None = None) -> list[ChannelStatus]:
+        assert self._store is not None and self._supervisor is not None
+        counts = await self._store.open_exceptions()
+        now = self._now()
+        result = []
+        for slot in self._supervisor.slots():
+            if only is not None and slot.name != only:
+                continue
+            if slot.actor is not None:
+                streams = [
+                    StreamStatus(
+                        stream=s.stream,
+                        last_success_at=s.last_success_at,
+                        cursor=s.cursor,
+                        cursor_lag_seconds=_lag(now, s.cursor),
+                        last_error=redact(s.last_error) if s.last_error else None,
+                    )
+                    for s in slot.actor.statistics().streams
+                ]
+            else:
+                stored = await self._store.stream_states(slot.name)
+                streams = [
+                    StreamStatus(
+                        stream=s.stream,
+                        last_success_at=s.last_success_at,
+                        cursor=s.cursor,
+                        cursor_lag_seconds=_lag(now, s.cursor),
+                        last_error=None,
+                    )
+                    for s in stored.values()
+                ]
+            result.append(
+                ChannelStatus(
+                    channel=slot.name,
+                    platform=slot.channel.spec.platform,
+                    state=str(slot.state),
+                    paused=self._paused.get(slot.name, False),
+                    restarts=slot.restarts,
+                    open_exceptions=counts.get(slot.name, 0),
+                    last_error=slot.last_error,
+                    mailbox_depth=slot.mailbox_depth,
+                    streams=streams,
+                )
+            )
+        return result
+
+    # -- what /metrics reads at scrape time -----------------------------------------------------
+
+    def channel_gauges(self) -> list[ChannelGaugeState]:
+        if self._supervisor is None:
+            return []
+        now = self._now()
+        gauges = []
+        for slot in self._supervisor.slots():
+            actor = slot.actor
+            streams = [
+                StreamGaugeState(stream=s.stream, cursor_lag_seconds=_lag(now, s.cursor))
+                for s in (actor.statistics().streams if actor else [])
+            ]
+            gauges.append(
+                ChannelGaugeState(
+                    channel=slot.name,
+                    up=slot.state is ChannelState.RUNNING,
+                    paused=self._paused.get(slot.name, False),
+                    mailbox_depth=slot.mailbox_depth,
+                    streams=streams,
+                )
+            )
+        return gauges
+
+    def _channel_names(self) -> list[str]:
+        return [c.name for c in self.config.enabled_channels]
+
+    def _summary(self) -> str:
+        if self._supervisor is None:
+            return "starting"
+        states = [str(slot.state) for slot in self._supervisor.slots()]
+        running = states.count(str(ChannelState.RUNNING))
+        return f"{running} of {len(states)} channels running"
+
+
+class Outcome(NamedTuple):
+    ok: bool
+    line: str
+
+
+def _lag(now: datetime, cursor: datetime | None) -> float | None:
+    return None if cursor is None else max(0.0, (now - cursor).total_seconds())
+
+
+def _secret_values(config: Config) -> list[str]:
+    return [secret.reveal() for c in config.channels for secret in c.secrets.values()]
+
