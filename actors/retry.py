@@ -1,4 +1,4 @@
-"""Retry policy: capped exponential backoff with full jitter, honouring the platform's Retry-After."""
+"""Retry policy: capped exponential backoff with full jitter, honouring Retry-After."""
 
 from __future__ import annotations
 

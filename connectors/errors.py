@@ -1,12 +1,12 @@
 """The errors a connector may raise, grouped by what the caller should do about them::
 
-    SyncError
-    ├── Retryable            try again later (network trouble, 5xx, timeouts)
-    │   └── RateLimited      the platform said "slow down"; ``retry_after`` says how long
-    ├── ChannelFatal         nothing will work until a human acts: the actor crashes
-    │   └── AuthFailed       credentials refused
-    ├── RecordError          this one record is bad; hold it, carry on with the rest
-    └── InvalidSignature     a webhook that is not from the platform: reject, store nothing
+SyncError
+├── Retryable            try again later (network trouble, 5xx, timeouts)
+│   └── RateLimited      the platform said "slow down"; ``retry_after`` says how long
+├── ChannelFatal         nothing will work until a human acts: the actor crashes
+│   └── AuthFailed       credentials refused
+├── RecordError          this one record is bad; hold it, carry on with the rest
+└── InvalidSignature     a webhook that is not from the platform: reject, store nothing
 """
 
 from __future__ import annotations

@@ -74,7 +74,9 @@ class Daemon:
 
     # -- life cycle -------------------------------------------------------------------------
 
-    async def run(self, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Run until asked to stop; ``started`` hands back the HTTP server's bound URLs."""
         settings = self.config.daemon
         async with open_store(settings.state, synchronous=settings.sqlite_synchronous) as store:
@@ -191,8 +193,10 @@ class Daemon:
         for name, channel in new_channels.items():
             if old_channels.get(name) != channel:
                 await self._start_channel(channel)
-                log.info("channel_started" if name not in old_channels else "channel_restarted",
-                         channel=name)
+                log.info(
+                    "channel_started" if name not in old_channels else "channel_restarted",
+                    channel=name,
+                )
         self._notifier.ready(self._summary())
         return True
 
@@ -262,7 +266,9 @@ class Daemon:
 
     async def handle_control(self, request: ControlRequest) -> ControlResponse:
         if request.channel is not None and request.channel not in self._channel_names():
-            return ControlResponse(ok=False, lines=[f"no enabled channel named {request.channel!r}"])
+            return ControlResponse(
+                ok=False, lines=[f"no enabled channel named {request.channel!r}"]
+            )
         match request.verb:
             case "status":
                 return ControlResponse(ok=True, channels=await self.status(request.channel))
@@ -412,4 +418,3 @@ def _lag(now: datetime, cursor: datetime | None) -> float | None:
 
 def _secret_values(config: Config) -> list[str]:
     return [secret.reveal() for c in config.channels for secret in c.secrets.values()]
-

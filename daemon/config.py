@@ -249,7 +249,9 @@ class _Loader:
         settings = self.decode(spec.settings_type, fields.get("settings", {}), f"{path}.settings")
         if len(self.problems) != before or values is None or settings is None:
             return None
-        return Channel(config=ChannelConfig(**values), spec=spec, settings=settings, secrets=secrets)
+        return Channel(
+            config=ChannelConfig(**values), spec=spec, settings=settings, secrets=secrets
+        )
 
     def salvage(self, raw: object) -> dict[str, Any]:
         """The channel fields that convert cleanly, without reporting anything twice."""
@@ -303,8 +305,7 @@ def _check_state(url: str) -> str | None:
         return "the PostgreSQL store is not available yet; use sqlite:///"
     if not url.startswith("sqlite:///") or url == "sqlite:///":
         return (
-            'expected "sqlite:///relative/path.db" or "sqlite:////absolute/path.db", '
-            f'got "{url}"'
+            f'expected "sqlite:///relative/path.db" or "sqlite:////absolute/path.db", got "{url}"'
         )
     return None
 

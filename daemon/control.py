@@ -78,9 +78,11 @@ async def serve_control(
     try:
         async with trio.open_nursery() as nursery:
             task_status.started()
-            await trio.serve_listeners(
-                lambda stream: _answer(stream, handler), [listener], handler_nursery=nursery
-            )
+
+            async def answer(stream: trio.SocketStream) -> None:
+                await _answer(stream, handler)
+
+            await trio.serve_listeners(answer, [listener], handler_nursery=nursery)
     finally:
         Path(path).unlink(missing_ok=True)
 
@@ -116,7 +118,7 @@ def _remove_stale_socket(path: Path) -> None:
         probe.close()
 
 
-async def _answer(stream: trio.SocketStream, handler: Handler) -> None:
+async def _answer(stream: trio.abc.Stream, handler: Handler) -> None:
     async with stream:
         try:
             with trio.fail_after(10):
@@ -132,7 +134,7 @@ async def _answer(stream: trio.SocketStream, handler: Handler) -> None:
             log.info("control_client_left")
 
 
-async def _read_line(stream: trio.SocketStream) -> bytes:
+async def _read_line(stream: trio.abc.Stream) -> bytes:
     data = b""
     while b"\n" not in data:
         chunk = await stream.receive_some(4096)
@@ -161,7 +163,9 @@ def request(path: str, req: ControlRequest, timeout: float = 30.0) -> ControlRes
                     break
                 data += chunk
         except OSError as exc:
-            raise ControlError(f"cannot reach the daemon at {path}: {exc.strerror or exc}") from None
+            raise ControlError(
+                f"cannot reach the daemon at {path}: {exc.strerror or exc}"
+            ) from None
     try:
         return msgspec.json.decode(data, type=ControlResponse)
     except msgspec.DecodeError as exc:

@@ -1,4 +1,4 @@
-"""Credential references (``env:VAR``, ``file:/path``, ``credential:NAME``) and the secrets they name.
+"""Credential references (``env:VAR``, ``file:/path``, ``credential:NAME``) and their secrets.
 
 Secrets never live in the config file: the file only says where to read them from. A resolved
 :class:`Secret` hides its value from ``repr``/``str`` so that it cannot leak into a log line,

@@ -151,4 +151,3 @@ async def serve_http(
     # A Logger object, not the default "-", or hypercorn also prints its own copy to stderr.
     config.errorlog = logging.getLogger("hypercorn.error")
     await serve(app, config, shutdown_trigger=shutdown.wait, task_status=task_status)  # type: ignore[arg-type]
-

@@ -145,8 +145,19 @@ def format_status(channels: Sequence[object]) -> str:
     from daemon.control import ChannelStatus
 
     now = datetime.now(UTC)
-    rows = [("CHANNEL", "PLATFORM", "STATE", "PAUSED", "STREAM", "LAST SUCCESS", "LAG",
-             "RESTARTS", "EXCEPTIONS")]
+    rows = [
+        (
+            "CHANNEL",
+            "PLATFORM",
+            "STATE",
+            "PAUSED",
+            "STREAM",
+            "LAST SUCCESS",
+            "LAG",
+            "RESTARTS",
+            "EXCEPTIONS",
+        )
+    ]
     notes: list[str] = []
     for channel in channels:
         assert isinstance(channel, ChannelStatus)
@@ -171,8 +182,10 @@ def format_status(channels: Sequence[object]) -> str:
     if len(rows) == 1:
         return "no channels"
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-             for row in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
     return "\n".join(lines + notes)
 
 

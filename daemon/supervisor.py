@@ -121,7 +121,7 @@ class Supervisor:
             await trio.sleep_forever()
 
     def update_settings(self, settings: DaemonConfig) -> None:
-        """Restart intensity and mailbox size of the daemon table apply to channels started later."""
+        """New restart and mailbox settings apply to the channels started after this."""
         self._settings = settings
 
     def start_channel(self, channel: Channel) -> ChannelSlot:

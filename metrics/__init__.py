@@ -116,13 +116,16 @@ class _ChannelStateCollector(Collector):
 
     def _families(self, states: Iterable[ChannelGaugeState] = ()) -> Iterator[GaugeMetricFamily]:
         up = GaugeMetricFamily(
-            "shelfsync_channel_up", "1 while the channel's actor runs, 0 otherwise.", labels=["channel"]
+            "shelfsync_channel_up",
+            "1 while the channel's actor runs, 0 otherwise.",
+            labels=["channel"],
         )
         paused = GaugeMetricFamily(
             "shelfsync_channel_paused", "1 while the channel is paused.", labels=["channel"]
         )
         depth = GaugeMetricFamily(
-            "shelfsync_mailbox_depth", "Messages waiting in the channel actor's mailbox.",
+            "shelfsync_mailbox_depth",
+            "Messages waiting in the channel actor's mailbox.",
             labels=["channel"],
         )
         lag = GaugeMetricFamily(

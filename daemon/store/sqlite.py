@@ -87,10 +87,7 @@ class SqliteStore:
             db.executemany(
                 "INSERT INTO inbox (channel, source, stream, topic, entity, body, received_at)"
                 " VALUES (?, 'poll', ?, ?, ?, ?, ?)",
-                [
-                    (channel, stream, stream, r.key, r.body, _iso(r.updated_at))
-                    for r in records
-                ],
+                [(channel, stream, stream, r.key, r.body, _iso(r.updated_at)) for r in records],
             )
             db.execute(
                 "INSERT INTO cursors (channel, stream, value) VALUES (?, ?, ?)"
@@ -195,7 +192,9 @@ class SqliteStore:
     async def begin_write(self, channel: str, pending: PendingWrite, at: datetime) -> None:
         def work(db: sqlite3.Connection) -> None:
             db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (pending.id,))
-            _audit(db, at, channel, "write.started", pending.write, f"attempt {pending.attempts + 1}")
+            _audit(
+                db, at, channel, "write.started", pending.write, f"attempt {pending.attempts + 1}"
+            )
 
         await self._transaction(work)
 
@@ -207,9 +206,7 @@ class SqliteStore:
                 "UPDATE outbox SET done_at = ?, remote_id = ? WHERE id = ?",
                 (_iso(at), result.remote_id, pending.id),
             )
-            _audit(
-                db, at, channel, "write.done", pending.write, result.summary, result.remote_id
-            )
+            _audit(db, at, channel, "write.done", pending.write, result.summary, result.remote_id)
 
         await self._transaction(work)
 
