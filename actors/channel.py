@@ -29,6 +29,7 @@ from typing import TypeVar
 
 import httpx
 import msgspec
+import structlog
 import trio
 
 from actors.messages import DrainOutbox, InboundEvent, Message, Pause, Resume, Stop, SyncNow
@@ -41,6 +42,7 @@ from daemon.config import Channel
 from daemon.store import PendingWrite, StateStore
 from metrics import Metrics
 
+log = structlog.get_logger("shelfsync.actor")
 _T = TypeVar("_T")
 OUTBOX_BATCH = 100
 
@@ -267,6 +269,7 @@ class ChannelActor:
             self._last_error[stream] = str(exc)
             await self._hold(stream, exc)
             self._metrics.sync_runs.labels(*labels, "failed").inc()
+            log.warning("sync_failed", channel=self.name, stream=stream, error=str(exc))
             return
         finally:
             self._metrics.sync_duration.labels(*labels).observe(trio.current_time() - started)
@@ -278,6 +281,7 @@ class ChannelActor:
         self._last_error[stream] = None
         self._metrics.sync_runs.labels(*labels, "ok").inc()
         self._metrics.last_sync_success.labels(*labels).set(finished.timestamp())
+        log.info("sync_done", channel=self.name, stream=stream, webhooks=len(covered))
 
     async def _read_stream(self, connector: Connector, stream: str, run_started: datetime) -> None:
         cursor = self._cursors.get(stream)
