@@ -82,6 +82,9 @@ class CallGate:
     def resume(self) -> None:
         self._open.set()
 
+    async def wait_open(self) -> None:
+        await self._open.wait()
+
     async def before_call(self, cost: float = 1.0) -> None:
         while True:
             await self._open.wait()
@@ -244,6 +247,9 @@ class ChannelActor:
                     self._wake = trio.Event()
                     await self._wake.wait()
                     continue
+                # Take work only while open: requests made while paused stay in the set, so a
+                # stream asked for many times during a pause runs once on resume.
+                await self._gate.wait_open()
                 self._busy = True
                 if self._outbox_requested:
                     self._outbox_requested = False

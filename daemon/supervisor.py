@@ -70,7 +70,8 @@ class ChannelSlot:
         self.channel = channel
         self.send, self.receive = trio.open_memory_channel[Message](mailbox_size)
         self.intensity = intensity
-        self.state = ChannelState.STARTING
+        self._state = ChannelState.STARTING
+        self._state_changed = trio.Event()
         self.restarts = 0
         self.last_error: str | None = None
         self.actor: ChannelActor | None = None
@@ -83,6 +84,21 @@ class ChannelSlot:
     @property
     def name(self) -> str:
         return self.channel.name
+
+    @property
+    def state(self) -> ChannelState:
+        return self._state
+
+    @state.setter
+    def state(self, state: ChannelState) -> None:
+        self._state = state
+        self._state_changed.set()
+        self._state_changed = trio.Event()
+
+    async def wait_state(self, state: ChannelState) -> None:
+        """Return once the channel is in ``state`` (at once if it already is)."""
+        while self._state is not state:
+            await self._state_changed.wait()
 
     @property
     def mailbox_depth(self) -> int:

@@ -8,7 +8,12 @@ Behaviour is set by the channel's settings table:
 
 - ``records_per_read``: how many records each read of a stream yields (one page each);
 - ``crash_on_read``: raise an unexpected error on every read (an actor crash);
-- ``signature``: the value the ``X-Fake-Signature`` header must carry for a webhook to verify.
+- ``retryable_failures``: how many reads fail with a retryable error (with ``retry_after``)
+  before reads succeed.
+
+A webhook verifies when its ``X-Fake-Signature`` header equals the channel's ``token`` secret;
+its JSON body is ``{"id": ..., "topic": STREAM}``. Each connector remembers the streams it
+read (``reads``) and the writes it made (``writes``), so tests can see what went out.
 """
 
 from __future__ import annotations
@@ -30,13 +35,15 @@ from connectors.base import (
     WebhookEvent,
     WriteResult,
 )
-from connectors.errors import InvalidSignature, RecordError
+from connectors.errors import InvalidSignature, RecordError, Retryable
 from daemon.credentials import Secret
 
 
 class FakeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     records_per_read: int = 1
     crash_on_read: bool = False
+    retryable_failures: int = 0
+    retry_after: float | None = None
 
 
 class FakeWebhook(msgspec.Struct, frozen=True):
@@ -49,11 +56,17 @@ class FakeConnector:
         self.context = context
         self.settings: FakeSettings = context.settings
         self.writes: list[RemoteWrite] = []
+        self.reads: list[str] = []
+        self._failures_left = self.settings.retryable_failures
 
     async def read(self, stream: str, since: datetime | None) -> AsyncGenerator[Page, None]:
         await self.context.gate.before_call()
+        self.reads.append(stream)
         if self.settings.crash_on_read:
             raise RuntimeError(f"fake platform exploded reading {stream}")
+        if self._failures_left > 0:
+            self._failures_left -= 1
+            raise Retryable("fake platform answered 503", retry_after=self.settings.retry_after)
         self.context.gate.observe(RateSignal(remaining=39, limit=40, reset_after=1.0))
         now = self.context.now()
         records = [

@@ -1,0 +1,89 @@
+"""Shared test helpers: channels of the fake platform, and config files written as TOML."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from connectors.base import ConnectorContext
+from daemon.config import Channel, ChannelConfig
+from daemon.credentials import Secret
+from daemon.durations import Duration
+from tests import fakeplatform
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "fake-token-0123456789"
+
+
+class RecordingPlatform:
+    """The fake platform, remembering every connector it creates (one per actor start)."""
+
+    def __init__(self) -> None:
+        self.connectors: list[fakeplatform.FakeConnector] = []
+        self.spec = dataclasses.replace(fakeplatform.CONNECTOR, create=self._create)
+
+    def _create(self, context: ConnectorContext) -> fakeplatform.FakeConnector:
+        connector = fakeplatform.FakeConnector(context)
+        self.connectors.append(connector)
+        return connector
+
+    @property
+    def reads(self) -> list[str]:
+        return [stream for c in self.connectors for stream in c.reads]
+
+    def channel(
+        self, name: str, *, schedule: dict[str, str] | None = None, **settings: Any
+    ) -> Channel:
+        config = ChannelConfig(
+            name=name,
+            platform="fake",
+            schedule={k: Duration(v) for k, v in (schedule or {}).items()},
+            retry_backoff=Duration("1s"),
+            retry_backoff_max=Duration("8s"),
+        )
+        return Channel(
+            config=config,
+            spec=self.spec,
+            settings=fakeplatform.FakeSettings(**settings),
+            secrets={"token": Secret(TOKEN)},
+        )
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(value)
+
+
+def toml_config(daemon: dict[str, Any], channels: list[dict[str, Any]]) -> str:
+    lines = ["[daemon]", *(f"{k} = {toml_value(v)}" for k, v in daemon.items())]
+    for channel in channels:
+        lines += ["", "[[channels]]", *(f"{k} = {toml_value(v)}" for k, v in channel.items())]
+    return "\n".join(lines) + "\n"
+
+
+def fake_channel_table(name: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "platform": "fake", "credentials": {"token": "env:FAKE_TOKEN"}, **extra}
+
+
+@contextmanager
+def chdir(path: Path) -> Iterator[None]:
+    import os
+
+    before = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)

@@ -1,0 +1,297 @@
+"""RateLimiter under virtual time (the autojump clock): every wait is exact and instant."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+from actors.ratelimit import RateLimiter, RateLimiterStatistics
+from connectors.base import RateSignal
+
+
+def test_rate_and_burst_must_be_positive() -> None:
+    async def main() -> None:
+        for rate, burst in [(0, 1), (1, 0), (-1, 1), (1, -1)]:
+            with pytest.raises(ValueError):
+                RateLimiter(rate, burst)
+
+    trio.run(main)
+
+
+@pytest.mark.parametrize(
+    ("rate", "burst", "n"),
+    [
+        (1.0, 1.0, 5),
+        (2.0, 5.0, 15),
+        (10.0, 3.0, 23),
+        (0.5, 2.0, 6),
+        (4.0, 4.0, 4),
+        (3.0, 1.0, 1),
+    ],
+)
+async def test_acquisitions_beyond_the_burst_take_exactly_their_share_of_time(
+    autojump_clock: trio.testing.MockClock, rate: float, burst: float, n: int
+) -> None:
+    limiter = RateLimiter(rate, burst)
+    start = trio.current_time()
+    for _ in range(n):
+        await limiter.acquire()
+    assert trio.current_time() - start == pytest.approx(max(0, n - burst) / rate)
+
+
+async def test_the_burst_is_immediate_and_the_next_waits_one_interval(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter = RateLimiter(rate=4.0, burst=3.0)
+    start = trio.current_time()
+    times = []
+    for _ in range(5):
+        await limiter.acquire()
+        times.append(trio.current_time() - start)
+    assert times == pytest.approx([0.0, 0.0, 0.0, 0.25, 0.5])
+
+
+async def test_concurrent_acquisitions_share_the_rate(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter = RateLimiter(rate=5.0, burst=2.0)
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        for _ in range(12):
+            nursery.start_soon(limiter.acquire)
+    assert trio.current_time() - start == pytest.approx((12 - 2) / 5.0)
+
+
+async def test_cost_takes_that_many_tokens(autojump_clock: trio.testing.MockClock) -> None:
+    limiter = RateLimiter(rate=2.0, burst=4.0)
+    start = trio.current_time()
+    await limiter.acquire(4.0)
+    assert trio.current_time() - start == pytest.approx(0.0)
+    await limiter.acquire(3.0)
+    assert trio.current_time() - start == pytest.approx(1.5)
+
+
+async def test_idle_time_refills_up_to_the_burst_only(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter = RateLimiter(rate=1.0, burst=2.0)
+    await limiter.acquire(2.0)
+    await trio.sleep(100)  # would be 100 tokens without the burst cap
+    assert limiter.statistics().tokens == pytest.approx(2.0)
+    start = trio.current_time()
+    for _ in range(4):
+        await limiter.acquire()
+    assert trio.current_time() - start == pytest.approx(2.0)
+
+
+async def test_retry_after_blocks_the_next_acquire(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter = RateLimiter(rate=10.0, burst=10.0)  # plenty of tokens: only the block delays
+    start = trio.current_time()
+    limiter.observe(RateSignal(retry_after=5))
+    await limiter.acquire()
+    assert trio.current_time() - start == pytest.approx(5.0)
+    await limiter.acquire()  # the block has passed, tokens remain
+    assert trio.current_time() - start == pytest.approx(5.0)
+
+
+async def test_retry_after_blocks_every_caller(autojump_clock: trio.testing.MockClock) -> None:
+    limiter = RateLimiter(rate=10.0, burst=10.0)
+    start = trio.current_time()
+    limiter.observe(RateSignal(retry_after=5))
+    passed: list[float] = []
+
+    async def call() -> None:
+        await limiter.acquire()
+        passed.append(trio.current_time() - start)
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(3):
+            nursery.start_soon(call)
+    assert passed == pytest.approx([5.0, 5.0, 5.0])
+
+
+async def test_retry_after_never_shortens_an_existing_block(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter = RateLimiter(rate=10.0, burst=10.0)
+    start = trio.current_time()
+    limiter.observe(RateSignal(retry_after=5))
+    limiter.observe(RateSignal(retry_after=1))
+    await limiter.acquire()
+    assert trio.current_time() - start == pytest.approx(5.0)
+
+
+async def test_retry_after_observed_while_waiting_extends_the_wait(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter = RateLimiter(rate=10.0, burst=10.0)
+    start = trio.current_time()
+    limiter.observe(RateSignal(retry_after=2))
+    done: list[float] = []
+
+    async def call() -> None:
+        await limiter.acquire()
+        done.append(trio.current_time() - start)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(call)
+        await trio.sleep(1)
+        limiter.observe(RateSignal(retry_after=4))  # now until t = 5
+    assert done == pytest.approx([5.0])
+
+
+async def test_empty_window_blocks_until_it_resets(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter = RateLimiter(rate=2.0, burst=5.0)
+    start = trio.current_time()
+    limiter.observe(RateSignal(remaining=0, reset_after=3))
+    assert limiter.statistics().tokens == 0
+    await limiter.acquire()
+    assert trio.current_time() - start == pytest.approx(3.0)
+
+
+async def test_reset_after_without_an_empty_window_does_not_block(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter = RateLimiter(rate=2.0, burst=5.0)
+    start = trio.current_time()
+    limiter.observe(RateSignal(remaining=3, reset_after=30))
+    for _ in range(3):
+        await limiter.acquire()
+    assert trio.current_time() - start == pytest.approx(0.0)
+    assert limiter.statistics().blocked_for == 0.0
+
+
+async def test_empty_window_without_reset_waits_for_a_token(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter = RateLimiter(rate=4.0, burst=5.0)
+    start = trio.current_time()
+    limiter.observe(RateSignal(remaining=0))
+    await limiter.acquire()
+    assert trio.current_time() - start == pytest.approx(0.25)
+
+
+async def test_remaining_caps_tokens(autojump_clock: trio.testing.MockClock) -> None:
+    limiter = RateLimiter(rate=1.0, burst=10.0)
+    limiter.observe(RateSignal(remaining=2))
+    assert limiter.statistics().tokens == pytest.approx(2.0)
+    start = trio.current_time()
+    await limiter.acquire()
+    await limiter.acquire()
+    assert trio.current_time() - start == pytest.approx(0.0)
+    await limiter.acquire()
+    assert trio.current_time() - start == pytest.approx(1.0)
+
+
+async def test_remaining_never_raises_tokens(autojump_clock: trio.testing.MockClock) -> None:
+    limiter = RateLimiter(rate=1.0, burst=3.0)
+    await limiter.acquire(3.0)
+    limiter.observe(RateSignal(remaining=100))
+    assert limiter.statistics().tokens == pytest.approx(0.0)
+    start = trio.current_time()
+    await limiter.acquire()
+    assert trio.current_time() - start == pytest.approx(1.0)
+
+
+async def test_statistics_fields(autojump_clock: trio.testing.MockClock) -> None:
+    limiter = RateLimiter(rate=2.0, burst=3.0)
+    assert limiter.statistics() == RateLimiterStatistics(
+        tokens=3.0, rate=2.0, waiting=0, blocked_for=0.0
+    )
+
+    await limiter.acquire(2.0)
+    stats = limiter.statistics()
+    assert stats.tokens == pytest.approx(1.0)
+    assert stats.rate == 2.0
+    assert stats.waiting == 0
+    assert stats.blocked_for == 0.0
+
+    await trio.sleep(0.25)
+    assert limiter.statistics().tokens == pytest.approx(1.5)
+
+    limiter.observe(RateSignal(retry_after=5))
+    assert limiter.statistics().blocked_for == pytest.approx(5.0)
+    await trio.sleep(2)
+    assert limiter.statistics().blocked_for == pytest.approx(3.0)
+    await trio.sleep(10)
+    assert limiter.statistics().blocked_for == 0.0
+    assert limiter.statistics().tokens == pytest.approx(3.0)
+
+
+async def test_statistics_count_waiting_callers(autojump_clock: trio.testing.MockClock) -> None:
+    limiter = RateLimiter(rate=1.0, burst=1.0)
+    await limiter.acquire()
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        for i in range(3):
+            nursery.start_soon(limiter.acquire)
+        # All three are inside acquire (one at the head of the line, two queued on the lock).
+        await trio.sleep(0.5)
+        assert limiter.statistics().waiting == 3
+        await trio.sleep(1.0)  # t = 1.5: the first has gone through
+        assert limiter.statistics().waiting == 2
+    assert trio.current_time() - start == pytest.approx(3.0)
+    assert limiter.statistics().waiting == 0
+    del i
+
+
+async def test_waiters_are_served_first_come_first_served(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter = RateLimiter(rate=1.0, burst=1.0)
+    await limiter.acquire()  # empty: every caller below has to wait
+    start = trio.current_time()
+    served: list[tuple[int, float]] = []
+
+    async def call(arrival: int) -> None:
+        await trio.sleep(0.01 * arrival)  # arrive in this order, in virtual time
+        await limiter.acquire()
+        served.append((arrival, trio.current_time() - start))
+
+    async with trio.open_nursery() as nursery:
+        for arrival in [4, 2, 0, 3, 1, 5]:  # spawned out of order on purpose
+            nursery.start_soon(call, arrival)
+
+    assert [arrival for arrival, _ in served] == [0, 1, 2, 3, 4, 5]
+    assert [at for _, at in served] == pytest.approx([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+
+
+async def test_a_cheap_latecomer_does_not_overtake_an_expensive_head(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter = RateLimiter(rate=1.0, burst=5.0)
+    await limiter.acquire(5.0)
+    start = trio.current_time()
+    served: list[tuple[str, float]] = []
+
+    async def call(name: str, delay: float, cost: float) -> None:
+        await trio.sleep(delay)
+        await limiter.acquire(cost)
+        served.append((name, trio.current_time() - start))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(call, "cheap", 0.1, 1.0)
+        nursery.start_soon(call, "expensive", 0.0, 3.0)
+
+    assert [name for name, _ in served] == ["expensive", "cheap"]
+    assert [at for _, at in served] == pytest.approx([3.0, 4.0])
+
+
+async def test_a_cancelled_waiter_takes_no_tokens_and_leaves_the_line(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter = RateLimiter(rate=1.0, burst=2.0)
+    await limiter.acquire(2.0)
+    start = trio.current_time()
+    with trio.move_on_after(0.5) as scope:
+        await limiter.acquire(2.0)
+    assert scope.cancelled_caught
+    assert limiter.statistics().waiting == 0
+    assert limiter.statistics().tokens == pytest.approx(0.5)
+    await limiter.acquire()
+    assert trio.current_time() - start == pytest.approx(1.0)
