@@ -88,17 +88,23 @@ def run(path: str) -> int:
 
     from daemon.app import Daemon
     from daemon.control import ControlError
+    from daemon.exceptions import single_cause
     from daemon.logs import configure_logging
     from daemon.store import StoreError
 
     configure_logging(config.daemon.log_level)
     try:
         trio.run(Daemon(config).run)
-    except (StoreError, ControlError, OSError) as exc:
-        # Start-up failures an operator must fix (a busy port, an unwritable state file).
-        print(f"shelfsync: cannot start: {exc}", file=sys.stderr)
-        return EX_CONFIG if isinstance(exc, StoreError | ControlError) else EX_UNAVAILABLE
+    except BaseException as exc:
+        # Start-up failures an operator must fix (a busy port, an unwritable state file, a
+        # socket in use) arrive wrapped in the nursery's exception group.
+        cause = single_cause(exc)
+        if not isinstance(cause, StoreError | ControlError | OSError):
+            raise
+        print(f"shelfsync: cannot start: {cause}", file=sys.stderr)
+        return EX_CONFIG if isinstance(cause, StoreError | ControlError) else EX_UNAVAILABLE
     return EX_OK
+
 
 
 def ctl(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ from actors.channel import ChannelActor
 from actors.messages import Message, Resume, Stop
 from actors.retry import RetryPolicy
 from daemon.config import Channel, DaemonConfig
+from daemon.exceptions import single_cause
 from daemon.logs import redact
 from daemon.store import StateStore
 from metrics import Metrics
@@ -253,6 +254,5 @@ class Supervisor:
 
 def _describe(exc: BaseException) -> str:
     """One line for the operator: the innermost error, without the group wrappers trio adds."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return f"{type(exc).__name__}: {exc}"
+    cause = single_cause(exc)
+    return f"{type(cause).__name__}: {cause}"

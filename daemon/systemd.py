@@ -11,6 +11,10 @@ import socket
 import time
 from collections.abc import Mapping
 
+import structlog
+
+log = structlog.get_logger("shelfsync.systemd")
+
 
 class Notifier:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
@@ -19,6 +23,7 @@ class Notifier:
         # A leading "@" names a socket in the abstract namespace.
         self._address = "\0" + address[1:] if address.startswith("@") else address
         self._watchdog_usec = 0
+        self._warned = False
         pid = env.get("WATCHDOG_PID")
         if env.get("WATCHDOG_USEC", "").isdigit() and (pid is None or pid == str(os.getpid())):
             self._watchdog_usec = int(env["WATCHDOG_USEC"])
@@ -31,8 +36,15 @@ class Notifier:
     def notify(self, *assignments: str) -> None:
         if not self._address:
             return
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
-            sock.sendto("\n".join(assignments).encode(), self._address)
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                sock.sendto("\n".join(assignments).encode(), self._address)
+        except OSError as exc:
+            # As sd_notify(3): a notification that cannot be sent is not the daemon's failure
+            # (the variable may be inherited from a manager that is gone).
+            if not self._warned:
+                self._warned = True
+                log.warning("notify_failed", socket=self._address, error=str(exc))
 
     def ready(self, status: str) -> None:
         self.notify("READY=1", f"STATUS={status}")

@@ -10,13 +10,10 @@ from actors.ratelimit import RateLimiter, RateLimiterStatistics
 from connectors.base import RateSignal
 
 
-def test_rate_and_burst_must_be_positive() -> None:
-    async def main() -> None:
-        for rate, burst in [(0, 1), (1, 0), (-1, 1), (1, -1)]:
-            with pytest.raises(ValueError):
-                RateLimiter(rate, burst)
-
-    trio.run(main)
+@pytest.mark.parametrize(("rate", "burst"), [(0, 1), (1, 0), (-1, 1), (1, -1)])
+async def test_rate_and_burst_must_be_positive(rate: float, burst: float) -> None:
+    with pytest.raises(ValueError):
+        RateLimiter(rate, burst)
 
 
 @pytest.mark.parametrize(
@@ -228,7 +225,7 @@ async def test_statistics_count_waiting_callers(autojump_clock: trio.testing.Moc
     await limiter.acquire()
     start = trio.current_time()
     async with trio.open_nursery() as nursery:
-        for i in range(3):
+        for _ in range(3):
             nursery.start_soon(limiter.acquire)
         # All three are inside acquire (one at the head of the line, two queued on the lock).
         await trio.sleep(0.5)
@@ -237,7 +234,6 @@ async def test_statistics_count_waiting_callers(autojump_clock: trio.testing.Moc
         assert limiter.statistics().waiting == 2
     assert trio.current_time() - start == pytest.approx(3.0)
     assert limiter.statistics().waiting == 0
-    del i
 
 
 async def test_waiters_are_served_first_come_first_served(
