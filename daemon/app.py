@@ -109,11 +109,11 @@ class Daemon:
                 control_scope = trio.CancelScope()
                 await nursery.start(self._serve_control, control_scope)
                 nursery.start_soon(self._take_signals)
-                nursery.start_soon(self._heartbeat)
                 for slot in supervisor.slots():
                     await slot.settled.wait()
                 log.info("serving", listen=urls, control_socket=settings.control_socket)
                 self._notifier.ready(self._summary())
+                nursery.start_soon(self._heartbeat)
                 task_status.started(urls)
 
                 await self._stop.wait()

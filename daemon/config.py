@@ -312,7 +312,7 @@ def _check_state(url: str) -> str | None:
 
 def _check_listen(address: str) -> str | None:
     match = _LISTEN.fullmatch(address)
-    if match is None or not 0 < int(match["port"]) < 65536:
+    if match is None or not 0 <= int(match["port"]) < 65536:
         return f'expected "host:port" such as "{DEFAULT_LISTEN}", got "{address}"'
     return None
 
