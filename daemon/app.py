@@ -129,6 +129,12 @@ class Daemon:
     def request_stop(self) -> None:
         self._stop.set()
 
+    @property
+    def supervisor(self) -> Supervisor:
+        if self._supervisor is None:
+            raise RuntimeError("the daemon is not running")
+        return self._supervisor
+
     async def _serve_control(
         self, scope: trio.CancelScope, *, task_status: trio.TaskStatus[None]
     ) -> None:

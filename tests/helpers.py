@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,15 +73,3 @@ def toml_config(daemon: dict[str, Any], channels: list[dict[str, Any]]) -> str:
 
 def fake_channel_table(name: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "platform": "fake", "credentials": {"token": "env:FAKE_TOKEN"}, **extra}
-
-
-@contextmanager
-def chdir(path: Path) -> Iterator[None]:
-    import os
-
-    before = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
