@@ -13,8 +13,8 @@ import trio
 
 from daemon.app import Daemon
 from daemon.config import load_config
-from tests.daemon_process import child_env
 from daemon.supervisor import ChannelState
+from tests.daemon_process import child_env
 from tests.helpers import TOKEN, fake_channel_table, toml_config
 
 
