@@ -8,6 +8,8 @@ Behaviour is set by the channel's settings table:
 
 - ``records_per_read``: how many records each read of a stream yields (one page each);
 - ``crash_on_read``: raise an unexpected error on every read (an actor crash);
+- ``leak_token``: put the channel's token in that error's message, as a careless library
+  might, to prove the daemon masks it;
 - ``retryable_failures``: how many reads fail with a retryable error (with ``retry_after``)
   before reads succeed.
 
@@ -42,6 +44,7 @@ from daemon.credentials import Secret
 class FakeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     records_per_read: int = 1
     crash_on_read: bool = False
+    leak_token: bool = False
     retryable_failures: int = 0
     retry_after: float | None = None
 
@@ -63,7 +66,9 @@ class FakeConnector:
         await self.context.gate.before_call()
         self.reads.append(stream)
         if self.settings.crash_on_read:
-            raise RuntimeError(f"fake platform exploded reading {stream}")
+            leaked = f" (token {self.context.secrets['token'].reveal()})"
+            detail = leaked if self.settings.leak_token else ""
+            raise RuntimeError(f"fake platform exploded reading {stream}{detail}")
         if self._failures_left > 0:
             self._failures_left -= 1
             raise Retryable("fake platform answered 503", retry_after=self.settings.retry_after)

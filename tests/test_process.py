@@ -15,7 +15,7 @@ import pytest
 import trio
 
 from tests.daemon_process import DaemonProcess, ctl, ctl_json
-from tests.helpers import fake_channel_table, toml_config
+from tests.helpers import TOKEN, fake_channel_table, toml_config
 
 GRACE = "5s"
 
@@ -260,3 +260,31 @@ async def test_systemd_notifications(tmp_path: Path) -> None:
     finally:
         process.kill()
         listener.close()
+
+
+async def test_credentials_never_appear_in_logs_status_or_metrics(tmp_path: Path) -> None:
+    channels = [
+        fake_channel_table("shop1"),
+        fake_channel_table("leaky", settings={"crash_on_read": True, "leak_token": True}),
+    ]
+    config = write_config(tmp_path, channels, max_restarts=1, restart_backoff="10ms")
+    daemon = await DaemonProcess.start(config)
+    try:
+        await daemon.wait_for("channel_failed", channel="leaky")
+        async with httpx.AsyncClient(base_url=daemon.url) as client:
+            forged = await client.post(
+                "/webhooks/shop1", content=b"{}", headers={"X-Fake-Signature": "wrong"}
+            )
+            assert forged.status_code == 401
+            metrics_text = (await client.get("/metrics")).text
+            ready_text = (await client.get("/readyz")).text
+        _, table = await ctl(tmp_path / "control.sock", "status")
+        _, status_json = await ctl(tmp_path / "control.sock", "--json", "status")
+        assert await daemon.stop() == 0
+    finally:
+        daemon.kill()
+    crashes = [line for line in daemon.lines if '"actor_crashed"' in line]
+    assert crashes and all("(token ********)" in line for line in crashes)
+    assert "(token ********)" in table
+    everything = "\n".join([*daemon.lines, metrics_text, ready_text, table, status_json])
+    assert TOKEN not in everything
