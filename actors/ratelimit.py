@@ -13,6 +13,8 @@ import trio
 
 from connectors.base import RateSignal
 
+_ROUNDING = 1e-9
+
 
 class RateLimiterStatistics(msgspec.Struct, frozen=True):
     tokens: float
@@ -34,7 +36,11 @@ class RateLimiter:
         self._lock = trio.Lock()  # first come, first served: one waiter at the head at a time
 
     async def acquire(self, cost: float = 1.0) -> None:
-        """Wait until ``cost`` tokens are available, then take them. Cancellation-safe."""
+        """Wait until ``cost`` tokens are available, then take them. Cancellation-safe.
+
+        A cost above the burst waits for a full bucket and empties it.
+        """
+        cost = min(cost, self._burst)
         self._waiting += 1
         try:
             async with self._lock:
@@ -44,8 +50,10 @@ class RateLimiter:
                     if now < self._blocked_until:
                         await trio.sleep_until(self._blocked_until)
                         continue
-                    if self._tokens >= cost:
-                        self._tokens -= cost
+                    # The tolerance absorbs float rounding in the refill; without it a bucket
+                    # short by 1e-16 tokens would sleep for times too small to pass.
+                    if self._tokens >= cost - _ROUNDING:
+                        self._tokens = max(0.0, self._tokens - cost)
                         return
                     await trio.sleep((cost - self._tokens) / self._rate)
         finally:

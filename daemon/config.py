@@ -196,7 +196,11 @@ class _Loader:
             values[field.name] = value
         return values if len(self.problems) == before else None
 
-    def convert(self, value: object, hint: Any, path: str) -> object:
+    def convert(self, value: object, hint: Any, path: str, *, partial: bool = False) -> object:
+        """``value`` as ``hint``, or ``_INVALID`` after recording why.
+
+        With ``partial``, a table keeps the entries that convert instead of failing whole.
+        """
         # Dict keys are part of the path an operator needs to see ("schedule.orders"), and
         # msgspec reports them as "[...]", so mappings are walked here, key by key.
         if typing.get_origin(hint) is dict:
@@ -205,9 +209,8 @@ class _Loader:
                 return _INVALID
             value_hint = typing.get_args(hint)[1]
             converted = {k: self.convert(v, value_hint, f"{path}.{k}") for k, v in value.items()}
-            if any(v is _INVALID for v in converted.values()):
-                return _INVALID
-            return converted
+            valid = {k: v for k, v in converted.items() if v is not _INVALID}
+            return valid if partial or len(valid) == len(converted) else _INVALID
         try:
             return msgspec.convert(value, hint, strict=True, dec_hook=_decode_custom)
         except msgspec.ValidationError as exc:
@@ -220,9 +223,11 @@ class _Loader:
     ) -> Channel | None:
         before = len(self.problems)
         values = self.decode_fields(ChannelConfig, raw, path, _CHANNEL_CHECKS)
-        # The platform's own checks still run when another field is bad, so that the
-        # operator sees a misspelt stream and a bad name in the same pass.
-        fields = values if values is not None else self.salvage(raw)
+        # The platform's own checks run on whatever converts, even when another field (or
+        # another entry of the same table) is bad, so that the operator sees a misspelt
+        # stream and a bad name in the same pass.
+        fields = self.salvage(raw)
+        raw_table: dict[str, Any] = raw if isinstance(raw, dict) else {}
         spec = None
         platform = fields.get("platform")
         if isinstance(platform, str):
@@ -235,17 +240,19 @@ class _Loader:
         if spec is None:
             return None
         schedule = fields.get("schedule", {})
-        for stream in schedule:
+        for stream in _keys(raw_table.get("schedule")):
             if stream not in spec.stream_names:
                 self.problems.append(
                     f"{path}.schedule.{stream}: unknown stream, expected one of: "
                     + ", ".join(spec.stream_names)
                 )
-        given = isinstance(raw, dict) and "credentials" in raw
-        credentials = fields.get("credentials")
+            elif stream in schedule and schedule[stream].seconds <= 0:
+                self.problems.append(f"{path}.schedule.{stream}: must be longer than 0s")
         secrets: dict[str, Secret] = {}
-        if credentials is not None or not given:  # a bad table was reported already
-            secrets = self.resolve_secrets(credentials or {}, spec, path)
+        if isinstance(raw_table.get("credentials", {}), dict):  # else reported as not a table
+            secrets = self.resolve_secrets(
+                _keys(raw_table.get("credentials")), fields.get("credentials", {}), spec, path
+            )
         settings = self.decode(spec.settings_type, fields.get("settings", {}), f"{path}.settings")
         if len(self.problems) != before or values is None or settings is None:
             return None
@@ -258,31 +265,37 @@ class _Loader:
         if not isinstance(raw, dict):
             return {}
         quiet = _Loader(self.environ)
-        return {
-            key: value
+        salvaged = {
+            key: quiet.convert(raw[key], _CHANNEL_HINTS[key], key, partial=True)
             for key in ("platform", "schedule", "credentials", "settings")
             if key in raw
-            and (value := quiet.convert(raw[key], _CHANNEL_HINTS[key], key)) is not _INVALID
         }
+        return {key: value for key, value in salvaged.items() if value is not _INVALID}
 
     def resolve_secrets(
-        self, credentials: dict[str, CredentialRef], spec: ConnectorSpec, path: str
+        self,
+        given: list[str],
+        references: dict[str, CredentialRef],
+        spec: ConnectorSpec,
+        path: str,
     ) -> dict[str, Secret]:
+        """Read the secrets ``references`` name; ``given`` are all names the file lists,
+        including those whose reference was malformed (and already reported)."""
         secrets: dict[str, Secret] = {}
         for name in spec.credentials:
-            if name not in credentials:
+            if name not in given:
                 self.problems.append(f"{path}.credentials.{name}: required by {spec.platform}")
-        for name, ref in credentials.items():
+        for name in given:
             if name not in spec.credentials:
                 self.problems.append(
                     f"{path}.credentials.{name}: unknown credential, expected one of: "
                     + (", ".join(spec.credentials) or "none")
                 )
-                continue
-            try:
-                secrets[name] = ref.resolve(self.environ)
-            except ValueError as exc:
-                self.problems.append(f"{path}.credentials.{name}: {exc}")
+            elif name in references:
+                try:
+                    secrets[name] = references[name].resolve(self.environ)
+                except ValueError as exc:
+                    self.problems.append(f"{path}.credentials.{name}: {exc}")
         return secrets
 
     def check_unique_names(self, raw_channels: list[Any]) -> None:
@@ -335,9 +348,8 @@ def _check_channel_name(name: str) -> str | None:
     return f'must be letters and digits only, got "{name}"'
 
 
-def _check_schedule(schedule: dict[str, Duration]) -> str | None:
-    zero = [stream for stream, every in schedule.items() if every.seconds <= 0]
-    return f"{', '.join(zero)}: must be longer than 0s" if zero else None
+def _keys(table: object) -> list[str]:
+    return list(table) if isinstance(table, dict) else []
 
 
 _DAEMON_CHECKS: dict[str, Callable[[Any], str | None]] = {
@@ -353,7 +365,6 @@ _DAEMON_CHECKS: dict[str, Callable[[Any], str | None]] = {
 _CHANNEL_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "name": _check_channel_name,
     "retry_attempts": _at_least(1),
-    "schedule": _check_schedule,
     "retry_backoff_max": _positive_duration,
 }
 _CHANNEL_HINTS = typing.get_type_hints(ChannelConfig)
@@ -368,10 +379,23 @@ def _decode_custom(hint: type, value: object) -> object:
     raise NotImplementedError(hint)
 
 
+_TOML_NAMES = {
+    "str": "string",
+    "int": "integer",
+    "bool": "boolean",
+    "object": "table",
+    "array": "array",
+    "float": "float",
+    "date": "date",
+    "time": "time",
+    "datetime": "date-time",
+    "null": "nothing",
+}
+
+
 def _plain(message: str) -> str:
     """msgspec's wording ("Expected `int`, got `str`") in the config's own vocabulary."""
-    for python, toml in (("str", "string"), ("int", "integer"), ("bool", "boolean")):
-        message = message.replace(f"`{python}`", toml)
+    message = re.sub(r"`(\w+)`", lambda m: _TOML_NAMES.get(m[1], m[1]), message)
     message = message.replace("Invalid enum value", "expected one of the documented values, got")
     return message[:1].lower() + message[1:]
 

@@ -50,6 +50,8 @@ class CredentialRef:
             # The text may be the secret itself pasted inline: never echo it.
             raise ValueError(f"must be a reference ({REFERENCE_FORMS}); inline secrets are refused")
         self.kind, self.target = match.group(1), match.group(2)
+        if self.kind == "credential" and "/" in self.target:
+            raise ValueError("a systemd credential name cannot contain '/'")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, CredentialRef) and (other.kind, other.target) == (

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
+_UNIT_SECONDS = {
+    "ms": Decimal("0.001"),
+    "s": Decimal(1),
+    "m": Decimal(60),
+    "h": Decimal(3600),
+    "d": Decimal(86400),
+}
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
+_WHOLE = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d))+")
 
 
 class Duration:
@@ -22,7 +29,11 @@ class Duration:
         if not _WHOLE.fullmatch(text):
             raise ValueError(f'expected a duration such as "30s", "30m", "1h", "1d", got "{text}"')
         self.text = text
-        self.seconds = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(text))
+        # Decimal, so that "700ms" and "0.7s" are the same number of seconds.
+        exact = sum(
+            (Decimal(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(text)), Decimal(0)
+        )
+        self.seconds = float(exact)
 
     @classmethod
     def of_seconds(cls, seconds: float) -> Duration:

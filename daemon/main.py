@@ -106,7 +106,6 @@ def run(path: str) -> int:
     return EX_OK
 
 
-
 def ctl(args: argparse.Namespace) -> int:
     from daemon.control import ControlError, ControlRequest, request
 

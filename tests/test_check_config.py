@@ -22,9 +22,7 @@ TOKEN = "fake-token-value-8c1d"
 UNSET = "SHELFSYNC_TEST_NEVER_SET"
 PLUGIN = '[daemon]\nplugins = ["tests.fakeplatform"]\n'
 DURATION_MESSAGE = 'expected a duration such as "30s", "30m", "1h", "1d", got "{}"'
-STATE_MESSAGE = (
-    'expected "sqlite:///relative/path.db" or "sqlite:////absolute/path.db", got "{}"'
-)
+STATE_MESSAGE = 'expected "sqlite:///relative/path.db" or "sqlite:////absolute/path.db", got "{}"'
 LISTEN_MESSAGE = 'expected "host:port" such as "127.0.0.1:8754", got "{}"'
 
 
@@ -57,13 +55,9 @@ def check_config(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
     return shelfsync("check-config", "-c", str(path), cwd=tmp_path)
 
 
-def case(id_: str, text: str, line: str, marks: object = ()) -> object:
-    """A bad config and the one line check-config must print for it.
-
-    A ``line`` of just "daemon.listen: " or "daemon.state: " stands for that field's standard
-    message, which quotes the bad value.
-    """
-    return pytest.param(text, line, id=id_, marks=marks)
+def case(id_: str, text: str, line: str) -> object:
+    """A bad config and the one line check-config must print for it."""
+    return pytest.param(text, line, id=id_)
 
 
 BAD_CONFIGS = [
@@ -172,11 +166,6 @@ BAD_CONFIGS = [
         "zero-schedule",
         PLUGIN + channel(extra='schedule = { orders = "0s" }\n'),
         "channels[0].schedule.orders: must be longer than 0s",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason='bug: prints "channels[0].schedule: orders: must be longer than 0s", the '
-            "stream in the message instead of the path, unlike every other schedule problem",
-        ),
     ),
     case(
         "zero-restart-window",
@@ -246,13 +235,41 @@ BAD_CONFIGS = [
         "channels[0].credentials.token: cannot read /nonexistent/shelfsync/token: "
         "No such file or directory",
     ),
-    case("listen-without-port", PLUGIN + 'listen = "localhost"\n', "daemon.listen: "),
-    case("listen-port-too-big", PLUGIN + 'listen = "127.0.0.1:65536"\n', "daemon.listen: "),
-    case("listen-port-zero", PLUGIN + 'listen = "127.0.0.1:0"\n', "daemon.listen: "),
-    case("listen-url", PLUGIN + 'listen = "http://127.0.0.1:8754"\n', "daemon.listen: "),
-    case("state-other-database", PLUGIN + 'state = "mysql://db/shelfsync"\n', "daemon.state: "),
-    case("state-plain-path", PLUGIN + 'state = "shelfsync-state.db"\n', "daemon.state: "),
-    case("state-no-path", PLUGIN + 'state = "sqlite:///"\n', "daemon.state: "),
+    case(
+        "listen-without-port",
+        PLUGIN + 'listen = "localhost"\n',
+        "daemon.listen: " + LISTEN_MESSAGE.format("localhost"),
+    ),
+    case(
+        "listen-port-too-big",
+        PLUGIN + 'listen = "127.0.0.1:65536"\n',
+        "daemon.listen: " + LISTEN_MESSAGE.format("127.0.0.1:65536"),
+    ),
+    case(
+        "listen-without-host",
+        PLUGIN + 'listen = ":8754"\n',
+        "daemon.listen: " + LISTEN_MESSAGE.format(":8754"),
+    ),
+    case(
+        "listen-url",
+        PLUGIN + 'listen = "http://127.0.0.1:8754"\n',
+        "daemon.listen: " + LISTEN_MESSAGE.format("http://127.0.0.1:8754"),
+    ),
+    case(
+        "state-other-database",
+        PLUGIN + 'state = "mysql://db/shelfsync"\n',
+        "daemon.state: " + STATE_MESSAGE.format("mysql://db/shelfsync"),
+    ),
+    case(
+        "state-plain-path",
+        PLUGIN + 'state = "shelfsync-state.db"\n',
+        "daemon.state: " + STATE_MESSAGE.format("shelfsync-state.db"),
+    ),
+    case(
+        "state-no-path",
+        PLUGIN + 'state = "sqlite:///"\n',
+        "daemon.state: " + STATE_MESSAGE.format("sqlite:///"),
+    ),
     case(
         "state-postgresql",
         PLUGIN + 'state = "postgresql://db/shelfsync"\n',
@@ -297,19 +314,6 @@ BAD_CONFIGS = [
 ]
 
 
-def _value(text: str, key: str) -> str:
-    """The bad value a listen/state case wrote, for the message that quotes it."""
-    return tomllib.loads(text)["daemon"][key]
-
-
-def _expected(text: str, line: str) -> str:
-    if line == "daemon.listen: ":
-        return line + LISTEN_MESSAGE.format(_value(text, "listen"))
-    if line == "daemon.state: ":
-        return line + STATE_MESSAGE.format(_value(text, "state"))
-    return line
-
-
 @pytest.mark.parametrize(
     ("text", "line"),
     BAD_CONFIGS,
@@ -317,7 +321,7 @@ def _expected(text: str, line: str) -> str:
 def test_bad_config_is_reported_by_path(tmp_path: Path, text: str, line: str) -> None:
     result = check_config(tmp_path, text)
     assert result.returncode == EX_CONFIG, result
-    assert result.stdout.splitlines() == [_expected(text, line)]
+    assert result.stdout.splitlines() == [line]
     assert result.stderr == ""
 
 
@@ -384,7 +388,7 @@ def test_invalid_toml(tmp_path: Path, text: str) -> None:
 
 def test_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_bytes(b"[daemon]\nlisten = \"\xff\"\n")
+    path.write_bytes(b'[daemon]\nlisten = "\xff"\n')
     with pytest.raises(UnicodeDecodeError) as info:
         path.read_bytes().decode("utf-8")
     result = shelfsync("check-config", "-c", str(path), cwd=tmp_path)
@@ -406,7 +410,9 @@ def test_good_config_prints_ok(tmp_path: Path) -> None:
         PLUGIN
         + f'state = "sqlite:///{tmp_path}/state.db"\ncontrol_socket = "{tmp_path}/ctl.sock"\n'
         + channel("main", extra='schedule = { orders = "30m", products = "6h" }\n')
-        + channel("web", token=f"file:{token_file}", extra="[channels.settings]\nrecords_per_read = 3\n")
+        + channel(
+            "web", token=f"file:{token_file}", extra="[channels.settings]\nrecords_per_read = 3\n"
+        )
         + channel("outlet", token="credential:outlet-token", extra="enabled = false\n"),
         encoding="utf-8",
     )

@@ -2,12 +2,63 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 import trio
 import trio.testing
 
 from actors.ratelimit import RateLimiter, RateLimiterStatistics
 from connectors.base import RateSignal
+
+FROZEN_STEPS_LIMIT = 10_000
+"""Task steps allowed while virtual time stands still before a test is failed as livelocked."""
+
+
+class FrozenClockGuard(trio.abc.Instrument):
+    """Notices tasks that keep running while the clock never moves.
+
+    Under the autojump clock, virtual time only advances when every task is blocked; a task
+    that keeps sleeping for less than the clock's resolution never blocks, so time, and every
+    timeout, stand still forever. This turns such a hang into a test failure.
+    """
+
+    def __init__(self) -> None:
+        self.tripped = trio.Event()
+        self.frozen_at: float | None = None
+        self._last: float | None = None
+        self._steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        now = trio.current_time()
+        if now != self._last:
+            self._last, self._steps = now, 0
+            return
+        self._steps += 1
+        if self._steps == FROZEN_STEPS_LIMIT:
+            self.frozen_at = now
+            self.tripped.set()
+
+
+@pytest.fixture(autouse=True)
+async def no_livelock() -> AsyncIterator[None]:
+    guard = FrozenClockGuard()
+
+    async def fail_when_tripped() -> None:
+        await guard.tripped.wait()
+        raise AssertionError(
+            f"livelock: {FROZEN_STEPS_LIMIT} task steps at virtual time {guard.frozen_at!r}"
+            " without the clock moving"
+        )
+
+    trio.lowlevel.add_instrument(guard)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(fail_when_tripped)
+            yield
+            nursery.cancel_scope.cancel()
+    finally:
+        trio.lowlevel.remove_instrument(guard)
 
 
 @pytest.mark.parametrize(("rate", "burst"), [(0, 1), (1, 0), (-1, 1), (1, -1)])
@@ -19,15 +70,43 @@ async def test_rate_and_burst_must_be_positive(rate: float, burst: float) -> Non
 @pytest.mark.parametrize(
     ("rate", "burst", "n"),
     [
+        # Rates whose intervals are exact in binary floating point.
         (1.0, 1.0, 5),
         (2.0, 5.0, 15),
-        (10.0, 3.0, 23),
+        (8.0, 3.0, 23),
         (0.5, 2.0, 6),
         (4.0, 4.0, 4),
         (3.0, 1.0, 1),
+        (64.0, 16.0, 200),
     ],
 )
 async def test_acquisitions_beyond_the_burst_take_exactly_their_share_of_time(
+    autojump_clock: trio.testing.MockClock, rate: float, burst: float, n: int
+) -> None:
+    limiter = RateLimiter(rate, burst)
+    start = trio.current_time()
+    for _ in range(n):
+        await limiter.acquire()
+    assert trio.current_time() - start == pytest.approx(max(0, n - burst) / rate)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: RateLimiter.acquire livelocks under virtual time when the refill leaves tokens a"
+        " few ulps short of the cost (e.g. rate=10, burst=3: at t=0.6 tokens=0.9999999999999998,"
+        " it sleeps 2.2e-17 s, which does not move a clock at 0.6, refills 0 and loops forever)"
+    ),
+)
+@pytest.mark.parametrize(
+    ("rate", "burst", "n"),
+    [
+        (10.0, 3.0, 23),  # stuck at the 16th acquisition, t = 0.6
+        (3.0, 3.0, 12),  # stuck at the 7th, t = 1.3333333333333333
+        (40.0, 40.0, 50),  # tests.fakeplatform's rate and burst: stuck at the 46th, t = 0.15
+    ],
+)
+async def test_acquisitions_at_inexact_rates_take_exactly_their_share_of_time(
     autojump_clock: trio.testing.MockClock, rate: float, burst: float, n: int
 ) -> None:
     limiter = RateLimiter(rate, burst)
@@ -52,12 +131,12 @@ async def test_the_burst_is_immediate_and_the_next_waits_one_interval(
 async def test_concurrent_acquisitions_share_the_rate(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    limiter = RateLimiter(rate=5.0, burst=2.0)
+    limiter = RateLimiter(rate=4.0, burst=2.0)
     start = trio.current_time()
     async with trio.open_nursery() as nursery:
         for _ in range(12):
             nursery.start_soon(limiter.acquire)
-    assert trio.current_time() - start == pytest.approx((12 - 2) / 5.0)
+    assert trio.current_time() - start == pytest.approx((12 - 2) / 4.0)
 
 
 async def test_cost_takes_that_many_tokens(autojump_clock: trio.testing.MockClock) -> None:
@@ -85,7 +164,7 @@ async def test_idle_time_refills_up_to_the_burst_only(
 async def test_retry_after_blocks_the_next_acquire(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    limiter = RateLimiter(rate=10.0, burst=10.0)  # plenty of tokens: only the block delays
+    limiter = RateLimiter(rate=8.0, burst=8.0)  # plenty of tokens: only the block delays
     start = trio.current_time()
     limiter.observe(RateSignal(retry_after=5))
     await limiter.acquire()
@@ -95,7 +174,7 @@ async def test_retry_after_blocks_the_next_acquire(
 
 
 async def test_retry_after_blocks_every_caller(autojump_clock: trio.testing.MockClock) -> None:
-    limiter = RateLimiter(rate=10.0, burst=10.0)
+    limiter = RateLimiter(rate=8.0, burst=8.0)
     start = trio.current_time()
     limiter.observe(RateSignal(retry_after=5))
     passed: list[float] = []
@@ -113,7 +192,7 @@ async def test_retry_after_blocks_every_caller(autojump_clock: trio.testing.Mock
 async def test_retry_after_never_shortens_an_existing_block(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    limiter = RateLimiter(rate=10.0, burst=10.0)
+    limiter = RateLimiter(rate=8.0, burst=8.0)
     start = trio.current_time()
     limiter.observe(RateSignal(retry_after=5))
     limiter.observe(RateSignal(retry_after=1))
@@ -124,7 +203,7 @@ async def test_retry_after_never_shortens_an_existing_block(
 async def test_retry_after_observed_while_waiting_extends_the_wait(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    limiter = RateLimiter(rate=10.0, burst=10.0)
+    limiter = RateLimiter(rate=8.0, burst=8.0)
     start = trio.current_time()
     limiter.observe(RateSignal(retry_after=2))
     done: list[float] = []

@@ -34,7 +34,9 @@ def test_delay_is_within_the_capped_exponential_ceiling(
 
 
 @given(seed=seeds, base=bases, cap=caps)
-def test_every_delay_of_a_sequence_is_within_its_ceiling(seed: int, base: float, cap: float) -> None:
+def test_every_delay_of_a_sequence_is_within_its_ceiling(
+    seed: int, base: float, cap: float
+) -> None:
     retry = policy(seed, base=base, cap=cap)
     for n in range(1, 40):
         assert 0.0 <= retry.delay(n) <= ceiling(base, cap, n)
