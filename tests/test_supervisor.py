@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import trio
 
-from actors.messages import Pause, Resume, SyncNow
+from actors.messages import DrainOutbox, Pause, Resume, SyncNow
+from connectors.base import RemoteWrite
 from daemon.app import default_http_client, wall_clock
 from daemon.config import DaemonConfig
 from daemon.durations import Duration
@@ -178,3 +180,42 @@ async def test_retries_exhausted_become_an_exception_and_the_actor_goes_on(
     assert slot.actor is not None
     errors = [s.last_error for s in slot.actor.statistics().streams if s.last_error]
     assert errors == ["fake platform answered 503"]
+
+
+async def test_outbox_writes_are_performed_once_and_audited(
+    store: StateStore,
+    metrics: Metrics,
+    virtual_clock: trio.abc.Clock,
+    nursery: trio.Nursery,
+    tmp_path: Path,
+) -> None:
+    platform = RecordingPlatform()
+    now = wall_clock()
+    writes = [RemoteWrite(kind="inventory.set", key=f"sku-{i}", payload=b"{}") for i in range(3)]
+    for write in writes:
+        await store.enqueue_write("shop", write, now)
+    await store.enqueue_write("shop", writes[0], now)  # the same key again: still one write
+    await store.set_paused("shop", True)
+
+    supervisor = await start_supervisor(nursery, store, metrics)
+    slot = supervisor.start_channel(platform.channel("shop"))
+    await slot.wait_state(ChannelState.RUNNING)
+    await trio.sleep(60)
+    assert platform.connectors[0].writes == []  # paused: queued, not written
+    assert len(await store.pending_writes("shop", 10)) == 3
+
+    assert await supervisor.deliver("shop", Resume())
+    while await store.pending_writes("shop", 10):
+        await trio.sleep(1)
+    assert platform.connectors[0].writes == writes
+    assert await supervisor.deliver("shop", DrainOutbox())
+    await trio.sleep(60)
+    assert platform.connectors[0].writes == writes  # done writes are never repeated
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        audit = db.execute("SELECT action, idempotency_key, remote_id FROM audit ORDER BY id")
+        rows = audit.fetchall()
+    assert rows == [
+        (action, f"sku-{i}", f"fake-sku-{i}" if action == "write.done" else None)
+        for i in range(3)
+        for action in ("write.started", "write.done")
+    ]
