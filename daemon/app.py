@@ -18,6 +18,7 @@ import httpx
 import structlog
 import trio
 
+from actors.channel import StreamStatus as ActorStreamStatus
 from actors.messages import InboundEvent, Message, Pause, Resume, SyncNow
 from connectors.errors import InvalidSignature, RecordError
 from daemon import control
@@ -340,29 +341,25 @@ class Daemon:
         for slot in self._supervisor.slots():
             if only is not None and slot.name != only:
                 continue
+            # A running actor knows its streams best; a channel that is down has the store's.
             if slot.actor is not None:
-                streams = [
-                    StreamStatus(
-                        stream=s.stream,
-                        last_success_at=s.last_success_at,
-                        cursor=s.cursor,
-                        cursor_lag_seconds=_lag(now, s.cursor),
-                        last_error=redact(s.last_error) if s.last_error else None,
-                    )
-                    for s in slot.actor.statistics().streams
-                ]
+                known = slot.actor.statistics().streams
             else:
                 stored = await self._store.stream_states(slot.name)
-                streams = [
-                    StreamStatus(
-                        stream=s.stream,
-                        last_success_at=s.last_success_at,
-                        cursor=s.cursor,
-                        cursor_lag_seconds=_lag(now, s.cursor),
-                        last_error=None,
-                    )
+                known = [
+                    ActorStreamStatus(s.stream, s.cursor, s.last_success_at, last_error=None)
                     for s in stored.values()
                 ]
+            streams = [
+                StreamStatus(
+                    stream=s.stream,
+                    last_success_at=s.last_success_at,
+                    cursor=s.cursor,
+                    cursor_lag_seconds=_lag(now, s.cursor),
+                    last_error=redact(s.last_error) if s.last_error else None,
+                )
+                for s in known
+            ]
             result.append(
                 ChannelStatus(
                     channel=slot.name,
