@@ -227,13 +227,18 @@ class Daemon:
         return "; ".join(down) or None
 
     def knows_channel(self, channel: str) -> bool:
-        return any(c.name == channel for c in self.config.enabled_channels)
+        return self._enabled_channel(channel) is not None
+
+    def _enabled_channel(self, name: str) -> Channel | None:
+        return next((c for c in self.config.enabled_channels if c.name == name), None)
 
     async def receive_webhook(
         self, channel_name: str, headers: Mapping[str, str], body: bytes
     ) -> WebhookAnswer:
         assert self._store is not None and self._supervisor is not None
-        channel = next(c for c in self.config.enabled_channels if c.name == channel_name)
+        channel = self._enabled_channel(channel_name)
+        if channel is None:  # removed by a reload while its request was in flight
+            return WebhookAnswer(404, f"no channel named {channel_name!r}")
         counter = self.metrics.webhooks
         try:
             event = channel.spec.verify_webhook(channel.settings, channel.secrets, headers, body)
