@@ -294,7 +294,7 @@ class ChannelActor:
         async with aclosing(connector.read(stream, read_from(cursor))) as pages:
             async for page in pages:
                 cursor = advance(cursor, (r.updated_at for r in page.records), run_started)
-                await self._store.commit_page(self.name, stream, page.records, cursor)
+                await self._store.commit_page(self.name, stream, page.records, cursor, self._now())
                 self._cursors[stream] = cursor
 
     async def _drain_outbox(self, connector: Connector) -> None:

@@ -43,7 +43,12 @@ class StateStore(Protocol):
     async def stream_states(self, channel: str) -> dict[str, StreamState]: ...
 
     async def commit_page(
-        self, channel: str, stream: str, records: list[Record], cursor: datetime | None
+        self,
+        channel: str,
+        stream: str,
+        records: list[Record],
+        cursor: datetime | None,
+        at: datetime,
     ) -> None:
         """Record a page of polled records and advance the stream's cursor, atomically."""
 

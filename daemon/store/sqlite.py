@@ -41,11 +41,16 @@ class SqliteStore:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
-            db.execute("PRAGMA busy_timeout=5000")
-            db.execute("PRAGMA foreign_keys=ON")
-            _migrate(db)
+            try:
+                db.execute("PRAGMA busy_timeout=5000")
+                _refuse_newer_schema(db)  # before anything below changes the file
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+                db.execute("PRAGMA foreign_keys=ON")
+                _migrate(db)
+            except BaseException:
+                db.close()
+                raise
             return db
 
         try:
@@ -81,13 +86,18 @@ class SqliteStore:
         }
 
     async def commit_page(
-        self, channel: str, stream: str, records: list[Record], cursor: datetime | None
+        self,
+        channel: str,
+        stream: str,
+        records: list[Record],
+        cursor: datetime | None,
+        at: datetime,
     ) -> None:
         def work(db: sqlite3.Connection) -> None:
             db.executemany(
                 "INSERT INTO inbox (channel, source, stream, topic, entity, body, received_at)"
                 " VALUES (?, 'poll', ?, ?, ?, ?, ?)",
-                [(channel, stream, stream, r.key, r.body, _iso(r.updated_at)) for r in records],
+                [(channel, stream, stream, r.key, r.body, _iso(at)) for r in records],
             )
             db.execute(
                 "INSERT INTO cursors (channel, stream, value) VALUES (?, ?, ?)"
@@ -136,7 +146,7 @@ class SqliteStore:
             cursor = db.execute(
                 "INSERT INTO inbox (channel, source, stream, topic, entity, body, received_at)"
                 " VALUES (?, 'webhook', ?, ?, ?, ?, ?)",
-                (channel, event.stream, event.topic, event.webhook_id, event.body, _iso(at)),
+                (channel, event.stream, event.topic, None, event.body, _iso(at)),
             )
             return cursor.lastrowid
 
@@ -264,17 +274,21 @@ def _audit(
     db.execute(
         "INSERT INTO audit (at, channel, action, entity, idempotency_key, summary, result,"
         " remote_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (_iso(at), channel, action, write.key, write.key, write.kind, result, remote_id),
+        (_iso(at), channel, action, None, write.key, write.kind, result, remote_id),
     )
 
 
-def _migrate(db: sqlite3.Connection) -> None:
+def _refuse_newer_schema(db: sqlite3.Connection) -> None:
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
         raise StoreError(
             f"the state database is at schema version {version}, newer than this build's "
             f"{len(MIGRATIONS)}: upgrade shelfsync"
         )
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         db.execute("BEGIN IMMEDIATE")
         try:
