@@ -18,6 +18,7 @@ import msgspec
 
 EX_OK = 0
 EX_FAILED = 1
+EX_USAGE = 64
 EX_UNAVAILABLE = 69
 EX_CONFIG = 78
 DEFAULT_CONFIG = os.environ.get("SHELFSYNC_CONFIG", "/etc/shelfsync/config.toml")
@@ -29,6 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_config(args.config)
     if args.command == "run":
         return run(args.config)
+    if args.command == "sandbox":
+        return sandbox(args)
     return ctl(args)
 
 
@@ -58,7 +61,28 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("channel", nargs="?")
         if verb == "sync":
             sub.add_argument("--stream", help="only this stream (default: every stream)")
+    box = commands.add_parser("sandbox", help="serve a platform's sandbox (a faithful fake)")
+    box.add_argument("platform", help="shipbob or shopify")
+    box.add_argument("--host", default="127.0.0.1")
+    box.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
+    box.add_argument("--seed", type=int, default=1, help="same seed, same generated data")
+    box.add_argument("--catalog", type=int, default=50, help="variants in the generated catalog")
     return parser
+
+
+def sandbox(args: argparse.Namespace) -> int:
+    from connectors.sandbox_server import SandboxOptions, serve_sandbox
+
+    try:
+        return serve_sandbox(
+            args.platform,
+            args.host,
+            args.port,
+            SandboxOptions(seed=args.seed, catalog=args.catalog),
+        )
+    except ValueError as exc:
+        print(f"shelfsync sandbox: {exc}", file=sys.stderr)
+        return EX_USAGE
 
 
 def check_config(path: str) -> int:

@@ -1,0 +1,54 @@
+"""What every platform client does with HTTP: map transport failures and statuses to our errors.
+
+No httpx exception leaves a connector: :func:`translate_errors` wraps each call, and
+:func:`check_status` classifies a response by what the caller can do about it. Platform clients
+add their own reading of error bodies on top (validation messages, throttle details).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from connectors.errors import AuthFailed, RateLimited, Retryable
+
+
+@contextmanager
+def translate_errors(what: str) -> Iterator[None]:
+    """Turn httpx's transport errors inside the block into :class:`Retryable`."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise Retryable(f"{what}: timed out ({type(exc).__name__})") from exc
+    except httpx.TransportError as exc:
+        raise Retryable(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
+def retry_after_seconds(response: httpx.Response, *headers: str) -> float | None:
+    """The first of ``headers`` (default ``Retry-After``) that holds a number of seconds."""
+    for name in headers or ("retry-after",):
+        value = response.headers.get(name)
+        if value is not None:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                continue
+    return None
+
+
+def check_status(response: httpx.Response, what: str, *retry_after_headers: str) -> None:
+    """Raise for the statuses every platform shares the meaning of; return for the rest.
+
+    429 → :class:`RateLimited` (with the platform's wait), 5xx → :class:`Retryable`,
+    401/403 → :class:`AuthFailed`. Other 4xx are the platform client's to read.
+    """
+    status = response.status_code
+    if status == 429:
+        wait = retry_after_seconds(response, *retry_after_headers)
+        raise RateLimited(f"{what}: throttled (429)", retry_after=wait)
+    if status >= 500:
+        raise Retryable(f"{what}: server error {status}")
+    if status in (401, 403):
+        raise AuthFailed(f"{what}: {status} {response.reason_phrase}")

@@ -1,0 +1,156 @@
+"""The canonical model: items, orders, inventory levels and shipments as no platform spells them.
+
+Each platform package maps its own wire types to and from these Structs; nothing outside
+``connectors/<platform>/`` knows a platform's field names. Quantities are integers, money is a
+decimal string (never a float), times are timezone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+import msgspec
+
+WeightUnit = Literal["g", "kg", "oz", "lb"]
+LengthUnit = Literal["cm", "in"]
+
+_GRAMS_PER = {
+    "g": Decimal(1),
+    "kg": Decimal(1000),
+    "oz": Decimal("28.349523125"),
+    "lb": Decimal("453.59237"),
+}
+_CM_PER = {"cm": Decimal(1), "in": Decimal("2.54")}
+
+
+class Weight(msgspec.Struct, frozen=True):
+    value: Decimal
+    unit: WeightUnit
+
+    def to(self, unit: WeightUnit) -> Weight:
+        return Weight(value=self.value * _GRAMS_PER[self.unit] / _GRAMS_PER[unit], unit=unit)
+
+
+class Dimensions(msgspec.Struct, frozen=True):
+    length: Decimal
+    width: Decimal
+    height: Decimal
+    unit: LengthUnit
+
+    def to(self, unit: LengthUnit) -> Dimensions:
+        factor = _CM_PER[self.unit] / _CM_PER[unit]
+        return Dimensions(
+            length=self.length * factor,
+            width=self.width * factor,
+            height=self.height * factor,
+            unit=unit,
+        )
+
+
+class BundleComponent(msgspec.Struct, frozen=True):
+    sku: str
+    quantity: int
+
+
+class Item(msgspec.Struct, frozen=True):
+    """One sellable variant: what a fulfillment catalog calls a product."""
+
+    channel: str
+    store_item_id: str
+    """The platform's id of the variant (or of the product, for products without variants)."""
+    sku: str
+    """The matching key; where the platform has none, ``<channel>:<store_item_id>``."""
+    name: str
+    """Product name with the variant's option values appended: "Shirt - Blue / S"."""
+    options: list[str] = msgspec.field(default_factory=list)
+    weight: Weight | None = None
+    dimensions: Dimensions | None = None
+    barcode: str | None = None
+    image_url: str | None = None
+    components: list[BundleComponent] = msgspec.field(default_factory=list)
+    updated_at: datetime | None = None
+
+
+def variant_name(product_name: str, option_values: list[str]) -> str:
+    """The catalog name of a variant: the product name, then its option values."""
+    meaningful = [v for v in option_values if v and v != "Default Title"]
+    return f"{product_name} - {' / '.join(meaningful)}" if meaningful else product_name
+
+
+def fallback_sku(channel: str, store_item_id: str) -> str:
+    """The key of an item that has no SKU of its own, namespaced by channel."""
+    return f"{channel}:{store_item_id}"
+
+
+class Address(msgspec.Struct, frozen=True):
+    name: str
+    address1: str
+    city: str
+    country: str
+    """ISO 3166-1 alpha-2."""
+    address2: str | None = None
+    company: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+OrderStatus = Literal["open", "draft", "cancelled", "closed"]
+PaymentStatus = Literal[
+    "pending", "authorized", "paid", "partially_paid", "partially_refunded", "refunded", "voided"
+]
+FulfillmentStatus = Literal["unfulfilled", "partially_fulfilled", "fulfilled", "on_hold"]
+
+
+class OrderLine(msgspec.Struct, frozen=True):
+    sku: str
+    quantity: int
+    name: str
+    store_line_id: str | None = None
+    unit_price: Decimal | None = None
+
+
+class Order(msgspec.Struct, frozen=True):
+    channel: str
+    store_order_id: str
+    reference_id: str
+    """The store's order number as customers see it ("#1001"); the fulfillment reference."""
+    status: OrderStatus
+    payment_status: PaymentStatus
+    fulfillment_status: FulfillmentStatus
+    created_at: datetime
+    updated_at: datetime
+    lines: list[OrderLine]
+    recipient: Address | None = None
+    shipping_method: str | None = None
+    notes: str | None = None
+    gift_message: str | None = None
+    test: bool = False
+
+
+class InventoryLevel(msgspec.Struct, frozen=True):
+    sku: str
+    location: str
+    fulfillable: int
+    on_hand: int
+    committed: int
+    exception: int = 0
+
+
+class ShipmentLine(msgspec.Struct, frozen=True):
+    sku: str
+    quantity: int
+
+
+class Shipment(msgspec.Struct, frozen=True):
+    shipment_id: str
+    """The fulfillment provider's id: one store fulfillment per shipment id, ever."""
+    order_reference: str
+    lines: list[ShipmentLine]
+    carrier: str | None
+    tracking_number: str | None
+    tracking_url: str | None
+    shipped_at: datetime | None

@@ -1,0 +1,65 @@
+"""``shelfsync sandbox PLATFORM``: serve one platform's sandbox on loopback until interrupted.
+
+Each platform package with a sandbox has a ``sandbox`` module exporting
+``create_app(SandboxOptions) -> ASGI app``; this module finds it by platform name and serves it
+with hypercorn's Trio worker, printing ``{"event": "sandbox_serving", "url": ...}`` once bound.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import signal
+from typing import Any
+
+import msgspec
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+
+SANDBOX_PLATFORMS = ("shipbob", "shopify")
+
+
+class SandboxOptions(msgspec.Struct, frozen=True):
+    seed: int = 1
+    """Seeds the generated catalog, orders and ids: the same seed gives the same data."""
+    catalog: int = 50
+    """How many variants the generated catalog has."""
+
+
+def load_sandbox(platform: str) -> Any:
+    """The ``create_app`` of ``platform``'s sandbox; ValueError for an unknown platform."""
+    if platform not in SANDBOX_PLATFORMS:
+        raise ValueError(
+            f"no sandbox for {platform!r}; expected one of: {', '.join(SANDBOX_PLATFORMS)}"
+        )
+    return importlib.import_module(f"connectors.{platform}.sandbox").create_app
+
+
+def serve_sandbox(platform: str, host: str, port: int, options: SandboxOptions) -> int:
+    app = load_sandbox(platform)(options)
+    config = HypercornConfig()
+    config.bind = [f"{host}:{port}"]
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+
+    async def main() -> None:
+        stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            urls = await nursery.start(
+                lambda task_status: serve(
+                    app, config, shutdown_trigger=stop.wait, task_status=task_status
+                )
+            )
+            print(
+                json.dumps({"event": "sandbox_serving", "platform": platform, "url": urls[0]}),
+                flush=True,
+            )
+            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for _ in signals:
+                    stop.set()
+                    break
+
+    trio.run(main)
+    return 0
