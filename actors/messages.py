@@ -16,7 +16,7 @@ class Pause(msgspec.Struct, frozen=True):
 
 
 class Resume(msgspec.Struct, frozen=True):
-    pass
+    """Make outbound calls again; a failed channel is also started again."""
 
 
 class Stop(msgspec.Struct, frozen=True):

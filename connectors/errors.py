@@ -13,7 +13,7 @@ from __future__ import annotations
 
 
 class SyncError(Exception):
-    pass
+    """Base of every error a connector raises."""
 
 
 class Retryable(SyncError):
@@ -23,15 +23,15 @@ class Retryable(SyncError):
 
 
 class RateLimited(Retryable):
-    pass
+    """The platform throttled us; wait ``retry_after`` seconds."""
 
 
 class ChannelFatal(SyncError):
-    pass
+    """The channel cannot work until a human acts."""
 
 
 class AuthFailed(ChannelFatal):
-    pass
+    """The platform refused our credentials."""
 
 
 class RecordError(SyncError):
@@ -42,4 +42,4 @@ class RecordError(SyncError):
 
 
 class InvalidSignature(SyncError):
-    pass
+    """A webhook whose signature does not check out."""

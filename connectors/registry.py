@@ -16,7 +16,7 @@ BUILTIN: dict[str, ConnectorSpec] = {}
 
 
 class PluginError(Exception):
-    pass
+    """A configured plugin module cannot be used."""
 
 
 def load_plugin(module_name: str) -> ConnectorSpec:

@@ -61,7 +61,7 @@ class ControlResponse(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class ControlError(Exception):
-    pass
+    """The control socket cannot be served or reached."""
 
 
 Handler = Callable[[ControlRequest], Awaitable[ControlResponse]]

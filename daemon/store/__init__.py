@@ -36,7 +36,7 @@ class PendingWrite(msgspec.Struct, frozen=True):
 
 
 class StoreError(Exception):
-    pass
+    """The state database cannot be opened or used; an operator must act."""
 
 
 class StateStore(Protocol):
