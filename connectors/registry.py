@@ -10,8 +10,9 @@ from __future__ import annotations
 import importlib
 
 from connectors.base import ConnectorSpec
+from connectors.shipbob.connector import CONNECTOR as SHIPBOB
 
-BUILTIN: dict[str, ConnectorSpec] = {}
+BUILTIN: dict[str, ConnectorSpec] = {"shipbob": SHIPBOB}
 """Platform name → spec for every connector shipped in ``connectors/``."""
 
 

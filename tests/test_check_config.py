@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from connectors.registry import BUILTIN
+
 REPO = Path(__file__).resolve().parent.parent
 SHELFSYNC = Path(sys.executable).with_name("shelfsync")
 EX_CONFIG = 78
@@ -55,6 +57,11 @@ def check_config(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
     return shelfsync("check-config", "-c", str(path), cwd=tmp_path)
 
 
+def known(*plugins: str) -> str:
+    """The platforms an unknown-platform message lists: the built-in ones plus ``plugins``."""
+    return ", ".join(sorted({*BUILTIN, *plugins})) or "none in this build"
+
+
 def case(id_: str, text: str, line: str) -> object:
     """A bad config and the one line check-config must print for it."""
     return pytest.param(text, line, id=id_)
@@ -84,12 +91,12 @@ BAD_CONFIGS = [
     case(
         "unknown-platform",
         PLUGIN + channel().replace('"fake"', '"shopfiy"'),
-        'channels[0].platform: unknown platform "shopfiy", expected one of: fake',
+        'channels[0].platform: unknown platform "shopfiy", expected one of: ' + known("fake"),
     ),
     case(
         "unknown-platform-no-plugins",
         channel().replace('"fake"', '"shopfiy"'),
-        'channels[0].platform: unknown platform "shopfiy", expected one of: none in this build',
+        'channels[0].platform: unknown platform "shopfiy", expected one of: ' + known(),
     ),
     case(
         "unknown-top-level-key",

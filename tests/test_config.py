@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from connectors.registry import BUILTIN
 from daemon.config import DEFAULT_LISTEN, Config, ConfigError, DaemonConfig, load_config
 from daemon.credentials import CredentialRef, Secret
 from daemon.durations import Duration
@@ -274,7 +275,8 @@ SECRET = "sk_live_9f8e7d6c5b4a"
             PLUGIN + channel(token=SECRET).replace('"fake"', '"nosuch"'),
             [
                 f"channels[0].credentials.token: {INLINE_REFUSED}",
-                'channels[0].platform: unknown platform "nosuch", expected one of: fake',
+                'channels[0].platform: unknown platform "nosuch", expected one of: '
+                + ", ".join(sorted({*BUILTIN, "fake"})),
             ],
         ),
         (
@@ -427,7 +429,8 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
             'channels[1].name: must be letters and digits only, got "main store"',
             "channels[1].credentials.token: environment variable UNSET_TOKEN is not set",
             'channels[1].name: "main store" is already used by channels[0]',
-            'channels[2].platform: unknown platform "nosuch", expected one of: fake',
+            'channels[2].platform: unknown platform "nosuch", expected one of: '
+            + ", ".join(sorted({*BUILTIN, "fake"})),
             "channels[3].settings.records_per_read: expected integer, got boolean",
             "channels[3].settings.extra: unknown key",
         ]

@@ -1,0 +1,1 @@
+"""ShipBob (Developer API 2026-01): the reference fulfillment provider."""

@@ -1,0 +1,347 @@
+"""ShipBob Developer API 2026-01 client: one method per endpoint the sync flows use.
+
+Every call awaits ``gate.before_call()`` first and reports ShipBob's ``x-remaining-calls`` /
+``x-retry-after`` with ``gate.observe`` after each response, throttled or not. Errors are those
+of :mod:`connectors.errors`: transport trouble and 5xx → ``Retryable``; 429 → ``RateLimited``
+with ShipBob's wait; 401/403 → ``AuthFailed``; 400/422 → ``RecordError`` (reason
+``remote_validation``) carrying ShipBob's messages; 404 → ``RecordError`` (``not_found``); a
+body that does not decode → ``RecordError`` (``schema``) naming the field path. Cancelling a
+call abandons the request; the ``httpx.AsyncClient`` is the caller's to close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+import httpx
+import msgspec
+
+from connectors.base import CallGate, RateSignal
+from connectors.errors import RecordError
+from connectors.http import check_status, retry_after_seconds, translate_errors
+from connectors.shipbob import wire
+from daemon.credentials import Secret
+
+VERSION = "2026-01"
+RATE_LIMIT_PER_MINUTE = 150
+_DUPLICATE_REFERENCE = "existing referenceid"
+_T = TypeVar("_T")
+
+
+class CreatedOrder(msgspec.Struct, frozen=True):
+    order: wire.Order
+    already_existed: bool
+    """True when ShipBob answered "duplicate reference_id" and this is the order it holds."""
+
+
+class RawOrder(msgspec.Struct, frozen=True):
+    """An order as ShipBob sent it (``raw``) and as decoded (``order``)."""
+
+    raw: bytes
+    order: wire.Order
+
+
+def _decode(content: bytes, type_: type[_T], what: str, entity: str) -> _T:
+    try:
+        return msgspec.json.decode(content, type=type_)
+    except msgspec.DecodeError as exc:  # ValidationError included: both carry the field path
+        raise RecordError(
+            f"{what}: unexpected payload: {exc}", entity=entity, reason="schema"
+        ) from None
+
+
+def error_messages(response: httpx.Response) -> list[str]:
+    """ShipBob's messages from an error body: ``{"<field>": ["msg", …]}``, ``{"message": …}``
+    or a bare string; field names are kept as ``field: msg``."""
+    try:
+        body = msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
+        text = response.text.strip()
+        return [text] if text else []
+    if isinstance(body, str):
+        return [body]
+    if not isinstance(body, dict):
+        return [str(body)]
+    if isinstance(body.get("message"), str):
+        return [body["message"]]
+    messages: list[str] = []
+    for field, value in body.items():
+        items = value if isinstance(value, list) else [value]
+        messages += [f"{field}: {item}" if field else str(item) for item in items]
+    return messages
+
+
+class ShipBobClient:
+    """Calls ShipBob for one channel (``shipbob_channel_id``) with one bearer token."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        token: Secret,
+        channel_id: int,
+        gate: CallGate,
+    ) -> None:
+        self._http = http
+        self._base = httpx.URL(base_url.rstrip("/") + "/")
+        self._token = token
+        self._channel_id = channel_id
+        self._gate = gate
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def _url(self, path_or_url: str) -> httpx.URL:
+        # ``next`` links may be absolute or relative; both resolve against the base URL.
+        return self._base.join(path_or_url)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: msgspec.Struct | None = None,
+        channel_header: bool = False,
+    ) -> httpx.Response:
+        """One request: gate, send, observe; raises for every status but 2xx, 400, 404, 422."""
+        headers = {"Authorization": f"Bearer {self._token.reveal()}", "Accept": "application/json"}
+        if channel_header:
+            headers["shipbob_channel_id"] = str(self._channel_id)
+        content = None
+        if body is not None:
+            content = msgspec.json.encode(body)
+            headers["Content-Type"] = "application/json"
+        await self._gate.before_call()
+        with translate_errors(what):
+            response = await self._http.request(
+                method, self._url(url), params=params, headers=headers, content=content
+            )
+        self._gate.observe(self._signal(response))
+        check_status(response, what, "x-retry-after")
+        return response
+
+    @staticmethod
+    def _signal(response: httpx.Response) -> RateSignal:
+        remaining = retry_after_seconds(response, "x-remaining-calls")
+        return RateSignal(
+            remaining=remaining,
+            limit=float(RATE_LIMIT_PER_MINUTE) if remaining is not None else None,
+            retry_after=retry_after_seconds(response, "x-retry-after"),
+        )
+
+    @staticmethod
+    def _raise_for_record(response: httpx.Response, what: str, entity: str) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        messages = "; ".join(error_messages(response)) or response.reason_phrase
+        if status == 404:
+            raise RecordError(
+                f"{what}: not found (404): {messages}", entity=entity, reason="not_found"
+            )
+        raise RecordError(
+            f"{what}: ShipBob refused ({status}): {messages}",
+            entity=entity,
+            reason="remote_validation",
+        )
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        entity: str,
+        type_: type[_T],
+        **kwargs: Any,
+    ) -> _T:
+        response = await self._send(method, url, what, **kwargs)
+        self._raise_for_record(response, what, entity)
+        return _decode(response.content, type_, what, entity)
+
+    # --- orders -------------------------------------------------------------------------
+
+    async def create_order(self, request: wire.CreateOrderRequest) -> CreatedOrder:
+        """Create the order once: a duplicate ``reference_id`` (422) returns the existing one.
+
+        Raises ``RecordError`` (``remote_validation``) for any other refusal.
+        """
+        what = f"create order {request.reference_id}"
+        response = await self._send(
+            "POST", f"{VERSION}/order", what, body=request, channel_header=True
+        )
+        if response.status_code == 422 and any(
+            _DUPLICATE_REFERENCE in m.lower() for m in error_messages(response)
+        ):
+            existing = await self.get_order_by_reference(request.reference_id)
+            if existing is not None:
+                return CreatedOrder(order=existing, already_existed=True)
+        self._raise_for_record(response, what, "order")
+        order = _decode(response.content, wire.Order, what, "order")
+        return CreatedOrder(order=order, already_existed=False)
+
+    async def get_order_by_reference(self, reference_id: str) -> wire.Order | None:
+        """The order with this ``reference_id``, or None if ShipBob has none."""
+        orders = await self._call(
+            "GET",
+            f"{VERSION}/order",
+            f"look up order {reference_id}",
+            "order",
+            list[wire.Order],
+            params={"ReferenceIds": reference_id},
+        )
+        return next((o for o in orders if o.reference_id == reference_id), None)
+
+    async def cancel_order(self, order_id: int) -> wire.CanceledOrder:
+        """Cancel before pick; ShipBob's 422 (e.g. already shipped) → ``RecordError``."""
+        return await self._call(
+            "POST",
+            f"{VERSION}/order/{order_id}:cancel",
+            f"cancel order {order_id}",
+            "order",
+            wire.CanceledOrder,
+        )
+
+    async def orders_needing_tracking(
+        self, *, since: datetime | None = None, limit: int = 250
+    ) -> AsyncIterator[list[RawOrder]]:
+        """Pages of orders with tracking not yet uploaded, oldest first; follows ``next-page``.
+
+        ``since`` filters on ShipBob's ``LastUpdateStartDate`` (inclusive in our sandbox).
+        """
+        first_query = {
+            "HasTracking": "true",
+            "IsTrackingUploaded": "false",
+            "SortOrder": "Oldest",
+            "Limit": str(limit),
+        }
+        if since is not None:
+            first_query["LastUpdateStartDate"] = since.isoformat()
+        params: dict[str, str] | None = first_query
+        url: str | None = f"{VERSION}/order"
+        while url is not None:
+            what = "list orders needing tracking"
+            response = await self._send("GET", url, what, params=params)
+            self._raise_for_record(response, what, "order")
+            raws = _decode(response.content, list[msgspec.Raw], what, "order")
+            yield [
+                RawOrder(raw=bytes(raw), order=_decode(raw, wire.Order, what, "order"))
+                for raw in raws
+            ]
+            # The next-page link carries the query; sending ours too would duplicate it.
+            url, params = response.headers.get("next-page") or None, None
+
+    async def list_orders_needing_tracking(self) -> list[wire.Order]:
+        """Every order :meth:`orders_needing_tracking` yields, all pages."""
+        return [raw.order async for page in self.orders_needing_tracking() for raw in page]
+
+    async def mark_tracking_uploaded(self, shipment_ids: list[int]) -> wire.BulkUpdateResponse:
+        """Flag shipments as pushed to the store so the tracking poll stops returning them."""
+        return await self._call(
+            "POST",
+            f"{VERSION}/shipment:batchUpdateTrackingUpload",
+            f"mark tracking uploaded for {len(shipment_ids)} shipments",
+            "shipment",
+            wire.BulkUpdateResponse,
+            body=wire.TrackingUploadRequest(shipment_ids=shipment_ids),
+        )
+
+    # --- products and inventory ---------------------------------------------------------
+
+    async def _pages(
+        self, path: str, params: dict[str, str], type_: type[_T], what: str, entity: str
+    ) -> AsyncIterator[_T]:
+        """Follow ShipBob's ``next`` URLs from the first page to the last."""
+        url: str | None = path
+        query: dict[str, str] | None = params
+        while url is not None:
+            page = await self._call("GET", url, what, entity, type_, params=query)
+            yield page
+            url, query = getattr(page, "next", None) or None, None
+
+    async def product_pages(self, *, page_size: int = 250) -> AsyncIterator[list[wire.Product]]:
+        pages = self._pages(
+            f"{VERSION}/product",
+            {"PageSize": str(page_size)},
+            wire.ProductPage,
+            "list products",
+            "product",
+        )
+        async for page in pages:
+            yield page.items
+
+    async def list_products(self, *, page_size: int = 250) -> list[wire.Product]:
+        """Every product, following ``next`` until ShipBob gives none."""
+        return [p async for page in self.product_pages(page_size=page_size) for p in page]
+
+    async def create_product(self, request: wire.CreateProductRequest) -> wire.Product:
+        """Create a product with its variants; a duplicate SKU → ``RecordError``."""
+        return await self._call(
+            "POST",
+            f"{VERSION}/product",
+            f"create product {request.name!r}",
+            "product",
+            wire.Product,
+            body=request,
+        )
+
+    async def inventory_location_pages(
+        self, *, page_size: int = 250
+    ) -> AsyncIterator[list[wire.InventoryLocations]]:
+        """Quantities per fulfillment center, page by page (``next`` URLs)."""
+        pages = self._pages(
+            f"{VERSION}/inventory-level/locations",
+            {"PageSize": str(page_size)},
+            wire.InventoryLocationsPage,
+            "list inventory per location",
+            "inventory",
+        )
+        async for page in pages:
+            yield page.items
+
+    async def inventory_levels_by_location(
+        self, *, page_size: int = 250
+    ) -> list[wire.InventoryLocations]:
+        return [
+            item
+            async for page in self.inventory_location_pages(page_size=page_size)
+            for item in page
+        ]
+
+    async def inventory_totals(self, *, page_size: int = 250) -> list[wire.InventoryTotals]:
+        """Network-wide totals: the only place ShipBob reports exception quantities."""
+        pages = self._pages(
+            f"{VERSION}/inventory-level",
+            {"PageSize": str(page_size)},
+            wire.InventoryTotalsPage,
+            "list inventory totals",
+            "inventory",
+        )
+        return [item async for page in pages for item in page.items]
+
+    # --- channels and webhooks ----------------------------------------------------------
+
+    async def list_channels(self) -> list[wire.Channel]:
+        pages = self._pages(f"{VERSION}/channel", {}, wire.ChannelPage, "list channels", "channel")
+        return [item async for page in pages for item in page.items]
+
+    async def subscribe_webhook(self, request: wire.CreateWebhookRequest) -> wire.WebhookCreated:
+        return await self._call(
+            "POST",
+            f"{VERSION}/webhook",
+            "subscribe webhook",
+            "webhook",
+            wire.WebhookCreated,
+            body=request,
+        )
+
+    async def list_webhooks(self) -> list[wire.Webhook]:
+        pages = self._pages(f"{VERSION}/webhook", {}, wire.WebhookPage, "list webhooks", "webhook")
+        return [item async for page in pages for item in page.items]
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        what = f"delete webhook {webhook_id}"
+        response = await self._send("DELETE", f"{VERSION}/webhook/{webhook_id}", what)
+        self._raise_for_record(response, what, "webhook")

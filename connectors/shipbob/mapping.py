@@ -1,0 +1,205 @@
+"""Pure functions between ShipBob's wire types and the canonical model (no I/O).
+
+Choices stated once:
+
+- An order's ShipBob ``reference_id`` is ``"{channel}-{store_order_id}"``: unique across every
+  channel feeding the account, and immutable, so it is the remote idempotency key; the store's
+  order number ("#1001") travels as ``order_number``.
+- ShipBob wants ounces and inches; canonical weights and dimensions are converted.
+- ShipBob reports exception units only network-wide (``total_exception_quantity``), not per
+  fulfillment center, so they are put on a level whose location is ``"network"`` with all
+  other quantities 0: summing levels per SKU still gives fulfillable - exception.
+- A fulfillment center's ``location`` is its ShipBob ``location_id`` as a string (names change).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from connectors import model
+from connectors.errors import RecordError
+from connectors.shipbob import wire
+
+NETWORK_LOCATION = "network"
+DEFAULT_SHIPPING_METHOD = "Standard"
+
+
+def reference_id(channel: str, store_order_id: str) -> str:
+    """The ShipBob ``reference_id`` of a store order (channel names hold no ``-``)."""
+    return f"{channel}-{store_order_id}"
+
+
+def split_reference_id(reference: str) -> tuple[str, str] | None:
+    """``(channel, store_order_id)`` of a reference made by :func:`reference_id`, else None."""
+    channel, sep, store_order_id = reference.partition("-")
+    return (channel, store_order_id) if sep and channel and store_order_id else None
+
+
+def _float(value: Decimal) -> float:
+    return float(round(value, 4))
+
+
+def order_request(order: model.Order) -> wire.CreateOrderRequest:
+    """The ShipBob create-order body for a canonical order.
+
+    Raises ``RecordError`` (reason ``incomplete_address``) when the order has no recipient:
+    ShipBob requires one, and the order filter should not have let it through.
+    """
+    recipient = order.recipient
+    if recipient is None:
+        raise RecordError(
+            f"order {order.store_order_id} has no shipping address",
+            entity="order",
+            reason="incomplete_address",
+        )
+    return wire.CreateOrderRequest(
+        reference_id=reference_id(order.channel, order.store_order_id),
+        type="DTC",
+        order_number=order.reference_id,
+        shipping_method=order.shipping_method or DEFAULT_SHIPPING_METHOD,
+        recipient=wire.Recipient(
+            name=recipient.name,
+            email=recipient.email,
+            phone_number=recipient.phone,
+            address=wire.Address(
+                address1=recipient.address1,
+                address2=recipient.address2,
+                company_name=recipient.company,
+                city=recipient.city,
+                state=recipient.state,
+                zip_code=recipient.zip,
+                country=recipient.country,
+            ),
+        ),
+        products=[
+            wire.OrderProductRequest(
+                reference_id=line.sku,
+                sku=line.sku,
+                name=line.name,
+                quantity=line.quantity,
+                unit_price=None if line.unit_price is None else _float(line.unit_price),
+            )
+            for line in order.lines
+        ],
+        gift_message=order.gift_message,
+        purchase_date=order.created_at,
+        tags=[wire.Tag(name="shelfsync_channel", value=order.channel)],
+    )
+
+
+def product_request(item: model.Item) -> wire.CreateProductRequest:
+    """A one-variant ShipBob product for a canonical item, in ounces and inches."""
+    weight = None if item.weight is None else _float(item.weight.to("oz").value)
+    dimension = None
+    if item.dimensions is not None:
+        inches = item.dimensions.to("in")
+        dimension = wire.DimensionRequest(
+            length=_float(inches.length), width=_float(inches.width), height=_float(inches.height)
+        )
+    return wire.CreateProductRequest(
+        name=item.name,
+        variants=[
+            wire.CreateVariantRequest(
+                name=item.name,
+                sku=item.sku,
+                weight=weight,
+                dimension=dimension,
+                barcodes=[wire.BarcodeRequest(value=item.barcode)] if item.barcode else [],
+            )
+        ],
+    )
+
+
+def items(channel: str, product: wire.Product) -> list[model.Item]:
+    """One canonical item per variant; a variant without SKU gets the channel fallback key."""
+    result = []
+    for variant in product.variants:
+        store_id = str(variant.id)
+        weight = None
+        if variant.weight is not None:
+            weight = model.Weight(value=Decimal(str(variant.weight.weight)), unit="oz")
+        dimensions = None
+        if variant.dimension is not None:
+            d = variant.dimension
+            dimensions = model.Dimensions(
+                length=Decimal(str(d.length)),
+                width=Decimal(str(d.width)),
+                height=Decimal(str(d.height)),
+                unit="in",
+            )
+        barcode = next((b.value for b in variant.barcodes if b.value), variant.upc)
+        result.append(
+            model.Item(
+                channel=channel,
+                store_item_id=store_id,
+                sku=variant.sku or model.fallback_sku(channel, store_id),
+                name=variant.name or product.name or store_id,
+                weight=weight,
+                dimensions=dimensions,
+                barcode=barcode,
+                updated_at=variant.updated_on or product.updated_on,
+            )
+        )
+    return result
+
+
+def inventory_levels(
+    channel: str, item: wire.InventoryLocations, totals: wire.InventoryTotals | None
+) -> list[model.InventoryLevel]:
+    """One level per fulfillment center, plus the network-wide exception level (see above)."""
+    sku = item.sku or model.fallback_sku(channel, str(item.inventory_id))
+    levels = [
+        model.InventoryLevel(
+            sku=sku,
+            location=str(loc.location_id),
+            fulfillable=loc.fulfillable_quantity,
+            on_hand=loc.on_hand_quantity,
+            committed=loc.committed_quantity,
+        )
+        for loc in item.locations
+    ]
+    if totals is not None:
+        levels.append(
+            model.InventoryLevel(
+                sku=sku,
+                location=NETWORK_LOCATION,
+                fulfillable=0,
+                on_hand=0,
+                committed=0,
+                exception=totals.total_exception_quantity,
+            )
+        )
+    return levels
+
+
+def order_updated_at(order: wire.Order) -> datetime:
+    """When ShipBob last changed the order: its latest shipment update, else its creation."""
+    stamps = [order.created_date]
+    for shipment in order.shipments:
+        stamps += [s for s in (shipment.last_update_at, shipment.last_tracking_update_at) if s]
+    return max(stamps)
+
+
+def shipments(order: wire.Order) -> list[model.Shipment]:
+    """One canonical shipment per ShipBob shipment (split orders give several)."""
+    result = []
+    for shipment in order.shipments:
+        tracking = shipment.tracking or wire.Tracking()
+        lines = []
+        for product in shipment.products:
+            quantity = sum(item.quantity for item in product.inventory_items)
+            sku = product.sku or product.reference_id or str(product.id)
+            lines.append(model.ShipmentLine(sku=sku, quantity=quantity))
+        result.append(
+            model.Shipment(
+                shipment_id=str(shipment.id),
+                order_reference=order.reference_id or shipment.reference_id or str(order.id),
+                lines=lines,
+                carrier=tracking.carrier,
+                tracking_number=tracking.tracking_number,
+                tracking_url=tracking.tracking_url,
+                shipped_at=tracking.shipping_date or shipment.actual_fulfillment_date,
+            )
+        )
+    return result

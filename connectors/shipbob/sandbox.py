@@ -1,0 +1,256 @@
+"""A faithful fake of ShipBob's 2026-01 API as a plain ASGI app (no framework).
+
+``create_app(options)`` returns a :class:`SandboxApp` over a :class:`SandboxState` seeded
+from ``options``. Served by hypercorn (``shelfsync sandbox shipbob``) it starts its webhook
+sender from the ASGI lifespan; mounted on ``httpx.ASGITransport`` (which runs no lifespan) the
+test starts it with ``await nursery.start(app.run_webhooks)``.
+
+What it checks like ShipBob: ``Authorization: Bearer <SANDBOX_TOKEN>`` (401, empty body);
+``shipbob_channel_id`` on ``POST /order`` (403); 150 calls per sliding minute per token, timed
+with ``trio.current_time()`` (429 + ``x-retry-after``, ``x-remaining-calls`` on every answer);
+validation (400 ``{"<field>": ["msg"]}``); duplicate ``reference_id`` (422); pagination
+(``next`` URLs for products and inventory, keyset-stable; ``next-page`` header for orders).
+
+Test hooks, outside the API and its limits: ``POST /_sandbox/ship``, ``POST /_sandbox/faults``,
+``GET /_sandbox/state``.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import httpx
+import msgspec
+import trio
+
+from connectors.sandbox_server import SandboxOptions
+from connectors.shipbob import wire
+from connectors.shipbob.sandbox_checks import SlidingWindow
+from connectors.shipbob.sandbox_state import SANDBOX_TOKEN, SandboxState
+from connectors.shipbob.sandbox_webhooks import WebhookSender
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Reply = tuple[int, Any]
+_V = "/2026-01"
+
+__all__ = ["SANDBOX_TOKEN", "SandboxApp", "create_app"]
+
+
+class Request(msgspec.Struct):
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+
+class SandboxApp:
+    """The ASGI app; ``state`` and ``webhooks`` are public for tests to inspect."""
+
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+        self.limiter = SlidingWindow()
+        self.webhooks = WebhookSender(state)
+
+    async def run_webhooks(
+        self,
+        http: httpx.AsyncClient | None = None,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Deliver queued webhooks until cancelled (see :class:`WebhookSender`)."""
+        await self.webhooks.run(http, task_status=task_status)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        request = Request(
+            method=scope["method"],
+            path=scope["path"],
+            query=dict(urllib.parse.parse_qsl(scope.get("query_string", b"").decode())),
+            headers={k.decode().lower(): v.decode() for k, v in scope["headers"]},
+            body=body,
+        )
+        status, payload, headers = await self.handle(request)
+        content = b"" if payload is None else msgspec.json.encode(payload)
+        raw_headers = [(k.encode(), v.encode()) for k, v in headers.items()]
+        if content:
+            raw_headers.append((b"content-type", b"application/json; charset=utf-8"))
+        raw_headers.append((b"content-length", str(len(content)).encode()))
+        self.state.requests.append(f"{request.method} {request.path} {status}")
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": content})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        async with trio.open_nursery() as nursery:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await nursery.start(self.run_webhooks)
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    nursery.cancel_scope.cancel()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+
+    async def handle(self, request: Request) -> tuple[int, Any, dict[str, str]]:
+        """Answer one request: ``(status, body or None, headers)``."""
+        if request.path.startswith("/_sandbox/"):
+            status, payload = self._admin(request)
+            return status, payload, {}
+        if request.headers.get("authorization") != f"Bearer {SANDBOX_TOKEN}":
+            return 401, None, {}
+        faults = self.state.faults
+        if faults.throttle_burst > 0:
+            faults.throttle_burst -= 1
+            return _throttled(1)
+        admitted, remaining, wait = self.limiter.admit(SANDBOX_TOKEN, trio.current_time())
+        if not admitted:
+            return _throttled(wait)
+        headers = {"x-remaining-calls": str(remaining)}
+        if faults.latency_ms:
+            await trio.sleep(faults.latency_ms / 1000)
+        if faults.timeout_rate and self.state.rng.random() < faults.timeout_rate:
+            await trio.sleep(120)
+            return 504, None, headers
+        if faults.error_rate and self.state.rng.random() < faults.error_rate:
+            return 500, {"": ["An unexpected error occurred (sandbox fault)."]}, headers
+        try:
+            status, payload, extra = self._api(request)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            status, payload, extra = 400, {"": [str(exc)]}, {}
+        return status, payload, headers | extra
+
+    def _api(self, r: Request) -> tuple[int, Any, dict[str, str]]:
+        state = self.state
+        route = (r.method, r.path)
+        if route == ("POST", f"{_V}/order"):
+            if not r.headers.get("shipbob_channel_id", "").isdigit():
+                return 403, None, {}
+            body = msgspec.json.decode(r.body or b"null")
+            if not isinstance(body, dict):
+                return 400, {"": ["A non-empty request body is required."]}, {}
+            return (*state.create_order(body), {})
+        if route == ("GET", f"{_V}/order"):
+            (status, payload), next_page = state.list_orders(r.query)
+            headers = {}
+            if next_page is not None:
+                query = r.query | {"Page": str(next_page)}
+                headers["next-page"] = f"{_V}/order?{urllib.parse.urlencode(query)}"
+            return status, payload, headers
+        if r.method == "POST" and r.path.startswith(f"{_V}/order/") and r.path.endswith(":cancel"):
+            order_id = r.path.removeprefix(f"{_V}/order/").removesuffix(":cancel")
+            if not order_id.isdigit():
+                return 404, None, {}
+            return (*state.cancel_order(int(order_id)), {})
+        if route == ("POST", f"{_V}/shipment:batchUpdateTrackingUpload"):
+            request = msgspec.json.decode(r.body, type=wire.TrackingUploadRequest)
+            return (*state.mark_tracking_uploaded(request), {})
+        if route == ("GET", f"{_V}/product"):
+            products = sorted(state.products.values(), key=lambda p: p.id)
+            return self._page(r, products, lambda p: p.id, wire.ProductPage)
+        if route == ("POST", f"{_V}/product"):
+            product_request = msgspec.json.decode(r.body, type=wire.CreateProductRequest)
+            return (*state.create_product(product_request), {})
+        if route == ("GET", f"{_V}/inventory-level/locations"):
+            levels = [state.inventory_locations(s) for _, s in sorted(state.stock.items())]
+            return self._page(r, levels, lambda i: i.inventory_id, wire.InventoryLocationsPage)
+        if route == ("GET", f"{_V}/inventory-level"):
+            totals = [state.inventory_totals(s) for _, s in sorted(state.stock.items())]
+            return self._page(r, totals, lambda i: i.inventory_id, wire.InventoryTotalsPage)
+        if route == ("GET", f"{_V}/channel"):
+            channel = wire.Channel(
+                id=state.channel_id,
+                name="shelfsync sandbox",
+                application_name="shelfsync",
+                scopes=["orders_read", "orders_write", "products_read", "products_write"],
+            )
+            return 200, wire.ChannelPage(items=[channel]), {}
+        if route == ("POST", f"{_V}/webhook"):
+            webhook_request = msgspec.json.decode(r.body, type=wire.CreateWebhookRequest)
+            return (*state.subscribe(webhook_request), {})
+        if route == ("GET", f"{_V}/webhook"):
+            return 200, wire.WebhookPage(items=[w for w, _ in state.webhooks.values()]), {}
+        if r.method == "DELETE" and r.path.startswith(f"{_V}/webhook/"):
+            found = state.webhooks.pop(r.path.removeprefix(f"{_V}/webhook/"), None)
+            return (204 if found else 404), None, {}
+        return 404, None, {}
+
+    def _page(
+        self,
+        r: Request,
+        items: list[Any],
+        key: Callable[[Any], int],
+        page_type: Callable[..., Any],
+    ) -> tuple[int, Any, dict[str, str]]:
+        """Keyset pagination: ``Cursor`` is the last key served, so pages stay stable when
+        items are added while a client walks them."""
+        try:
+            size = int(r.query.get("PageSize", "50"))
+            after = int(r.query.get("Cursor", "0"))
+        except ValueError:
+            return 400, {"PageSize": ["PageSize and Cursor must be integers."]}, {}
+        if not 1 <= size <= 250:
+            return 400, {"PageSize": ["PageSize must be between 1 and 250."]}, {}
+        rest = [item for item in items if key(item) > after]
+        page, more = rest[:size], len(rest) > size
+        next_url = None
+        if more:
+            query = r.query | {"PageSize": str(size), "Cursor": str(key(page[-1]))}
+            next_url = f"{r.path}?{urllib.parse.urlencode(query)}"
+        first = f"{r.path}?{urllib.parse.urlencode({'PageSize': str(size)})}"
+        return 200, page_type(items=page, first=first, next=next_url), {}
+
+    def _admin(self, r: Request) -> Reply:
+        state = self.state
+        if (r.method, r.path) == ("GET", "/_sandbox/state"):
+            return 200, {
+                "channel_id": state.channel_id,
+                "orders": list(state.orders.values()),
+                "webhooks": [w for w, _ in state.webhooks.values()],
+                "deliveries": self.webhooks.log,
+                "faults": state.faults,
+                "requests": list(state.requests),
+            }
+        try:
+            body = json.loads(r.body or b"{}")
+        except ValueError:
+            return 400, {"": ["body is not JSON"]}
+        if (r.method, r.path) == ("POST", "/_sandbox/faults"):
+            try:
+                merged = msgspec.structs.asdict(state.faults) | body
+                state.faults = msgspec.convert(merged, type(state.faults))
+            except (msgspec.ValidationError, TypeError) as exc:
+                return 400, {"": [str(exc)]}
+            return 200, state.faults
+        if (r.method, r.path) == ("POST", "/_sandbox/ship"):
+            status, payload = state.ship(int(body.get("order_id", 0)), body.get("shipments", []))
+            if status == 200:
+                self.webhooks.enqueue("order.shipped", payload)
+            return status, payload
+        return 404, None
+
+
+def _throttled(wait: int) -> tuple[int, Any, dict[str, str]]:
+    body = {"statusCode": 429, "message": f"Rate limit is exceeded. Try again in {wait} seconds."}
+    return 429, body, {"x-retry-after": str(wait), "x-remaining-calls": "0"}
+
+
+def create_app(options: SandboxOptions) -> SandboxApp:
+    """A sandbox over a fresh account generated from ``options.seed`` and ``options.catalog``."""
+    return SandboxApp(SandboxState(seed=options.seed, catalog=options.catalog))

@@ -1,0 +1,416 @@
+"""The ShipBob sandbox's in-memory account: catalog, inventory, orders, shipments, webhooks.
+
+Everything is generated from ``random.Random(seed)``, so one seed always gives the same ids,
+SKUs and quantities. Methods answer ``(status, body)`` where ``body`` is a wire Struct, a
+ShipBob error map ``{"<field>": ["msg"]}`` or None (empty body); :mod:`.sandbox` does the HTTP.
+Timestamps come from the injected ``now`` (wall clock by default); rate-limit time does not
+(it is trio's clock, see :class:`~connectors.shipbob.sandbox_checks.SlidingWindow`).
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from connectors.shipbob import wire
+from connectors.shipbob.sandbox_checks import (
+    Errors,
+    Faults,
+    query_int,
+    valid_secret,
+    validate_order,
+)
+
+SANDBOX_TOKEN = "shipbob-sandbox-token"
+"""The one bearer token the sandbox accepts."""
+LOCATIONS = ((10, "Cicero (IL)"), (28, "Moreno Valley (CA)"))
+WEBHOOK_TOPICS = (
+    "order.shipped",
+    "order.shipment.delivered",
+    "order.shipment.exception",
+    "order.shipment.on_hold",
+    "order.shipment.cancelled",
+    "return.created",
+    "return.updated",
+    "return.completed",
+    "billing.charge.created",
+    "billing.refund.created",
+    "billing.credit.created",
+)
+_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+_WORDS = ("Classic", "Organic", "Canvas", "Merino", "Ceramic", "Bamboo", "Linen", "Steel")
+_THINGS = ("Tote", "Mug", "Shirt", "Sock", "Bottle", "Notebook", "Candle", "Cap")
+
+Reply = tuple[int, Any]
+
+
+class _Stock(msgspec.Struct):
+    inventory_id: int
+    sku: str
+    name: str
+    on_hand: dict[int, int]
+    committed: dict[int, int]
+    exception: int = 0
+
+
+class SandboxState:
+    def __init__(
+        self, seed: int = 1, catalog: int = 50, now: Callable[[], datetime] | None = None
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.now = now or (lambda: datetime.now(UTC))
+        self.channel_id = 4000 + seed
+        self.faults = Faults()
+        self.products: dict[int, wire.Product] = {}
+        self.stock: dict[int, _Stock] = {}
+        self.orders: dict[int, wire.Order] = {}
+        self.order_updated: dict[int, datetime] = {}
+        self.webhooks: dict[str, tuple[wire.Webhook, str]] = {}
+        self.requests: deque[str] = deque(maxlen=500)
+        self._ids = {"product": 1000, "variant": 5000, "inventory": 20000, "order": 700000}
+        self._ids["shipment"] = 900000
+        for n in range(catalog):
+            self._seed_variant(n)
+
+    def next_id(self, kind: str) -> int:
+        self._ids[kind] += 1
+        return self._ids[kind]
+
+    # --- catalog and inventory ----------------------------------------------------------
+
+    def _seed_variant(self, n: int) -> None:
+        product = self.products.get(self._ids["product"]) if n % 3 else None
+        stamp = _EPOCH + timedelta(minutes=n)
+        if product is None:
+            name = f"{self.rng.choice(_WORDS)} {self.rng.choice(_THINGS)}"
+            product = self._new_product(name, stamp)
+        variant = self._new_variant(product, f"SKU-{n + 1:04d}", f"{product.name} - {n + 1}", stamp)
+        variant.weight = wire.WeightView(weight=float(self.rng.randint(2, 40)), unit="oz")
+        size = [float(self.rng.randint(2, 14)) for _ in range(3)]
+        variant.dimension = wire.DimensionView(
+            length=size[0], width=size[1], height=size[2], unit="in"
+        )
+        stock = self.stock[variant.inventory.inventory_id]  # type: ignore[union-attr,index]
+        for location_id, _ in LOCATIONS:
+            stock.on_hand[location_id] = self.rng.randint(0, 120)
+            stock.committed[location_id] = self.rng.randint(0, min(5, stock.on_hand[location_id]))
+        stock.exception = self.rng.choice((0, 0, 0, 1, 2))
+
+    def _new_product(self, name: str, stamp: datetime) -> wire.Product:
+        product = wire.Product(
+            id=self.next_id("product"),
+            name=name,
+            type="Regular",
+            created_on=stamp,
+            updated_on=stamp,
+        )
+        self.products[product.id] = product
+        return product
+
+    def _new_variant(
+        self, product: wire.Product, sku: str, name: str, stamp: datetime
+    ) -> wire.Variant:
+        inventory_id = self.next_id("inventory")
+        variant = wire.Variant(
+            id=self.next_id("variant"),
+            sku=sku,
+            name=name,
+            status="Active",
+            inventory=wire.VariantInventory(inventory_id=inventory_id),
+            created_on=stamp,
+            updated_on=stamp,
+        )
+        product.variants.append(variant)
+        self.stock[inventory_id] = _Stock(
+            inventory_id=inventory_id,
+            sku=sku,
+            name=name,
+            on_hand={loc: 0 for loc, _ in LOCATIONS},
+            committed={loc: 0 for loc, _ in LOCATIONS},
+        )
+        return variant
+
+    def variant_by_sku(self, sku: str) -> wire.Variant | None:
+        for product in self.products.values():
+            for variant in product.variants:
+                if variant.sku == sku:
+                    return variant
+        return None
+
+    def create_product(self, request: wire.CreateProductRequest) -> Reply:
+        errors: Errors = {}
+        if not request.name.strip():
+            errors["name"] = ["The Name field is required."]
+        if not request.variants:
+            errors["variants"] = ["At least one variant is required."]
+        skus = [v.sku for v in request.variants]
+        for i, sku in enumerate(skus):
+            if not sku.strip():
+                errors[f"variants[{i}].sku"] = ["The Sku field is required."]
+            elif self.variant_by_sku(sku) is not None or skus.count(sku) > 1:
+                errors[f"variants[{i}].sku"] = [f"SKU {sku} already exists."]
+        if errors:
+            return 422 if any("exists" in m[0] for m in errors.values()) else 400, errors
+        product = self._new_product(request.name, self.now())
+        for variant_request in request.variants:
+            variant: wire.Variant = self._new_variant(
+                product, variant_request.sku, variant_request.name, product.created_on
+            )
+            if variant_request.weight is not None:
+                variant.weight = wire.WeightView(weight=variant_request.weight, unit="oz")
+            if (d := variant_request.dimension) is not None:
+                variant.dimension = wire.DimensionView(
+                    length=d.length, width=d.width, height=d.height, unit="in"
+                )
+            variant.barcodes = [wire.Barcode(value=b.value) for b in variant_request.barcodes]
+        return 201, product
+
+    def inventory_locations(self, stock: _Stock) -> wire.InventoryLocations:
+        return wire.InventoryLocations(
+            inventory_id=stock.inventory_id,
+            sku=stock.sku,
+            name=stock.name,
+            locations=[
+                wire.LocationQuantity(
+                    location_id=loc,
+                    name=name,
+                    on_hand_quantity=stock.on_hand[loc],
+                    committed_quantity=stock.committed[loc],
+                    fulfillable_quantity=stock.on_hand[loc] - stock.committed[loc],
+                )
+                for loc, name in LOCATIONS
+            ],
+        )
+
+    def inventory_totals(self, stock: _Stock) -> wire.InventoryTotals:
+        on_hand, committed = sum(stock.on_hand.values()), sum(stock.committed.values())
+        fulfillable = on_hand - committed
+        return wire.InventoryTotals(
+            inventory_id=stock.inventory_id,
+            sku=stock.sku,
+            name=stock.name,
+            total_on_hand_quantity=on_hand,
+            total_committed_quantity=committed,
+            total_fulfillable_quantity=fulfillable,
+            total_exception_quantity=stock.exception,
+            total_sellable_quantity=fulfillable,
+        )
+
+    # --- orders -------------------------------------------------------------------------
+
+    def touch(self, order: wire.Order) -> None:
+        self.order_updated[order.id] = self.now()
+
+    def create_order(self, body: dict[str, Any]) -> Reply:
+        errors = validate_order(body)
+        if errors:
+            return 400, errors
+        reference = body["reference_id"]
+        if any(o.reference_id == reference for o in self.orders.values()):
+            return 422, {"": ["Cannot insert order with existing ReferenceId"]}
+        if body["type"] != "DTC" and not body.get("retailer_program_data"):
+            # A business rule, not a field check: ShipBob answers it with 422.
+            return 422, {
+                "": [f"{body['type']} orders need retailer_program_data and shipping_terms"]
+            }
+        request = msgspec.convert(body, wire.CreateOrderRequest)
+        products = []
+        for line in request.products:
+            variant = self.variant_by_sku(line.reference_id)
+            if variant is None:  # ShipBob auto-creates an unknown reference given a name
+                product = self._new_product(line.name, self.now())
+                variant = self._new_variant(product, line.reference_id, line.name, self.now())
+            products.append(
+                wire.OrderProduct(
+                    id=variant.id,
+                    reference_id=line.reference_id,
+                    sku=variant.sku,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                )
+            )
+        order = wire.Order(
+            id=self.next_id("order"),
+            created_date=self.now(),
+            status="Processing",
+            type=request.type,
+            reference_id=reference,
+            order_number=request.order_number,
+            channel=wire.ChannelInfo(id=self.channel_id, name="shelfsync sandbox"),
+            shipping_method=request.shipping_method,
+            recipient=request.recipient,
+            products=products,
+            gift_message=request.gift_message,
+            purchase_date=request.purchase_date,
+            tags=request.tags,
+        )
+        self.orders[order.id] = order
+        self.touch(order)
+        return 201, order
+
+    def cancel_order(self, order_id: int) -> Reply:
+        order = self.orders.get(order_id)
+        if order is None:
+            return 404, None
+        if order.shipments:
+            return 422, {"": ["Order cannot be cancelled: it has shipped"]}
+        order.status = "Cancelled"
+        self.touch(order)
+        return 200, wire.CanceledOrder(order_id=order.id, status="Success", order=order)
+
+    def ship(self, order_id: int, shipments: list[dict[str, Any]]) -> Reply:
+        """Test hook: pack and ship; each entry becomes one shipment from its own location."""
+        order = self.orders.get(order_id)
+        if order is None:
+            return 404, {"order_id": [f"no order {order_id}"]}
+        if order.status == "Cancelled":
+            return 422, {"order_id": ["order is cancelled"]}
+        remaining = {p.reference_id: p.quantity for p in order.products}
+        for shipped in order.shipments:
+            for sp in shipped.products:
+                remaining[sp.reference_id] -= sum(i.quantity for i in sp.inventory_items)
+        created = []
+        for index, spec in enumerate(shipments):
+            location_id, location_name = LOCATIONS[(len(order.shipments) + index) % 2]
+            shipment = wire.Shipment(
+                id=self.next_id("shipment"),
+                order_id=order.id,
+                reference_id=order.reference_id,
+                created_date=self.now(),
+                last_update_at=self.now(),
+                actual_fulfillment_date=self.now(),
+                status="Completed",
+                location=wire.FulfillmentCenter(id=location_id, name=location_name),
+                tracking=wire.Tracking(
+                    carrier=spec.get("carrier"),
+                    tracking_number=spec.get("tracking_number"),
+                    tracking_url=spec.get("tracking_url"),
+                    shipping_date=self.now(),
+                ),
+            )
+            for line in spec.get("products", []):
+                key = line.get("reference_id") or line.get("sku")
+                match = next((p for p in order.products if key in (p.reference_id, p.sku)), None)
+                quantity = int(line.get("quantity", 0))
+                if match is None or quantity <= 0 or quantity > remaining[match.reference_id]:
+                    return 400, {"products": [f"cannot ship {quantity} of {key!r}"]}
+                remaining[match.reference_id] -= quantity
+                variant = self.variant_by_sku(match.sku or "")
+                if variant is not None and variant.inventory is not None:
+                    stock = self.stock[variant.inventory.inventory_id or 0]
+                    stock.on_hand[location_id] = max(0, stock.on_hand[location_id] - quantity)
+                shipment.products.append(
+                    wire.ShipmentProduct(
+                        id=match.id or 0,
+                        reference_id=match.reference_id,
+                        sku=match.sku,
+                        inventory_items=[
+                            wire.ShipmentInventoryItem(id=match.id or 0, quantity=quantity)
+                        ],
+                    )
+                )
+            created.append(shipment)
+        order.shipments.extend(created)
+        order.status = (
+            "Fulfilled" if all(v == 0 for v in remaining.values()) else "PartiallyFulfilled"
+        )
+        self.touch(order)
+        return 200, order
+
+    def list_orders(self, query: dict[str, str]) -> tuple[Reply, int | None]:
+        """Filtered orders, oldest first, and the next page number (None on the last page)."""
+        errors: Errors = {}
+        page, limit = query_int(query, "Page", 1, errors), query_int(query, "Limit", 50, errors)
+        if not 1 <= limit <= 250:
+            errors["Limit"] = ["Limit must be between 1 and 250."]
+        if page < 1:
+            errors["Page"] = ["Page must be at least 1."]
+        since = None
+        if "LastUpdateStartDate" in query:
+            try:
+                since = datetime.fromisoformat(query["LastUpdateStartDate"].replace("Z", "+00:00"))
+            except ValueError:
+                errors["LastUpdateStartDate"] = ["Not a valid date-time."]
+        if errors:
+            return (400, errors), None
+        references = set(filter(None, query.get("ReferenceIds", "").split(",")))
+        ids = set(filter(None, query.get("IDs", "").split(",")))
+        selected = []
+        for order in sorted(self.orders.values(), key=lambda o: o.id):
+            tracked = [s for s in order.shipments if s.tracking and s.tracking.tracking_number]
+            if references and order.reference_id not in references:
+                continue
+            if ids and str(order.id) not in ids:
+                continue
+            if since is not None and self.order_updated[order.id] < since:
+                continue  # LastUpdateStartDate is inclusive here (ShipBob does not say)
+            if query.get("HasTracking") == "true" and not tracked:
+                continue
+            if query.get("IsTrackingUploaded") == "false" and all(
+                s.is_tracking_uploaded for s in tracked
+            ):
+                continue
+            selected.append(order)
+        if query.get("SortOrder") == "Newest":
+            selected.reverse()
+        start = (page - 1) * limit
+        more = start + limit < len(selected)
+        return (200, selected[start : start + limit]), page + 1 if more else None
+
+    def mark_tracking_uploaded(self, request: wire.TrackingUploadRequest) -> Reply:
+        shipments = {s.id: (o, s) for o in self.orders.values() for s in o.shipments}
+        results = []
+        for shipment_id in request.shipment_ids:
+            found = shipments.get(shipment_id)
+            if found is None:
+                error = wire.BulkUpdateError(code="NOT_FOUND", message="Shipment not found")
+                results.append(wire.BulkUpdateResult(shipment_id, False, error))
+                continue
+            order, shipment = found
+            shipment.is_tracking_uploaded = request.is_tracking_uploaded
+            shipment.last_update_at = self.now()
+            self.touch(order)
+            results.append(wire.BulkUpdateResult(shipment_id, True))
+        ok = sum(r.is_success for r in results)
+        summary = wire.BulkUpdateSummary(
+            total=len(results), successful=ok, failed=len(results) - ok
+        )
+        return 200, wire.BulkUpdateResponse(results=results, summary=summary)
+
+    # --- webhooks -----------------------------------------------------------------------
+
+    def subscribe(self, request: wire.CreateWebhookRequest) -> Reply:
+        errors: Errors = {}
+        if not request.url.startswith(("http://", "https://")):
+            errors["url"] = ["The Url field is not a valid absolute URI."]
+        unknown = [t for t in request.topics if t not in WEBHOOK_TOPICS]
+        if not request.topics or unknown:
+            errors["topics"] = [f"Unknown or missing topics: {unknown}"]
+        secret = request.secret or "whsec_" + base64.b64encode(self.rng.randbytes(24)).decode()
+        if not valid_secret(secret):
+            errors["secret"] = ["Secret must match ^whsec_[a-zA-Z0-9+/]{32}$"]
+        if errors:
+            return 400, errors
+        webhook = wire.Webhook(
+            id=f"{self.rng.getrandbits(64):016x}",
+            url=request.url,
+            topics=request.topics,
+            created_at=self.now(),
+            description=request.description,
+        )
+        self.webhooks[webhook.id] = (webhook, secret)
+        created = wire.WebhookCreated(
+            id=webhook.id,
+            url=webhook.url,
+            topics=webhook.topics,
+            secret=secret,
+            created_at=webhook.created_at,
+            description=webhook.description,
+        )
+        return 200, created

@@ -1,0 +1,91 @@
+"""Fixtures: a seeded ShipBob sandbox and a client talking to it through httpx's ASGI transport."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+import trio.testing
+
+from connectors.base import RateSignal
+from connectors.sandbox_server import SandboxOptions
+from connectors.shipbob.client import ShipBobClient
+from connectors.shipbob.sandbox import SANDBOX_TOKEN, SandboxApp, create_app
+from connectors.shipbob.wire import Address, CreateOrderRequest, OrderProductRequest, Recipient
+from daemon.credentials import Secret
+
+BASE_URL = "http://shipbob.test"
+
+
+class RecordingGate:
+    """A CallGate that lets every call through and remembers what it was told."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.signals: list[RateSignal] = []
+
+    async def before_call(self, cost: float = 1.0) -> None:
+        self.calls += 1
+
+    def observe(self, signal: RateSignal) -> None:
+        self.signals.append(signal)
+
+
+@pytest.fixture
+def app() -> SandboxApp:
+    return create_app(SandboxOptions(seed=7, catalog=30))
+
+
+@pytest.fixture
+def gate() -> RecordingGate:
+    return RecordingGate()
+
+
+@pytest.fixture
+async def http(app: SandboxApp) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+        yield client
+
+
+def make_client(
+    http: httpx.AsyncClient, gate: RecordingGate, token: str = SANDBOX_TOKEN, channel_id: int = 4007
+) -> ShipBobClient:
+    return ShipBobClient(http, BASE_URL, Secret(token), channel_id, gate)
+
+
+@pytest.fixture
+def client(http: httpx.AsyncClient, gate: RecordingGate) -> ShipBobClient:
+    return make_client(http, gate)
+
+
+@pytest.fixture
+def mock_clock() -> trio.testing.MockClock:
+    """Virtual time that jumps as soon as every task waits (no threads or real I/O here)."""
+    return trio.testing.MockClock(autojump_threshold=0)
+
+
+def order_request(reference: str = "web-1001", *skus: str) -> CreateOrderRequest:
+    lines = skus or ("SKU-0001", "SKU-0002")
+    return CreateOrderRequest(
+        reference_id=reference,
+        type="DTC",
+        order_number="#1001",
+        shipping_method="Standard",
+        recipient=Recipient(
+            name="Jane Doe",
+            email="jane@example.com",
+            address=Address(
+                address1="100 Main St", city="Austin", state="TX", zip_code="78751", country="US"
+            ),
+        ),
+        products=[
+            OrderProductRequest(
+                reference_id=sku, sku=sku, name=f"Item {sku}", quantity=2, unit_price=10.0
+            )
+            for sku in lines
+        ],
+        gift_message="Happy birthday",
+        purchase_date=datetime(2026, 1, 5, 12, 0, tzinfo=UTC),
+    )

@@ -1,0 +1,162 @@
+"""The ShipBob connector through the contract the actor uses, against the sandbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import msgspec
+import pytest
+
+from connectors.base import ConnectorContext, RemoteWrite
+from connectors.errors import RecordError
+from connectors.registry import BUILTIN
+from connectors.shipbob import wire
+from connectors.shipbob.connector import (
+    CONNECTOR,
+    InventorySnapshot,
+    ShipBobConnector,
+    ShipBobSettings,
+)
+from connectors.shipbob.sandbox import SANDBOX_TOKEN, SandboxApp
+from daemon.config import load_config
+from daemon.credentials import Secret
+from tests.shipbob.conftest import BASE_URL, RecordingGate
+from tests.shipbob.test_conformance import canonical_order
+
+NOW = datetime(2026, 2, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def connector(http: httpx.AsyncClient, gate: RecordingGate) -> ShipBobConnector:
+    context = ConnectorContext(
+        channel="fulfil",
+        settings=ShipBobSettings(channel_id=4007, base_url=BASE_URL),
+        secrets={"token": Secret(SANDBOX_TOKEN), "webhook_secret": Secret("whsec_" + "A" * 32)},
+        http=http,
+        gate=gate,
+        now=lambda: NOW,
+    )
+    return ShipBobConnector(context)
+
+
+def write(kind: str, key: str, payload: object) -> RemoteWrite:
+    return RemoteWrite(kind=kind, key=key, payload=msgspec.json.encode(payload))
+
+
+async def test_order_create_is_idempotent_under_its_reference(
+    connector: ShipBobConnector, app: SandboxApp
+) -> None:
+    order = canonical_order("42", "SKU-0001")
+    first = await connector.write(write("order.create", "web:42", order))
+    again = await connector.write(write("order.create", "web:42", order))
+    assert first.remote_id == again.remote_id
+    assert (first.summary, again.summary) == ("order created", "order already existed")
+    assert len(app.state.orders) == 1
+
+
+async def test_shipments_stream_yields_raw_orders_with_their_update_time(
+    connector: ShipBobConnector, http: httpx.AsyncClient
+) -> None:
+    created = await connector.write(
+        write("order.create", "web:43", canonical_order("43", "SKU-0002"))
+    )
+    response = await http.post(
+        f"{BASE_URL}/_sandbox/ship",
+        json={
+            "order_id": int(created.remote_id or 0),
+            "shipments": [
+                {
+                    "products": [{"sku": "SKU-0002", "quantity": 1}],
+                    "carrier": "USPS",
+                    "tracking_number": "Z1",
+                }
+            ],
+        },
+    )
+    assert response.status_code == 200
+    pages = [page async for page in connector.read("shipments", None)]
+    [record] = [r for page in pages for r in page.records]
+    order = msgspec.json.decode(record.body, type=wire.Order)
+    assert record.key == created.remote_id == str(order.id)
+    assert record.updated_at == order.shipments[0].last_update_at
+
+    shipment_ids = [s.id for s in order.shipments]
+    marked = await connector.write(
+        write("tracking.uploaded", "t:1", {"shipment_ids": shipment_ids})
+    )
+    assert marked.summary == "1 marked"
+    assert [p async for p in connector.read("shipments", None)] == [
+        msgspec.structs.replace(pages[0], records=[])
+    ]
+
+
+async def test_inventory_stream_is_a_snapshot_per_item(
+    connector: ShipBobConnector, app: SandboxApp
+) -> None:
+    records = [r async for page in connector.read("inventory", None) for r in page.records]
+    assert [r.key for r in records] == [str(i) for i in sorted(app.state.stock)]
+    snapshot = msgspec.json.decode(records[0].body, type=InventorySnapshot)
+    assert (
+        snapshot.totals is not None
+        and snapshot.totals.inventory_id == snapshot.locations.inventory_id
+    )
+    assert all(r.updated_at == NOW for r in records)
+
+
+async def test_cancel_by_reference_and_product_create(
+    connector: ShipBobConnector, app: SandboxApp
+) -> None:
+    await connector.write(write("order.create", "web:44", canonical_order("44", "SKU-0003")))
+    result = await connector.write(write("order.cancel", "c:44", {"reference_id": "web-44"}))
+    assert result.summary == "cancel: Success"
+    item = {"channel": "web", "store_item_id": "1", "sku": "WEB-NEW", "name": "New thing"}
+    created = await connector.write(write("product.create", "p:1", item))
+    assert int(created.remote_id or 0) in app.state.products
+
+
+async def test_unknown_kind_and_bad_payload_are_record_errors(connector: ShipBobConnector) -> None:
+    with pytest.raises(RecordError) as unknown:
+        await connector.write(write("inventory.set", "k", {}))
+    assert unknown.value.reason == "unsupported_write"
+    with pytest.raises(RecordError) as bad:
+        await connector.write(write("tracking.uploaded", "k", {"shipment_ids": ["1"]}))
+    assert bad.value.reason == "schema"
+
+
+def test_registered_and_configurable(tmp_path: Path) -> None:
+    assert BUILTIN["shipbob"] is CONNECTOR
+    config_file = tmp_path / "shelfsync.toml"
+    config_file.write_text(
+        '[[channels]]\nname = "fulfil"\nplatform = "shipbob"\n'
+        'credentials = { token = "env:SB_TOKEN", webhook_secret = "env:SB_WHSEC" }\n'
+        "settings = { channel_id = 4007 }\n",
+        encoding="utf-8",
+    )
+    config = load_config(config_file, environ={"SB_TOKEN": "t", "SB_WHSEC": "whsec_" + "A" * 32})
+    [channel] = config.channels
+    assert channel.settings == ShipBobSettings(channel_id=4007)
+    assert channel.schedule_seconds("shipments") == 900.0
+
+
+async def test_shipments_since_filters_on_last_update(
+    connector: ShipBobConnector, http: httpx.AsyncClient, app: SandboxApp
+) -> None:
+    created = await connector.write(
+        write("order.create", "web:45", canonical_order("45", "SKU-0004"))
+    )
+    shipment = {"products": [{"sku": "SKU-0004", "quantity": 1}], "tracking_number": "S1"}
+    await http.post(
+        f"{BASE_URL}/_sandbox/ship",
+        json={"order_id": int(created.remote_id or 0), "shipments": [shipment]},
+    )
+    updated = app.state.order_updated[int(created.remote_id or 0)]
+    at_update = [r async for p in connector.read("shipments", updated) for r in p.records]
+    after = [
+        r
+        async for p in connector.read("shipments", updated + timedelta(seconds=1))
+        for r in p.records
+    ]
+    assert [r.key for r in at_update] == [created.remote_id]  # inclusive
+    assert after == []

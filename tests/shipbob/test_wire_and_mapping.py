@@ -1,0 +1,157 @@
+"""Strict decoding of ShipBob payloads, the pure mapping rules, and signature checks."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors import model
+from connectors.errors import InvalidSignature, RecordError
+from connectors.shipbob import mapping, webhooks, wire
+from connectors.shipbob.client import _decode
+
+ORDER = b"""[{"id": 7, "created_date": "2026-01-05T12:00:00Z", "status": "Fulfilled",
+  "reference_id": "web-1", "shipments": [{"id": 9, "order_id": 7,
+  "created_date": "2026-01-06T00:00:00Z", "status": "Completed",
+  "last_update_at": "2026-01-06T01:00:00Z", "unknown_new_field": {"x": 1},
+  "tracking": {"carrier": "USPS", "tracking_number": "T1"}}]}]"""
+
+
+def test_order_decodes_and_ignores_new_fields() -> None:
+    [order] = msgspec.json.decode(ORDER, type=list[wire.Order])
+    assert order.shipments[0].tracking == wire.Tracking(carrier="USPS", tracking_number="T1")
+    assert mapping.order_updated_at(order) == datetime(2026, 1, 6, 1, tzinfo=UTC)
+
+
+def test_a_field_that_changed_type_fails_with_its_path() -> None:
+    changed = ORDER.replace(b'"id": 9', b'"id": "9"')
+    with pytest.raises(
+        RecordError, match=r"Expected `int`, got `str` - at `\$\[0\]\.shipments\[0\]\.id`"
+    ) as caught:
+        _decode(changed, list[wire.Order], "list orders", "order")
+    assert caught.value.reason == "schema"
+
+
+def test_inventory_quantity_as_string_fails_with_its_path() -> None:
+    location = b'{"location_id": 10, "on_hand_quantity": "5"}'
+    body = b'{"items": [{"inventory_id": 1, "locations": [' + location + b"]}]}"
+    with pytest.raises(
+        msgspec.ValidationError, match=r"\$\.items\[0\]\.locations\[0\]\.on_hand_quantity"
+    ):
+        msgspec.json.decode(body, type=wire.InventoryLocationsPage)
+
+
+def canonical_order(**changes: object) -> model.Order:
+    stamp = datetime(2026, 1, 5, tzinfo=UTC)
+    order = model.Order(
+        channel="shop1",
+        store_order_id="5512345678",
+        reference_id="#1001",
+        status="open",
+        payment_status="paid",
+        fulfillment_status="unfulfilled",
+        created_at=stamp,
+        updated_at=stamp,
+        lines=[
+            model.OrderLine(
+                sku="SKU-1", quantity=2, name="Blue Shirt S", unit_price=Decimal("10.00")
+            )
+        ],
+        recipient=model.Address(name="Jane", address1="1 Main", city="Austin", country="US"),
+        shipping_method="Express",
+    )
+    return msgspec.structs.replace(order, **changes)
+
+
+def test_order_reference_is_unique_per_channel_and_number_travels() -> None:
+    request = mapping.order_request(canonical_order())
+    assert request.reference_id == "shop1-5512345678"
+    assert request.order_number == "#1001"
+    assert request.type == "DTC"
+    assert request.products[0] == wire.OrderProductRequest(
+        reference_id="SKU-1", sku="SKU-1", name="Blue Shirt S", quantity=2, unit_price=10.0
+    )
+    assert mapping.split_reference_id(request.reference_id) == ("shop1", "5512345678")
+
+
+def test_order_without_address_is_a_record_error() -> None:
+    with pytest.raises(RecordError) as caught:
+        mapping.order_request(canonical_order(recipient=None))
+    assert caught.value.reason == "incomplete_address"
+
+
+@given(grams=st.decimals(min_value=1, max_value=100_000, places=2))
+def test_weights_go_to_ounces(grams: Decimal) -> None:
+    item = model.Item(
+        channel="c",
+        store_item_id="1",
+        sku="S",
+        name="N",
+        weight=model.Weight(value=grams, unit="g"),
+    )
+    ounces = mapping.product_request(item).variants[0].weight
+    assert ounces == pytest.approx(float(grams) / 28.349523125, abs=1e-3)
+
+
+def test_variant_maps_back_to_an_item_in_ounces_and_inches() -> None:
+    product = wire.Product(
+        id=1,
+        created_on=datetime(2026, 1, 1, tzinfo=UTC),
+        name="Mug",
+        variants=[
+            wire.Variant(
+                id=5,
+                sku=None,
+                name="Mug - Blue",
+                weight=wire.WeightView(weight=8.0),
+                dimension=wire.DimensionView(length=4, width=3, height=2),
+            )
+        ],
+    )
+    [item] = mapping.items("sb", product)
+    assert item.sku == "sb:5"
+    assert item.weight == model.Weight(value=Decimal("8.0"), unit="oz")
+    assert item.dimensions is not None and item.dimensions.unit == "in"
+
+
+SECRET = "whsec_" + base64.b64encode(b"k" * 24).decode()
+
+
+def test_signature_round_trip_and_rotation() -> None:
+    headers = webhooks.sign(SECRET, "msg_1", 1_700_000_000, b"{}")
+    headers["x-webhook-topic"] = "order.shipment.delivered"
+    event = webhooks.verify(SECRET, headers, b"{}", now=1_700_000_100)
+    assert (event.webhook_id, event.stream) == ("msg_1", "shipments")
+    # Several signatures (secret rotation): any one matching is enough.
+    headers["webhook-signature"] = "v1,AAAA " + headers["webhook-signature"]
+    assert (
+        webhooks.verify(SECRET, headers, b"{}", now=1_700_000_000).topic
+        == "order.shipment.delivered"
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"webhook-id": "msg_2"},
+        {"webhook-timestamp": "1700000001"},
+        {"webhook-timestamp": "soon"},
+        {"webhook-signature": "v2,whatever"},
+        {"webhook-signature": ""},
+    ],
+)
+def test_any_changed_header_is_rejected(change: dict[str, str]) -> None:
+    headers = webhooks.sign(SECRET, "msg_1", 1_700_000_000, b"{}") | change
+    with pytest.raises(InvalidSignature):
+        webhooks.verify(SECRET, headers, b"{}", now=1_700_000_000)
+
+
+def test_topics_name_their_stream() -> None:
+    assert webhooks.stream_of("order.shipped") == "shipments"
+    assert webhooks.stream_of("return.created") is None
