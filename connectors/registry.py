@@ -11,8 +11,9 @@ import importlib
 
 from connectors.base import ConnectorSpec
 from connectors.shipbob.connector import CONNECTOR as SHIPBOB
+from connectors.shopify.connector import CONNECTOR as SHOPIFY
 
-BUILTIN: dict[str, ConnectorSpec] = {"shipbob": SHIPBOB}
+BUILTIN: dict[str, ConnectorSpec] = {"shipbob": SHIPBOB, "shopify": SHOPIFY}
 """Platform name → spec for every connector shipped in ``connectors/``."""
 
 

@@ -1,0 +1,400 @@
+"""The Shopify Admin GraphQL client: one method per operation the daemon performs.
+
+Every call goes through :meth:`ShopifyClient.execute`, which
+
+- awaits ``gate.before_call(cost=…)`` with the query's requested cost as :mod:`.cost` computes
+  it (Shopify's published rules, applied to the document and its variables), and
+  after each answer reports ``extensions.cost.throttleStatus`` with ``gate.observe``, so the
+  channel's limiter paces by Shopify's leaky bucket rather than by request count;
+- turns every failure into :mod:`connectors.errors`: transport trouble and 5xx →
+  ``Retryable``; 401/403 and ``ACCESS_DENIED`` → ``AuthFailed``; a ``THROTTLED`` answer (HTTP 200)
+  → ``RateLimited`` whose ``retry_after`` is ``(requested - currentlyAvailable) / restoreRate``;
+  a body that does not decode → ``RecordError(reason="schema")`` naming the field path;
+  ``userErrors`` → ``RecordError(reason="remote_validation")``, except a stale compare-and-set
+  answer (``CHANGE_FROM_QUANTITY_STALE``/``COMPARE_QUANTITY_STALE``) →
+  ``RecordError(reason="stale")``, which tells the caller to re-read the
+  quantity and decide again. No httpx exception escapes.
+
+The client does not own ``http``: whoever made the ``httpx.AsyncClient`` closes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import httpx
+import msgspec
+from graphql import DocumentNode, parse
+
+from connectors.base import CallGate, RateSignal
+from connectors.errors import AuthFailed, ChannelFatal, RateLimited, RecordError, Retryable
+from connectors.http import check_status, translate_errors
+from connectors.shopify import queries, wire
+from connectors.shopify.cost import requested_cost
+from daemon.credentials import Secret
+
+T = TypeVar("T")
+
+STALE_CODES = frozenset({"CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE"})
+"""userError codes meaning "the quantity changed since you read it" (2026-01 has both)."""
+
+
+class InventorySet(msgspec.Struct, frozen=True):
+    """Set one item's quantity at one location, if it is still ``change_from``.
+
+    ``change_from=None`` is sent as an explicit ``null``: Shopify's documented opt-out of the
+    compare-and-set check (from 2026-04 leaving the field out altogether is an error).
+    """
+
+    inventory_item_id: str
+    location_id: str
+    quantity: int
+    change_from: int | None
+
+
+class Tracking(msgspec.Struct, frozen=True):
+    company: str | None = None
+    number: str | None = None
+    url: str | None = None
+
+
+class FulfillmentLine(msgspec.Struct, frozen=True):
+    fulfillment_order_line_item_id: str
+    quantity: int
+
+
+class NodesPage(msgspec.Struct, frozen=True):
+    nodes: list[tuple[wire.NodeStamp, bytes]]
+    """Each node's id and ``updatedAt``, with its raw JSON."""
+    end_cursor: str | None
+    has_next_page: bool
+
+
+@lru_cache(maxsize=64)
+def _parsed(document: str) -> DocumentNode:
+    return parse(document)
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def search_query(since: datetime | None, **filters: str | bool | None) -> str | None:
+    """A ``query:`` search string: ``updated_at:>='…'`` (inclusive) and ``field:value`` filters.
+
+    A filter value starting with ``-`` negates the field (``status="-cancelled"`` gives
+    ``-status:cancelled``); booleans are written ``true``/``false``.
+    """
+    terms: list[str] = []
+    if since is not None:
+        terms.append(f"updated_at:>={_quote(_timestamp(since))}")
+    for name, value in filters.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            terms.append(f"{name}:{'true' if value else 'false'}")
+        elif value.startswith("-"):
+            terms.append(f"-{name}:{value[1:]}")
+        else:
+            terms.append(f"{name}:{value}")
+    return " ".join(terms) or None
+
+
+def _decode(data: bytes, type_: type[T], what: str, under: str = "") -> T:
+    try:
+        return msgspec.json.decode(data, type=type_, strict=True)
+    except msgspec.ValidationError as exc:
+        # A part decoded on its own (``data``, one node) gets its place in the answer back.
+        message = str(exc).replace("`$", f"`${under}", 1)
+        raise RecordError(f"{what}: {message}", entity=what, reason="schema") from None
+    except msgspec.DecodeError as exc:
+        raise RecordError(f"{what}: {exc}", entity=what, reason="schema") from None
+
+
+class ShopifyClient:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        shop: str,
+        api_version: str,
+        token: Secret,
+        gate: CallGate,
+        *,
+        scheme: str = "https",
+    ) -> None:
+        """``shop`` is the shop's domain; ``scheme="http"`` is for a sandbox on loopback only."""
+        self._http = http
+        self._url = f"{scheme}://{shop}/admin/api/{api_version}/graphql.json"
+        self._token = token
+        self._gate = gate
+        self.last_cost: wire.Cost | None = None
+        """The ``extensions.cost`` of the latest answer (for statistics and tests)."""
+
+    async def execute(self, operation: str, variables: dict[str, Any], data_type: type[T]) -> T:
+        """Run the document ``queries.ALL[operation]`` and decode its ``data`` as ``data_type``.
+
+        Raises the errors listed in the module docstring. Cancellation abandons the request;
+        a mutation cancelled in flight may or may not have been applied (replay its
+        idempotency key to find out).
+        """
+        document = queries.ALL[operation]
+        await self._gate.before_call(cost=requested_cost(_parsed(document), variables))
+        with translate_errors(f"shopify {operation}"):
+            response = await self._http.post(
+                self._url,
+                json={"query": document, "variables": variables, "operationName": operation},
+                headers={"X-Shopify-Access-Token": self._token.reveal()},
+            )
+        check_status(response, f"shopify {operation}")
+        if response.status_code != 200:
+            raise ChannelFatal(
+                f"shopify {operation}: HTTP {response.status_code} {response.text[:200]}"
+            )
+        envelope = _decode(response.content, wire.Envelope, operation)
+        cost = envelope.extensions.cost if envelope.extensions else None
+        if cost is not None:
+            self.last_cost = cost
+            status = cost.throttle_status
+            # No reset_after: a leaky bucket has no window to wait out; it refills continuously
+            # at restoreRate, which the limiter already models, so the next call waits only for
+            # the points it needs.
+            self._gate.observe(
+                RateSignal(remaining=status.currently_available, limit=status.maximum_available)
+            )
+        if envelope.errors:
+            self._raise_errors(operation, envelope.errors, cost)
+        if bytes(envelope.data) == b"null":
+            raise Retryable(f"shopify {operation}: answer without data or errors")
+        return _decode(envelope.data, data_type, operation, ".data")
+
+    def _raise_errors(
+        self, operation: str, errors: list[wire.GraphQLError], cost: wire.Cost | None
+    ) -> None:
+        codes = {e.extensions.code for e in errors if e.extensions and e.extensions.code}
+        messages = "; ".join(e.message for e in errors)
+        what = f"shopify {operation}"
+        if "THROTTLED" in codes:
+            wait = None
+            if cost is not None:
+                status = cost.throttle_status
+                short = cost.requested_query_cost - status.currently_available
+                wait = max(0.0, short) / status.restore_rate
+                self._gate.observe(RateSignal(retry_after=wait))
+            raise RateLimited(f"{what}: throttled", retry_after=wait)
+        if "ACCESS_DENIED" in codes:
+            raise AuthFailed(f"{what}: access denied: {messages}")
+        if "INTERNAL_SERVER_ERROR" in codes:
+            raise Retryable(f"{what}: {messages}")
+        # Anything else (MAX_COST_EXCEEDED, a validation error) is a bug on our side that no
+        # retry fixes.
+        raise ChannelFatal(f"{what}: {messages}")
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def variants_page(self, since: datetime | None, after: str | None) -> NodesPage:
+        """One page of variants changed at or after ``since``, in id order."""
+        data = await self.execute(
+            "ProductVariants",
+            {"after": after, "query": search_query(since)},
+            wire.VariantsPage,
+        )
+        return _page(data.product_variants, "ProductVariants", "productVariants")
+
+    async def orders_page(
+        self,
+        since: datetime | None,
+        after: str | None,
+        *,
+        financial_status: str | None = None,
+        fulfillment_status: str | None = None,
+        status: str | None = None,
+        test: bool | None = None,
+        extra: str | None = None,
+    ) -> NodesPage:
+        """One page of orders changed at or after ``since``, oldest change first.
+
+        Filters use Shopify's search values (``financial_status="paid"``,
+        ``status="-cancelled"``); see :func:`search_query`. ``extra`` is appended verbatim.
+        """
+        query = search_query(
+            since,
+            financial_status=financial_status,
+            fulfillment_status=fulfillment_status,
+            status=status,
+            test=test,
+        )
+        query = " ".join(q for q in (query, extra) if q) or None
+        data = await self.execute("Orders", {"after": after, "query": query}, wire.OrdersPage)
+        return _page(data.orders, "Orders", "orders")
+
+    async def fulfillment_orders(self, order_id: str) -> wire.OrderFulfillmentOrders:
+        """The fulfillment orders and fulfillments of ``order_id``.
+
+        Raises ``RecordError(reason="not_found")`` when Shopify has no such order.
+        """
+        data = await self.execute("FulfillmentOrders", {"id": order_id}, wire.FulfillmentOrdersData)
+        if data.order is None:
+            raise RecordError(
+                f"shopify order {order_id} not found", entity=order_id, reason="not_found"
+            )
+        return data.order
+
+    async def inventory_levels(
+        self, inventory_item_ids: Sequence[str], location_id: str
+    ) -> dict[str, dict[str, int]]:
+        """Current ``available``/``on_hand`` per item at the location, 250 items per call.
+
+        The re-read after ``RecordError(reason="stale")``. Items Shopify does not know, or that
+        are not stocked at the location, are absent from the answer.
+        """
+        levels: dict[str, dict[str, int]] = {}
+        for index in range(0, len(inventory_item_ids), queries.INVENTORY_BATCH):
+            batch = list(inventory_item_ids[index : index + queries.INVENTORY_BATCH])
+            data = await self.execute(
+                "InventoryLevels",
+                {"ids": batch, "locationId": location_id},
+                wire.InventoryLevelsData,
+            )
+            for node in data.nodes:
+                if node is not None and node.inventory_level is not None:
+                    levels[node.id] = {q.name: q.quantity for q in node.inventory_level.quantities}
+        return levels
+
+    # -- writes -------------------------------------------------------------------------------
+
+    async def set_inventory(
+        self,
+        changes: Sequence[InventorySet],
+        *,
+        key: str,
+        name: str = "available",
+        reason: str = "correction",
+        reference_document_uri: str | None = None,
+    ) -> list[wire.InventoryChange]:
+        """Set quantities, 250 per call, each call idempotent under ``{key}:{batch index}``.
+
+        Calls run in order and stop at the first batch Shopify refuses: earlier batches are
+        applied, and calling again with the same ``key`` replays them without effect.
+        Raises ``RecordError(reason="stale")`` when a ``change_from`` no longer matches (re-read
+        and decide again), ``RecordError(reason="remote_validation")`` for other userErrors.
+        """
+        applied: list[wire.InventoryChange] = []
+        for index in range(0, len(changes), queries.INVENTORY_BATCH):
+            batch = changes[index : index + queries.INVENTORY_BATCH]
+            payload: dict[str, Any] = {
+                "name": name,
+                "reason": reason,
+                "quantities": [
+                    {
+                        "inventoryItemId": c.inventory_item_id,
+                        "locationId": c.location_id,
+                        "quantity": c.quantity,
+                        "changeFromQuantity": c.change_from,
+                    }
+                    for c in batch
+                ],
+            }
+            if reference_document_uri is not None:
+                payload["referenceDocumentUri"] = reference_document_uri
+            batch_key = f"{key}:{index // queries.INVENTORY_BATCH}"
+            data = await self.execute(
+                "InventorySetQuantities",
+                {"input": payload, "key": batch_key},
+                wire.InventorySetData,
+            )
+            result = data.inventory_set_quantities
+            if result is None:
+                raise Retryable("shopify InventorySetQuantities: null payload")
+            if result.user_errors:
+                raise _inventory_error(result.user_errors, batch)
+            if result.inventory_adjustment_group is not None:
+                applied.extend(result.inventory_adjustment_group.changes)
+        return applied
+
+    async def create_fulfillment(
+        self,
+        groups: Sequence[tuple[str, Sequence[FulfillmentLine] | None]],
+        tracking: Tracking,
+        *,
+        notify_customer: bool = True,
+    ) -> wire.Fulfillment:
+        """Fulfil, as one package, ``(fulfillment order id, lines)`` groups (None: all remaining).
+
+        Each call creates a new Fulfillment on Shopify: the caller keeps it to one call per
+        shipment (DESIGN rule 3). Raises ``RecordError(reason="remote_validation")`` with
+        Shopify's userError messages.
+        """
+        by_order: list[dict[str, Any]] = []
+        for fulfillment_order_id, lines in groups:
+            group: dict[str, Any] = {"fulfillmentOrderId": fulfillment_order_id}
+            if lines is not None:
+                group["fulfillmentOrderLineItems"] = [
+                    {"id": line.fulfillment_order_line_item_id, "quantity": line.quantity}
+                    for line in lines
+                ]
+            by_order.append(group)
+        fulfillment = {
+            "notifyCustomer": notify_customer,
+            "trackingInfo": {
+                k: v
+                for k, v in {
+                    "company": tracking.company,
+                    "number": tracking.number,
+                    "url": tracking.url,
+                }.items()
+                if v is not None
+            },
+            "lineItemsByFulfillmentOrder": by_order,
+        }
+        data = await self.execute(
+            "FulfillmentCreate", {"fulfillment": fulfillment}, wire.FulfillmentCreateData
+        )
+        result = data.fulfillment_create
+        if result is None:
+            raise Retryable("shopify FulfillmentCreate: null payload")
+        if result.user_errors or result.fulfillment is None:
+            messages = "; ".join(e.message for e in result.user_errors) or "no fulfillment"
+            raise RecordError(
+                f"shopify fulfillmentCreate: {messages}",
+                entity=groups[0][0] if groups else "fulfillment",
+                reason="remote_validation",
+            )
+        return result.fulfillment
+
+
+def _page(connection: wire.RawConnection, what: str, field: str) -> NodesPage:
+    nodes = [
+        (_decode(bytes(raw), wire.NodeStamp, what, f".data.{field}.nodes[{i}]"), bytes(raw))
+        for i, raw in enumerate(connection.nodes)
+    ]
+    return NodesPage(
+        nodes=nodes,
+        end_cursor=connection.page_info.end_cursor,
+        has_next_page=connection.page_info.has_next_page,
+    )
+
+
+def _inventory_error(
+    errors: list[wire.InventoryUserError], batch: Sequence[InventorySet]
+) -> RecordError:
+    messages = "; ".join(f"{e.code or 'ERROR'}: {e.message}" for e in errors)
+    entity = "inventory"
+    field = errors[0].field or []
+    # ["input", "quantities", "3", ...] names the offending quantity.
+    if len(field) >= 3 and field[1] == "quantities" and field[2].isdigit():
+        position = int(field[2])
+        if position < len(batch):
+            entity = batch[position].inventory_item_id
+    stale = any(e.code in STALE_CODES for e in errors)
+    return RecordError(
+        f"shopify inventorySetQuantities: {messages}",
+        entity=entity,
+        reason="stale" if stale else "remote_validation",
+    )

@@ -1,0 +1,250 @@
+"""The Shopify connector: streams, writes and webhook verification for the channel actor.
+
+Streams:
+
+- ``products``: every variant changed at or after ``since`` (``productVariants``). Shopify
+  cannot sort variants by ``updatedAt`` (``ProductVariantSortKeys`` has no ``UPDATED_AT``), and
+  the actor promotes its cursor after each page to the newest ``updated_at`` seen, so a page in
+  id order could move the cursor past variants on later pages. The read therefore collects
+  every page and yields one page, oldest first: correct, at the cost of re-reading everything
+  when a run fails midway.
+- ``orders``: every order changed at or after ``since`` (``sortKey: UPDATED_AT``), one page per
+  Shopify page. ``settings.orders_query`` narrows it (Shopify search syntax); by default
+  nothing is filtered here: cancellations must reach the actor, and the import rules decide.
+
+Record keys are GIDs, bodies the raw GraphQL nodes (decode with :mod:`.wire`).
+
+Writes (``RemoteWrite.payload`` is JSON):
+
+- ``inventory.set``: ``{"name": "available", "quantities": [{"inventory_item_id",
+  "location_id"?, "quantity", "change_from"}]}``; ``location_id`` defaults to the channel's;
+  ``change_from`` is the last quantity seen (``null`` opts out of the check). A stale
+  ``change_from`` raises ``RecordError(reason="stale")``: re-read, recompute, write again.
+- ``fulfillment.create``: ``{"order_id", "lines": [{"sku", "quantity"}] | null, "tracking":
+  {"company", "number", "url"}, "notify_customer": true}``. If the order already has a
+  fulfillment with the same tracking number, that one is the result (a retried write does not
+  ship twice); otherwise the lines are matched by SKU to open fulfillment order lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Mapping
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+from connectors.base import (
+    ConnectorContext,
+    ConnectorSpec,
+    Page,
+    Record,
+    RemoteWrite,
+    StreamSpec,
+    WebhookEvent,
+    WriteResult,
+)
+from connectors.errors import RecordError
+from connectors.shopify import webhooks, wire
+from connectors.shopify.client import (
+    FulfillmentLine,
+    InventorySet,
+    ShopifyClient,
+    Tracking,
+)
+from daemon.credentials import Secret
+
+
+class ShopifySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    shop: str
+    """The shop's domain, ``example.myshopify.com``."""
+    location_id: str
+    """GID of the location whose inventory shelfsync sets: ``gid://shopify/Location/…``."""
+    api_version: str = "2026-01"
+    orders_query: str | None = None
+    """Extra Shopify search terms for the orders stream, e.g. ``"test:false"``."""
+    scheme: Literal["https", "http"] = "https"
+    """``http`` only to reach a sandbox on loopback (``shelfsync demo``)."""
+
+
+class InventoryQuantity(msgspec.Struct, frozen=True):
+    inventory_item_id: str
+    quantity: int
+    change_from: int | None
+    location_id: str | None = None
+
+
+class InventoryPayload(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    quantities: list[InventoryQuantity]
+    name: str = "available"
+
+
+class ShipLine(msgspec.Struct, frozen=True):
+    sku: str
+    quantity: int
+
+
+class FulfillmentPayload(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    order_id: str
+    tracking: Tracking
+    lines: list[ShipLine] | None = None
+    notify_customer: bool = True
+
+
+def _payload(remote_write: RemoteWrite, type_: type[msgspec.Struct]) -> msgspec.Struct:
+    try:
+        return msgspec.json.decode(remote_write.payload, type=type_)
+    except msgspec.DecodeError as exc:
+        raise RecordError(
+            f"{remote_write.kind} payload: {exc}", entity=remote_write.key, reason="schema"
+        ) from None
+
+
+class ShopifyConnector:
+    def __init__(self, context: ConnectorContext) -> None:
+        self.context = context
+        self.settings: ShopifySettings = context.settings
+        self.client = ShopifyClient(
+            context.http,
+            self.settings.shop,
+            self.settings.api_version,
+            context.secrets["token"],
+            context.gate,
+            scheme=self.settings.scheme,
+        )
+
+    async def read(self, stream: str, since: datetime | None) -> AsyncGenerator[Page, None]:
+        """Pages of changed records, oldest first (see the module docstring per stream)."""
+        if stream == "products":
+            records: list[Record] = []
+            after: str | None = None
+            while True:
+                page = await self.client.variants_page(since, after)
+                records.extend(Record(s.id, s.updated_at, raw) for s, raw in page.nodes)
+                if not page.has_next_page:
+                    break
+                after = page.end_cursor
+            records.sort(key=lambda r: (r.updated_at, r.key))
+            if records:
+                yield Page(records=records)
+        elif stream == "orders":
+            after = None
+            while True:
+                page = await self.client.orders_page(since, after, extra=self.settings.orders_query)
+                if page.nodes:
+                    yield Page(records=[Record(s.id, s.updated_at, raw) for s, raw in page.nodes])
+                if not page.has_next_page:
+                    break
+                after = page.end_cursor
+        else:
+            raise ValueError(f"shopify has no stream {stream!r}")
+
+    async def write(self, remote_write: RemoteWrite) -> WriteResult:
+        if remote_write.kind == "inventory.set":
+            return await self._set_inventory(remote_write)
+        if remote_write.kind == "fulfillment.create":
+            return await self._create_fulfillment(remote_write)
+        raise RecordError(
+            f"shopify cannot write {remote_write.kind!r}",
+            entity=remote_write.key,
+            reason="unsupported",
+        )
+
+    async def _set_inventory(self, remote_write: RemoteWrite) -> WriteResult:
+        payload = _payload(remote_write, InventoryPayload)
+        assert isinstance(payload, InventoryPayload)
+        changes = [
+            InventorySet(
+                inventory_item_id=q.inventory_item_id,
+                location_id=q.location_id or self.settings.location_id,
+                quantity=q.quantity,
+                change_from=q.change_from,
+            )
+            for q in payload.quantities
+        ]
+        applied = await self.client.set_inventory(changes, key=remote_write.key, name=payload.name)
+        return WriteResult(
+            remote_id=None, summary=f"set {len(changes)} quantities ({len(applied)} changes)"
+        )
+
+    async def _create_fulfillment(self, remote_write: RemoteWrite) -> WriteResult:
+        payload = _payload(remote_write, FulfillmentPayload)
+        assert isinstance(payload, FulfillmentPayload)
+        order = await self.client.fulfillment_orders(payload.order_id)
+        number = payload.tracking.number
+        if number is not None:
+            for done in order.fulfillments:
+                if any(t.number == number for t in done.tracking_info):
+                    return WriteResult(remote_id=done.id, summary="already fulfilled")
+        open_orders = [
+            fo for fo in order.fulfillment_orders.nodes if fo.status in ("OPEN", "IN_PROGRESS")
+        ]
+        if not open_orders:
+            raise RecordError(
+                f"order {payload.order_id} has no open fulfillment order",
+                entity=payload.order_id,
+                reason="nothing_to_fulfil",
+            )
+        groups = _match_lines(payload, open_orders)
+        created = await self.client.create_fulfillment(
+            groups, payload.tracking, notify_customer=payload.notify_customer
+        )
+        return WriteResult(remote_id=created.id, summary=f"fulfillment {created.name}")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _match_lines(
+    payload: FulfillmentPayload, open_orders: list[wire.FulfillmentOrder]
+) -> list[tuple[str, list[FulfillmentLine] | None]]:
+    """Split the shipped lines over fulfillment order lines by SKU, filling each in turn."""
+    if payload.lines is None:
+        return [(fo.id, None) for fo in open_orders]
+    wanted: dict[str, int] = {}
+    for line in payload.lines:
+        wanted[line.sku] = wanted.get(line.sku, 0) + line.quantity
+    groups: list[tuple[str, list[FulfillmentLine] | None]] = []
+    for fo in open_orders:
+        lines: list[FulfillmentLine] = []
+        for item in fo.line_items.nodes:
+            take = min(wanted.get(item.sku or "", 0), item.remaining_quantity)
+            if take > 0:
+                lines.append(FulfillmentLine(item.id, take))
+                wanted[item.sku or ""] -= take
+        if lines:
+            groups.append((fo.id, lines))
+    left = {sku: n for sku, n in wanted.items() if n > 0}
+    if left:
+        raise RecordError(
+            f"order {payload.order_id}: nothing left to fulfil for {sorted(left)}",
+            entity=payload.order_id,
+            reason="remote_validation",
+        )
+    return groups
+
+
+def verify_webhook(
+    settings: ShopifySettings,
+    secrets: Mapping[str, Secret],
+    headers: Mapping[str, str],
+    body: bytes,
+) -> WebhookEvent:
+    return webhooks.verify(secrets["webhook_secret"].reveal(), headers, body)
+
+
+CONNECTOR = ConnectorSpec(
+    platform="shopify",
+    streams=(
+        StreamSpec(name="products", default_schedule_seconds=6 * 3600.0),
+        StreamSpec(name="orders", default_schedule_seconds=30 * 60.0),
+    ),
+    credentials=("token", "webhook_secret"),
+    settings_type=ShopifySettings,
+    # Cost points, not requests: the Standard plan restores 100 points/s into a bucket that
+    # Standard shops report as 2000 points (platform-apis.md, "Rate limits").
+    requests_per_second=100.0,
+    burst=2000.0,
+    create=ShopifyConnector,
+    verify_webhook=verify_webhook,
+)

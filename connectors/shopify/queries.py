@@ -1,0 +1,154 @@
+"""The GraphQL documents the Shopify client sends, verbatim.
+
+Every document here is validated against Shopify's published 2026-01 schema by
+``tests/shopify/test_conformance.py`` (variables' types included), so a field renamed upstream
+fails a test instead of a sync. Page sizes are fixed in the documents because Shopify prices a
+query by them (see :mod:`connectors.shopify.cost`): each page stays under the 1000-point
+single-query limit with room to spare.
+"""
+
+from __future__ import annotations
+
+VARIANTS_PAGE_SIZE = 100
+"""Variants per page: 2 + 100 * 9 objects = 902 points, the most that fits under 1000."""
+ORDERS_PAGE_SIZE = 9
+"""Orders per page: an order with 50 lines (and their variant) is 106 points; 2 + 9 * 106 = 956."""
+ORDER_LINES_PAGE_SIZE = 50
+INVENTORY_BATCH = 250
+"""Shopify's limit on every input array: at most 250 quantities per ``inventorySetQuantities``."""
+
+PRODUCT_VARIANTS = """
+query ProductVariants($after: String, $query: String) {
+  productVariants(first: 100, after: $after, query: $query, sortKey: ID) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id
+      sku
+      barcode
+      title
+      updatedAt
+      selectedOptions { name value }
+      product {
+        id
+        title
+        status
+        updatedAt
+        featuredMedia { preview { image { url } } }
+      }
+      inventoryItem {
+        id
+        measurement { weight { value unit } }
+      }
+    }
+  }
+}
+"""
+
+ORDERS = """
+query Orders($after: String, $query: String) {
+  orders(first: 9, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id
+      name
+      createdAt
+      updatedAt
+      cancelledAt
+      test
+      note
+      displayFinancialStatus
+      displayFulfillmentStatus
+      customAttributes { key value }
+      shippingAddress {
+        name
+        firstName
+        lastName
+        company
+        address1
+        address2
+        city
+        provinceCode
+        zip
+        countryCodeV2
+        phone
+      }
+      shippingLine { title }
+      lineItems(first: 50) {
+        pageInfo { hasNextPage }
+        nodes { id sku title quantity variant { id } }
+      }
+    }
+  }
+}
+"""
+
+FULFILLMENT_ORDERS = """
+query FulfillmentOrders($id: ID!) {
+  order(id: $id) {
+    id
+    fulfillments(first: 50) { id trackingInfo { company number url } }
+    fulfillmentOrders(first: 10) {
+      nodes {
+        id
+        status
+        lineItems(first: 50) {
+          nodes { id sku remainingQuantity totalQuantity }
+        }
+      }
+    }
+  }
+}
+"""
+
+# The re-read after a stale compare-and-set: current quantities of up to 250 items.
+INVENTORY_LEVELS = """
+query InventoryLevels($ids: [ID!]!, $locationId: ID!) {
+  nodes(ids: $ids) {
+    ... on InventoryItem {
+      id
+      inventoryLevel(locationId: $locationId) {
+        quantities(names: ["available", "on_hand"]) { name quantity }
+      }
+    }
+  }
+}
+"""
+
+# The @idempotent directive goes on the mutation field itself (it is declared ``on FIELD``):
+# replaying the same key returns the first attempt's result instead of applying it twice.
+INVENTORY_SET_QUANTITIES = """
+mutation InventorySetQuantities($input: InventorySetQuantitiesInput!, $key: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup {
+      id
+      changes { name delta quantityAfterChange item { id } location { id } }
+    }
+    userErrors { code field message }
+  }
+}
+"""
+
+FULFILLMENT_CREATE = """
+mutation FulfillmentCreate($fulfillment: FulfillmentInput!, $message: String) {
+  fulfillmentCreate(fulfillment: $fulfillment, message: $message) {
+    fulfillment {
+      id
+      name
+      status
+      createdAt
+      trackingInfo { company number url }
+    }
+    userErrors { field message }
+  }
+}
+"""
+
+ALL = {
+    "ProductVariants": PRODUCT_VARIANTS,
+    "Orders": ORDERS,
+    "FulfillmentOrders": FULFILLMENT_ORDERS,
+    "InventoryLevels": INVENTORY_LEVELS,
+    "InventorySetQuantities": INVENTORY_SET_QUANTITIES,
+    "FulfillmentCreate": FULFILLMENT_CREATE,
+}
+"""Every document the client may send, by operation name (the conformance suite walks it)."""

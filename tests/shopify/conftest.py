@@ -1,0 +1,58 @@
+"""Fixtures: a seeded Shopify sandbox and a client talking to it through httpx's ASGI transport."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from connectors.base import RateSignal
+from connectors.sandbox_server import SandboxOptions
+from connectors.shopify.client import ShopifyClient
+from connectors.shopify.sandbox import ShopifySandbox, create_app
+from daemon.credentials import Secret
+
+SHOP = "sandbox-shop.myshopify.com"
+TOKEN = "shpat_sandbox"
+
+
+class RecordingGate:
+    """A CallGate that lets every call through and remembers what it was told."""
+
+    def __init__(self) -> None:
+        self.costs: list[float] = []
+        self.signals: list[RateSignal] = []
+
+    async def before_call(self, cost: float = 1.0) -> None:
+        self.costs.append(cost)
+
+    def observe(self, signal: RateSignal) -> None:
+        self.signals.append(signal)
+
+
+@pytest.fixture
+def app() -> ShopifySandbox:
+    return create_app(SandboxOptions(seed=3, catalog=40))
+
+
+@pytest.fixture
+def gate() -> RecordingGate:
+    return RecordingGate()
+
+
+@pytest.fixture
+async def http(app: ShopifySandbox) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+        yield client
+
+
+def make_client(
+    http: httpx.AsyncClient, gate: RecordingGate, token: str = TOKEN, version: str = "2026-01"
+) -> ShopifyClient:
+    return ShopifyClient(http, SHOP, version, Secret(token), gate)
+
+
+@pytest.fixture
+def client(http: httpx.AsyncClient, gate: RecordingGate) -> ShopifyClient:
+    return make_client(http, gate)
