@@ -26,12 +26,15 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import msgspec
 
+from connectors.errors import RecordError
 from daemon.credentials import Secret
+
+T = TypeVar("T")
 
 
 class Record(msgspec.Struct, frozen=True):
@@ -65,6 +68,17 @@ class RemoteWrite(msgspec.Struct, frozen=True):
     key: str
     """Idempotency key: writing the same key twice has the effect of writing it once."""
     payload: bytes
+
+
+def decode_payload(remote_write: RemoteWrite, type_: type[T], *, entity: str) -> T:
+    """``remote_write``'s payload as ``type_``; one that does not decode is a
+    ``RecordError`` about ``entity`` (reason ``schema``)."""
+    try:
+        return msgspec.json.decode(remote_write.payload, type=type_)
+    except msgspec.DecodeError as exc:
+        raise RecordError(
+            f"{remote_write.kind} payload: {exc}", entity=entity, reason="schema"
+        ) from None
 
 
 class WriteResult(msgspec.Struct, frozen=True):
@@ -116,6 +130,24 @@ class StreamSpec(msgspec.Struct, frozen=True):
     default_schedule_seconds: float
 
 
+WebhookVerifier = Callable[[Any, Mapping[str, Secret], Mapping[str, str], bytes], WebhookEvent]
+"""A spec's ``verify_webhook``: ``(settings, secrets, headers, body) -> event``."""
+
+
+def verify_with_webhook_secret(
+    verify: Callable[[str, Mapping[str, str], bytes], WebhookEvent],
+) -> WebhookVerifier:
+    """A spec's ``verify_webhook`` that checks with the channel's ``webhook_secret`` credential
+    through the platform's ``verify(secret, headers, body)``; settings play no part."""
+
+    def verify_webhook(
+        settings: Any, secrets: Mapping[str, Secret], headers: Mapping[str, str], body: bytes
+    ) -> WebhookEvent:
+        return verify(secrets["webhook_secret"].reveal(), headers, body)
+
+    return verify_webhook
+
+
 @dataclass(frozen=True)
 class ConnectorSpec:
     platform: str
@@ -127,7 +159,7 @@ class ConnectorSpec:
     """The sustained rate the platform allows on its standard plan, before any header says more."""
     burst: float
     create: Callable[[ConnectorContext], Connector]
-    verify_webhook: Callable[[Any, Mapping[str, Secret], Mapping[str, str], bytes], WebhookEvent]
+    verify_webhook: WebhookVerifier
     """``(settings, secrets, headers, body) -> event``; raises ``InvalidSignature`` or
     ``RecordError``. Header names arrive lower-cased."""
 

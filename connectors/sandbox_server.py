@@ -3,6 +3,7 @@
 Each platform package with a sandbox has a ``sandbox`` module exporting
 ``create_app(SandboxOptions) -> ASGI app``; this module finds it by platform name and serves it
 with hypercorn's Trio worker, printing ``{"event": "sandbox_serving", "url": ...}`` once bound.
+:func:`serve_app` serves any ASGI app that way inside a nursery (tests use it on loopback).
 """
 
 from __future__ import annotations
@@ -37,23 +38,28 @@ def load_sandbox(platform: str) -> Any:
     return importlib.import_module(f"connectors.{platform}.sandbox").create_app
 
 
-def serve_sandbox(platform: str, host: str, port: int, options: SandboxOptions) -> int:
-    app = load_sandbox(platform)(options)
+async def serve_app(nursery: trio.Nursery, app: Any, host: str, port: int, stop: trio.Event) -> str:
+    """Serve the ASGI ``app`` on ``host:port`` (port 0: the OS picks) with hypercorn's Trio
+    worker, in ``nursery`` until ``stop`` is set; returns the URL once it is listening."""
     config = HypercornConfig()
     config.bind = [f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
+    urls = await nursery.start(
+        lambda task_status: serve(app, config, shutdown_trigger=stop.wait, task_status=task_status)
+    )
+    return str(urls[0])
+
+
+def serve_sandbox(platform: str, host: str, port: int, options: SandboxOptions) -> int:
+    app = load_sandbox(platform)(options)
 
     async def main() -> None:
         stop = trio.Event()
         async with trio.open_nursery() as nursery:
-            urls = await nursery.start(
-                lambda task_status: serve(
-                    app, config, shutdown_trigger=stop.wait, task_status=task_status
-                )
-            )
+            url = await serve_app(nursery, app, host, port, stop)
             print(
-                json.dumps({"event": "sandbox_serving", "platform": platform, "url": urls[0]}),
+                json.dumps({"event": "sandbox_serving", "platform": platform, "url": url}),
                 flush=True,
             )
             with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:

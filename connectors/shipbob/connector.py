@@ -22,9 +22,8 @@ Writes (payload JSON):
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Any
 
 import msgspec
 
@@ -36,13 +35,13 @@ from connectors.base import (
     Record,
     RemoteWrite,
     StreamSpec,
-    WebhookEvent,
     WriteResult,
+    decode_payload,
+    verify_with_webhook_secret,
 )
 from connectors.errors import RecordError
 from connectors.shipbob import mapping, webhooks, wire
 from connectors.shipbob.client import ShipBobClient
-from daemon.credentials import Secret
 
 
 class ShipBobSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -65,15 +64,6 @@ class CancelOrder(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class TrackingUploaded(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     shipment_ids: list[int]
-
-
-def _payload(remote_write: RemoteWrite, type_: type[Any]) -> Any:
-    try:
-        return msgspec.json.decode(remote_write.payload, type=type_)
-    except msgspec.DecodeError as exc:
-        raise RecordError(
-            f"{remote_write.kind} payload: {exc}", entity=remote_write.kind, reason="schema"
-        ) from None
 
 
 class ShipBobConnector:
@@ -126,12 +116,12 @@ class ShipBobConnector:
         """Perform one write; unknown kinds and bad payloads → ``RecordError``."""
         kind = remote_write.kind
         if kind == "order.create":
-            order = _payload(remote_write, model.Order)
+            order = decode_payload(remote_write, model.Order, entity=remote_write.kind)
             created = await self.client.create_order(mapping.order_request(order))
             summary = "order already existed" if created.already_existed else "order created"
             return WriteResult(remote_id=str(created.order.id), summary=summary)
         if kind == "order.cancel":
-            cancel: CancelOrder = _payload(remote_write, CancelOrder)
+            cancel = decode_payload(remote_write, CancelOrder, entity=remote_write.kind)
             order_id = cancel.order_id
             if order_id is None and cancel.reference_id is not None:
                 found = await self.client.get_order_by_reference(cancel.reference_id)
@@ -149,11 +139,11 @@ class ShipBobConnector:
             result = await self.client.cancel_order(order_id)
             return WriteResult(remote_id=str(order_id), summary=f"cancel: {result.status}")
         if kind == "product.create":
-            item = _payload(remote_write, model.Item)
+            item = decode_payload(remote_write, model.Item, entity=remote_write.kind)
             product = await self.client.create_product(mapping.product_request(item))
             return WriteResult(remote_id=str(product.id), summary="product created")
         if kind == "tracking.uploaded":
-            uploaded: TrackingUploaded = _payload(remote_write, TrackingUploaded)
+            uploaded = decode_payload(remote_write, TrackingUploaded, entity=remote_write.kind)
             response = await self.client.mark_tracking_uploaded(uploaded.shipment_ids)
             failed = [r.shipment_id for r in response.results if not r.is_success]
             if failed:
@@ -169,16 +159,6 @@ class ShipBobConnector:
         """Nothing to close: the HTTP client belongs to the daemon."""
 
 
-def verify_webhook(
-    settings: ShipBobSettings,
-    secrets: Mapping[str, Secret],
-    headers: Mapping[str, str],
-    body: bytes,
-) -> WebhookEvent:
-    """Standard Webhooks verification with the channel's ``webhook_secret``."""
-    return webhooks.verify(secrets["webhook_secret"].reveal(), headers, body)
-
-
 CONNECTOR = ConnectorSpec(
     platform="shipbob",
     streams=(
@@ -191,5 +171,5 @@ CONNECTOR = ConnectorSpec(
     # ShipBob's window is a sliding minute: a burst of 10 leaves room for the rest of it.
     burst=10.0,
     create=ShipBobConnector,
-    verify_webhook=verify_webhook,
+    verify_webhook=verify_with_webhook_secret(webhooks.verify),
 )

@@ -19,23 +19,21 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import msgspec
 import trio
 
+from connectors import sandboxkit
+from connectors.sandbox_faults import FaultsRejected, injected_failure, merge_faults
 from connectors.sandbox_server import SandboxOptions
 from connectors.shipbob import wire
 from connectors.shipbob.sandbox_checks import SlidingWindow
 from connectors.shipbob.sandbox_state import SANDBOX_TOKEN, SandboxState
 from connectors.shipbob.sandbox_webhooks import WebhookSender
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 Reply = tuple[int, Any]
 _V = "/2026-01"
 
@@ -67,46 +65,27 @@ class SandboxApp:
         """Deliver queued webhooks until cancelled (see :class:`WebhookSender`)."""
         await self.webhooks.run(http, task_status=task_status)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(
+        self, scope: sandboxkit.Scope, receive: sandboxkit.Receive, send: sandboxkit.Send
+    ) -> None:
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await sandboxkit.run_lifespan(receive, send, self.run_webhooks)
             return
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
         request = Request(
             method=scope["method"],
             path=scope["path"],
             query=dict(urllib.parse.parse_qsl(scope.get("query_string", b"").decode())),
-            headers={k.decode().lower(): v.decode() for k, v in scope["headers"]},
-            body=body,
+            headers=sandboxkit.header_map(scope),
+            body=await sandboxkit.read_body(receive),
         )
         status, payload, headers = await self.handle(request)
         content = b"" if payload is None else msgspec.json.encode(payload)
-        raw_headers = [(k.encode(), v.encode()) for k, v in headers.items()]
-        if content:
-            raw_headers.append((b"content-type", b"application/json; charset=utf-8"))
-        raw_headers.append((b"content-length", str(len(content)).encode()))
         self.state.requests.append(f"{request.method} {request.path} {status}")
-        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-        await send({"type": "http.response.body", "body": content})
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        async with trio.open_nursery() as nursery:
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await nursery.start(self.run_webhooks)
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    nursery.cancel_scope.cancel()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+        await sandboxkit.send_response(
+            send, status, content, headers.items(), content_type="application/json; charset=utf-8"
+        )
 
     async def handle(self, request: Request) -> tuple[int, Any, dict[str, str]]:
         """Answer one request: ``(status, body or None, headers)``."""
@@ -123,12 +102,10 @@ class SandboxApp:
         if not admitted:
             return _throttled(wait)
         headers = {"x-remaining-calls": str(remaining)}
-        if faults.latency_ms:
-            await trio.sleep(faults.latency_ms / 1000)
-        if faults.timeout_rate and self.state.rng.random() < faults.timeout_rate:
-            await trio.sleep(120)
+        failure = await injected_failure(faults, self.state.rng, hang_seconds=120)
+        if failure == "timeout":
             return 504, None, headers
-        if faults.error_rate and self.state.rng.random() < faults.error_rate:
+        if failure == "error":
             return 500, {"": ["An unexpected error occurred (sandbox fault)."]}, headers
         try:
             status, payload, extra = self._api(request)
@@ -233,9 +210,8 @@ class SandboxApp:
             return 400, {"": ["body is not JSON"]}
         if (r.method, r.path) == ("POST", "/_sandbox/faults"):
             try:
-                merged = msgspec.structs.asdict(state.faults) | body
-                state.faults = msgspec.convert(merged, type(state.faults))
-            except (msgspec.ValidationError, TypeError) as exc:
+                state.faults = merge_faults(state.faults, body)
+            except FaultsRejected as exc:
                 return 400, {"": [str(exc)]}
             return 200, state.faults
         if (r.method, r.path) == ("POST", "/_sandbox/ship"):

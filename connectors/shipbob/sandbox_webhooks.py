@@ -9,12 +9,12 @@ state's ``now`` (wall clock by default), since receivers compare it with theirs.
 
 from __future__ import annotations
 
-from collections import deque
+from functools import partial
 
 import httpx
 import msgspec
-import trio
 
+from connectors.sandbox_delivery import Attempt, DeliveryQueue, SignedRequest
 from connectors.shipbob import webhooks, wire
 from connectors.shipbob.sandbox_state import SandboxState
 
@@ -44,13 +44,20 @@ class WebhookSender:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
         self.log: list[DeliveryLog] = []
-        self._pending: deque[Delivery] = deque()
-        self._wake = trio.Event()
+        self.queue: DeliveryQueue[Delivery] = DeliveryQueue(
+            retry_delays=RETRY_SCHEDULE[1:],
+            attempt_timeout=ATTEMPT_TIMEOUT,
+            client_timeout=httpx.Timeout(5.0),  # httpx's default
+            on_attempt=self._record,
+        )
+        self.run = self.queue.run
+        """Deliver queued webhooks until cancelled (see :meth:`DeliveryQueue.run`)."""
         self._sequence = 0
 
     def enqueue(self, topic: str, order: wire.Order) -> None:
         """Queue ``topic`` about ``order`` for every subscription to it (a sync call)."""
-        if self.state.faults.webhooks_without_tracking:
+        faults = self.state.faults
+        if faults.webhooks_without_tracking:
             bare = [msgspec.structs.replace(s, tracking=None) for s in order.shipments]
             order = msgspec.structs.replace(order, shipments=bare)
         body = msgspec.json.encode(order)
@@ -65,63 +72,23 @@ class WebhookSender:
                 secret=secret,
                 body=body,
             )
-            copies = 2 if self.state.faults.duplicate_webhooks else 1
-            self._pending.extend([delivery] * copies)
-        self._wake.set()
+            for _ in range(2 if faults.duplicate_webhooks else 1):
+                delay = RETRY_SCHEDULE[0]
+                if faults.reorder_webhooks:
+                    # Random hold-back so later events can overtake earlier ones.
+                    delay += self.state.rng.uniform(0.0, 2.0)
+                self.queue.put(delivery, partial(self._request, delivery), delay=delay)
 
-    async def run(
-        self,
-        http: httpx.AsyncClient | None = None,
-        *,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Send queued deliveries until cancelled, each in its own task.
+    def _request(self, delivery: Delivery) -> SignedRequest:
+        """Signed afresh for each attempt: receivers check the timestamp against their clock."""
+        timestamp = int(self.state.now().timestamp())
+        headers = webhooks.sign(delivery.secret, delivery.webhook_id, timestamp, delivery.body)
+        headers |= {"x-webhook-topic": delivery.topic, "content-type": "application/json"}
+        return SignedRequest(delivery.url, headers, delivery.body)
 
-        Uses ``http`` (tests pass one mounted on a receiver) or a client of its own, closed on
-        exit. Started means ready: events queued after ``started()`` will be sent.
-        """
-        lent = httpx.AsyncClient() if http is None else _borrowed(http)
-        async with lent as client, trio.open_nursery() as nursery:
-            task_status.started()
-            while True:
-                await self._wake.wait()
-                self._wake = trio.Event()
-                while self._pending:
-                    nursery.start_soon(self._deliver, client, self._pending.popleft())
-
-    async def _deliver(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
-        if self.state.faults.reorder_webhooks:
-            # Random hold-back so later events can overtake earlier ones.
-            await trio.sleep(self.state.rng.uniform(0.0, 2.0))
-        for attempt, wait in enumerate(RETRY_SCHEDULE, start=1):
-            await trio.sleep(wait)
-            timestamp = int(self.state.now().timestamp())
-            headers = webhooks.sign(delivery.secret, delivery.webhook_id, timestamp, delivery.body)
-            headers |= {"x-webhook-topic": delivery.topic, "content-type": "application/json"}
-            status: int | None = None
-            with trio.move_on_after(ATTEMPT_TIMEOUT):
-                try:
-                    response = await client.post(
-                        delivery.url, content=delivery.body, headers=headers
-                    )
-                    status = response.status_code
-                except httpx.HTTPError:
-                    status = None
-            self.log.append(
-                DeliveryLog(delivery.webhook_id, delivery.topic, delivery.url, attempt, status)
+    def _record(self, delivery: Delivery, attempt: Attempt) -> None:
+        self.log.append(
+            DeliveryLog(
+                delivery.webhook_id, delivery.topic, delivery.url, attempt.number, attempt.status
             )
-            if status is not None and 200 <= status < 300:
-                return
-
-
-class _borrowed:
-    """An async context manager that lends a client without closing it."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def __aenter__(self) -> httpx.AsyncClient:
-        return self.client
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
+        )

@@ -28,7 +28,7 @@ Writes (``RemoteWrite.payload`` is JSON):
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Literal
 
@@ -41,8 +41,9 @@ from connectors.base import (
     Record,
     RemoteWrite,
     StreamSpec,
-    WebhookEvent,
     WriteResult,
+    decode_payload,
+    verify_with_webhook_secret,
 )
 from connectors.errors import RecordError
 from connectors.shopify import webhooks, wire
@@ -52,7 +53,6 @@ from connectors.shopify.client import (
     ShopifyClient,
     Tracking,
 )
-from daemon.credentials import Secret
 
 
 class ShopifySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -89,15 +89,6 @@ class FulfillmentPayload(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     tracking: Tracking
     lines: list[ShipLine] | None = None
     notify_customer: bool = True
-
-
-def _payload(remote_write: RemoteWrite, type_: type[msgspec.Struct]) -> msgspec.Struct:
-    try:
-        return msgspec.json.decode(remote_write.payload, type=type_)
-    except msgspec.DecodeError as exc:
-        raise RecordError(
-            f"{remote_write.kind} payload: {exc}", entity=remote_write.key, reason="schema"
-        ) from None
 
 
 class ShopifyConnector:
@@ -151,8 +142,7 @@ class ShopifyConnector:
         )
 
     async def _set_inventory(self, remote_write: RemoteWrite) -> WriteResult:
-        payload = _payload(remote_write, InventoryPayload)
-        assert isinstance(payload, InventoryPayload)
+        payload = decode_payload(remote_write, InventoryPayload, entity=remote_write.key)
         changes = [
             InventorySet(
                 inventory_item_id=q.inventory_item_id,
@@ -168,8 +158,7 @@ class ShopifyConnector:
         )
 
     async def _create_fulfillment(self, remote_write: RemoteWrite) -> WriteResult:
-        payload = _payload(remote_write, FulfillmentPayload)
-        assert isinstance(payload, FulfillmentPayload)
+        payload = decode_payload(remote_write, FulfillmentPayload, entity=remote_write.key)
         order = await self.client.fulfillment_orders(payload.order_id)
         number = payload.tracking.number
         if number is not None:
@@ -224,15 +213,6 @@ def _match_lines(
     return groups
 
 
-def verify_webhook(
-    settings: ShopifySettings,
-    secrets: Mapping[str, Secret],
-    headers: Mapping[str, str],
-    body: bytes,
-) -> WebhookEvent:
-    return webhooks.verify(secrets["webhook_secret"].reveal(), headers, body)
-
-
 CONNECTOR = ConnectorSpec(
     platform="shopify",
     streams=(
@@ -246,5 +226,5 @@ CONNECTOR = ConnectorSpec(
     requests_per_second=100.0,
     burst=2000.0,
     create=ShopifyConnector,
-    verify_webhook=verify_webhook,
+    verify_webhook=verify_with_webhook_secret(webhooks.verify),
 )

@@ -24,22 +24,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
+import msgspec
 import trio
 from graphql import GraphQLError, execute, parse, validate
 
+from connectors import sandboxkit
+from connectors.sandbox_faults import FaultsRejected, injected_failure, merge_faults
 from connectors.sandbox_server import SandboxOptions
 from connectors.shopify.cost import actual_cost, requested_cost
 from connectors.shopify.sandbox_fulfillment import order_body, product_body
 from connectors.shopify.sandbox_schema import Root, sandbox_schema
 from connectors.shopify.sandbox_state import ShopState, gid, iso
 from connectors.shopify.sandbox_webhooks import Webhooks
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 SUPPORTED_VERSIONS = ("2025-01", "2025-04", "2025-07", "2025-10", "2026-01", "unstable")
 UNAUTHORIZED = {
@@ -62,45 +61,19 @@ class ShopifySandbox:
         """Deliver webhooks until cancelled (see :meth:`Webhooks.run`)."""
         await self.webhooks.run(task_status=task_status)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(
+        self, scope: sandboxkit.Scope, receive: sandboxkit.Receive, send: sandboxkit.Send
+    ) -> None:
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await sandboxkit.run_lifespan(receive, send, self.run)
             return
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        status, payload = await self._route(scope, body)
+        status, payload = await self._route(scope, await sandboxkit.read_body(receive))
         raw = json.dumps(payload).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(raw)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": raw})
+        await sandboxkit.send_response(send, status, raw, content_type="application/json")
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        async with trio.open_nursery() as nursery:
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await nursery.start(self.run)
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    nursery.cancel_scope.cancel()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-
-    async def _route(self, scope: Scope, body: bytes) -> tuple[int, Any]:
+    async def _route(self, scope: sandboxkit.Scope, body: bytes) -> tuple[int, Any]:
         path: str = scope["path"]
         method: str = scope["method"]
         match = _GRAPHQL_PATH.fullmatch(path)
@@ -109,7 +82,7 @@ class ShopifySandbox:
                 return 405, {"errors": "Method Not Allowed"}
             if match.group("version") not in SUPPORTED_VERSIONS:
                 return 404, {"errors": "Not Found"}
-            headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+            headers = sandboxkit.header_map(scope)
             if headers.get("x-shopify-access-token") != self.state.access_token:
                 self.state.counters["unauthorized"] += 1
                 return 401, UNAUTHORIZED
@@ -128,12 +101,11 @@ class ShopifySandbox:
         state = self.state
         state.counters["requests"] += 1
         faults = state.faults
-        if faults.latency_ms:
-            await trio.sleep(faults.latency_ms / 1000)
-        if faults.timeout_rate and state.rng.random() < faults.timeout_rate:
-            await trio.sleep(60)  # longer than any client's timeout: the caller gives up first
+        # A hang longer than any client's timeout: the caller gives up first.
+        failure = await injected_failure(faults, state.rng, hang_seconds=60)
+        if failure == "timeout":
             return 504, {"errors": "Gateway Timeout"}
-        if faults.error_rate and state.rng.random() < faults.error_rate:
+        if failure == "error":
             return 503, {"errors": "Service Unavailable"}
         try:
             request = json.loads(body)
@@ -224,11 +196,13 @@ class ShopifySandbox:
             return 200, self.snapshot()
         if path == "/_sandbox/faults":
             if method == "POST":
-                for name, value in data.items():
-                    if not hasattr(state.faults, name):
-                        return 422, {"error": f"unknown fault {name!r}"}
-                    setattr(state.faults, name, type(getattr(state.faults, name))(value))
-            return 200, dict(state.faults.__dict__)
+                try:
+                    state.faults = merge_faults(state.faults, data, strict=False)
+                except FaultsRejected as exc:
+                    if exc.unknown is not None:
+                        return 422, {"error": f"unknown fault {exc.unknown!r}"}
+                    return 422, {"error": str(exc)}
+            return 200, msgspec.structs.asdict(state.faults)
         if method != "POST":
             return 405, {"error": "use POST"}
         if path == "/_sandbox/webhooks":
@@ -320,7 +294,7 @@ class ShopifySandbox:
                 "pending": len(self.webhooks.pending),
                 "log": self.webhooks.log,
             },
-            "faults": dict(state.faults.__dict__),
+            "faults": msgspec.structs.asdict(state.faults),
             "requests": list(state.request_log),
         }
 

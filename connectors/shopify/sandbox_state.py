@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import trio
 
 LOCATION_ID = 1
@@ -150,8 +151,9 @@ class Bucket:
         }
 
 
-@dataclass
-class Faults:
+class Faults(msgspec.Struct, forbid_unknown_fields=True):
+    """Fault knobs, all off by default; the webhook ones are probabilities per delivery."""
+
     error_rate: float = 0.0
     latency_ms: float = 0.0
     throttle_burst: int = 0

@@ -17,13 +17,13 @@ import hashlib
 import hmac
 import json
 import uuid
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
-import trio
 
+from connectors.sandbox_delivery import Attempt, DeliveryQueue, Job, SignedRequest
 from connectors.shopify.sandbox_state import ShopState, iso
 
 DEFAULT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
@@ -43,7 +43,7 @@ class Subscription:
     address: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Delivery:
     subscription: Subscription
     topic: str
@@ -51,8 +51,6 @@ class Delivery:
     webhook_id: str
     event_id: str
     triggered_at: str
-    due: float
-    attempt: int = 0
 
 
 class Webhooks:
@@ -61,11 +59,29 @@ class Webhooks:
     def __init__(self, state: ShopState, api_version: str = "2026-01") -> None:
         self.state = state
         self.api_version = api_version
-        self.retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
         self.subscriptions: list[Subscription] = []
-        self.pending: list[Delivery] = []
         self.log: list[dict[str, Any]] = []
-        self._changed: trio.Event | None = None
+        self.queue: DeliveryQueue[Delivery] = DeliveryQueue(
+            retry_delays=DEFAULT_RETRY_DELAYS,
+            attempt_timeout=TIMEOUT,
+            client_timeout=httpx.Timeout(TIMEOUT, connect=1.0),
+            on_attempt=self._record,
+        )
+        self.run = self.queue.run
+        """Deliver queued webhooks until cancelled (see :meth:`DeliveryQueue.run`)."""
+
+    @property
+    def retry_delays(self) -> tuple[float, ...]:
+        """Seconds before each retry; settable (a test compresses them)."""
+        return self.queue.retry_delays
+
+    @retry_delays.setter
+    def retry_delays(self, delays: tuple[float, ...]) -> None:
+        self.queue.retry_delays = delays
+
+    @property
+    def pending(self) -> list[Job[Delivery]]:
+        return self.queue.pending
 
     def subscribe(self, topic: str, address: str) -> Subscription:
         subscription = Subscription(len(self.subscriptions) + 1, topic, address)
@@ -78,57 +94,24 @@ class Webhooks:
     def emit(self, topic: str, body: dict[str, Any]) -> None:
         """Queue ``body`` for every subscription to ``topic`` (one event id for all of them)."""
         raw = json.dumps(body, separators=(",", ":")).encode()
-        now = trio.current_time()
         event_id = self._uuid()
         triggered = iso(self.state.now()) or ""
         faults = self.state.faults
+        rng = self.state.rng
         for subscription in self.subscriptions:
             if subscription.topic != topic:
                 continue
-            delivery = Delivery(subscription, topic, raw, self._uuid(), event_id, triggered, now)
-            if faults.reorder_webhooks and self.state.rng.random() < faults.reorder_webhooks:
-                delivery.due += self.state.rng.uniform(0.0, 2.0)
-            self.pending.append(delivery)
-            if faults.duplicate_webhooks and self.state.rng.random() < faults.duplicate_webhooks:
-                twin = Delivery(**{**delivery.__dict__})
-                self.pending.append(twin)
-        self._wake()
+            delivery = Delivery(subscription, topic, raw, self._uuid(), event_id, triggered)
+            delay = 0.0
+            if faults.reorder_webhooks and rng.random() < faults.reorder_webhooks:
+                delay += rng.uniform(0.0, 2.0)
+            copies = 1
+            if faults.duplicate_webhooks and rng.random() < faults.duplicate_webhooks:
+                copies = 2
+            for _ in range(copies):
+                self.queue.put(delivery, partial(self._request, delivery), delay=delay)
 
-    def _wake(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
-
-    async def run(
-        self,
-        http: httpx.AsyncClient | None = None,
-        *,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Deliver queued webhooks until cancelled; ``started()`` once it is listening.
-
-        ``http`` is used (not closed) when given, so tests can route deliveries in process;
-        otherwise a client is opened and closed here.
-        """
-        async with AsyncExitStack() as stack:
-            if http is None:
-                timeout = httpx.Timeout(TIMEOUT, connect=1.0)
-                http = await stack.enter_async_context(httpx.AsyncClient(timeout=timeout))
-            # The nursery closes before the client: no attempt outlives the client it uses.
-            async with trio.open_nursery() as nursery:
-                task_status.started()
-                while True:
-                    self._changed = trio.Event()
-                    now = trio.current_time()
-                    due = [d for d in self.pending if d.due <= now]
-                    for delivery in due:
-                        self.pending.remove(delivery)
-                        nursery.start_soon(self._attempt, http, delivery)
-                    upcoming = min((d.due for d in self.pending), default=None)
-                    with trio.move_on_at(upcoming if upcoming is not None else float("inf")):
-                        await self._changed.wait()
-
-    async def _attempt(self, http: httpx.AsyncClient, delivery: Delivery) -> None:
-        delivery.attempt += 1
+    def _request(self, delivery: Delivery) -> SignedRequest:
         headers = {
             "Content-Type": "application/json",
             "X-Shopify-Topic": delivery.topic,
@@ -139,32 +122,18 @@ class Webhooks:
             "X-Shopify-Event-Id": delivery.event_id,
             "X-Shopify-Triggered-At": delivery.triggered_at,
         }
-        status: int | None = None
-        error: str | None = None
-        with trio.move_on_after(TIMEOUT) as scope:
-            try:
-                response = await http.post(
-                    delivery.subscription.address, content=delivery.body, headers=headers
-                )
-                status = response.status_code
-            except httpx.HTTPError as exc:
-                error = type(exc).__name__
-        if scope.cancelled_caught:
-            error = "timeout"
-        ok = status is not None and 200 <= status < 300
+        return SignedRequest(delivery.subscription.address, headers, delivery.body)
+
+    def _record(self, delivery: Delivery, attempt: Attempt) -> None:
         self.log.append(
             {
                 "webhook_id": delivery.webhook_id,
                 "event_id": delivery.event_id,
                 "topic": delivery.topic,
                 "address": delivery.subscription.address,
-                "attempt": delivery.attempt,
-                "status": status,
-                "error": error,
-                "delivered": ok,
+                "attempt": attempt.number,
+                "status": attempt.status,
+                "error": attempt.error,
+                "delivered": attempt.delivered,
             }
         )
-        if not ok and delivery.attempt <= len(self.retry_delays):
-            delivery.due = trio.current_time() + self.retry_delays[delivery.attempt - 1]
-            self.pending.append(delivery)
-            self._wake()

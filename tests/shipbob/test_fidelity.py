@@ -12,6 +12,7 @@ import trio
 import trio.testing
 
 from connectors.errors import InvalidSignature, Retryable
+from connectors.sandboxkit import read_body
 from connectors.shipbob import webhooks
 from connectors.shipbob.client import ShipBobClient
 from connectors.shipbob.sandbox import SANDBOX_TOKEN, SandboxApp
@@ -100,12 +101,7 @@ class Receiver:
         receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
         send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
     ) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         self.raw.append((headers, body))
         try:

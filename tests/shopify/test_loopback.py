@@ -4,36 +4,19 @@ from the sandbox to a receiver that verifies it like the daemon does."""
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
 
 from connectors.base import WebhookEvent
-from connectors.sandbox_server import SandboxOptions
+from connectors.sandbox_server import SandboxOptions, serve_app
+from connectors.sandboxkit import header_map, read_body
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.connector import CONNECTOR, ShopifySettings
 from connectors.shopify.sandbox import create_app
 from daemon.credentials import Secret
 from tests.shopify.conftest import TOKEN, RecordingGate
-
-ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
-
-
-async def start_server(nursery: trio.Nursery, app: ASGI, stop: trio.Event) -> str:
-    """Serve ``app`` on 127.0.0.1 with an OS-chosen port; the URL once it is listening."""
-    config = HypercornConfig()
-    config.bind = ["127.0.0.1:0"]
-    config.accesslog = None
-    config.errorlog = logging.getLogger("hypercorn.error")
-    urls = await nursery.start(
-        lambda task_status: serve(app, config, shutdown_trigger=stop.wait, task_status=task_status)
-    )
-    return str(urls[0])
 
 
 class Receiver:
@@ -59,13 +42,8 @@ class Receiver:
                     return
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        body = await read_body(receive)
+        headers = header_map(scope)
         self.attempts.append(headers)
         status = 500
         if len(self.attempts) > self.fail_first:
@@ -85,8 +63,8 @@ async def test_client_over_loopback_and_signed_webhook_with_redelivery() -> None
     stop = trio.Event()
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
-            shop_url = await start_server(nursery, app, stop)
-            hook_url = await start_server(nursery, receiver, stop)
+            shop_url = await serve_app(nursery, app, "127.0.0.1", 0, stop)
+            hook_url = await serve_app(nursery, receiver, "127.0.0.1", 0, stop)
             shop = shop_url.removeprefix("http://")
             async with httpx.AsyncClient(base_url=shop_url) as http:
                 client = ShopifyClient(

@@ -13,6 +13,7 @@ import trio.testing
 
 from connectors.errors import ChannelFatal, Retryable
 from connectors.sandbox_server import SandboxOptions, load_sandbox
+from connectors.sandboxkit import header_map, read_body
 from connectors.shopify import wire
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.cost import actual_cost, requested_cost
@@ -190,13 +191,8 @@ class Inbox:
         self.changed = trio.Event()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        body = await read_body(receive)
+        headers = header_map(scope)
         self.deliveries.append((headers, body))
         self.changed.set()
         self.changed = trio.Event()

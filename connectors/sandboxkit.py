@@ -1,0 +1,67 @@
+"""ASGI plumbing shared by the platform sandboxes: request bodies, headers, responses, lifespan.
+
+Platform knowledge (routes, status codes, error bodies, content types) stays in each
+platform's ``sandbox`` module; these helpers only move bytes between ASGI and it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+import trio
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Background = Callable[..., Awaitable[None]]
+"""A task for ``nursery.start``: takes ``task_status=`` and calls ``started()`` once ready."""
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body, joined from every ``http.request`` message."""
+    body = b""
+    while True:
+        message = await receive()
+        chunk: bytes = message.get("body", b"")
+        body += chunk
+        if not message.get("more_body"):
+            return body
+
+
+def header_map(scope: Scope) -> dict[str, str]:
+    """The request's headers as ``{lowercased name: value}`` (a repeated name: the last wins)."""
+    return {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+
+
+async def send_response(
+    send: Send,
+    status: int,
+    content: bytes,
+    headers: Iterable[tuple[str, str]] = (),
+    *,
+    content_type: str | None = None,
+) -> None:
+    """Answer with ``content``: ``headers``, then ``content_type`` (when given and there is
+    content), then ``content-length``."""
+    raw = [(k.encode(), v.encode()) for k, v in headers]
+    if content_type is not None and content:
+        raw.append((b"content-type", content_type.encode()))
+    raw.append((b"content-length", str(len(content)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": content})
+
+
+async def run_lifespan(receive: Receive, send: Send, background: Background) -> None:
+    """Serve the ASGI lifespan: start ``background`` on startup, cancel it on shutdown."""
+    async with trio.open_nursery() as nursery:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await nursery.start(background)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                nursery.cancel_scope.cancel()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
