@@ -64,7 +64,15 @@ class RateLimiter:
         self._refill()
         if signal.retry_after is not None:
             self._blocked_until = max(self._blocked_until, now + signal.retry_after)
-        if signal.remaining is not None:
+        if signal.restore_rate is not None and signal.remaining is not None:
+            # A leaky bucket reported whole: its level (refunds of unused cost included), its
+            # size and its rate are the truth, whatever we assumed from the plan.
+            self._rate = signal.restore_rate
+            self._burst = signal.limit if signal.limit is not None else self._burst
+            self._tokens = min(self._burst, signal.remaining)
+        elif signal.remaining is not None:
+            # A window count only ever lowers what we spend: trusting it upwards would burst
+            # through a sliding window that paces evenly.
             self._tokens = min(self._tokens, signal.remaining)
             if signal.remaining <= 0 and signal.reset_after is not None:
                 self._blocked_until = max(self._blocked_until, now + signal.reset_after)

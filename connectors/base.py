@@ -96,6 +96,10 @@ class RateSignal(msgspec.Struct, frozen=True):
     """Seconds until the window resets or the bucket is full again."""
     retry_after: float | None = None
     """Seconds the platform asked us to wait before the next call."""
+    restore_rate: float | None = None
+    """Units per second a leaky bucket refills at. Set only by platforms that report a bucket
+    (Shopify's ``throttleStatus``): then ``remaining`` is the bucket's true level, refunds
+    included, and ``limit`` its size, and the limiter adopts all three."""
 
 
 class CallGate(Protocol):

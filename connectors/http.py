@@ -17,12 +17,14 @@ from connectors.errors import AuthFailed, RateLimited, Retryable
 
 @contextmanager
 def translate_errors(what: str) -> Iterator[None]:
-    """Turn httpx's transport errors inside the block into :class:`Retryable`."""
+    """Turn httpx's request errors inside the block into :class:`Retryable`."""
     try:
         yield
     except httpx.TimeoutException as exc:
         raise Retryable(f"{what}: timed out ({type(exc).__name__})") from exc
-    except httpx.TransportError as exc:
+    except httpx.RequestError as exc:
+        # Transport failures, but also a body that fails to decode (a proxy's corrupt gzip)
+        # or a redirect loop: none is this record's fault, all may pass on a later try.
         raise Retryable(f"{what}: {type(exc).__name__}: {exc}") from exc
 
 

@@ -313,6 +313,23 @@ async def test_remaining_never_raises_tokens(
     assert trio.current_time() - start == pytest.approx(1.0)
 
 
+async def test_a_reported_bucket_is_adopted_whole_refunds_included(
+    autojump_clock: trio.testing.MockClock, livelock_guard: None
+) -> None:
+    limiter = RateLimiter(rate=100.0, burst=2000.0)
+    await limiter.acquire(1500.0)  # requested cost, taken up front
+    # The platform charged less than requested and says its bucket now holds 1900 of 20000,
+    # refilling at 1000/s (a bigger plan than the default assumed).
+    limiter.observe(RateSignal(remaining=1900, limit=20000, restore_rate=1000.0))
+    stats = limiter.statistics()
+    assert (stats.tokens, stats.rate) == (pytest.approx(1900.0), 1000.0)
+    start = trio.current_time()
+    await limiter.acquire(1900.0)
+    assert trio.current_time() - start == pytest.approx(0.0)
+    await limiter.acquire(5000.0)
+    assert trio.current_time() - start == pytest.approx(5.0)
+
+
 async def test_statistics_fields(
     autojump_clock: trio.testing.MockClock, livelock_guard: None
 ) -> None:
