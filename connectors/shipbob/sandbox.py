@@ -11,8 +11,9 @@ with ``trio.current_time()`` (429 + ``x-retry-after``, ``x-remaining-calls`` on 
 validation (400 ``{"<field>": ["msg"]}``); duplicate ``reference_id`` (422); pagination
 (``next`` URLs for products and inventory, keyset-stable; ``next-page`` header for orders).
 
-Test hooks, outside the API and its limits: ``POST /_sandbox/ship``, ``POST /_sandbox/faults``,
-``GET /_sandbox/state``.
+Test hooks, outside the API and its limits: ``POST /_sandbox/ship``, ``POST /_sandbox/inventory``
+(set on-hand, committed and exception counts of a SKU at a fulfillment center),
+``POST /_sandbox/faults``, ``GET /_sandbox/state``.
 """
 
 from __future__ import annotations
@@ -214,6 +215,8 @@ class SandboxApp:
             except FaultsRejected as exc:
                 return 400, {"": [str(exc)]}
             return 200, state.faults
+        if (r.method, r.path) == ("POST", "/_sandbox/inventory"):
+            return state.adjust_stock(body)
         if (r.method, r.path) == ("POST", "/_sandbox/ship"):
             status, payload = state.ship(int(body.get("order_id", 0)), body.get("shipments", []))
             if status == 200:

@@ -202,6 +202,26 @@ class SandboxState:
             total_sellable_quantity=fulfillable,
         )
 
+    def adjust_stock(self, body: dict[str, Any]) -> Reply:
+        """Play the warehouse: ``{"sku", "location_id", "on_hand"?, "committed"?, "exception"?}``
+        sets those counts absolutely (a receipt, an adjustment, a restocked return)."""
+        stock = next((s for s in self.stock.values() if s.sku == body.get("sku")), None)
+        if stock is None:
+            return 404, {"sku": [f"no inventory item with sku {body.get('sku')!r}"]}
+        location = body.get("location_id", LOCATIONS[0][0])
+        if location not in stock.on_hand:
+            return 400, {"location_id": [f"unknown fulfillment center {location!r}"]}
+        counts = {k: body[k] for k in ("on_hand", "committed", "exception") if k in body}
+        if any(not isinstance(v, int) or v < 0 for v in counts.values()):
+            return 400, {"": ["counts must be non-negative integers"]}
+        on_hand = counts.get("on_hand", stock.on_hand[location])
+        committed = counts.get("committed", stock.committed[location])
+        if committed > on_hand:
+            return 400, {"committed": ["cannot exceed on hand"]}
+        stock.on_hand[location], stock.committed[location] = on_hand, committed
+        stock.exception = counts.get("exception", stock.exception)
+        return 200, self.inventory_locations(stock)
+
     # --- orders -------------------------------------------------------------------------
 
     def touch(self, order: wire.Order) -> None:
