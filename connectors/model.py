@@ -117,7 +117,9 @@ class Order(msgspec.Struct, frozen=True):
     channel: str
     store_order_id: str
     reference_id: str
-    """The store's order number as customers see it ("#1001"); the fulfillment reference."""
+    """The store's order number as customers see it ("#1001"), carried to the fulfillment
+    order as its order number. The fulfillment provider's unique key is derived from
+    ``channel`` and ``store_order_id`` instead, which never change."""
     status: OrderStatus
     payment_status: PaymentStatus
     fulfillment_status: FulfillmentStatus
