@@ -6,9 +6,13 @@ Every call goes through :meth:`ShopifyClient.execute`, which
   it (Shopify's published rules, applied to the document and its variables), and
   after each answer reports ``extensions.cost.throttleStatus`` with ``gate.observe``, so the
   channel's limiter paces by Shopify's leaky bucket rather than by request count;
+- re-sends a ``THROTTLED`` answer (HTTP 200; Shopify executed nothing) up to
+  :data:`THROTTLE_RETRIES` times, each after reporting the bucket to the gate and awaiting
+  ``gate.before_call`` again, so throttling does not spend the actor's retry attempts;
 - turns every failure into :mod:`connectors.errors`: transport trouble and 5xx →
-  ``Retryable``; 401/403 and ``ACCESS_DENIED`` → ``AuthFailed``; a ``THROTTLED`` answer (HTTP 200)
-  → ``RateLimited`` whose ``retry_after`` is ``(requested - currentlyAvailable) / restoreRate``;
+  ``Retryable``; 401/403 and ``ACCESS_DENIED`` → ``AuthFailed``; a ``THROTTLED`` answer that
+  persists past the re-sends → ``RateLimited`` whose ``retry_after`` is
+  ``(requested - currentlyAvailable) / restoreRate``;
   a body that does not decode → ``RecordError(reason="schema")`` naming the field path;
   ``userErrors`` → ``RecordError(reason="remote_validation")``, except a stale compare-and-set
   answer (``CHANGE_FROM_QUANTITY_STALE``/``COMPARE_QUANTITY_STALE``) →
@@ -20,6 +24,8 @@ The client does not own ``http``: whoever made the ``httpx.AsyncClient`` closes 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -40,6 +46,19 @@ T = TypeVar("T")
 
 STALE_CODES = frozenset({"CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE"})
 """userError codes meaning "the quantity changed since you read it" (2026-01 has both)."""
+
+
+THROTTLE_RETRIES = 3
+"""How many times :meth:`ShopifyClient.execute` re-sends a ``THROTTLED`` call (after waiting at
+the gate again) before it raises ``RateLimited``."""
+
+
+class _Throttled(Exception):
+    """A ``THROTTLED`` answer: nothing was executed, the call may be sent again."""
+
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
 
 
 class InventorySet(msgspec.Struct, frozen=True):
@@ -145,7 +164,23 @@ class ShopifyClient:
         idempotency key to find out).
         """
         document = queries.ALL[operation]
-        await self._gate.before_call(cost=requested_cost(_parsed(document), variables))
+        cost_points = requested_cost(_parsed(document), variables)
+        for attempt in range(THROTTLE_RETRIES + 1):
+            await self._gate.before_call(cost=cost_points)
+            try:
+                return await self._send(operation, document, variables, data_type)
+            except _Throttled as throttled:
+                # Shopify executed nothing: the gate has seen the bucket's level, so waiting
+                # for the points again and re-sending is safe, even for a mutation.
+                if attempt == THROTTLE_RETRIES:
+                    raise RateLimited(
+                        f"shopify {operation}: throttled", retry_after=throttled.retry_after
+                    ) from None
+        raise AssertionError("unreachable")
+
+    async def _send(
+        self, operation: str, document: str, variables: dict[str, Any], data_type: type[T]
+    ) -> T:
         with translate_errors(f"shopify {operation}"):
             response = await self._http.post(
                 self._url,
@@ -166,7 +201,11 @@ class ShopifyClient:
             # at restoreRate, which the limiter already models, so the next call waits only for
             # the points it needs.
             self._gate.observe(
-                RateSignal(remaining=status.currently_available, limit=status.maximum_available)
+                RateSignal(
+                    remaining=status.currently_available,
+                    limit=status.maximum_available,
+                    restore_rate=status.restore_rate,
+                )
             )
         if envelope.errors:
             self._raise_errors(operation, envelope.errors, cost)
@@ -185,9 +224,11 @@ class ShopifyClient:
             if cost is not None:
                 status = cost.throttle_status
                 short = cost.requested_query_cost - status.currently_available
-                wait = max(0.0, short) / status.restore_rate
+                # currentlyAvailable is rounded: a bucket reported full enough can still be a
+                # hair short, so wait for at least one point (else the re-send is throttled too).
+                wait = max(1.0, short) / status.restore_rate
                 self._gate.observe(RateSignal(retry_after=wait))
-            raise RateLimited(f"{what}: throttled", retry_after=wait)
+            raise _Throttled(wait)
         if "ACCESS_DENIED" in codes:
             raise AuthFailed(f"{what}: access denied: {messages}")
         if "INTERNAL_SERVER_ERROR" in codes:
@@ -278,7 +319,7 @@ class ShopifyClient:
         reason: str = "correction",
         reference_document_uri: str | None = None,
     ) -> list[wire.InventoryChange]:
-        """Set quantities, 250 per call, each call idempotent under ``{key}:{batch index}``.
+        """Set quantities, 250 per call, each idempotent under ``{key}:{batch index}:{input hash}``.
 
         Calls run in order and stop at the first batch Shopify refuses: earlier batches are
         applied, and calling again with the same ``key`` replays them without effect.
@@ -303,7 +344,12 @@ class ShopifyClient:
             }
             if reference_document_uri is not None:
                 payload["referenceDocumentUri"] = reference_document_uri
-            batch_key = f"{key}:{index // queries.INVENTORY_BATCH}"
+            # The key covers the batch's input too: a recomputed batch (new change_from after
+            # a stale answer) is a new request, not a mismatched replay of the old key.
+            digest = hashlib.sha256(
+                json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+            ).hexdigest()[:16]
+            batch_key = f"{key}:{index // queries.INVENTORY_BATCH}:{digest}"
             data = await self.execute(
                 "InventorySetQuantities",
                 {"input": payload, "key": batch_key},

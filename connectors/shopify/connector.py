@@ -18,19 +18,27 @@ Writes (``RemoteWrite.payload`` is JSON):
 
 - ``inventory.set``: ``{"name": "available", "quantities": [{"inventory_item_id",
   "location_id"?, "quantity", "change_from"}]}``; ``location_id`` defaults to the channel's;
-  ``change_from`` is the last quantity seen (``null`` opts out of the check). A stale
-  ``change_from`` raises ``RecordError(reason="stale")``: re-read, recompute, write again.
+  ``change_from`` is the last quantity seen (``null`` opts out of the check). Each
+  ``quantity`` is an absolute target, not a delta: on a stale ``change_from`` the connector
+  re-reads the items' current quantities, recomputes ``change_from`` from them and sends again
+  (at most ``STALE_RETRIES`` times; then ``RecordError(reason="stale")``).
 - ``fulfillment.create``: ``{"order_id", "lines": [{"sku", "quantity"}] | null, "tracking":
-  {"company", "number", "url"}, "notify_customer": true}``. If the order already has a
-  fulfillment with the same tracking number, that one is the result (a retried write does not
-  ship twice); otherwise the lines are matched by SKU to open fulfillment order lines.
+  {"company", "number", "url"}, "notify_customer": true}``. ``fulfillmentCreate`` takes no
+  ``@idempotent`` key (2026-01) and a Fulfillment has no metadata, so a retried write finds its
+  earlier attempt by content: an existing fulfillment with the same tracking number AND
+  exactly the same SKUs and quantities is the result (a retry does not ship twice; another
+  shipment under the same tracking number is not mistaken for this one). A write without
+  tracking number cannot be matched safely and is refused (``RecordError(reason=
+  "no_tracking")``). Otherwise the lines are matched by SKU to open fulfillment order lines.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -45,7 +53,7 @@ from connectors.base import (
     decode_payload,
     verify_with_webhook_secret,
 )
-from connectors.errors import RecordError
+from connectors.errors import ChannelFatal, RecordError
 from connectors.shopify import webhooks, wire
 from connectors.shopify.client import (
     FulfillmentLine,
@@ -54,13 +62,26 @@ from connectors.shopify.client import (
     Tracking,
 )
 
+API_VERSION_PATTERN = r"^(202[6-9]|20[3-9][0-9])-(0[1-9]|1[0-2])$"
+"""Admin API versions from 2026-01 on (``changeFromQuantity`` and ``@idempotent`` exist)."""
+
+STALE_RETRIES = 3
+"""How many times an ``inventory.set`` re-reads and re-sends after a stale compare-and-set."""
+
 
 class ShopifySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     shop: str
     """The shop's domain, ``example.myshopify.com``."""
     location_id: str
     """GID of the location whose inventory shelfsync sets: ``gid://shopify/Location/…``."""
-    api_version: str = "2026-01"
+    api_version: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=API_VERSION_PATTERN,
+            description="Shopify Admin API version, YYYY-MM, 2026-01 or later",
+        ),
+    ] = "2026-01"
+    """2026-01 or later: the documents use ``changeFromQuantity`` and ``@idempotent``."""
     orders_query: str | None = None
     """Extra Shopify search terms for the orders stream, e.g. ``"test:false"``."""
     scheme: Literal["https", "http"] = "https"
@@ -95,6 +116,11 @@ class ShopifyConnector:
     def __init__(self, context: ConnectorContext) -> None:
         self.context = context
         self.settings: ShopifySettings = context.settings
+        if not re.fullmatch(API_VERSION_PATTERN, self.settings.api_version):
+            raise ChannelFatal(
+                f"shopify api_version {self.settings.api_version!r} is not supported: "
+                "shelfsync needs 2026-01 or later (YYYY-MM)"
+            )
         self.client = ShopifyClient(
             context.http,
             self.settings.shop,
@@ -152,22 +178,67 @@ class ShopifyConnector:
             )
             for q in payload.quantities
         ]
-        applied = await self.client.set_inventory(changes, key=remote_write.key, name=payload.name)
+        for attempt in range(STALE_RETRIES + 1):
+            try:
+                applied = await self.client.set_inventory(
+                    changes, key=remote_write.key, name=payload.name
+                )
+                break
+            except RecordError as exc:
+                if exc.reason != "stale" or attempt == STALE_RETRIES:
+                    raise
+                changes = await self._reread(changes, payload.name)
         return WriteResult(
             remote_id=None, summary=f"set {len(changes)} quantities ({len(applied)} changes)"
         )
 
+    async def _reread(self, changes: list[InventorySet], name: str) -> list[InventorySet]:
+        """``changes`` with each checked ``change_from`` replaced by the quantity now on Shopify.
+
+        The targets are absolute, so a write recomputed this way still lands each item at its
+        ``quantity``; an item Shopify no longer reports keeps its old ``change_from``.
+        """
+        current: dict[tuple[str, str], int] = {}
+        for location in sorted({c.location_id for c in changes}):
+            ids = [
+                c.inventory_item_id
+                for c in changes
+                if c.location_id == location and c.change_from is not None
+            ]
+            if not ids:
+                continue
+            levels = await self.client.inventory_levels(ids, location)
+            for item_id, quantities in levels.items():
+                if name in quantities:
+                    current[(item_id, location)] = quantities[name]
+        return [
+            c
+            if c.change_from is None
+            else msgspec.structs.replace(
+                c,
+                change_from=current.get((c.inventory_item_id, c.location_id), c.change_from),
+            )
+            for c in changes
+        ]
+
     async def _create_fulfillment(self, remote_write: RemoteWrite) -> WriteResult:
         payload = decode_payload(remote_write, FulfillmentPayload, entity=remote_write.key)
+        if not payload.tracking.number:
+            # fulfillmentCreate takes no @idempotent key and a Fulfillment has no metadata: the
+            # tracking number is the only mark a retry after a lost answer can find.
+            raise RecordError(
+                f"order {payload.order_id}: a fulfillment without tracking number cannot be "
+                "created safely (a retry could not tell whether it was already created)",
+                entity=payload.order_id,
+                reason="no_tracking",
+            )
         order = await self.client.fulfillment_orders(payload.order_id)
-        number = payload.tracking.number
-        if number is not None:
-            for done in order.fulfillments:
-                if any(t.number == number for t in done.tracking_info):
-                    return WriteResult(remote_id=done.id, summary="already fulfilled")
         open_orders = [
             fo for fo in order.fulfillment_orders.nodes if fo.status in ("OPEN", "IN_PROGRESS")
         ]
+        done = _already_fulfilled(payload, order, open_orders)
+        if done is not None:
+            return WriteResult(remote_id=done, summary="already fulfilled")
         if not open_orders:
             raise RecordError(
                 f"order {payload.order_id} has no open fulfillment order",
@@ -182,6 +253,50 @@ class ShopifyConnector:
 
     async def aclose(self) -> None:
         return None
+
+
+def _already_fulfilled(
+    payload: FulfillmentPayload,
+    order: wire.OrderFulfillmentOrders,
+    open_orders: list[wire.FulfillmentOrder],
+) -> str | None:
+    """The id of an existing fulfillment that is this write's, applied by an earlier attempt.
+
+    It carries the same tracking number and shipped exactly the payload's SKUs and quantities
+    (for ``lines: null``, "everything left": a same-tracking fulfillment and nothing left open).
+    Another shipment under the same tracking number with other lines is not a match.
+    """
+    number = payload.tracking.number
+    same = [f for f in order.fulfillments if any(t.number == number for t in f.tracking_info)]
+    if not same:
+        return None
+    if payload.lines is None:
+        left = any(
+            item.remaining_quantity > 0 for fo in open_orders for item in fo.line_items.nodes
+        )
+        return None if left else same[0].id
+    wanted: Counter[str] = Counter()
+    for line in payload.lines:
+        wanted[line.sku] += line.quantity
+    for fulfillment in same:
+        shipped: Counter[str] = Counter()
+        for item in fulfillment.fulfillment_line_items.nodes:
+            shipped[item.line_item.sku or ""] += item.quantity or 0
+        if fulfillment.fulfillment_line_items.page_info.has_next_page:
+            if (
+                all(shipped[sku] <= n for sku, n in wanted.items())
+                and shipped.keys() <= wanted.keys()
+            ):
+                raise RecordError(
+                    f"order {payload.order_id}: fulfillment {fulfillment.id} has the same "
+                    "tracking number and more lines than one page; cannot tell if it is this one",
+                    entity=payload.order_id,
+                    reason="ambiguous_fulfillment",
+                )
+            continue
+        if +shipped == +wanted:
+            return fulfillment.id
+    return None
 
 
 def _match_lines(

@@ -9,6 +9,8 @@ Choices where Shopify and the canonical model do not line up one to one:
 - fulfillment: ``OPEN``/``PENDING_FULFILLMENT``/``REQUEST_DECLINED`` are ``unfulfilled``
   (nothing shipped yet), ``IN_PROGRESS`` is ``partially_fulfilled``, ``SCHEDULED`` and
   ``ON_HOLD`` are ``on_hold``, ``RESTOCKED`` is ``fulfilled`` (nothing left to ship);
+- an order line's quantity is ``currentQuantity`` (refunded and removed units excluded);
+  lines with nothing left (``currentQuantity`` 0) are dropped;
 - the gift message is the custom attribute (note attribute) named like "gift message";
 - a shipping address lacking name, street, city or country gives ``recipient=None``.
 """
@@ -126,11 +128,12 @@ def order_from_wire(channel: str, node: wire.OrderNode) -> Order:
     lines = [
         OrderLine(
             sku=line.sku or fallback_sku(channel, line.variant.id if line.variant else line.id),
-            quantity=line.quantity,
+            quantity=line.current_quantity,
             name=line.title,
             store_line_id=line.id,
         )
         for line in node.line_items.nodes
+        if line.current_quantity > 0
     ]
     return Order(
         channel=channel,

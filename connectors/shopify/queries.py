@@ -75,7 +75,7 @@ query Orders($after: String, $query: String) {
       shippingLine { title }
       lineItems(first: 50) {
         pageInfo { hasNextPage }
-        nodes { id sku title quantity variant { id } }
+        nodes { id sku title quantity currentQuantity variant { id } }
       }
     }
   }
@@ -86,7 +86,14 @@ FULFILLMENT_ORDERS = """
 query FulfillmentOrders($id: ID!) {
   order(id: $id) {
     id
-    fulfillments(first: 50) { id trackingInfo { company number url } }
+    fulfillments(first: 10) {
+      id
+      trackingInfo { company number url }
+      fulfillmentLineItems(first: 20) {
+        pageInfo { hasNextPage }
+        nodes { quantity lineItem { id sku } }
+      }
+    }
     fulfillmentOrders(first: 10) {
       nodes {
         id

@@ -40,7 +40,8 @@ from connectors.shopify.sandbox_schema import Root, sandbox_schema
 from connectors.shopify.sandbox_state import ShopState, gid, iso
 from connectors.shopify.sandbox_webhooks import Webhooks
 
-SUPPORTED_VERSIONS = ("2025-01", "2025-04", "2025-07", "2025-10", "2026-01", "unstable")
+SUPPORTED_VERSIONS = ("2026-01",)
+"""Only the version whose schema ``sandbox.graphql`` follows; any other gets 404."""
 UNAUTHORIZED = {
     "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
 }
@@ -136,7 +137,9 @@ class ShopifySandbox:
                 },
             }
             return 200, {"errors": [error], "extensions": self._cost(requested, None)}
-        if bucket.available < requested:
+        # The level is reported rounded to 3 decimals; a client trusting it must not be
+        # throttled by float drift below that precision.
+        if bucket.available < requested - 0.0005:
             state.counters["throttled"] += 1
             self._log(request, requested, None, "THROTTLED")
             error = {

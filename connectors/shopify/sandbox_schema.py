@@ -33,6 +33,7 @@ from connectors.shopify.sandbox_inventory import (
 from connectors.shopify.sandbox_search import compile_search, paginate
 from connectors.shopify.sandbox_state import (
     LOCATION_ID,
+    Fulfillment,
     FulfillmentOrder,
     Order,
     Product,
@@ -137,6 +138,35 @@ def fulfillment_order_node(state: ShopState, fo: FulfillmentOrder) -> dict[str, 
     }
 
 
+def fulfillment_with_lines(state: ShopState, f: Fulfillment) -> dict[str, Any]:
+    """``fulfillment_node`` plus ``fulfillmentLineItems``: what this fulfillment shipped."""
+    order = state.orders[f.order_id]
+    fo_lines = {
+        line.id: line
+        for fo_id in order.fulfillment_order_ids
+        for line in state.fulfillment_orders[fo_id].lines
+    }
+
+    def line_node(index: int) -> dict[str, Any]:
+        fo_line_id, quantity = f.lines[index]
+        return {
+            "id": gid("FulfillmentLineItem", f.id * 1000 + index),
+            "quantity": quantity,
+            "lineItem": line_item_node(order, fo_lines[fo_line_id].line_item_id),
+        }
+
+    return {
+        **fulfillment_node(f),
+        "fulfillmentLineItems": lambda info, **args: paginate(
+            range(len(f.lines)),
+            lambda i: (i,),
+            reverse=bool(args.get("reverse")),
+            to_node=line_node,
+            **_connection_args(args),
+        ),
+    }
+
+
 def line_item_node(order: Order, line_id: int) -> dict[str, Any]:
     item = next(i for i in order.lines if i.id == line_id)
     return {
@@ -189,7 +219,9 @@ def order_node(state: ShopState, order: Order) -> dict[str, Any]:
             **_connection_args(args),
         ),
         "fulfillments": lambda info, first=None, query=None: [
-            fulfillment_node(f) for f in state.fulfillments.values() if f.order_id == order.id
+            fulfillment_with_lines(state, f)
+            for f in state.fulfillments.values()
+            if f.order_id == order.id
         ][:first],
         "fulfillmentOrders": lambda info, **args: paginate(
             order.fulfillment_order_ids,
@@ -362,4 +394,12 @@ class Root:
     def fulfillmentCreate(
         self, info: Info, fulfillment: dict[str, Any], message: str | None = None
     ) -> dict[str, Any]:
-        return create_fulfillment(self.state, fulfillment, self.emit)
+        result = create_fulfillment(self.state, fulfillment, self.emit)
+        if result.get("fulfillment") is not None:
+            created = next(
+                f
+                for f in self.state.fulfillments.values()
+                if gid("Fulfillment", f.id) == result["fulfillment"]["id"]
+            )
+            result["fulfillment"] = fulfillment_with_lines(self.state, created)
+        return result

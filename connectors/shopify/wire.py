@@ -193,6 +193,9 @@ class LineItem(msgspec.Struct, frozen=True, rename="camel"):
     sku: str | None
     title: str
     quantity: int
+    """Units ordered, refunded and removed ones included: not what is left to ship."""
+    current_quantity: int
+    """Units ordered, excluding refunded and removed units (what the canonical line carries)."""
     variant: IdRef | None
 
 
@@ -249,9 +252,25 @@ class FulfillmentOrders(msgspec.Struct, frozen=True, rename="camel"):
     nodes: list[FulfillmentOrder]
 
 
+class FulfilledLineItem(msgspec.Struct, frozen=True, rename="camel"):
+    id: str
+    sku: str | None
+
+
+class FulfillmentLineItem(msgspec.Struct, frozen=True, rename="camel"):
+    quantity: int | None
+    line_item: FulfilledLineItem
+
+
+class FulfillmentLineItems(msgspec.Struct, frozen=True, rename="camel"):
+    page_info: PageInfo
+    nodes: list[FulfillmentLineItem]
+
+
 class FulfillmentRef(msgspec.Struct, frozen=True, rename="camel"):
     id: str
     tracking_info: list[TrackingInfo]
+    fulfillment_line_items: FulfillmentLineItems
 
 
 class OrderFulfillmentOrders(msgspec.Struct, frozen=True, rename="camel"):

@@ -7,12 +7,20 @@ from datetime import timedelta
 import httpx
 import msgspec
 import pytest
+import trio
+import trio.testing
 
+from connectors.base import RateSignal
 from connectors.errors import AuthFailed, ChannelFatal, RateLimited
 from connectors.shopify import wire
-from connectors.shopify.client import ShopifyClient
+from connectors.shopify.client import THROTTLE_RETRIES, ShopifyClient
 from connectors.shopify.sandbox import ShopifySandbox
 from tests.shopify.conftest import RecordingGate, make_client
+
+
+@pytest.fixture
+def autojump_clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0)
 
 
 async def read_all_variants(client: ShopifyClient, since=None) -> list[wire.Variant]:  # type: ignore[no-untyped-def]
@@ -150,13 +158,48 @@ async def test_unknown_version_is_fatal(http: httpx.AsyncClient, gate: Recording
         await client.variants_page(None, None)
 
 
-async def test_throttled_answer_is_rate_limited_with_computed_wait(
+async def test_persistent_throttle_is_rate_limited_with_computed_wait(
     client: ShopifyClient, app: ShopifySandbox, gate: RecordingGate
 ) -> None:
-    app.state.faults.throttle_burst = 1  # another app drained the bucket just now
+    # Another app drains the bucket before every attempt, the re-sends included.
+    app.state.faults.throttle_burst = THROTTLE_RETRIES + 1
     with pytest.raises(RateLimited) as caught:
         await client.variants_page(None, None)
     # (requested - currentlyAvailable) / restoreRate = (902 - 0) / 100
     assert caught.value.retry_after == pytest.approx(9.02)
     assert gate.signals[-1].retry_after == pytest.approx(9.02)
+    assert app.state.counters["throttled"] == THROTTLE_RETRIES + 1
+    assert len(gate.costs) == THROTTLE_RETRIES + 1
+
+
+class WaitingGate(RecordingGate):
+    """A RecordingGate whose ``before_call`` sleeps out the latest ``retry_after`` it saw."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending = 0.0
+        self.waited = 0.0
+
+    async def before_call(self, cost: float = 1.0) -> None:
+        await super().before_call(cost)
+        wait, self.pending = self.pending, 0.0
+        self.waited += wait
+        await trio.sleep(wait)
+
+    def observe(self, signal: RateSignal) -> None:
+        super().observe(signal)
+        if signal.retry_after is not None:
+            self.pending = signal.retry_after
+
+
+async def test_throttled_answer_is_sent_again_after_the_gate(
+    http: httpx.AsyncClient, app: ShopifySandbox, autojump_clock: trio.testing.MockClock
+) -> None:
+    gate = WaitingGate()
+    client = make_client(http, gate)
+    app.state.faults.throttle_burst = 1  # another app drained the bucket just now
+    page = await client.variants_page(None, None)
+    assert page.nodes
     assert app.state.counters["throttled"] == 1
+    assert len(gate.costs) == 2  # the gate was asked again before the re-send
+    assert gate.waited == pytest.approx(9.02)

@@ -14,6 +14,7 @@ from actors.ratelimit import RateLimiter
 from connectors.base import ConnectorContext
 from connectors.errors import RateLimited
 from connectors.sandbox_server import SandboxOptions
+from connectors.shopify.client import THROTTLE_RETRIES
 from connectors.shopify.connector import CONNECTOR, ShopifyConnector, ShopifySettings
 from connectors.shopify.sandbox import create_app
 from daemon.credentials import Secret
@@ -73,5 +74,32 @@ async def test_without_pacing_the_same_read_is_throttled(
         with pytest.raises(RateLimited) as caught:
             async for _ in connector.read("products", None):
                 pass
-    assert app.state.counters["throttled"] == 1
+    # Unpaced, the client's re-sends find the bucket still empty (no time passed).
+    assert app.state.counters["throttled"] == THROTTLE_RETRIES + 1
     assert caught.value.retry_after is not None and 0 < caught.value.retry_after <= 9.02
+
+
+async def test_products_read_under_throttling_completes(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Another app drains the bucket before each of the first calls: the client waits at the
+    # gate and sends again instead of raising RateLimited (which would spend the actor's
+    # attempts and throw away the pages already collected).
+    app = create_app(SandboxOptions(seed=11, catalog=500))
+    app.state.faults.throttle_burst = THROTTLE_RETRIES
+    gate = CallGate(RateLimiter(CONNECTOR.requests_per_second, CONNECTOR.burst), paused=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
+        connector = ShopifyConnector(
+            ConnectorContext(
+                channel="shop",
+                settings=ShopifySettings(shop=SHOP, location_id="gid://shopify/Location/1"),
+                secrets={"token": Secret(TOKEN), "webhook_secret": Secret("s")},
+                http=http,
+                gate=gate,
+                now=lambda: datetime.now(UTC),
+            )
+        )
+        pages = [page async for page in connector.read("products", None)]
+    assert len({r.key for page in pages for r in page.records}) == 500
+    assert app.state.counters["throttled"] == THROTTLE_RETRIES
+    assert app.state.counters["requests"] == 5 + THROTTLE_RETRIES

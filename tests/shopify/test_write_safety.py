@@ -1,0 +1,294 @@
+"""Writes the actor may retry: lost answers, concurrent changes, stale compare-and-set."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+
+from connectors.base import ConnectorContext, RemoteWrite
+from connectors.errors import ChannelFatal, RecordError, Retryable
+from connectors.shopify import mapping, wire
+from connectors.shopify.connector import (
+    CONNECTOR,
+    STALE_RETRIES,
+    ShopifyConnector,
+    ShopifySettings,
+)
+from connectors.shopify.sandbox import ShopifySandbox
+from connectors.shopify.sandbox_state import LOCATION_ID, Order, gid
+from daemon.credentials import Secret
+from tests.shopify.conftest import SHOP, TOKEN, RecordingGate
+
+
+class LoseAnswers(httpx.AsyncBaseTransport):
+    """Forwards every request to the sandbox, then loses the answer of chosen operations."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.lose: dict[str, int] = {}
+        """Operation name → how many of its next answers to lose."""
+        self.before: dict[str, Any] = {}
+        """Operation name → an async callable run before forwarding (a concurrent change)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        operation = None
+        if request.url.path.endswith("/graphql.json"):
+            operation = msgspec.json.decode(request.content).get("operationName")
+        if operation in self.before:
+            await self.before[operation]()
+        response = await self.inner.handle_async_request(request)
+        if operation is not None and self.lose.get(operation, 0) > 0:
+            self.lose[operation] -= 1
+            await response.aread()
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return response
+
+
+@pytest.fixture
+def transport(app: ShopifySandbox) -> LoseAnswers:
+    return LoseAnswers(httpx.ASGITransport(app=app))
+
+
+@pytest.fixture
+async def connector(transport: LoseAnswers, gate: RecordingGate) -> AsyncIterator[ShopifyConnector]:
+    async with httpx.AsyncClient(transport=transport) as http:
+        yield make_connector(http, gate)
+
+
+def make_connector(
+    http: httpx.AsyncClient, gate: RecordingGate, **settings: Any
+) -> ShopifyConnector:
+    made = CONNECTOR.create(
+        ConnectorContext(
+            channel="shop",
+            settings=ShopifySettings(
+                shop=SHOP, location_id=gid("Location", LOCATION_ID), **settings
+            ),
+            secrets={"token": Secret(TOKEN), "webhook_secret": Secret("s")},
+            http=http,
+            gate=gate,
+            now=lambda: datetime.now(UTC),
+        )
+    )
+    assert isinstance(made, ShopifyConnector)
+    return made
+
+
+def open_order(app: ShopifySandbox, lines: int = 1) -> Order:
+    return next(
+        o
+        for o in app.state.orders.values()
+        if o.fulfillment == "UNFULFILLED"
+        and not o.test
+        and o.cancelled_at is None
+        and len(o.lines) >= lines
+    )
+
+
+def fulfil(
+    key: str, order: Order, lines: list[tuple[str, int]] | None, number: str | None
+) -> RemoteWrite:
+    payload = {
+        "order_id": gid("Order", order.id),
+        "lines": None if lines is None else [{"sku": s, "quantity": q} for s, q in lines],
+        "tracking": {"company": "DHL", "number": number},
+    }
+    return RemoteWrite(kind="fulfillment.create", key=key, payload=msgspec.json.encode(payload))
+
+
+# -- fulfillment.create -------------------------------------------------------------------
+
+
+async def test_fulfillment_applied_but_answer_lost_is_not_created_twice(
+    connector: ShopifyConnector, app: ShopifySandbox, transport: LoseAnswers
+) -> None:
+    order = open_order(app)
+    line = order.lines[0]
+    write = fulfil("s-1", order, [(line.sku, line.quantity)], "JD0001")
+    transport.lose["FulfillmentCreate"] = 1
+    with pytest.raises(Retryable):
+        await connector.write(write)
+    assert len(app.state.fulfillments) == 1  # Shopify did apply it
+    # The actor retries the write with backoff.
+    result = await connector.write(write)
+    assert result.summary == "already fulfilled"
+    (fulfillment,) = app.state.fulfillments.values()
+    assert result.remote_id == gid("Fulfillment", fulfillment.id)
+
+
+async def test_all_remaining_lines_applied_but_answer_lost_is_not_created_twice(
+    connector: ShopifyConnector, app: ShopifySandbox, transport: LoseAnswers
+) -> None:
+    order = open_order(app)
+    write = fulfil("s-1", order, None, "JD0002")
+    transport.lose["FulfillmentCreate"] = 1
+    with pytest.raises(Retryable):
+        await connector.write(write)
+    result = await connector.write(write)
+    assert result.summary == "already fulfilled"
+    assert len(app.state.fulfillments) == 1
+
+
+async def test_two_shipments_sharing_a_tracking_number_are_both_created(
+    connector: ShopifyConnector, app: ShopifySandbox
+) -> None:
+    order = open_order(app, lines=2)
+    first, second = order.lines[:2]
+    assert first.sku != second.sku
+    one = await connector.write(fulfil("s-1", order, [(first.sku, first.quantity)], "BOX-1"))
+    two = await connector.write(fulfil("s-2", order, [(second.sku, second.quantity)], "BOX-1"))
+    assert one.remote_id != two.remote_id
+    assert two.summary != "already fulfilled"
+    assert len(app.state.fulfillments) == 2
+
+
+async def test_fulfillment_without_tracking_number_is_refused(
+    connector: ShopifyConnector, app: ShopifySandbox
+) -> None:
+    order = open_order(app)
+    line = order.lines[0]
+    with pytest.raises(RecordError) as caught:
+        await connector.write(fulfil("s-1", order, [(line.sku, line.quantity)], None))
+    assert caught.value.reason == "no_tracking"
+    assert not app.state.fulfillments
+
+
+# -- inventory.set ------------------------------------------------------------------------
+
+
+def inventory_write(key: str, item: int, quantity: int, change_from: int | None) -> RemoteWrite:
+    payload = {
+        "quantities": [
+            {
+                "inventory_item_id": gid("InventoryItem", item),
+                "quantity": quantity,
+                "change_from": change_from,
+            }
+        ]
+    }
+    return RemoteWrite(kind="inventory.set", key=key, payload=msgspec.json.encode(payload))
+
+
+async def test_shopper_order_between_read_and_write_still_lands_at_target(
+    connector: ShopifyConnector, app: ShopifySandbox, transport: LoseAnswers
+) -> None:
+    (item, _), level = next(
+        (k, v) for k, v in sorted(app.state.levels.items()) if v["available"] >= 3
+    )
+    sku = app.state.variants[app.state.item_to_variant[item]].sku
+    read = level["available"]
+
+    async def shopper_buys() -> None:
+        transport.before.pop("InventorySetQuantities")
+        async with httpx.AsyncClient(transport=transport.inner) as shopper:
+            answer = await shopper.post(
+                "http://sandbox/_sandbox/orders", json={"lines": [{"sku": sku, "quantity": 2}]}
+            )
+            assert answer.status_code == 201
+
+    transport.before["InventorySetQuantities"] = shopper_buys
+    result = await connector.write(inventory_write("w-1", item, 40, change_from=read))
+    assert level["available"] == 40
+    assert "1 quantities" in result.summary
+
+
+async def test_stale_retry_is_not_an_idempotency_key_mismatch(
+    connector: ShopifyConnector, app: ShopifySandbox
+) -> None:
+    # The held write is retried later with the same write key but a re-read change_from.
+    (item, _), level = next(iter(sorted(app.state.levels.items())))
+    read = level["available"]
+    await connector.write(inventory_write("w-1", item, read + 1, change_from=read))
+    level["available"] = read + 7  # a direct change on Shopify
+    await connector.write(inventory_write("w-1", item, read + 3, change_from=read))
+    assert level["available"] == read + 3
+
+
+async def test_stale_without_end_is_a_stale_record_error(
+    connector: ShopifyConnector, app: ShopifySandbox, transport: LoseAnswers
+) -> None:
+    (item, _), level = next(iter(sorted(app.state.levels.items())))
+    attempts = 0
+
+    async def keeps_changing() -> None:
+        nonlocal attempts
+        attempts += 1
+        level["available"] += 1
+
+    transport.before["InventorySetQuantities"] = keeps_changing
+    with pytest.raises(RecordError) as caught:
+        await connector.write(inventory_write("w-1", item, 50, change_from=level["available"]))
+    assert caught.value.reason == "stale"
+    assert attempts == STALE_RETRIES + 1
+
+
+# -- api_version --------------------------------------------------------------------------
+
+
+def test_settings_refuse_an_api_version_before_2026_01() -> None:
+    base = {"shop": SHOP, "location_id": "gid://shopify/Location/1"}
+    ok = msgspec.convert({**base, "api_version": "2026-04"}, ShopifySettings)
+    assert ok.api_version == "2026-04"
+    for old in ("2025-10", "2024-01", "unstable", "2026-1"):
+        with pytest.raises(msgspec.ValidationError, match="api_version"):
+            msgspec.convert({**base, "api_version": old}, ShopifySettings)
+
+
+async def test_connector_refuses_an_api_version_before_2026_01(
+    http: httpx.AsyncClient, gate: RecordingGate
+) -> None:
+    with pytest.raises(ChannelFatal, match="2026-01"):
+        make_connector(http, gate, api_version="2025-10")
+
+
+# -- order lines ----------------------------------------------------------------------------
+
+
+def test_order_lines_carry_current_quantity_and_drop_removed_lines() -> None:
+    def line(n: int, quantity: int, current: int) -> dict[str, Any]:
+        return {
+            "id": f"gid://shopify/LineItem/{n}",
+            "sku": f"SKU-{n}",
+            "title": f"Thing {n}",
+            "quantity": quantity,
+            "currentQuantity": current,
+            "variant": None,
+        }
+
+    node: dict[str, Any] = {
+        "id": "gid://shopify/Order/1",
+        "name": "#1001",
+        "createdAt": "2026-01-05T10:00:00Z",
+        "updatedAt": "2026-01-05T11:00:00Z",
+        "cancelledAt": None,
+        "test": False,
+        "note": None,
+        "displayFinancialStatus": "PARTIALLY_REFUNDED",
+        "displayFulfillmentStatus": "UNFULFILLED",
+        "customAttributes": [],
+        "shippingAddress": None,
+        "shippingLine": None,
+        "lineItems": {
+            "pageInfo": {"hasNextPage": False},
+            "nodes": [line(1, 3, 1), line(2, 2, 0), line(3, 1, 1)],
+        },
+    }
+    order = mapping.order_from_wire(
+        "shop", msgspec.json.decode(msgspec.json.encode(node), type=wire.OrderNode)
+    )
+    assert [(li.sku, li.quantity) for li in order.lines] == [("SKU-1", 1), ("SKU-3", 1)]
+
+
+async def test_sandbox_serves_only_2026_01(http: httpx.AsyncClient) -> None:
+    for version, status in (("2025-10", 404), ("2026-01", 200)):
+        answer = await http.post(
+            f"http://{SHOP}/admin/api/{version}/graphql.json",
+            json={"query": "{ shop { name } }"},
+            headers={"X-Shopify-Access-Token": TOKEN},
+        )
+        assert answer.status_code == status, version
