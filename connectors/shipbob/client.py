@@ -5,13 +5,16 @@ Every call awaits ``gate.before_call()`` first and reports ShipBob's ``x-remaini
 of :mod:`connectors.errors`: transport trouble and 5xx → ``Retryable``; 429 → ``RateLimited``
 with ShipBob's wait; 401/403 → ``AuthFailed``; 400/422 → ``RecordError`` (reason
 ``remote_validation``) carrying ShipBob's messages; 404 → ``RecordError`` (``not_found``); a
-body that does not decode → ``RecordError`` (``schema``) naming the field path. Cancelling a
-call abandons the request; the ``httpx.AsyncClient`` is the caller's to close.
+body that does not decode → ``RecordError`` (``schema``) naming the field path; a ``next`` link
+to another scheme, host or port than the base URL is not followed (``RecordError``, ``schema``),
+since the bearer token goes with every request. Cancelling a call abandons the request; the
+``httpx.AsyncClient`` is the caller's to close.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -27,6 +30,7 @@ from daemon.credentials import Secret
 VERSION = "2026-01"
 RATE_LIMIT_PER_MINUTE = 150
 _DUPLICATE_REFERENCE = "existing referenceid"
+_DUPLICATE_SKU = "already exists"
 _T = TypeVar("_T")
 
 
@@ -36,11 +40,25 @@ class CreatedOrder(msgspec.Struct, frozen=True):
     """True when ShipBob answered "duplicate reference_id" and this is the order it holds."""
 
 
+class CreatedProduct(msgspec.Struct, frozen=True):
+    product: wire.Product
+    already_existed: bool
+    """True when ShipBob answered "SKU already exists" and this is the product holding it."""
+
+
 class RawOrder(msgspec.Struct, frozen=True):
-    """An order as ShipBob sent it (``raw``) and as decoded (``order``)."""
+    """An order as ShipBob sent it (``raw``) with its id and timestamps (``stamps``).
+
+    Only ``stamps`` is decoded when the page is read; :attr:`order` decodes the rest strictly,
+    so an order of unexpected shape is a ``RecordError`` about that order alone.
+    """
 
     raw: bytes
-    order: wire.Order
+    stamps: wire.OrderStamps
+
+    @property
+    def order(self) -> wire.Order:
+        return _decode(self.raw, wire.Order, f"order {self.stamps.id}", "order")
 
 
 def _decode(content: bytes, type_: type[_T], what: str, entity: str) -> _T:
@@ -93,8 +111,16 @@ class ShipBobClient:
     # --- plumbing -----------------------------------------------------------------------
 
     def _url(self, path_or_url: str) -> httpx.URL:
-        # ``next`` links may be absolute or relative; both resolve against the base URL.
-        return self._base.join(path_or_url)
+        """``next`` links may be absolute or relative; both resolve against the base URL, and
+        one that leads anywhere else is refused: the bearer token goes with every request."""
+        url, base = self._base.join(path_or_url), self._base
+        if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+            raise RecordError(
+                f"refusing to follow a link off {self._base.host}: {url.scheme}://{url.host}",
+                entity="page",
+                reason="schema",
+            )
+        return url
 
     async def _send(
         self,
@@ -195,19 +221,32 @@ class ShipBobClient:
         return next((o for o in orders if o.reference_id == reference_id), None)
 
     async def cancel_order(self, order_id: int) -> wire.CanceledOrder:
-        """Cancel before pick; ShipBob's 422 (e.g. already shipped) → ``RecordError``."""
-        return await self._call(
-            "POST",
-            f"{VERSION}/order/{order_id}:cancel",
-            f"cancel order {order_id}",
-            "order",
-            wire.CanceledOrder,
+        """Cancel before pick; ShipBob's 422 (e.g. already shipped) → ``RecordError``, and so
+        is a 200 whose status is not ``Success`` (``Failure``, ``PartialSuccess``) or whose
+        ``canceled_shipment_results`` hold a failure (reason ``remote_validation``)."""
+        what = f"cancel order {order_id}"
+        result = await self._call(
+            "POST", f"{VERSION}/order/{order_id}:cancel", what, "order", wire.CanceledOrder
         )
+        failed = [r for r in result.canceled_shipment_results if not r.is_success]
+        if result.status != "Success" or failed:
+            details = "; ".join(
+                f"shipment {r.shipment_id}: {r.action or 'not cancelled'}"
+                + (f" ({r.reason})" if r.reason else "")
+                for r in failed
+            )
+            raise RecordError(
+                f"{what}: ShipBob answered {result.status}" + (f": {details}" if details else ""),
+                entity="order",
+                reason="remote_validation",
+            )
+        return result
 
     async def orders_needing_tracking(
         self, *, since: datetime | None = None, limit: int = 250
     ) -> AsyncIterator[list[RawOrder]]:
-        """Pages of orders with tracking not yet uploaded, oldest first; follows ``next-page``.
+        """Pages of orders with tracking not yet uploaded, by order id (``SortOrder=Oldest``,
+        not by update time); follows ``next-page``.
 
         ``since`` filters on ShipBob's ``LastUpdateStartDate`` (inclusive in our sandbox).
         """
@@ -225,11 +264,11 @@ class ShipBobClient:
             what = "list orders needing tracking"
             response = await self._send("GET", url, what, params=params)
             self._raise_for_record(response, what, "order")
+            # Strict about what the read needs (ids, tz-aware timestamps: the error names the
+            # path, e.g. ``$[3].created_date``); the rest of each order stays raw.
+            stamps = _decode(response.content, list[wire.OrderStamps], what, "order")
             raws = _decode(response.content, list[msgspec.Raw], what, "order")
-            yield [
-                RawOrder(raw=bytes(raw), order=_decode(raw, wire.Order, what, "order"))
-                for raw in raws
-            ]
+            yield [RawOrder(raw=bytes(raw), stamps=s) for raw, s in zip(raws, stamps, strict=True)]
             # The next-page link carries the query; sending ours too would duplicate it.
             url, params = response.headers.get("next-page") or None, None
 
@@ -252,7 +291,7 @@ class ShipBobClient:
 
     async def _pages(
         self, path: str, params: dict[str, str], type_: type[_T], what: str, entity: str
-    ) -> AsyncIterator[_T]:
+    ) -> AsyncGenerator[_T, None]:
         """Follow ShipBob's ``next`` URLs from the first page to the last."""
         url: str | None = path
         query: dict[str, str] | None = params
@@ -261,31 +300,55 @@ class ShipBobClient:
             yield page
             url, query = getattr(page, "next", None) or None, None
 
-    async def product_pages(self, *, page_size: int = 250) -> AsyncIterator[list[wire.Product]]:
+    async def product_pages(
+        self, *, page_size: int = 250, sku: str | None = None
+    ) -> AsyncGenerator[list[wire.Product], None]:
+        """Products page by page; ``sku`` asks ShipBob for the products holding that SKU."""
+        params = {"PageSize": str(page_size)}
+        if sku is not None:
+            params["SKU"] = sku
         pages = self._pages(
             f"{VERSION}/product",
-            {"PageSize": str(page_size)},
+            params,
             wire.ProductPage,
             "list products",
             "product",
         )
-        async for page in pages:
-            yield page.items
+        async with aclosing(pages):
+            async for page in pages:
+                yield page.items
 
     async def list_products(self, *, page_size: int = 250) -> list[wire.Product]:
         """Every product, following ``next`` until ShipBob gives none."""
         return [p async for page in self.product_pages(page_size=page_size) for p in page]
 
-    async def create_product(self, request: wire.CreateProductRequest) -> wire.Product:
-        """Create a product with its variants; a duplicate SKU → ``RecordError``."""
-        return await self._call(
-            "POST",
-            f"{VERSION}/product",
-            f"create product {request.name!r}",
-            "product",
-            wire.Product,
-            body=request,
-        )
+    async def get_product_by_sku(self, sku: str) -> wire.Product | None:
+        """The product with a variant of this SKU, or None if ShipBob has none."""
+        async with aclosing(self.product_pages(sku=sku)) as pages:
+            async for page in pages:
+                for product in page:
+                    if any(v.sku == sku for v in product.variants):
+                        return product
+        return None
+
+    async def create_product(self, request: wire.CreateProductRequest) -> CreatedProduct:
+        """Create a product with its variants once: when ShipBob answers 422 "already exists"
+        and one product holds every requested SKU, that product is returned as existing (a
+        retry after a lost reply). Any other refusal → ``RecordError``."""
+        what = f"create product {request.name!r}"
+        response = await self._send("POST", f"{VERSION}/product", what, body=request)
+        skus = [v.sku for v in request.variants]
+        if (
+            response.status_code == 422
+            and skus
+            and any(_DUPLICATE_SKU in m.lower() for m in error_messages(response))
+        ):
+            existing = await self.get_product_by_sku(skus[0])
+            if existing is not None and set(skus) <= {v.sku for v in existing.variants}:
+                return CreatedProduct(product=existing, already_existed=True)
+        self._raise_for_record(response, what, "product")
+        product = _decode(response.content, wire.Product, what, "product")
+        return CreatedProduct(product=product, already_existed=False)
 
     async def inventory_location_pages(
         self, *, page_size: int = 250

@@ -5,7 +5,10 @@ Reads:
 
 - ``shipments``: orders with tracking not yet uploaded (optionally updated since the cursor),
   one record per order, body = the order's raw JSON, ``updated_at`` = its latest shipment
-  update. Records are sorted oldest first within each page.
+  update. All of ShipBob's pages are read, then one page is yielded, oldest update first
+  (ShipBob pages by order id, so per-page order would let the cursor skip records). Only the
+  id and timestamps are decoded (strictly, offsets required); an order otherwise malformed
+  is delivered raw and fails alone when decoded.
 - ``inventory``: a full snapshot on every read (ShipBob inventory has no update stamp, so
   ``since`` is ignored and ``updated_at`` is the read time); one record per inventory item,
   body = :class:`InventorySnapshot` JSON (per-location quantities plus network totals, the
@@ -15,8 +18,10 @@ Writes (payload JSON):
 
 - ``order.create``: a canonical :class:`~connectors.model.Order`; a duplicate reference is
   looked up and reported as already existing, never created twice.
-- ``order.cancel``: ``{"order_id": int}`` or ``{"reference_id": str}``.
-- ``product.create``: a canonical :class:`~connectors.model.Item`.
+- ``order.cancel``: ``{"order_id": int}`` or ``{"reference_id": str}``; a cancel ShipBob
+  answers with anything but ``Success`` for the order and every shipment is a ``RecordError``.
+- ``product.create``: a canonical :class:`~connectors.model.Item`; an existing SKU is looked
+  up and reported as already existing.
 - ``tracking.uploaded``: ``{"shipment_ids": [int, ...]}``.
 """
 
@@ -81,16 +86,20 @@ class ShipBobConnector:
     async def read(self, stream: str, since: datetime | None) -> AsyncGenerator[Page, None]:
         """Pages of changed records; ``ValueError`` for a stream this platform lacks."""
         if stream == "shipments":
-            async for orders in self.client.orders_needing_tracking(since=since):
-                records = [
-                    Record(
-                        key=str(raw.order.id),
-                        updated_at=mapping.order_updated_at(raw.order),
-                        body=raw.raw,
-                    )
-                    for raw in orders
-                ]
-                yield Page(records=sorted(records, key=lambda r: r.updated_at))
+            # ShipBob sorts by order id, not by update time: a page yielded as it arrived
+            # would move the cursor past older updates on later pages, lost if a later page
+            # then failed. The orders awaiting tracking upload are few, so all pages are read
+            # before one page, oldest update first, is yielded.
+            records = [
+                Record(
+                    key=str(raw.stamps.id),
+                    updated_at=mapping.order_updated_at(raw.stamps),
+                    body=raw.raw,
+                )
+                async for orders in self.client.orders_needing_tracking(since=since)
+                for raw in orders
+            ]
+            yield Page(records=sorted(records, key=lambda r: r.updated_at))
         elif stream == "inventory":
             totals = {t.inventory_id: t for t in await self.client.inventory_totals()}
             now = self.context.now()
@@ -140,8 +149,9 @@ class ShipBobConnector:
             return WriteResult(remote_id=str(order_id), summary=f"cancel: {result.status}")
         if kind == "product.create":
             item = decode_payload(remote_write, model.Item, entity=remote_write.kind)
-            product = await self.client.create_product(mapping.product_request(item))
-            return WriteResult(remote_id=str(product.id), summary="product created")
+            made = await self.client.create_product(mapping.product_request(item))
+            summary = "product already existed" if made.already_existed else "product created"
+            return WriteResult(remote_id=str(made.product.id), summary=summary)
         if kind == "tracking.uploaded":
             uploaded = decode_payload(remote_write, TrackingUploaded, entity=remote_write.kind)
             response = await self.client.mark_tracking_uploaded(uploaded.shipment_ids)

@@ -17,6 +17,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+import msgspec
+
 from connectors import model
 from connectors.errors import RecordError
 from connectors.shipbob import wire
@@ -173,7 +175,18 @@ def inventory_levels(
     return levels
 
 
-def order_updated_at(order: wire.Order) -> datetime:
+def decode_order(body: bytes) -> wire.Order:
+    """A ``shipments`` record's body as a ShipBob order; one of unexpected shape is a
+    ``RecordError`` (reason ``schema``) about that order alone, naming the field path."""
+    try:
+        return msgspec.json.decode(body, type=wire.Order)
+    except msgspec.DecodeError as exc:
+        raise RecordError(
+            f"ShipBob order: unexpected payload: {exc}", entity="order", reason="schema"
+        ) from None
+
+
+def order_updated_at(order: wire.Order | wire.OrderStamps) -> datetime:
     """When ShipBob last changed the order: its latest shipment update, else its creation."""
     stamps = [order.created_date]
     for shipment in order.shipments:

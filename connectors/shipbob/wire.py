@@ -11,8 +11,13 @@ ShipBob's objects (``tracking``, ``location``, ``status``) are not nullable in t
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
+
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+"""A timestamp that must carry its UTC offset: replication values are compared with the
+cursor, and a naive one fails to decode (with its field path) instead of crashing later."""
 
 
 class _Wire(msgspec.Struct, omit_defaults=True):
@@ -114,18 +119,18 @@ class Shipment(_Wire):
     created_date: datetime
     status: str
     reference_id: str | None = None
-    last_update_at: datetime | None = None
+    last_update_at: AwareDatetime | None = None
     actual_fulfillment_date: datetime | None = None
     location: FulfillmentCenter | None = None
     products: list[ShipmentProduct] = msgspec.field(default_factory=list)
     tracking: Tracking | None = None
     is_tracking_uploaded: bool = False
-    last_tracking_update_at: datetime | None = None
+    last_tracking_update_at: AwareDatetime | None = None
 
 
 class Order(_Wire):
     id: int
-    created_date: datetime
+    created_date: AwareDatetime
     status: str
     type: str = "DTC"
     reference_id: str | None = None
@@ -138,6 +143,23 @@ class Order(_Wire):
     gift_message: str | None = None
     purchase_date: datetime | None = None
     tags: list[Tag] = msgspec.field(default_factory=list)
+
+
+class ShipmentStamps(_Wire):
+    """The part of a shipment that says when it last changed."""
+
+    last_update_at: AwareDatetime | None = None
+    last_tracking_update_at: AwareDatetime | None = None
+
+
+class OrderStamps(_Wire):
+    """What a read needs of an order (its id and replication timestamps), decoded strictly
+    while the rest of the order is left raw so that one order of unexpected shape fails on
+    its own, later, instead of failing the page."""
+
+    id: int
+    created_date: AwareDatetime
+    shipments: list[ShipmentStamps] = msgspec.field(default_factory=list)
 
 
 class CanceledShipment(_Wire):
@@ -246,7 +268,7 @@ class Variant(_Wire):
     inventory: VariantInventory | None = None
     barcodes: list[Barcode] = msgspec.field(default_factory=list)
     created_on: datetime | None = None
-    updated_on: datetime | None = None
+    updated_on: AwareDatetime | None = None
 
 
 class Product(_Wire):
@@ -254,7 +276,7 @@ class Product(_Wire):
     created_on: datetime
     name: str | None = None
     type: str | None = None
-    updated_on: datetime | None = None
+    updated_on: AwareDatetime | None = None
     variants: list[Variant] = msgspec.field(default_factory=list)
 
 

@@ -99,8 +99,9 @@ async def test_create_product_in_ounces_and_inches(client: ShipBobClient) -> Non
             length=Decimal("25.4"), width=Decimal("12.7"), height=Decimal("2.54"), unit="cm"
         ),
     )
-    product = await client.create_product(mapping.product_request(item))
-    variant = product.variants[0]
+    created = await client.create_product(mapping.product_request(item))
+    assert not created.already_existed
+    variant = created.product.variants[0]
     assert variant.sku == "NEW-1"
     assert variant.weight is not None and variant.weight.weight == pytest.approx(16.0, abs=0.02)
     assert variant.dimension is not None
@@ -109,9 +110,19 @@ async def test_create_product_in_ounces_and_inches(client: ShipBobClient) -> Non
         5,
         1,
     )
+    # A retry after a lost reply: ShipBob's 422 "already exists" → the product holding it.
+    again = await client.create_product(mapping.product_request(item))
+    assert again.already_existed and again.product.id == created.product.id
+    # Two variants of one SKU in one request are refused, not mistaken for a retry.
     with pytest.raises(RecordError, match="already exists"):
         await client.create_product(
-            CreateProductRequest(name="x", variants=[CreateVariantRequest(name="x", sku="NEW-1")])
+            CreateProductRequest(
+                name="x",
+                variants=[
+                    CreateVariantRequest(name="x", sku="NEW-2"),
+                    CreateVariantRequest(name="y", sku="NEW-2"),
+                ],
+            )
         )
 
 
