@@ -21,7 +21,7 @@ cursor, and a naive one fails to decode (with its field path) instead of crashin
 
 
 class _Wire(msgspec.Struct, omit_defaults=True):
-    pass
+    """Base of ShipBob's wire types: encoding leaves unset optional fields out."""
 
 
 # --- orders ---------------------------------------------------------------------------------

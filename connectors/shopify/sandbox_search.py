@@ -30,7 +30,7 @@ _TOKEN = re.compile(
 
 
 class SearchError(ValueError):
-    pass
+    """A search query the sandbox cannot parse."""
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
