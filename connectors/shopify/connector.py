@@ -233,15 +233,22 @@ class ShopifyConnector:
                 reason="no_tracking",
             )
         order = await self.client.fulfillment_orders(payload.order_id)
+        # Only the channel's own location: a fulfillment spans one location (Shopify refuses
+        # one across several), and stock shipped from elsewhere is not ours to report.
         open_orders = [
-            fo for fo in order.fulfillment_orders.nodes if fo.status in ("OPEN", "IN_PROGRESS")
+            fo
+            for fo in order.fulfillment_orders.nodes
+            if fo.status in ("OPEN", "IN_PROGRESS")
+            and fo.assigned_location.location is not None
+            and fo.assigned_location.location.id == self.settings.location_id
         ]
         done = _already_fulfilled(payload, order, open_orders)
         if done is not None:
             return WriteResult(remote_id=done, summary="already fulfilled")
         if not open_orders:
             raise RecordError(
-                f"order {payload.order_id} has no open fulfillment order",
+                f"order {payload.order_id} has no open fulfillment order at "
+                f"{self.settings.location_id}",
                 entity=payload.order_id,
                 reason="nothing_to_fulfil",
             )

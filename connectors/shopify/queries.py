@@ -98,6 +98,7 @@ query FulfillmentOrders($id: ID!) {
       nodes {
         id
         status
+        assignedLocation { location { id } }
         lineItems(first: 50) {
           nodes { id sku remainingQuantity totalQuantity }
         }

@@ -128,6 +128,10 @@ def fulfillment_order_node(state: ShopState, fo: FulfillmentOrder) -> dict[str, 
         "createdAt": iso(fo.created_at),
         "updatedAt": iso(fo.updated_at),
         "order": lambda info: order_node(state, order),
+        "assignedLocation": {
+            "name": "Sandbox warehouse",
+            "location": {"id": gid("Location", fo.location_id), "name": "Sandbox warehouse"},
+        },
         "lineItems": lambda info, **args: paginate(
             range(len(fo.lines)),
             lambda i: (i,),

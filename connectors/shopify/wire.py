@@ -242,9 +242,19 @@ class FulfillmentOrderLineItems(msgspec.Struct, frozen=True, rename="camel"):
     nodes: list[FulfillmentOrderLineItem]
 
 
+class LocationRef(msgspec.Struct, frozen=True):
+    id: str
+
+
+class AssignedLocation(msgspec.Struct, frozen=True):
+    location: LocationRef | None
+    """None when the location was deleted since the assignment."""
+
+
 class FulfillmentOrder(msgspec.Struct, frozen=True, rename="camel"):
     id: str
     status: FulfillmentOrderStatus
+    assigned_location: AssignedLocation
     line_items: FulfillmentOrderLineItems
 
 

@@ -292,3 +292,17 @@ async def test_sandbox_serves_only_2026_01(http: httpx.AsyncClient) -> None:
             headers={"X-Shopify-Access-Token": TOKEN},
         )
         assert answer.status_code == status, version
+
+
+async def test_fulfillment_orders_at_another_location_are_not_this_channels(
+    connector: ShopifyConnector, app: ShopifySandbox
+) -> None:
+    order = open_order(app)
+    for fulfillment_order in app.state.fulfillment_orders.values():
+        if fulfillment_order.order_id == order.id:
+            fulfillment_order.location_id = LOCATION_ID + 1  # routed to another warehouse
+    line = order.lines[0]
+    with pytest.raises(RecordError) as caught:
+        await connector.write(fulfil("s-9", order, [(line.sku, line.quantity)], "JD0099"))
+    assert caught.value.reason == "nothing_to_fulfil"
+    assert app.state.fulfillments == {}
