@@ -159,7 +159,14 @@ class _Loader:
     ) -> _S | None:
         """Convert ``raw`` to ``cls``, recording a problem for each bad field; None if any."""
         values = self.decode_fields(cls, raw, path, checks or {})
-        return None if values is None else cls(**values)
+        if values is None:
+            return None
+        try:
+            return cls(**values)
+        except (ValueError, TypeError) as exc:
+            # A Struct's own __post_init__ check (a connector's rule across its settings).
+            self.problems.append(f"{path}: {exc}")
+            return None
 
     def decode_fields(
         self,

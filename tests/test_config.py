@@ -6,9 +6,11 @@ Channels use the connector double in ``tests/fakeplatform.py`` (platform ``fake`
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,7 +19,7 @@ from connectors.registry import BUILTIN
 from daemon.config import DEFAULT_LISTEN, Config, ConfigError, DaemonConfig, load_config
 from daemon.credentials import CredentialRef, Secret
 from daemon.durations import Duration
-from tests.fakeplatform import FakeSettings
+from tests.fakeplatform import CONNECTOR, FakeSettings
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN = '[daemon]\nplugins = ["tests.fakeplatform"]\n'
@@ -473,3 +475,27 @@ def test_type_problems_use_toml_vocabulary(tmp_path: Path) -> None:
     for problem in found:
         assert "`" not in problem
         assert "object" not in problem
+
+
+class PickySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    low: int = 0
+    high: int = 1
+
+    def __post_init__(self) -> None:
+        if self.low > self.high:
+            raise ValueError("low must not exceed high")
+
+
+def test_a_settings_check_across_fields_is_a_problem_line_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = dataclasses.replace(CONNECTOR, platform="picky", settings_type=PickySettings)
+    monkeypatch.setitem(BUILTIN, "picky", spec)  # a platform whose settings check themselves
+    path = tmp_path / "picky.toml"
+    path.write_text(
+        '[[channels]]\nname = "p"\nplatform = "picky"\n'
+        'credentials = { token = "env:T" }\nsettings = { low = 5, high = 2 }\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={"T": "secret-value"})
+    assert caught.value.problems == ["channels[0].settings: low must not exceed high"]
