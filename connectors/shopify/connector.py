@@ -87,6 +87,16 @@ class ShopifySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     scheme: Literal["https", "http"] = "https"
     """``http`` only to reach a sandbox on loopback (``shelfsync demo``)."""
 
+    def __post_init__(self) -> None:
+        # An access token must never cross a network in clear text.
+        host = self.shop.rsplit(":", 1)[0].strip("[]") if ":" in self.shop else self.shop
+        if (
+            self.scheme == "http"
+            and host not in ("localhost", "::1")
+            and not host.startswith("127.")
+        ):
+            raise ValueError(f'scheme "http" is only for a sandbox on loopback, not {self.shop}')
+
 
 class InventoryQuantity(msgspec.Struct, frozen=True):
     inventory_item_id: str

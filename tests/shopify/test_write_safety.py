@@ -306,3 +306,11 @@ async def test_fulfillment_orders_at_another_location_are_not_this_channels(
         await connector.write(fulfil("s-9", order, [(line.sku, line.quantity)], "JD0099"))
     assert caught.value.reason == "nothing_to_fulfil"
     assert app.state.fulfillments == {}
+
+
+def test_plain_http_is_refused_outside_loopback() -> None:
+    location = "gid://shopify/Location/1"
+    for shop in ("127.0.0.1:8801", "localhost:9", "[::1]:80"):
+        assert ShopifySettings(shop=shop, location_id=location, scheme="http").scheme == "http"
+    with pytest.raises(ValueError, match="only for a sandbox on loopback"):
+        ShopifySettings(shop="example.myshopify.com", location_id=location, scheme="http")
