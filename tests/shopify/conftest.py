@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
 
-from connectors.base import RateSignal
+from connectors.base import CallGate, ConnectorContext, RateSignal
 from connectors.sandbox_server import SandboxOptions
 from connectors.shopify.client import ShopifyClient
+from connectors.shopify.connector import CONNECTOR, ShopifyConnector, ShopifySettings
 from connectors.shopify.sandbox import ShopifySandbox, create_app
 from daemon.credentials import Secret
 
@@ -56,3 +59,19 @@ def make_client(
 @pytest.fixture
 def client(http: httpx.AsyncClient, gate: RecordingGate) -> ShopifyClient:
     return make_client(http, gate)
+
+
+def make_connector(http: httpx.AsyncClient, gate: CallGate, **settings: Any) -> ShopifyConnector:
+    """A Shopify connector for channel "shop" at the sandbox's location, through ``http``."""
+    made = CONNECTOR.create(
+        ConnectorContext(
+            channel="shop",
+            settings=ShopifySettings(shop=SHOP, location_id="gid://shopify/Location/1", **settings),
+            secrets={"token": Secret(TOKEN), "webhook_secret": Secret("s")},
+            http=http,
+            gate=gate,
+            now=lambda: datetime.now(UTC),
+        )
+    )
+    assert isinstance(made, ShopifyConnector)
+    return made

@@ -3,39 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
 import msgspec
 import pytest
 
-from connectors.base import ConnectorContext, RemoteWrite
+from connectors.base import RemoteWrite
 from connectors.errors import RecordError
 from connectors.registry import BUILTIN
 from connectors.shopify import mapping, wire
-from connectors.shopify.connector import CONNECTOR, ShopifyConnector, ShopifySettings
+from connectors.shopify.connector import CONNECTOR, ShopifyConnector
 from connectors.shopify.sandbox import ShopifySandbox
-from connectors.shopify.sandbox_state import LOCATION_ID, gid
-from daemon.credentials import Secret
-from tests.shopify.conftest import SHOP, TOKEN, RecordingGate
+from connectors.shopify.sandbox_state import gid
+from tests.shopify.conftest import RecordingGate, make_connector
 
 
 @pytest.fixture
 async def connector(
     http: httpx.AsyncClient, gate: RecordingGate
 ) -> AsyncIterator[ShopifyConnector]:
-    made = CONNECTOR.create(
-        ConnectorContext(
-            channel="shop",
-            settings=ShopifySettings(shop=SHOP, location_id=gid("Location", LOCATION_ID)),
-            secrets={"token": Secret(TOKEN), "webhook_secret": Secret("s")},
-            http=http,
-            gate=gate,
-            now=lambda: datetime.now(UTC),
-        )
-    )
-    assert isinstance(made, ShopifyConnector)
+    made = make_connector(http, gate)
     yield made
     await made.aclose()
 
@@ -80,16 +68,7 @@ async def test_orders_stream_pages_by_updated_at(
 async def test_orders_query_setting_narrows_the_stream(
     http: httpx.AsyncClient, gate: RecordingGate
 ) -> None:
-    connector = ShopifyConnector(
-        ConnectorContext(
-            channel="shop",
-            settings=ShopifySettings(shop=SHOP, location_id="x", orders_query="test:true"),
-            secrets={"token": Secret(TOKEN), "webhook_secret": Secret("s")},
-            http=http,
-            gate=gate,
-            now=lambda: datetime.now(UTC),
-        )
-    )
+    connector = make_connector(http, gate, orders_query="test:true")
     records = [r async for p in connector.read("orders", None) for r in p.records]
     assert len(records) == 1
 

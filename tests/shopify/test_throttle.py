@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import httpx
 import pytest
 import trio
@@ -11,19 +9,12 @@ import trio.testing
 
 from actors.channel import CallGate
 from actors.ratelimit import RateLimiter
-from connectors.base import ConnectorContext
 from connectors.errors import RateLimited
 from connectors.sandbox_server import SandboxOptions
 from connectors.shopify.client import THROTTLE_RETRIES
-from connectors.shopify.connector import CONNECTOR, ShopifyConnector, ShopifySettings
+from connectors.shopify.connector import CONNECTOR
 from connectors.shopify.sandbox import create_app
-from daemon.credentials import Secret
-from tests.shopify.conftest import SHOP, TOKEN, RecordingGate
-
-
-@pytest.fixture
-def autojump_clock() -> trio.testing.MockClock:
-    return trio.testing.MockClock(autojump_threshold=0)
+from tests.shopify.conftest import RecordingGate, make_connector
 
 
 async def test_ten_thousand_variants_read_without_a_throttle(
@@ -32,16 +23,7 @@ async def test_ten_thousand_variants_read_without_a_throttle(
     app = create_app(SandboxOptions(seed=11, catalog=10_000))
     gate = CallGate(RateLimiter(CONNECTOR.requests_per_second, CONNECTOR.burst), paused=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
-        connector = ShopifyConnector(
-            ConnectorContext(
-                channel="shop",
-                settings=ShopifySettings(shop=SHOP, location_id="gid://shopify/Location/1"),
-                secrets={"token": Secret(TOKEN), "webhook_secret": Secret("s")},
-                http=http,
-                gate=gate,
-                now=lambda: datetime.now(UTC),
-            )
-        )
+        connector = make_connector(http, gate)
         started = trio.current_time()
         pages = [page async for page in connector.read("products", None)]
     records = [r for page in pages for r in page.records]
@@ -61,16 +43,7 @@ async def test_without_pacing_the_same_read_is_throttled(
     # catalog unpaced, so "no THROTTLED" there is the limiter's doing.
     app = create_app(SandboxOptions(seed=11, catalog=10_000))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
-        connector = ShopifyConnector(
-            ConnectorContext(
-                channel="shop",
-                settings=ShopifySettings(shop=SHOP, location_id="gid://shopify/Location/1"),
-                secrets={"token": Secret(TOKEN), "webhook_secret": Secret("s")},
-                http=http,
-                gate=RecordingGate(),
-                now=lambda: datetime.now(UTC),
-            )
-        )
+        connector = make_connector(http, RecordingGate())
         with pytest.raises(RateLimited) as caught:
             async for _ in connector.read("products", None):
                 pass
@@ -89,16 +62,7 @@ async def test_products_read_under_throttling_completes(
     app.state.faults.throttle_burst = THROTTLE_RETRIES
     gate = CallGate(RateLimiter(CONNECTOR.requests_per_second, CONNECTOR.burst), paused=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
-        connector = ShopifyConnector(
-            ConnectorContext(
-                channel="shop",
-                settings=ShopifySettings(shop=SHOP, location_id="gid://shopify/Location/1"),
-                secrets={"token": Secret(TOKEN), "webhook_secret": Secret("s")},
-                http=http,
-                gate=gate,
-                now=lambda: datetime.now(UTC),
-            )
-        )
+        connector = make_connector(http, gate)
         pages = [page async for page in connector.read("products", None)]
     assert len({r.key for page in pages for r in page.records}) == 500
     assert app.state.counters["throttled"] == THROTTLE_RETRIES

@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import msgspec
 import pytest
 
-from connectors.base import ConnectorContext, RemoteWrite
+from connectors.base import RemoteWrite
 from connectors.errors import ChannelFatal, RecordError, Retryable
 from connectors.shopify import mapping, wire
 from connectors.shopify.connector import (
-    CONNECTOR,
     STALE_RETRIES,
     ShopifyConnector,
     ShopifySettings,
 )
 from connectors.shopify.sandbox import ShopifySandbox
 from connectors.shopify.sandbox_state import LOCATION_ID, Order, gid
-from daemon.credentials import Secret
-from tests.shopify.conftest import SHOP, TOKEN, RecordingGate
+from tests.shopify.conftest import SHOP, TOKEN, RecordingGate, make_connector
 
 
 class LoseAnswers(httpx.AsyncBaseTransport):
@@ -58,25 +55,6 @@ def transport(app: ShopifySandbox) -> LoseAnswers:
 async def connector(transport: LoseAnswers, gate: RecordingGate) -> AsyncIterator[ShopifyConnector]:
     async with httpx.AsyncClient(transport=transport) as http:
         yield make_connector(http, gate)
-
-
-def make_connector(
-    http: httpx.AsyncClient, gate: RecordingGate, **settings: Any
-) -> ShopifyConnector:
-    made = CONNECTOR.create(
-        ConnectorContext(
-            channel="shop",
-            settings=ShopifySettings(
-                shop=SHOP, location_id=gid("Location", LOCATION_ID), **settings
-            ),
-            secrets={"token": Secret(TOKEN), "webhook_secret": Secret("s")},
-            http=http,
-            gate=gate,
-            now=lambda: datetime.now(UTC),
-        )
-    )
-    assert isinstance(made, ShopifyConnector)
-    return made
 
 
 def open_order(app: ShopifySandbox, lines: int = 1) -> Order:
