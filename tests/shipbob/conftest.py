@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import httpx
 import pytest
 import trio.testing
 
+from connectors import model
 from connectors.base import RateSignal
 from connectors.sandbox_server import SandboxOptions
 from connectors.shipbob.client import ShipBobClient
@@ -88,4 +90,33 @@ def order_request(reference: str = "web-1001", *skus: str) -> CreateOrderRequest
         ],
         gift_message="Happy birthday",
         purchase_date=datetime(2026, 1, 5, 12, 0, tzinfo=UTC),
+    )
+
+
+def order_of(store_order_id: str, *skus: str) -> model.Order:
+    """A paid, unshipped canonical order from channel \"web\", one of each SKU."""
+    stamp = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+    return model.Order(
+        channel="web",
+        store_order_id=store_order_id,
+        reference_id=f"#{store_order_id}",
+        status="open",
+        payment_status="paid",
+        fulfillment_status="unfulfilled",
+        created_at=stamp,
+        updated_at=stamp,
+        lines=[
+            model.OrderLine(sku=s, quantity=1, name=f"Item {s}", unit_price=Decimal("9.99"))
+            for s in skus
+        ],
+        recipient=model.Address(
+            name="Jane Doe",
+            address1="1 Main St",
+            city="Austin",
+            country="US",
+            state="TX",
+            zip="78751",
+        ),
+        shipping_method="Ground",
+        gift_message="Enjoy",
     )

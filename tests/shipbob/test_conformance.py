@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -39,7 +38,7 @@ from connectors.shipbob import mapping
 from connectors.shipbob.client import ShipBobClient
 from connectors.shipbob.sandbox import SandboxApp
 from connectors.shipbob.wire import CreateWebhookRequest
-from tests.shipbob.conftest import BASE_URL, RecordingGate, make_client
+from tests.shipbob.conftest import BASE_URL, RecordingGate, make_client, order_of
 
 SPEC = (
     Path(__file__).resolve().parents[2].parent
@@ -164,52 +163,20 @@ async def recorded(app: SandboxApp, gate: RecordingGate) -> Any:
         yield make_client(http, gate), http, exchanges
 
 
-def canonical_order(store_order_id: str, *skus: str) -> model.Order:
-    stamp = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
-    return model.Order(
-        channel="web",
-        store_order_id=store_order_id,
-        reference_id=f"#{store_order_id}",
-        status="open",
-        payment_status="paid",
-        fulfillment_status="unfulfilled",
-        created_at=stamp,
-        updated_at=stamp,
-        lines=[
-            model.OrderLine(sku=s, quantity=1, name=f"Item {s}", unit_price=Decimal("9.99"))
-            for s in skus
-        ],
-        recipient=model.Address(
-            name="Jane Doe",
-            address1="1 Main St",
-            city="Austin",
-            country="US",
-            state="TX",
-            zip="78751",
-        ),
-        shipping_method="Ground",
-        gift_message="Enjoy",
-    )
-
-
 async def test_every_exchange_matches_the_spec(recorded: Any) -> None:
     client, http, exchanges = recorded
     client: ShipBobClient
     created = (
-        await client.create_order(
-            mapping.order_request(canonical_order("1", "SKU-0001", "SKU-0002"))
-        )
+        await client.create_order(mapping.order_request(order_of("1", "SKU-0001", "SKU-0002")))
     ).order
     await client.create_order(
-        mapping.order_request(canonical_order("1", "SKU-0001", "SKU-0002"))
+        mapping.order_request(order_of("1", "SKU-0001", "SKU-0002"))
     )  # 422 + lookup
-    bad = mapping.order_request(canonical_order("2", "SKU-0003"))
+    bad = mapping.order_request(order_of("2", "SKU-0003"))
     bad.shipping_method = ""
     with pytest.raises(RecordError):
         await client.create_order(bad)  # 400
-    other = (
-        await client.create_order(mapping.order_request(canonical_order("3", "NEW-SKU")))
-    ).order
+    other = (await client.create_order(mapping.order_request(order_of("3", "NEW-SKU")))).order
     await client.cancel_order(other.id)
     await http.post(
         f"{BASE_URL}/_sandbox/ship",

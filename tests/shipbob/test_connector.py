@@ -22,8 +22,7 @@ from connectors.shipbob.connector import (
 from connectors.shipbob.sandbox import SANDBOX_TOKEN, SandboxApp
 from daemon.config import load_config
 from daemon.credentials import Secret
-from tests.shipbob.conftest import BASE_URL, RecordingGate
-from tests.shipbob.test_conformance import canonical_order
+from tests.shipbob.conftest import BASE_URL, RecordingGate, order_of
 
 NOW = datetime(2026, 2, 1, tzinfo=UTC)
 
@@ -48,7 +47,7 @@ def write(kind: str, key: str, payload: object) -> RemoteWrite:
 async def test_order_create_is_idempotent_under_its_reference(
     connector: ShipBobConnector, app: SandboxApp
 ) -> None:
-    order = canonical_order("42", "SKU-0001")
+    order = order_of("42", "SKU-0001")
     first = await connector.write(write("order.create", "web:42", order))
     again = await connector.write(write("order.create", "web:42", order))
     assert first.remote_id == again.remote_id
@@ -59,9 +58,7 @@ async def test_order_create_is_idempotent_under_its_reference(
 async def test_shipments_stream_yields_raw_orders_with_their_update_time(
     connector: ShipBobConnector, http: httpx.AsyncClient
 ) -> None:
-    created = await connector.write(
-        write("order.create", "web:43", canonical_order("43", "SKU-0002"))
-    )
+    created = await connector.write(write("order.create", "web:43", order_of("43", "SKU-0002")))
     response = await http.post(
         f"{BASE_URL}/_sandbox/ship",
         json={
@@ -108,7 +105,7 @@ async def test_inventory_stream_is_a_snapshot_per_item(
 async def test_cancel_by_reference_and_product_create(
     connector: ShipBobConnector, app: SandboxApp
 ) -> None:
-    await connector.write(write("order.create", "web:44", canonical_order("44", "SKU-0003")))
+    await connector.write(write("order.create", "web:44", order_of("44", "SKU-0003")))
     result = await connector.write(write("order.cancel", "c:44", {"reference_id": "web-44"}))
     assert result.summary == "cancel: Success"
     item = {"channel": "web", "store_item_id": "1", "sku": "WEB-NEW", "name": "New thing"}
@@ -143,9 +140,7 @@ def test_registered_and_configurable(tmp_path: Path) -> None:
 async def test_shipments_since_filters_on_last_update(
     connector: ShipBobConnector, http: httpx.AsyncClient, app: SandboxApp
 ) -> None:
-    created = await connector.write(
-        write("order.create", "web:45", canonical_order("45", "SKU-0004"))
-    )
+    created = await connector.write(write("order.create", "web:45", order_of("45", "SKU-0004")))
     shipment = {"products": [{"sku": "SKU-0004", "quantity": 1}], "tracking_number": "S1"}
     await http.post(
         f"{BASE_URL}/_sandbox/ship",
