@@ -84,6 +84,12 @@ def fallback_sku(channel: str, store_item_id: str) -> str:
     return f"{channel}:{store_item_id}"
 
 
+def fallback_item_id(channel: str, sku: str) -> str | None:
+    """The store item id inside ``sku`` if it is ``channel``'s :func:`fallback_sku`, else None."""
+    prefix = f"{channel}:"
+    return sku[len(prefix) :] if sku.startswith(prefix) and len(sku) > len(prefix) else None
+
+
 class Address(msgspec.Struct, frozen=True):
     name: str
     address1: str
@@ -156,3 +162,35 @@ class Shipment(msgspec.Struct, frozen=True):
     tracking_number: str | None
     tracking_url: str | None
     shipped_at: datetime | None
+
+
+# -- what the hub asks a storefront to write ---------------------------------------------------
+
+
+class StockTarget(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    sku: str
+    """The canonical SKU (a fallback key for an item without SKU)."""
+    quantity: int
+    """The sellable quantity the store should show: an absolute target, never a delta."""
+
+
+class InventoryPush(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The payload of a storefront's ``inventory.set`` write: targets at the channel's location.
+
+    A SKU the store does not list is skipped and named in the write's summary (a store sells a
+    subset of the pool); the others are written.
+    """
+
+    targets: list[StockTarget]
+
+
+class TrackingPush(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The payload of a storefront's ``fulfillment.create`` write: one shipment of one order.
+
+    Writing the same shipment twice creates one store fulfillment, never two.
+    """
+
+    store_order_id: str
+    """:attr:`Order.store_order_id` of the order the shipment belongs to."""
+    shipment: Shipment
+    notify_customer: bool = True

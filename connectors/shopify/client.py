@@ -80,6 +80,14 @@ class Tracking(msgspec.Struct, frozen=True):
     url: str | None = None
 
 
+class Stock(msgspec.Struct, frozen=True):
+    """Where a variant's stock is kept at a location, and how much is ``available`` there."""
+
+    inventory_item_id: str
+    available: int | None
+    """None when the item is not stocked at the location."""
+
+
 class FulfillmentLine(msgspec.Struct, frozen=True):
     fulfillment_order_line_item_id: str
     quantity: int
@@ -275,17 +283,48 @@ class ShopifyClient:
         data = await self.execute("Orders", {"after": after, "query": query}, wire.OrdersPage)
         return _page(data.orders, "Orders", "orders")
 
-    async def fulfillment_orders(self, order_id: str) -> wire.OrderFulfillmentOrders:
-        """The fulfillment orders and fulfillments of ``order_id``.
+    async def fulfillment_orders(self, order_id: str) -> list[wire.FulfillmentOrder]:
+        """The fulfillment orders of ``order_id`` (the first 5: one per assigned location).
 
         Raises ``RecordError(reason="not_found")`` when Shopify has no such order.
         """
         data = await self.execute("FulfillmentOrders", {"id": order_id}, wire.FulfillmentOrdersData)
-        if data.order is None:
-            raise RecordError(
-                f"shopify order {order_id} not found", entity=order_id, reason="not_found"
+        return _found(data.order, order_id).fulfillment_orders.nodes
+
+    async def fulfillments(self, order_id: str) -> list[wire.FulfillmentRef]:
+        """The fulfillments of ``order_id`` (the first 10) with what each shipped.
+
+        Raises ``RecordError(reason="not_found")`` when Shopify has no such order.
+        """
+        data = await self.execute("Fulfillments", {"id": order_id}, wire.FulfillmentsData)
+        return _found(data.order, order_id).fulfillments
+
+    async def variants_by_sku(
+        self, skus: Sequence[str], variant_ids: Sequence[str], location_id: str
+    ) -> list[wire.StockedVariant]:
+        """The variants whose SKU is in ``skus`` or whose GID is in ``variant_ids``, with their
+        inventory item and its quantities at ``location_id``.
+
+        Shopify's ``sku:`` search also matches SKUs that only start alike: the caller keeps the
+        exact matches.
+        """
+        terms = [f"sku:{_quote(sku)}" for sku in skus] + [
+            f"id:{variant_id.rsplit('/', 1)[-1]}" for variant_id in variant_ids
+        ]
+        found: list[wire.StockedVariant] = []
+        for index in range(0, len(terms), queries.VARIANTS_BY_SKU_PAGE):
+            batch = terms[index : index + queries.VARIANTS_BY_SKU_PAGE]
+            data = await self.execute(
+                "VariantsBySku",
+                {
+                    "first": queries.VARIANTS_BY_SKU_PAGE,
+                    "query": " OR ".join(batch),
+                    "locationId": location_id,
+                },
+                wire.VariantsBySkuData,
             )
-        return data.order
+            found.extend(data.product_variants.nodes)
+        return found
 
     async def inventory_levels(
         self, inventory_item_ids: Sequence[str], location_id: str
@@ -413,6 +452,14 @@ class ShopifyClient:
                 reason="remote_validation",
             )
         return result.fulfillment
+
+
+def _found(order: T | None, order_id: str) -> T:
+    if order is None:
+        raise RecordError(
+            f"shopify order {order_id} not found", entity=order_id, reason="not_found"
+        )
+    return order
 
 
 def _page(connection: wire.RawConnection, what: str, field: str) -> NodesPage:

@@ -14,22 +14,25 @@ Streams:
 
 Record keys are GIDs, bodies the raw GraphQL nodes (decode with :mod:`.wire`).
 
-Writes (``RemoteWrite.payload`` is JSON):
+Writes (``RemoteWrite.payload`` is JSON of a canonical Struct; SKUs are canonical, so a
+variant without SKU is named by its fallback key ``<channel>:<variant GID>``):
 
-- ``inventory.set``: ``{"name": "available", "quantities": [{"inventory_item_id",
-  "location_id"?, "quantity", "change_from"}]}``; ``location_id`` defaults to the channel's;
-  ``change_from`` is the last quantity seen (``null`` opts out of the check). Each
-  ``quantity`` is an absolute target, not a delta: on a stale ``change_from`` the connector
-  re-reads the items' current quantities, recomputes ``change_from`` from them and sends again
-  (at most ``STALE_RETRIES`` times; then ``RecordError(reason="stale")``).
-- ``fulfillment.create``: ``{"order_id", "lines": [{"sku", "quantity"}] | null, "tracking":
-  {"company", "number", "url"}, "notify_customer": true}``. ``fulfillmentCreate`` takes no
-  ``@idempotent`` key (2026-01) and a Fulfillment has no metadata, so a retried write finds its
-  earlier attempt by content: an existing fulfillment with the same tracking number AND
-  exactly the same SKUs and quantities is the result (a retry does not ship twice; another
-  shipment under the same tracking number is not mistaken for this one). A write without
-  tracking number cannot be matched safely and is refused (``RecordError(reason=
-  "no_tracking")``). Otherwise the lines are matched by SKU to open fulfillment order lines.
+- ``inventory.set``: a :class:`~connectors.model.InventoryPush`. The connector looks the SKUs
+  up (``productVariants`` by SKU or id, 50 per call) to find each inventory item and its
+  ``available`` quantity at the channel's location, then sets the targets with that quantity
+  as ``changeFromQuantity`` (a compare-and-set), 250 per call. Each target is absolute, not a
+  delta: on a stale answer the connector re-reads the current quantities and sends again (at
+  most ``STALE_RETRIES`` times; then ``RecordError(reason="stale")``). SKUs the store does not
+  list are skipped and named in the summary.
+- ``fulfillment.create``: a :class:`~connectors.model.TrackingPush` (one shipment of one store
+  order). ``fulfillmentCreate`` takes no ``@idempotent`` key (2026-01) and a Fulfillment has
+  no metadata, so a retried write finds its earlier attempt by content: an existing
+  fulfillment with the same tracking number AND exactly the same SKUs and quantities is the
+  result (a retry does not ship twice; another shipment under the same tracking number is not
+  mistaken for this one). A shipment without tracking number cannot be matched safely and is
+  refused (``RecordError(reason="no_tracking")``). Otherwise its lines are matched by
+  canonical SKU to the open fulfillment order lines at the channel's location, and the
+  shipment's carrier, tracking number and URL become the fulfillment's tracking info.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from connectors import model
 from connectors.base import (
     ConnectorContext,
     ConnectorSpec,
@@ -54,11 +58,12 @@ from connectors.base import (
     verify_with_webhook_secret,
 )
 from connectors.errors import ChannelFatal, RecordError
-from connectors.shopify import webhooks, wire
+from connectors.shopify import mapping, webhooks, wire
 from connectors.shopify.client import (
     FulfillmentLine,
     InventorySet,
     ShopifyClient,
+    Stock,
     Tracking,
 )
 
@@ -96,30 +101,6 @@ class ShopifySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             and not host.startswith("127.")
         ):
             raise ValueError(f'scheme "http" is only for a sandbox on loopback, not {self.shop}')
-
-
-class InventoryQuantity(msgspec.Struct, frozen=True):
-    inventory_item_id: str
-    quantity: int
-    change_from: int | None
-    location_id: str | None = None
-
-
-class InventoryPayload(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    quantities: list[InventoryQuantity]
-    name: str = "available"
-
-
-class ShipLine(msgspec.Struct, frozen=True):
-    sku: str
-    quantity: int
-
-
-class FulfillmentPayload(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    order_id: str
-    tracking: Tracking
-    lines: list[ShipLine] | None = None
-    notify_customer: bool = True
 
 
 class ShopifyConnector:
@@ -178,31 +159,67 @@ class ShopifyConnector:
         )
 
     async def _set_inventory(self, remote_write: RemoteWrite) -> WriteResult:
-        payload = decode_payload(remote_write, InventoryPayload, entity=remote_write.key)
+        push = decode_payload(remote_write, model.InventoryPush, entity=remote_write.key)
+        location = self.settings.location_id
+        stock = await self._stock_by_sku([target.sku for target in push.targets])
         changes = [
             InventorySet(
-                inventory_item_id=q.inventory_item_id,
-                location_id=q.location_id or self.settings.location_id,
-                quantity=q.quantity,
-                change_from=q.change_from,
+                inventory_item_id=stock[target.sku].inventory_item_id,
+                location_id=location,
+                quantity=target.quantity,
+                # The quantity read just now: a sale between that read and this write makes
+                # the write stale instead of silently overwriting it.
+                change_from=stock[target.sku].available,
             )
-            for q in payload.quantities
+            for target in push.targets
+            if target.sku in stock
         ]
+        applied: list[wire.InventoryChange] = []
         for attempt in range(STALE_RETRIES + 1):
+            if not changes:
+                break
             try:
-                applied = await self.client.set_inventory(
-                    changes, key=remote_write.key, name=payload.name
-                )
+                applied = await self.client.set_inventory(changes, key=remote_write.key)
                 break
             except RecordError as exc:
                 if exc.reason != "stale" or attempt == STALE_RETRIES:
                     raise
-                changes = await self._reread(changes, payload.name)
-        return WriteResult(
-            remote_id=None, summary=f"set {len(changes)} quantities ({len(applied)} changes)"
-        )
+                changes = await self._reread(changes)
+        summary = f"set {len(changes)} quantities ({len(applied)} changes)"
+        missing = sorted({t.sku for t in push.targets} - stock.keys())
+        if missing:
+            summary += f"; {len(missing)} SKUs not on this store: {', '.join(missing[:5])}"
+        return WriteResult(remote_id=None, summary=summary)
 
-    async def _reread(self, changes: list[InventorySet], name: str) -> list[InventorySet]:
+    async def _stock_by_sku(self, skus: list[str]) -> dict[str, Stock]:
+        """The inventory item and ``available`` quantity at the channel's location of each
+        canonical SKU Shopify has; a fallback key is looked up by its variant id."""
+        channel = self.context.channel
+        by_sku: set[str] = set()
+        by_variant: dict[str, str] = {}
+        for sku in skus:
+            variant_id = mapping.fallback_variant_id(channel, sku)
+            if variant_id is None:
+                by_sku.add(sku)
+            else:
+                by_variant[variant_id] = sku
+        found: dict[str, Stock] = {}
+        for variant in await self.client.variants_by_sku(
+            sorted(by_sku), sorted(by_variant), self.settings.location_id
+        ):
+            key = variant.sku if variant.sku in by_sku else by_variant.get(variant.id)
+            if key is None:
+                continue  # Shopify's search also matches SKUs that only start alike
+            level = variant.inventory_item.inventory_level
+            available = None
+            if level is not None:
+                available = next(
+                    (q.quantity for q in level.quantities if q.name == "available"), None
+                )
+            found[key] = Stock(variant.inventory_item.id, available)
+        return found
+
+    async def _reread(self, changes: list[InventorySet]) -> list[InventorySet]:
         """``changes`` with each checked ``change_from`` replaced by the quantity now on Shopify.
 
         The targets are absolute, so a write recomputed this way still lands each item at its
@@ -219,8 +236,8 @@ class ShopifyConnector:
                 continue
             levels = await self.client.inventory_levels(ids, location)
             for item_id, quantities in levels.items():
-                if name in quantities:
-                    current[(item_id, location)] = quantities[name]
+                if "available" in quantities:
+                    current[(item_id, location)] = quantities["available"]
         return [
             c
             if c.change_from is None
@@ -232,39 +249,53 @@ class ShopifyConnector:
         ]
 
     async def _create_fulfillment(self, remote_write: RemoteWrite) -> WriteResult:
-        payload = decode_payload(remote_write, FulfillmentPayload, entity=remote_write.key)
-        if not payload.tracking.number:
+        push = decode_payload(remote_write, model.TrackingPush, entity=remote_write.key)
+        order_id, shipment = push.store_order_id, push.shipment
+        if not shipment.tracking_number:
             # fulfillmentCreate takes no @idempotent key and a Fulfillment has no metadata: the
             # tracking number is the only mark a retry after a lost answer can find.
             raise RecordError(
-                f"order {payload.order_id}: a fulfillment without tracking number cannot be "
+                f"order {order_id}: a fulfillment without tracking number cannot be "
                 "created safely (a retry could not tell whether it was already created)",
-                entity=payload.order_id,
+                entity=order_id,
                 reason="no_tracking",
             )
-        order = await self.client.fulfillment_orders(payload.order_id)
+        if not shipment.lines:
+            raise RecordError(
+                f"order {order_id}: shipment {shipment.shipment_id} has no lines",
+                entity=order_id,
+                reason="schema",
+            )
+        fulfillment_orders = await self.client.fulfillment_orders(order_id)
         # Only the channel's own location: a fulfillment spans one location (Shopify refuses
         # one across several), and stock shipped from elsewhere is not ours to report.
         open_orders = [
             fo
-            for fo in order.fulfillment_orders.nodes
+            for fo in fulfillment_orders
             if fo.status in ("OPEN", "IN_PROGRESS")
             and fo.assigned_location.location is not None
             and fo.assigned_location.location.id == self.settings.location_id
         ]
-        done = _already_fulfilled(payload, order, open_orders)
+        channel = self.context.channel
+        wanted: Counter[str] = Counter()
+        for line in shipment.lines:
+            wanted[line.sku] += line.quantity
+        fulfillments = await self.client.fulfillments(order_id)
+        done = _already_fulfilled(channel, order_id, shipment.tracking_number, wanted, fulfillments)
         if done is not None:
             return WriteResult(remote_id=done, summary="already fulfilled")
         if not open_orders:
             raise RecordError(
-                f"order {payload.order_id} has no open fulfillment order at "
-                f"{self.settings.location_id}",
-                entity=payload.order_id,
+                f"order {order_id} has no open fulfillment order at {self.settings.location_id}",
+                entity=order_id,
                 reason="nothing_to_fulfil",
             )
-        groups = _match_lines(payload, open_orders)
+        groups = _match_lines(channel, order_id, wanted, open_orders)
+        tracking = Tracking(
+            company=shipment.carrier, number=shipment.tracking_number, url=shipment.tracking_url
+        )
         created = await self.client.create_fulfillment(
-            groups, payload.tracking, notify_customer=payload.notify_customer
+            groups, tracking, notify_customer=push.notify_customer
         )
         return WriteResult(remote_id=created.id, summary=f"fulfillment {created.name}")
 
@@ -273,41 +304,33 @@ class ShopifyConnector:
 
 
 def _already_fulfilled(
-    payload: FulfillmentPayload,
-    order: wire.OrderFulfillmentOrders,
-    open_orders: list[wire.FulfillmentOrder],
+    channel: str,
+    order_id: str,
+    tracking_number: str,
+    wanted: Counter[str],
+    fulfillments: list[wire.FulfillmentRef],
 ) -> str | None:
     """The id of an existing fulfillment that is this write's, applied by an earlier attempt.
 
-    It carries the same tracking number and shipped exactly the payload's SKUs and quantities
-    (for ``lines: null``, "everything left": a same-tracking fulfillment and nothing left open).
-    Another shipment under the same tracking number with other lines is not a match.
+    It carries the same tracking number and shipped exactly the ``wanted`` SKUs and
+    quantities. Another shipment under the same tracking number with other lines is not a match.
     """
-    number = payload.tracking.number
-    same = [f for f in order.fulfillments if any(t.number == number for t in f.tracking_info)]
-    if not same:
-        return None
-    if payload.lines is None:
-        left = any(
-            item.remaining_quantity > 0 for fo in open_orders for item in fo.line_items.nodes
-        )
-        return None if left else same[0].id
-    wanted: Counter[str] = Counter()
-    for line in payload.lines:
-        wanted[line.sku] += line.quantity
+    same = [f for f in fulfillments if any(t.number == tracking_number for t in f.tracking_info)]
     for fulfillment in same:
         shipped: Counter[str] = Counter()
         for item in fulfillment.fulfillment_line_items.nodes:
-            shipped[item.line_item.sku or ""] += item.quantity or 0
+            ordered = item.line_item
+            sku = mapping.line_sku(channel, ordered.sku, ordered.variant, ordered.id)
+            shipped[sku] += item.quantity or 0
         if fulfillment.fulfillment_line_items.page_info.has_next_page:
             if (
                 all(shipped[sku] <= n for sku, n in wanted.items())
                 and shipped.keys() <= wanted.keys()
             ):
                 raise RecordError(
-                    f"order {payload.order_id}: fulfillment {fulfillment.id} has the same "
+                    f"order {order_id}: fulfillment {fulfillment.id} has the same "
                     "tracking number and more lines than one page; cannot tell if it is this one",
-                    entity=payload.order_id,
+                    entity=order_id,
                     reason="ambiguous_fulfillment",
                 )
             continue
@@ -317,29 +340,26 @@ def _already_fulfilled(
 
 
 def _match_lines(
-    payload: FulfillmentPayload, open_orders: list[wire.FulfillmentOrder]
+    channel: str, order_id: str, wanted: Counter[str], open_orders: list[wire.FulfillmentOrder]
 ) -> list[tuple[str, list[FulfillmentLine] | None]]:
-    """Split the shipped lines over fulfillment order lines by SKU, filling each in turn."""
-    if payload.lines is None:
-        return [(fo.id, None) for fo in open_orders]
-    wanted: dict[str, int] = {}
-    for line in payload.lines:
-        wanted[line.sku] = wanted.get(line.sku, 0) + line.quantity
+    """Split the shipped lines over fulfillment order lines by canonical SKU (a line without
+    SKU of its own by its variant's fallback key), filling each in turn."""
+    left = Counter(wanted)
     groups: list[tuple[str, list[FulfillmentLine] | None]] = []
     for fo in open_orders:
         lines: list[FulfillmentLine] = []
         for item in fo.line_items.nodes:
-            take = min(wanted.get(item.sku or "", 0), item.remaining_quantity)
+            sku = mapping.line_sku(channel, item.sku, item.variant, item.id)
+            take = min(left[sku], item.remaining_quantity)
             if take > 0:
                 lines.append(FulfillmentLine(item.id, take))
-                wanted[item.sku or ""] -= take
+                left[sku] -= take
         if lines:
             groups.append((fo.id, lines))
-    left = {sku: n for sku, n in wanted.items() if n > 0}
-    if left:
+    if +left:
         raise RecordError(
-            f"order {payload.order_id}: nothing left to fulfil for {sorted(left)}",
-            entity=payload.order_id,
+            f"order {order_id}: nothing left to fulfil for {sorted(+left)}",
+            entity=order_id,
             reason="remote_validation",
         )
     return groups

@@ -29,10 +29,13 @@ from connectors.model import (
     PaymentStatus,
     Weight,
     WeightUnit,
+    fallback_item_id,
     fallback_sku,
     variant_name,
 )
 from connectors.shopify import wire
+
+VARIANT_GID = "gid://shopify/ProductVariant/"
 
 WEIGHT_UNITS: dict[str, WeightUnit] = {
     "GRAMS": "g",
@@ -117,6 +120,19 @@ def _gift_message(attributes: list[wire.Attribute]) -> str | None:
     return None
 
 
+def fallback_variant_id(channel: str, sku: str) -> str | None:
+    """The variant GID inside ``sku`` if it is the fallback key of one of ``channel``'s
+    variants (see :func:`item_from_variant`), else None."""
+    item_id = fallback_item_id(channel, sku)
+    return item_id if item_id and item_id.startswith(VARIANT_GID) else None
+
+
+def line_sku(channel: str, sku: str | None, variant: wire.IdRef | None, line_id: str) -> str:
+    """The canonical SKU of an order line: its own, else the fallback key of its variant (the
+    key :func:`item_from_variant` gives that variant's item), else one of the line itself."""
+    return sku or fallback_sku(channel, variant.id if variant else line_id)
+
+
 def order_from_wire(channel: str, node: wire.OrderNode) -> Order:
     """The canonical order; RecordError(reason="too_many_lines") past 50 lines (one page)."""
     if node.line_items.page_info.has_next_page:
@@ -127,7 +143,7 @@ def order_from_wire(channel: str, node: wire.OrderNode) -> Order:
         )
     lines = [
         OrderLine(
-            sku=line.sku or fallback_sku(channel, line.variant.id if line.variant else line.id),
+            sku=line_sku(channel, line.sku, line.variant, line.id),
             quantity=line.current_quantity,
             name=line.title,
             store_line_id=line.id,

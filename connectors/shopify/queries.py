@@ -82,8 +82,29 @@ query Orders($after: String, $query: String) {
 }
 """
 
+# Two documents, not one: fulfillment orders and fulfillments with their lines' variants
+# (needed to match lines without SKU) cost over 1000 points in a single query.
 FULFILLMENT_ORDERS = """
 query FulfillmentOrders($id: ID!) {
+  order(id: $id) {
+    id
+    fulfillmentOrders(first: 5) {
+      nodes {
+        id
+        status
+        assignedLocation { location { id } }
+        lineItems(first: 50) {
+          nodes { id sku remainingQuantity totalQuantity variant { id } }
+        }
+      }
+    }
+  }
+}
+"""
+"""Up to 5 fulfillment orders (one per location the order is assigned to): 2 + 5 * 105 = 527."""
+
+FULFILLMENTS = """
+query Fulfillments($id: ID!) {
   order(id: $id) {
     id
     fulfillments(first: 10) {
@@ -91,16 +112,28 @@ query FulfillmentOrders($id: ID!) {
       trackingInfo { company number url }
       fulfillmentLineItems(first: 20) {
         pageInfo { hasNextPage }
-        nodes { quantity lineItem { id sku } }
+        nodes { quantity lineItem { id sku variant { id } } }
       }
     }
-    fulfillmentOrders(first: 10) {
-      nodes {
+  }
+}
+"""
+"""The order's first 10 fulfillments with up to 20 lines each: 1 + 10 * 64 = 641 points."""
+
+VARIANTS_BY_SKU_PAGE = 50
+"""Variants per SKU lookup: 2 + 50 * 4 = 202 points, and a search string of 50 terms."""
+
+# Where each SKU of an inventory push lives: its inventory item and current quantity.
+VARIANTS_BY_SKU = """
+query VariantsBySku($first: Int!, $query: String!, $locationId: ID!) {
+  productVariants(first: $first, query: $query) {
+    nodes {
+      id
+      sku
+      inventoryItem {
         id
-        status
-        assignedLocation { location { id } }
-        lineItems(first: 50) {
-          nodes { id sku remainingQuantity totalQuantity }
+        inventoryLevel(locationId: $locationId) {
+          quantities(names: ["available"]) { name quantity }
         }
       }
     }
@@ -155,6 +188,8 @@ ALL = {
     "ProductVariants": PRODUCT_VARIANTS,
     "Orders": ORDERS,
     "FulfillmentOrders": FULFILLMENT_ORDERS,
+    "Fulfillments": FULFILLMENTS,
+    "VariantsBySku": VARIANTS_BY_SKU,
     "InventoryLevels": INVENTORY_LEVELS,
     "InventorySetQuantities": INVENTORY_SET_QUANTITIES,
     "FulfillmentCreate": FULFILLMENT_CREATE,

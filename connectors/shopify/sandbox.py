@@ -226,12 +226,19 @@ class ShopifySandbox:
         return 404, {"error": "no such endpoint"}
 
     def _place_order(self, data: dict[str, Any]) -> tuple[int, Any]:
-        """``{"lines": [{"sku", "quantity"}], "paid": true, "shipping": "Standard", "test",
-        "note", "gift_message"}`` → the new order's REST body (201), 422 for an unknown SKU."""
+        """``{"lines": [{"sku" | "variant_id", "quantity"}], "paid": true, "shipping": "Standard",
+        "test", "note", "gift_message"}`` → the new order's REST body (201), 422 for an unknown
+        SKU or variant. A variant without SKU is ordered by its numeric ``variant_id``."""
         state = self.state
         try:
             order = state.create_order(
-                lines=[(line["sku"], int(line.get("quantity", 1))) for line in data["lines"]],
+                lines=[
+                    (
+                        int(line["variant_id"]) if "variant_id" in line else line["sku"],
+                        int(line.get("quantity", 1)),
+                    )
+                    for line in data["lines"]
+                ],
                 financial="PAID" if data.get("paid", True) else "PENDING",
                 shipping_title=data.get("shipping", "Standard"),
                 test=bool(data.get("test", False)),
@@ -241,7 +248,7 @@ class ShopifySandbox:
                 ),
             )
         except KeyError as exc:
-            return 422, {"error": f"unknown sku {exc.args[0]!r}"}
+            return 422, {"error": f"unknown sku or variant {exc.args[0]!r}"}
         body = order_body(state, order)
         self.webhooks.emit("orders/create", body)
         if order.financial == "PAID":

@@ -112,13 +112,14 @@ def fulfillment_order_node(state: ShopState, fo: FulfillmentOrder) -> dict[str, 
 
     def line_node(index: int) -> dict[str, Any]:
         line = fo.lines[index]
-        item = next(i for i in order.lines if i.id == line.line_item_id)
+        item = line_item_node(state, order, line.line_item_id)
         return {
             "id": gid("FulfillmentOrderLineItem", line.id),
             "sku": line.sku,
             "remainingQuantity": line.remaining,
             "totalQuantity": line.total,
-            "lineItem": line_item_node(order, item.id),
+            "lineItem": item,
+            "variant": item["variant"],
         }
 
     return {
@@ -156,7 +157,7 @@ def fulfillment_with_lines(state: ShopState, f: Fulfillment) -> dict[str, Any]:
         return {
             "id": gid("FulfillmentLineItem", f.id * 1000 + index),
             "quantity": quantity,
-            "lineItem": line_item_node(order, fo_lines[fo_line_id].line_item_id),
+            "lineItem": line_item_node(state, order, fo_lines[fo_line_id].line_item_id),
         }
 
     return {
@@ -171,8 +172,9 @@ def fulfillment_with_lines(state: ShopState, f: Fulfillment) -> dict[str, Any]:
     }
 
 
-def line_item_node(order: Order, line_id: int) -> dict[str, Any]:
+def line_item_node(state: ShopState, order: Order, line_id: int) -> dict[str, Any]:
     item = next(i for i in order.lines if i.id == line_id)
+    variant = None if item.variant_id is None else state.variants.get(item.variant_id)
     return {
         "id": gid("LineItem", item.id),
         "sku": item.sku,
@@ -182,7 +184,7 @@ def line_item_node(order: Order, line_id: int) -> dict[str, Any]:
         "currentQuantity": 0 if order.cancelled_at else item.quantity,
         "unfulfilledQuantity": item.quantity,
         "requiresShipping": True,
-        "variant": None,
+        "variant": None if variant is None else lambda info: variant_node(state, variant),
     }
 
 
@@ -219,7 +221,7 @@ def order_node(state: ShopState, order: Order) -> dict[str, Any]:
             [i.id for i in order.lines],
             lambda i: (i,),
             reverse=bool(args.get("reverse")),
-            to_node=lambda i: line_item_node(order, i),
+            to_node=lambda i: line_item_node(state, order, i),
             **_connection_args(args),
         ),
         "fulfillments": lambda info, first=None, query=None: [

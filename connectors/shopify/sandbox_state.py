@@ -211,12 +211,13 @@ class ShopState:
     # -- orders -------------------------------------------------------------------------------
 
     def variant_by_sku(self, sku: str) -> Variant | None:
-        return next((v for v in self.variants.values() if v.sku == sku), None)
+        """The variant with this SKU; None for an empty SKU, which names no variant."""
+        return next((v for v in self.variants.values() if sku and v.sku == sku), None)
 
     def create_order(
         self,
         *,
-        lines: list[tuple[str, int]],
+        lines: list[tuple[str | int, int]],
         financial: str,
         shipping_title: str | None,
         test: bool = False,
@@ -225,19 +226,24 @@ class ShopState:
         address: dict[str, str | None] | None = None,
         at: datetime | None = None,
     ) -> Order:
-        """Place an order for ``lines`` of (sku, quantity); KeyError for an unknown SKU."""
+        """Place an order for ``lines`` of (SKU or variant id, quantity); KeyError for an unknown
+        SKU or variant (a variant without SKU can only be ordered by id)."""
         stamp = at or self.now()
         order_id = self.next_id("Order")
         items: list[LineItem] = []
-        for sku, quantity in lines:
-            variant = self.variant_by_sku(sku)
+        for wanted, quantity in lines:
+            variant = (
+                self.variants.get(wanted)
+                if isinstance(wanted, int)
+                else self.variant_by_sku(wanted)
+            )
             if variant is None:
-                raise KeyError(sku)
+                raise KeyError(wanted)
             product = self.products[variant.product_id]
             items.append(
                 LineItem(
                     id=self.next_id("LineItem"),
-                    sku=sku,
+                    sku=variant.sku,
                     title=product.title,
                     quantity=quantity,
                     variant_id=variant.id,

@@ -236,6 +236,8 @@ class FulfillmentOrderLineItem(msgspec.Struct, frozen=True, rename="camel"):
     sku: str | None
     remaining_quantity: int
     total_quantity: int
+    variant: IdRef | None
+    """None when the variant was deleted since the order."""
 
 
 class FulfillmentOrderLineItems(msgspec.Struct, frozen=True, rename="camel"):
@@ -265,6 +267,7 @@ class FulfillmentOrders(msgspec.Struct, frozen=True, rename="camel"):
 class FulfilledLineItem(msgspec.Struct, frozen=True, rename="camel"):
     id: str
     sku: str | None
+    variant: IdRef | None
 
 
 class FulfillmentLineItem(msgspec.Struct, frozen=True, rename="camel"):
@@ -285,12 +288,20 @@ class FulfillmentRef(msgspec.Struct, frozen=True, rename="camel"):
 
 class OrderFulfillmentOrders(msgspec.Struct, frozen=True, rename="camel"):
     id: str
-    fulfillments: list[FulfillmentRef]
     fulfillment_orders: FulfillmentOrders
 
 
 class FulfillmentOrdersData(msgspec.Struct, frozen=True, rename="camel"):
     order: OrderFulfillmentOrders | None
+
+
+class OrderFulfillments(msgspec.Struct, frozen=True, rename="camel"):
+    id: str
+    fulfillments: list[FulfillmentRef]
+
+
+class FulfillmentsData(msgspec.Struct, frozen=True, rename="camel"):
+    order: OrderFulfillments | None
 
 
 class Quantity(msgspec.Struct, frozen=True, rename="camel"):
@@ -306,6 +317,26 @@ class InventoryItemLevel(msgspec.Struct, frozen=True, rename="camel"):
     id: str
     inventory_level: InventoryLevel | None
     """None when the item is not stocked at the location."""
+
+
+class StockedItem(msgspec.Struct, frozen=True, rename="camel"):
+    id: str
+    inventory_level: InventoryLevel | None
+    """None when the item is not stocked at the location."""
+
+
+class StockedVariant(msgspec.Struct, frozen=True, rename="camel"):
+    id: str
+    sku: str | None
+    inventory_item: StockedItem
+
+
+class StockedVariants(msgspec.Struct, frozen=True, rename="camel"):
+    nodes: list[StockedVariant]
+
+
+class VariantsBySkuData(msgspec.Struct, frozen=True, rename="camel"):
+    product_variants: StockedVariants
 
 
 class InventoryLevelsData(msgspec.Struct, frozen=True, rename="camel"):

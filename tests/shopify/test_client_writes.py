@@ -136,8 +136,7 @@ async def test_fulfillment_with_tracking_partial_then_complete(
     client: ShopifyClient, app: ShopifySandbox
 ) -> None:
     order_id = open_order(app)
-    order = await client.fulfillment_orders(gid("Order", order_id))
-    (fo,) = order.fulfillment_orders.nodes
+    (fo,) = await client.fulfillment_orders(gid("Order", order_id))
     first_line = fo.line_items.nodes[0]
     created = await client.create_fulfillment(
         [(fo.id, [FulfillmentLine(first_line.id, first_line.remaining_quantity)])],
@@ -149,12 +148,12 @@ async def test_fulfillment_with_tracking_partial_then_complete(
     ]
     assert app.state.orders[order_id].fulfillment == "PARTIALLY_FULFILLED"
     again = await client.fulfillment_orders(gid("Order", order_id))
-    assert again.fulfillment_orders.nodes[0].status == "IN_PROGRESS"
-    assert [f.id for f in again.fulfillments] == [created.id]
+    assert again[0].status == "IN_PROGRESS"
+    assert [f.id for f in await client.fulfillments(gid("Order", order_id))] == [created.id]
     await client.create_fulfillment([(fo.id, None)], Tracking(company="UPS", number="1Z998"))
     assert app.state.orders[order_id].fulfillment == "FULFILLED"
     final = await client.fulfillment_orders(gid("Order", order_id))
-    assert final.fulfillment_orders.nodes[0].status == "CLOSED"
+    assert final[0].status == "CLOSED"
     assert len(app.state.fulfillments) == 2
     assert all(f.notify_customer for f in app.state.fulfillments.values())
 
@@ -163,8 +162,7 @@ async def test_fulfilling_more_than_remains_is_refused(
     client: ShopifyClient, app: ShopifySandbox
 ) -> None:
     order_id = open_order(app)
-    order = await client.fulfillment_orders(gid("Order", order_id))
-    fo = order.fulfillment_orders.nodes[0]
+    fo = (await client.fulfillment_orders(gid("Order", order_id)))[0]
     line = fo.line_items.nodes[0]
     with pytest.raises(RecordError) as caught:
         await client.create_fulfillment(
@@ -176,9 +174,10 @@ async def test_fulfilling_more_than_remains_is_refused(
 
 
 async def test_unknown_order_is_not_found(client: ShopifyClient) -> None:
-    with pytest.raises(RecordError) as caught:
-        await client.fulfillment_orders(gid("Order", 999999))
-    assert caught.value.reason == "not_found"
+    for read in (client.fulfillment_orders, client.fulfillments):
+        with pytest.raises(RecordError) as caught:
+            await read(gid("Order", 999999))
+        assert caught.value.reason == "not_found"
 
 
 def test_inventory_set_is_plain_data() -> None:

@@ -9,14 +9,15 @@ import httpx
 import msgspec
 import pytest
 
+from connectors import model
 from connectors.base import RemoteWrite
 from connectors.errors import RecordError
 from connectors.registry import BUILTIN
 from connectors.shopify import mapping, wire
 from connectors.shopify.connector import CONNECTOR, ShopifyConnector
 from connectors.shopify.sandbox import ShopifySandbox
-from connectors.shopify.sandbox_state import gid
-from tests.shopify.conftest import RecordingGate, make_connector
+from connectors.shopify.sandbox_state import Order, gid
+from tests.shopify.conftest import RecordingGate, fulfil, inventory_write, make_connector
 
 
 @pytest.fixture
@@ -73,40 +74,104 @@ async def test_orders_query_setting_narrows_the_stream(
     assert len(records) == 1
 
 
+def unfulfilled(app: ShopifySandbox) -> Order:
+    return next(
+        o
+        for o in app.state.orders.values()
+        if o.fulfillment == "UNFULFILLED" and not o.test and o.cancelled_at is None
+    )
+
+
 async def test_inventory_set_write(connector: ShopifyConnector, app: ShopifySandbox) -> None:
     (item, _), level = next(iter(sorted(app.state.levels.items())))
-    payload = {
-        "quantities": [
-            {
-                "inventory_item_id": gid("InventoryItem", item),
-                "quantity": 9,
-                "change_from": level["available"],
-            }
-        ]
-    }
-    write = RemoteWrite(kind="inventory.set", key="w-1", payload=msgspec.json.encode(payload))
+    write = inventory_write("w-1", app, item, 9)
     result = await connector.write(write)
     assert level["available"] == 9
     assert "1 quantities" in result.summary
-    # Replayed after a crash: the idempotency key makes it a no-op, not a stale error.
+    # Replayed after a crash: lands at the same target, not a stale error.
     await connector.write(write)
     assert level["available"] == 9
+
+
+async def test_inventory_set_skips_skus_the_store_does_not_list(
+    connector: ShopifyConnector, app: ShopifySandbox
+) -> None:
+    (item, _), level = next(iter(sorted(app.state.levels.items())))
+    sku = app.state.variants[app.state.item_to_variant[item]].sku
+    push = model.InventoryPush(
+        targets=[
+            model.StockTarget(sku=sku, quantity=4),
+            model.StockTarget(sku="SOLD-ELSEWHERE", quantity=7),
+            # A prefix of a real SKU: Shopify's search may match it, the write must not.
+            model.StockTarget(sku=sku[:-1], quantity=7),
+        ]
+    )
+    result = await connector.write(
+        RemoteWrite(kind="inventory.set", key="w-2", payload=msgspec.json.encode(push))
+    )
+    assert level["available"] == 4
+    assert "2 SKUs not on this store" in result.summary
+    assert "SOLD-ELSEWHERE" in result.summary
+
+
+async def test_variant_without_sku_is_stocked_and_fulfilled_by_its_fallback_key(
+    connector: ShopifyConnector, app: ShopifySandbox, http: httpx.AsyncClient
+) -> None:
+    variant = next(
+        v for v in app.state.variants.values() if (v.inventory_item_id, 1) in app.state.levels
+    )
+    answer = await http.post(
+        f"http://sandbox/_sandbox/products/{variant.product_id}",
+        json={"variants": [{"id": variant.id, "sku": ""}]},
+    )
+    assert answer.status_code == 200
+    key = mapping.fallback_sku("shop", gid("ProductVariant", variant.id))
+
+    # Stock is set through the fallback key.
+    push = model.InventoryPush(targets=[model.StockTarget(sku=key, quantity=11)])
+    await connector.write(
+        RemoteWrite(kind="inventory.set", key="w-3", payload=msgspec.json.encode(push))
+    )
+    assert app.state.levels[(variant.inventory_item_id, 1)]["available"] == 11
+
+    # An order for it carries the same key, and its shipment is fulfilled by that key, once.
+    placed = await http.post(
+        "http://sandbox/_sandbox/orders",
+        json={"lines": [{"variant_id": variant.id, "quantity": 2}]},
+    )
+    assert placed.status_code == 201
+    order = max(app.state.orders.values(), key=lambda o: o.id)
+    records = [r async for p in connector.read("orders", None) for r in p.records]
+    node = next(r for r in records if r.key == gid("Order", order.id))
+    canonical = mapping.order_from_wire("shop", msgspec.json.decode(node.body, type=wire.OrderNode))
+    assert [(line.sku, line.quantity) for line in canonical.lines] == [(key, 2)]
+    write = fulfil("s-1", order, [(key, 2)], "JD0100")
+    first = await connector.write(write)
+    again = await connector.write(write)
+    assert again.summary == "already fulfilled"
+    assert again.remote_id == first.remote_id
+    assert len(app.state.fulfillments) == 1
+    assert app.state.orders[order.id].fulfillment == "FULFILLED"
 
 
 async def test_fulfillment_write_is_idempotent_by_tracking_number(
     connector: ShopifyConnector, app: ShopifySandbox
 ) -> None:
-    order = next(
-        o for o in app.state.orders.values() if o.fulfillment == "UNFULFILLED" and not o.test
-        and o.cancelled_at is None
-    )  # fmt: skip
+    order = unfulfilled(app)
     line = order.lines[0]
-    payload = {
-        "order_id": gid("Order", order.id),
-        "lines": [{"sku": line.sku, "quantity": line.quantity}],
-        "tracking": {"company": "DHL", "number": "JD0001", "url": "https://dhl.example/JD0001"},
-    }
-    write = RemoteWrite(kind="fulfillment.create", key="s-1", payload=msgspec.json.encode(payload))
+    push = model.TrackingPush(
+        store_order_id=gid("Order", order.id),
+        shipment=model.Shipment(
+            shipment_id="s-1",
+            order_reference=order.name,
+            lines=[model.ShipmentLine(sku=line.sku, quantity=line.quantity)],
+            carrier="DHL",
+            tracking_number="JD0001",
+            tracking_url="https://dhl.example/JD0001",
+            shipped_at=None,
+        ),
+    )
+    write = RemoteWrite(kind="fulfillment.create", key="s-1", payload=msgspec.json.encode(push))
     first = await connector.write(write)
     second = await connector.write(write)
     assert first.remote_id == second.remote_id
@@ -118,21 +183,24 @@ async def test_fulfillment_write_is_idempotent_by_tracking_number(
         "number": "JD0001",
         "url": "https://dhl.example/JD0001",
     }
+    assert fulfillment.notify_customer
 
 
 async def test_fulfillment_of_unknown_sku_is_a_record_error(
     connector: ShopifyConnector, app: ShopifySandbox
 ) -> None:
-    order = next(o for o in app.state.orders.values() if o.fulfillment == "UNFULFILLED")
-    payload = {
-        "order_id": gid("Order", order.id),
-        "lines": [{"sku": "NOPE", "quantity": 1}],
-        "tracking": {"number": "X"},
-    }
-    with pytest.raises(RecordError):
-        await connector.write(
-            RemoteWrite(kind="fulfillment.create", key="s", payload=msgspec.json.encode(payload))
-        )
+    with pytest.raises(RecordError) as caught:
+        await connector.write(fulfil("s", unfulfilled(app), [("NOPE", 1)], "X"))
+    assert caught.value.reason == "remote_validation"
+    assert app.state.fulfillments == {}
+
+
+async def test_shipment_without_lines_is_refused(
+    connector: ShopifyConnector, app: ShopifySandbox
+) -> None:
+    with pytest.raises(RecordError) as caught:
+        await connector.write(fulfil("s", unfulfilled(app), [], "X"))
+    assert caught.value.reason == "schema"
 
 
 async def test_unknown_write_kind(connector: ShopifyConnector) -> None:

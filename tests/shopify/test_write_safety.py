@@ -9,7 +9,6 @@ import httpx
 import msgspec
 import pytest
 
-from connectors.base import RemoteWrite
 from connectors.errors import ChannelFatal, RecordError, Retryable
 from connectors.shopify import mapping, wire
 from connectors.shopify.connector import (
@@ -19,7 +18,14 @@ from connectors.shopify.connector import (
 )
 from connectors.shopify.sandbox import ShopifySandbox
 from connectors.shopify.sandbox_state import LOCATION_ID, Order, gid
-from tests.shopify.conftest import SHOP, TOKEN, RecordingGate, make_connector
+from tests.shopify.conftest import (
+    SHOP,
+    TOKEN,
+    RecordingGate,
+    fulfil,
+    inventory_write,
+    make_connector,
+)
 
 
 class LoseAnswers(httpx.AsyncBaseTransport):
@@ -68,17 +74,6 @@ def open_order(app: ShopifySandbox, lines: int = 1) -> Order:
     )
 
 
-def fulfil(
-    key: str, order: Order, lines: list[tuple[str, int]] | None, number: str | None
-) -> RemoteWrite:
-    payload = {
-        "order_id": gid("Order", order.id),
-        "lines": None if lines is None else [{"sku": s, "quantity": q} for s, q in lines],
-        "tracking": {"company": "DHL", "number": number},
-    }
-    return RemoteWrite(kind="fulfillment.create", key=key, payload=msgspec.json.encode(payload))
-
-
 # -- fulfillment.create -------------------------------------------------------------------
 
 
@@ -103,7 +98,7 @@ async def test_all_remaining_lines_applied_but_answer_lost_is_not_created_twice(
     connector: ShopifyConnector, app: ShopifySandbox, transport: LoseAnswers
 ) -> None:
     order = open_order(app)
-    write = fulfil("s-1", order, None, "JD0002")
+    write = fulfil("s-1", order, [(line.sku, line.quantity) for line in order.lines], "JD0002")
     transport.lose["FulfillmentCreate"] = 1
     with pytest.raises(Retryable):
         await connector.write(write)
@@ -139,19 +134,6 @@ async def test_fulfillment_without_tracking_number_is_refused(
 # -- inventory.set ------------------------------------------------------------------------
 
 
-def inventory_write(key: str, item: int, quantity: int, change_from: int | None) -> RemoteWrite:
-    payload = {
-        "quantities": [
-            {
-                "inventory_item_id": gid("InventoryItem", item),
-                "quantity": quantity,
-                "change_from": change_from,
-            }
-        ]
-    }
-    return RemoteWrite(kind="inventory.set", key=key, payload=msgspec.json.encode(payload))
-
-
 async def test_shopper_order_between_read_and_write_still_lands_at_target(
     connector: ShopifyConnector, app: ShopifySandbox, transport: LoseAnswers
 ) -> None:
@@ -159,7 +141,6 @@ async def test_shopper_order_between_read_and_write_still_lands_at_target(
         (k, v) for k, v in sorted(app.state.levels.items()) if v["available"] >= 3
     )
     sku = app.state.variants[app.state.item_to_variant[item]].sku
-    read = level["available"]
 
     async def shopper_buys() -> None:
         transport.before.pop("InventorySetQuantities")
@@ -170,7 +151,7 @@ async def test_shopper_order_between_read_and_write_still_lands_at_target(
             assert answer.status_code == 201
 
     transport.before["InventorySetQuantities"] = shopper_buys
-    result = await connector.write(inventory_write("w-1", item, 40, change_from=read))
+    result = await connector.write(inventory_write("w-1", app, item, 40))
     assert level["available"] == 40
     assert "1 quantities" in result.summary
 
@@ -181,9 +162,9 @@ async def test_stale_retry_is_not_an_idempotency_key_mismatch(
     # The held write is retried later with the same write key but a re-read change_from.
     (item, _), level = next(iter(sorted(app.state.levels.items())))
     read = level["available"]
-    await connector.write(inventory_write("w-1", item, read + 1, change_from=read))
+    await connector.write(inventory_write("w-1", app, item, read + 1))
     level["available"] = read + 7  # a direct change on Shopify
-    await connector.write(inventory_write("w-1", item, read + 3, change_from=read))
+    await connector.write(inventory_write("w-1", app, item, read + 3))
     assert level["available"] == read + 3
 
 
@@ -200,7 +181,7 @@ async def test_stale_without_end_is_a_stale_record_error(
 
     transport.before["InventorySetQuantities"] = keeps_changing
     with pytest.raises(RecordError) as caught:
-        await connector.write(inventory_write("w-1", item, 50, change_from=level["available"]))
+        await connector.write(inventory_write("w-1", app, item, 50))
     assert caught.value.reason == "stale"
     assert attempts == STALE_RETRIES + 1
 
