@@ -53,6 +53,13 @@ THROTTLE_RETRIES = 3
 the gate again) before it raises ``RateLimited``."""
 
 
+class QueryTooCostly(ChannelFatal):
+    """Shopify refused a query as over its single-query cost limit (``MAX_COST_EXCEEDED``).
+
+    Fatal for a fixed query; a paged read asks again with a smaller page.
+    """
+
+
 class _Throttled(Exception):
     """A ``THROTTLED`` answer: nothing was executed, the call may be sent again."""
 
@@ -241,20 +248,67 @@ class ShopifyClient:
             raise AuthFailed(f"{what}: access denied: {messages}")
         if "INTERNAL_SERVER_ERROR" in codes:
             raise Retryable(f"{what}: {messages}")
-        # Anything else (MAX_COST_EXCEEDED, a validation error) is a bug on our side that no
-        # retry fixes.
+        if "MAX_COST_EXCEEDED" in codes:
+            raise QueryTooCostly(f"{what}: {messages}")
+        # Anything else (a validation error) is a bug on our side that no retry fixes.
         raise ChannelFatal(f"{what}: {messages}")
 
     # -- reads --------------------------------------------------------------------------------
 
-    async def variants_page(self, since: datetime | None, after: str | None) -> NodesPage:
-        """One page of variants changed at or after ``since``, in id order."""
+    async def products_page(
+        self, since: datetime | None, after: str | None, *, first: int = queries.PRODUCTS_PAGE_SIZE
+    ) -> NodesPage:
+        """One page of ``first`` products changed at or after ``since``, oldest change first.
+
+        Each body is the product node with every variant: those past the first
+        :data:`~.queries.PRODUCT_VARIANTS_PAGE_SIZE` are read with ``MoreVariants`` and added.
+        Raises :class:`QueryTooCostly` when Shopify refuses the page as too costly.
+        """
         data = await self.execute(
-            "ProductVariants",
-            {"after": after, "query": search_query(since)},
-            wire.VariantsPage,
+            "Products",
+            {
+                "first": first,
+                "variantsFirst": queries.PRODUCT_VARIANTS_PAGE_SIZE,
+                "after": after,
+                "query": search_query(since),
+            },
+            wire.ProductsPage,
         )
-        return _page(data.product_variants, "ProductVariants", "productVariants")
+        nodes: list[tuple[wire.NodeStamp, bytes]] = []
+        for index, raw in enumerate(data.products.nodes):
+            stamp = _decode(
+                bytes(raw), wire.ProductStamp, "Products", f".data.products.nodes[{index}]"
+            )
+            body = bytes(raw)
+            if stamp.variants.page_info.has_next_page:
+                body = await self._with_all_variants(stamp, body)
+            nodes.append((wire.NodeStamp(id=stamp.id, updated_at=stamp.updated_at), body))
+        page_info = data.products.page_info
+        return NodesPage(
+            nodes=nodes, end_cursor=page_info.end_cursor, has_next_page=page_info.has_next_page
+        )
+
+    async def _with_all_variants(self, stamp: wire.ProductStamp, body: bytes) -> bytes:
+        """``body`` (a product node) with the variants after its first page appended."""
+        product = msgspec.json.decode(body)
+        variants = product["variants"]
+        after = stamp.variants.page_info.end_cursor
+        while True:
+            data = await self.execute(
+                "MoreVariants",
+                {"id": stamp.id, "first": queries.MORE_VARIANTS_PAGE_SIZE, "after": after},
+                wire.MoreVariantsData,
+            )
+            if data.product is None:
+                # Deleted while we read it: the next read no longer sees it.
+                raise Retryable(f"shopify product {stamp.id} disappeared during the read")
+            more = data.product.variants
+            variants["nodes"].extend(msgspec.json.decode(bytes(node)) for node in more.nodes)
+            after = more.page_info.end_cursor or after
+            if not more.page_info.has_next_page:
+                break
+        variants["pageInfo"] = {"hasNextPage": False, "endCursor": after}
+        return msgspec.json.encode(product)
 
     async def orders_page(
         self,
@@ -266,8 +320,9 @@ class ShopifyClient:
         status: str | None = None,
         test: bool | None = None,
         extra: str | None = None,
+        first: int = queries.ORDERS_PAGE_SIZE,
     ) -> NodesPage:
-        """One page of orders changed at or after ``since``, oldest change first.
+        """One page of ``first`` orders changed at or after ``since``, oldest change first.
 
         Filters use Shopify's search values (``financial_status="paid"``,
         ``status="-cancelled"``); see :func:`search_query`. ``extra`` is appended verbatim.
@@ -280,7 +335,9 @@ class ShopifyClient:
             test=test,
         )
         query = " ".join(q for q in (query, extra) if q) or None
-        data = await self.execute("Orders", {"after": after, "query": query}, wire.OrdersPage)
+        data = await self.execute(
+            "Orders", {"first": first, "after": after, "query": query}, wire.OrdersPage
+        )
         return _page(data.orders, "Orders", "orders")
 
     async def fulfillment_orders(self, order_id: str) -> list[wire.FulfillmentOrder]:

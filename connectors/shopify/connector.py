@@ -2,15 +2,19 @@
 
 Streams:
 
-- ``products``: every variant changed at or after ``since`` (``productVariants``). Shopify
-  cannot sort variants by ``updatedAt`` (``ProductVariantSortKeys`` has no ``UPDATED_AT``), and
-  the actor promotes its cursor after each page to the newest ``updated_at`` seen, so a page in
-  id order could move the cursor past variants on later pages. The read therefore collects
-  every page and yields one page, oldest first: correct, at the cost of re-reading everything
-  when a run fails midway.
+- ``products``: every product changed at or after ``since``, oldest change first
+  (``products(sortKey: UPDATED_AT)``), one page per Shopify page, one record per product whose
+  body holds all its variants (:class:`~.wire.Product`, mapped by
+  :func:`~.mapping.items_from_product`). Variants cannot be read in update order
+  (``ProductVariantSortKeys`` has no ``UPDATED_AT``), but a variant edit bumps its product's
+  ``updatedAt``, so the product is the replication unit and each page can promote the cursor.
 - ``orders``: every order changed at or after ``since`` (``sortKey: UPDATED_AT``), one page per
   Shopify page. ``settings.orders_query`` narrows it (Shopify search syntax); by default
   nothing is filtered here: cancellations must reach the actor, and the import rules decide.
+
+A page Shopify refuses as over its single-query cost limit (``MAX_COST_EXCEEDED``: a price
+rule the client's estimate missed, or a shop with a lower limit) is asked again at half the
+size, down to one record; the rest of that read keeps the smaller size.
 
 Record keys are GIDs, bodies the raw GraphQL nodes (decode with :mod:`.wire`).
 
@@ -39,7 +43,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -58,10 +62,12 @@ from connectors.base import (
     verify_with_webhook_secret,
 )
 from connectors.errors import ChannelFatal, RecordError
-from connectors.shopify import mapping, webhooks, wire
+from connectors.shopify import mapping, queries, webhooks, wire
 from connectors.shopify.client import (
     FulfillmentLine,
     InventorySet,
+    NodesPage,
+    QueryTooCostly,
     ShopifyClient,
     Stock,
     Tracking,
@@ -124,28 +130,24 @@ class ShopifyConnector:
     async def read(self, stream: str, since: datetime | None) -> AsyncGenerator[Page, None]:
         """Pages of changed records, oldest first (see the module docstring per stream)."""
         if stream == "products":
-            records: list[Record] = []
-            after: str | None = None
-            while True:
-                page = await self.client.variants_page(since, after)
-                records.extend(Record(s.id, s.updated_at, raw) for s, raw in page.nodes)
-                if not page.has_next_page:
-                    break
-                after = page.end_cursor
-            records.sort(key=lambda r: (r.updated_at, r.key))
-            if records:
-                yield Page(records=records)
+
+            async def fetch(after: str | None, first: int) -> NodesPage:
+                return await self.client.products_page(since, after, first=first)
+
+            size = queries.PRODUCTS_PAGE_SIZE
         elif stream == "orders":
-            after = None
-            while True:
-                page = await self.client.orders_page(since, after, extra=self.settings.orders_query)
-                if page.nodes:
-                    yield Page(records=[Record(s.id, s.updated_at, raw) for s, raw in page.nodes])
-                if not page.has_next_page:
-                    break
-                after = page.end_cursor
+
+            async def fetch(after: str | None, first: int) -> NodesPage:
+                return await self.client.orders_page(
+                    since, after, extra=self.settings.orders_query, first=first
+                )
+
+            size = queries.ORDERS_PAGE_SIZE
         else:
             raise ValueError(f"shopify has no stream {stream!r}")
+        async for page in _shrinking_pages(fetch, size):
+            if page.nodes:
+                yield Page(records=[Record(s.id, s.updated_at, raw) for s, raw in page.nodes])
 
     async def write(self, remote_write: RemoteWrite) -> WriteResult:
         if remote_write.kind == "inventory.set":
@@ -301,6 +303,28 @@ class ShopifyConnector:
 
     async def aclose(self) -> None:
         return None
+
+
+PageFetch = Callable[[str | None, int], Awaitable[NodesPage]]
+"""``fetch(after, first)``: one page of a stream's read."""
+
+
+async def _shrinking_pages(fetch: PageFetch, first: int) -> AsyncGenerator[NodesPage, None]:
+    """Every page of a read, in order; a page Shopify refuses as too costly is asked again at
+    half the size (down to one), and the rest of the read keeps the smaller size."""
+    after: str | None = None
+    while True:
+        try:
+            page = await fetch(after, first)
+        except QueryTooCostly:
+            if first == 1:
+                raise
+            first //= 2
+            continue
+        yield page
+        if not page.has_next_page:
+            return
+        after = page.end_cursor
 
 
 def _already_fulfilled(

@@ -68,18 +68,21 @@ FULFILLMENT: dict[str, FulfillmentStatus] = {
 _GIFT_KEYS = {"gift_message", "gift_note", "giftmessage"}
 
 
-def item_from_variant(channel: str, variant: wire.Variant) -> Item:
-    """The catalog item for one variant: "Product - Blue / S", its SKU or the fallback key."""
-    product = variant.product
+def items_from_product(channel: str, product: wire.Product) -> list[Item]:
+    """One catalog item per variant: "Product - Blue / S", its SKU or the fallback key."""
+    image = None
+    if product.featured_media and product.featured_media.preview:
+        preview_image = product.featured_media.preview.image
+        image = preview_image.url if preview_image else None
+    return [_item(channel, product, variant, image) for variant in product.variants.nodes]
+
+
+def _item(channel: str, product: wire.Product, variant: wire.Variant, image: str | None) -> Item:
     options = [o.value for o in variant.selected_options if o.value != "Default Title"]
     weight = None
     if variant.inventory_item.measurement.weight is not None:
         w = variant.inventory_item.measurement.weight
         weight = Weight(value=Decimal(w.value), unit=WEIGHT_UNITS[w.unit])
-    image = None
-    if product.featured_media and product.featured_media.preview:
-        preview_image = product.featured_media.preview.image
-        image = preview_image.url if preview_image else None
     return Item(
         channel=channel,
         store_item_id=variant.id,
@@ -89,7 +92,7 @@ def item_from_variant(channel: str, variant: wire.Variant) -> Item:
         weight=weight,
         barcode=variant.barcode or None,
         image_url=image,
-        updated_at=variant.updated_at,
+        updated_at=max(variant.updated_at, product.updated_at),
     )
 
 
@@ -122,14 +125,14 @@ def _gift_message(attributes: list[wire.Attribute]) -> str | None:
 
 def fallback_variant_id(channel: str, sku: str) -> str | None:
     """The variant GID inside ``sku`` if it is the fallback key of one of ``channel``'s
-    variants (see :func:`item_from_variant`), else None."""
+    variants (see :func:`items_from_product`), else None."""
     item_id = fallback_item_id(channel, sku)
     return item_id if item_id and item_id.startswith(VARIANT_GID) else None
 
 
 def line_sku(channel: str, sku: str | None, variant: wire.IdRef | None, line_id: str) -> str:
     """The canonical SKU of an order line: its own, else the fallback key of its variant (the
-    key :func:`item_from_variant` gives that variant's item), else one of the line itself."""
+    key :func:`items_from_product` gives that variant's item), else one of the line itself."""
     return sku or fallback_sku(channel, variant.id if variant else line_id)
 
 

@@ -2,51 +2,85 @@
 
 Every document here is validated against Shopify's published 2026-01 schema by
 ``tests/shopify/test_conformance.py`` (variables' types included), so a field renamed upstream
-fails a test instead of a sync. Page sizes are fixed in the documents because Shopify prices a
-query by them (see :mod:`connectors.shopify.cost`): each page stays under the 1000-point
-single-query limit with room to spare.
+fails a test instead of a sync. Page sizes are variables, because Shopify prices a query by
+them (see :mod:`connectors.shopify.cost`): the defaults below keep each page under the
+1000-point single-query limit, and a read that Shopify still refuses as too costly
+(``MAX_COST_EXCEEDED``) is asked again with a smaller page.
 """
 
 from __future__ import annotations
 
-VARIANTS_PAGE_SIZE = 100
-"""Variants per page: 2 + 100 * 9 objects = 902 points, the most that fits under 1000."""
+PRODUCTS_PAGE_SIZE = 17
+"""Products per page, each with its first :data:`PRODUCT_VARIANTS_PAGE_SIZE` variants:
+2 + 17 * (6 + 10 * 5) = 954 points, the most that fits under 1000."""
+PRODUCT_VARIANTS_PAGE_SIZE = 10
+"""Variants read with their product; a product with more reads the rest with
+:data:`MORE_VARIANTS`, :data:`MORE_VARIANTS_PAGE_SIZE` at a time."""
+MORE_VARIANTS_PAGE_SIZE = 100
+"""1 + 2 + 100 * 5 = 503 points."""
 ORDERS_PAGE_SIZE = 9
 """Orders per page: an order with 50 lines (and their variant) is 106 points; 2 + 9 * 106 = 956."""
 ORDER_LINES_PAGE_SIZE = 50
 INVENTORY_BATCH = 250
 """Shopify's limit on every input array: at most 250 quantities per ``inventorySetQuantities``."""
 
-PRODUCT_VARIANTS = """
-query ProductVariants($after: String, $query: String) {
-  productVariants(first: 100, after: $after, query: $query, sortKey: ID) {
+_VARIANT_FIELDS = """
+fragment VariantFields on ProductVariant {
+  id
+  sku
+  barcode
+  title
+  updatedAt
+  selectedOptions { name value }
+  inventoryItem {
+    id
+    measurement { weight { value unit } }
+  }
+}
+"""
+
+# Products, not variants: ``ProductVariantSortKeys`` has no UPDATED_AT, and only a read sorted
+# by its replication value can promote the cursor page by page. A variant edit bumps its
+# product's updatedAt (Shopify sends ``products/update`` for it).
+PRODUCTS = (
+    """
+query Products($first: Int!, $variantsFirst: Int!, $after: String, $query: String) {
+  products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
     pageInfo { hasNextPage endCursor }
     nodes {
       id
-      sku
-      barcode
       title
+      status
       updatedAt
-      selectedOptions { name value }
-      product {
-        id
-        title
-        status
-        updatedAt
-        featuredMedia { preview { image { url } } }
-      }
-      inventoryItem {
-        id
-        measurement { weight { value unit } }
+      featuredMedia { preview { image { url } } }
+      variants(first: $variantsFirst) {
+        pageInfo { hasNextPage endCursor }
+        nodes { ...VariantFields }
       }
     }
   }
 }
 """
+    + _VARIANT_FIELDS
+)
+
+MORE_VARIANTS = (
+    """
+query MoreVariants($id: ID!, $first: Int!, $after: String) {
+  product(id: $id) {
+    variants(first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { ...VariantFields }
+    }
+  }
+}
+"""
+    + _VARIANT_FIELDS
+)
 
 ORDERS = """
-query Orders($after: String, $query: String) {
-  orders(first: 9, after: $after, query: $query, sortKey: UPDATED_AT) {
+query Orders($first: Int!, $after: String, $query: String) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
     pageInfo { hasNextPage endCursor }
     nodes {
       id
@@ -185,7 +219,8 @@ mutation FulfillmentCreate($fulfillment: FulfillmentInput!, $message: String) {
 """
 
 ALL = {
-    "ProductVariants": PRODUCT_VARIANTS,
+    "Products": PRODUCTS,
+    "MoreVariants": MORE_VARIANTS,
     "Orders": ORDERS,
     "FulfillmentOrders": FULFILLMENT_ORDERS,
     "Fulfillments": FULFILLMENTS,

@@ -66,7 +66,14 @@ def sandbox_schema() -> GraphQLSchema:
 # -- nodes ------------------------------------------------------------------------------------
 
 
-def product_node(product: Product) -> dict[str, Any]:
+_VARIANT_ORDER: dict[str, Callable[[Variant], tuple[Any, ...]]] = {
+    "ID": lambda v: (v.id,),
+    "SKU": lambda v: (v.sku, v.id),
+    "TITLE": lambda v: (v.title, v.id),
+}
+
+
+def product_node(state: ShopState, product: Product) -> dict[str, Any]:
     media: dict[str, Any] | None = None
     if product.image_url is not None:
         image = {"id": gid("ImageSource", product.id), "altText": None, "url": product.image_url}
@@ -79,7 +86,22 @@ def product_node(product: Product) -> dict[str, Any]:
         "createdAt": iso(product.created_at),
         "updatedAt": iso(product.updated_at),
         "featuredMedia": media,
+        "variants": lambda info, **args: paginate(
+            [state.variants[i] for i in product.variant_ids],
+            _variant_order(product, args.get("sortKey") or "POSITION"),
+            reverse=bool(args.get("reverse")),
+            to_node=lambda v: variant_node(state, v),
+            **_connection_args(args),
+        ),
     }
+
+
+def _variant_order(product: Product, sort: str) -> Callable[[Variant], tuple[Any, ...]]:
+    """A sort key for the variants of ``product``; ``POSITION`` is their order on the product."""
+    if sort == "POSITION":
+        position = {variant_id: i for i, variant_id in enumerate(product.variant_ids)}
+        return lambda v: (position[v.id],)
+    return _VARIANT_ORDER[sort]
 
 
 def variant_node(state: ShopState, variant: Variant) -> dict[str, Any]:
@@ -96,7 +118,7 @@ def variant_node(state: ShopState, variant: Variant) -> dict[str, Any]:
         "inventoryQuantity": level["available"] if level else 0,
         "selectedOptions": [{"name": n, "value": v} for n, v in variant.options]
         or [{"name": "Title", "value": "Default Title"}],
-        "product": product_node(product),
+        "product": lambda info: product_node(state, product),
         "inventoryItem": inventory_item_node(state, variant.inventory_item_id),
     }
 
@@ -269,6 +291,14 @@ def variant_fields(state: ShopState) -> dict[str, Callable[[Variant], Any]]:
     }
 
 
+PRODUCT_FIELDS: dict[str, Callable[[Product], Any]] = {
+    "updated_at": lambda p: p.updated_at,
+    "created_at": lambda p: p.created_at,
+    "id": lambda p: p.id,
+    "status": lambda p: p.status,
+    "title": lambda p: p.title,
+}
+
 ORDER_FIELDS: dict[str, Callable[[Order], Any]] = {
     "updated_at": lambda o: o.updated_at,
     "created_at": lambda o: o.created_at,
@@ -309,16 +339,30 @@ class Root:
         state = self.state
         matches = compile_search(args.get("query"), variant_fields(state))
         sort = args.get("sortKey") or "ID"
-        keys: dict[str, Callable[[Variant], tuple[Any, ...]]] = {
-            "ID": lambda v: (v.id,),
-            "SKU": lambda v: (v.sku, v.id),
-            "TITLE": lambda v: (v.title, v.id),
-        }
+        if sort == "POSITION":
+            raise GraphQLError("POSITION sorts the variants of one product only.")
         return paginate(
             [v for v in state.variants.values() if matches(v)],
-            keys[sort],
+            _VARIANT_ORDER[sort],
             reverse=bool(args.get("reverse")),
             to_node=lambda v: variant_node(state, v),
+            **_connection_args(args),
+        )
+
+    def products(self, info: Info, **args: Any) -> dict[str, Any]:
+        state = self.state
+        matches = compile_search(args.get("query"), PRODUCT_FIELDS)
+        keys: dict[str, Callable[[Product], tuple[Any, ...]]] = {
+            "ID": lambda p: (p.id,),
+            "TITLE": lambda p: (p.title, p.id),
+            "CREATED_AT": lambda p: (p.created_at, p.id),
+            "UPDATED_AT": lambda p: (p.updated_at, p.id),
+        }
+        return paginate(
+            [p for p in state.products.values() if matches(p)],
+            keys[args.get("sortKey") or "ID"],
+            reverse=bool(args.get("reverse")),
+            to_node=lambda p: product_node(state, p),
             **_connection_args(args),
         )
 
@@ -329,7 +373,7 @@ class Root:
 
     def product(self, info: Info, id: str) -> dict[str, Any] | None:
         product = self.state.products.get(gid_number(id, "Product") or -1)
-        return None if product is None else product_node(product)
+        return None if product is None else product_node(self.state, product)
 
     def orders(self, info: Info, **args: Any) -> dict[str, Any]:
         state = self.state
@@ -376,7 +420,7 @@ class Root:
             return None if variant is None else variant_node(state, variant)
         if (number := gid_number(id, "Product")) is not None:
             product = state.products.get(number)
-            return None if product is None else product_node(product)
+            return None if product is None else product_node(self.state, product)
         if (number := gid_number(id, "Order")) is not None:
             order = state.orders.get(number)
             return None if order is None else order_node(state, order)

@@ -102,14 +102,6 @@ class MediaRef(msgspec.Struct, frozen=True, rename="camel"):
     preview: MediaPreview | None = None
 
 
-class ProductRef(msgspec.Struct, frozen=True, rename="camel"):
-    id: str
-    title: str
-    status: ProductStatus
-    updated_at: datetime
-    featured_media: MediaRef | None = None
-
-
 class Weight(msgspec.Struct, frozen=True, rename="camel"):
     value: Decimal
     unit: WeightUnit
@@ -131,12 +123,49 @@ class Variant(msgspec.Struct, frozen=True, rename="camel"):
     title: str
     updated_at: datetime
     selected_options: list[SelectedOption]
-    product: ProductRef
     inventory_item: InventoryItemRef
 
 
-class VariantsPage(msgspec.Struct, frozen=True, rename="camel"):
-    product_variants: RawConnection
+class Variants(msgspec.Struct, frozen=True, rename="camel"):
+    page_info: PageInfo
+    nodes: list[Variant]
+
+
+class Product(msgspec.Struct, frozen=True, rename="camel"):
+    """A product with its variants: the body of a ``products`` record (all variants, however
+    many pages Shopify needed)."""
+
+    id: str
+    title: str
+    status: ProductStatus
+    updated_at: datetime
+    variants: Variants
+    featured_media: MediaRef | None = None
+
+
+class VariantsPageInfo(msgspec.Struct, frozen=True, rename="camel"):
+    page_info: PageInfo
+
+
+class ProductStamp(msgspec.Struct, frozen=True, rename="camel"):
+    """What a read needs of a product node: id, replication value, whether variants remain."""
+
+    id: str
+    updated_at: datetime
+    variants: VariantsPageInfo
+
+
+class ProductsPage(msgspec.Struct, frozen=True, rename="camel"):
+    products: RawConnection
+
+
+class RawVariants(msgspec.Struct, frozen=True, rename="camel"):
+    variants: RawConnection
+
+
+class MoreVariantsData(msgspec.Struct, frozen=True, rename="camel"):
+    product: RawVariants | None
+    """None when the product was deleted since its page was read."""
 
 
 # -- orders -----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
@@ -11,7 +12,7 @@ import pytest
 
 from connectors import model
 from connectors.base import RemoteWrite
-from connectors.errors import RecordError
+from connectors.errors import ChannelFatal, RecordError
 from connectors.registry import BUILTIN
 from connectors.shopify import mapping, wire
 from connectors.shopify.connector import CONNECTOR, ShopifyConnector
@@ -35,16 +36,39 @@ def test_registered_builtin() -> None:
     assert CONNECTOR.credentials == ("token", "webhook_secret")
 
 
-async def test_products_stream_one_page_oldest_first(
+async def test_products_stream_pages_oldest_change_first(
     connector: ShopifyConnector, app: ShopifySandbox
 ) -> None:
     pages = [p async for p in connector.read("products", None)]
-    (page,) = pages
-    assert len(page.records) == 40
-    assert [r.updated_at for r in page.records] == sorted(r.updated_at for r in page.records)
-    record = page.records[0]
-    variant = msgspec.json.decode(record.body, type=wire.Variant)
-    assert record.key == variant.id
+    assert [len(p.records) for p in pages] == [17] * (len(app.state.products) // 17) + (
+        [len(app.state.products) % 17] if len(app.state.products) % 17 else []
+    )
+    records = [r for p in pages for r in p.records]
+    assert [r.updated_at for r in records] == sorted(r.updated_at for r in records)
+    products = [msgspec.json.decode(r.body, type=wire.Product) for r in records]
+    assert [r.key for r in records] == [p.id for p in products]
+    items = [i for p in products for i in mapping.items_from_product("shop", p)]
+    assert len({i.sku for i in items}) == len(app.state.variants) == 40
+
+
+async def test_a_page_refused_as_too_costly_is_asked_again_smaller(
+    connector: ShopifyConnector, app: ShopifySandbox
+) -> None:
+    # A shop (or a pricing rule) that allows less than the client planned for.
+    app.state.max_query_cost = 500
+    records = [r async for p in connector.read("products", None) for r in p.records]
+    assert len(records) == len(app.state.products)
+    assert app.state.counters["max_cost_exceeded"] == 1  # 17 refused; 8 per page from then on
+    sizes = [len(msgspec.json.decode(r.body, type=wire.Product).variants.nodes) for r in records]
+    assert sum(sizes) == 40
+
+
+async def test_a_read_that_cannot_shrink_enough_is_channel_fatal(
+    connector: ShopifyConnector, app: ShopifySandbox
+) -> None:
+    app.state.max_query_cost = 10  # not even one product fits
+    with pytest.raises(ChannelFatal, match="exceeds the single query max cost"):
+        [r async for p in connector.read("products", None) for r in p.records]
 
 
 async def test_orders_stream_pages_by_updated_at(
@@ -209,32 +233,33 @@ async def test_unknown_write_kind(connector: ShopifyConnector) -> None:
     assert caught.value.reason == "unsupported"
 
 
-def variant(**changes: object) -> wire.Variant:
-    base: dict[str, object] = {
+def product(**changes: object) -> wire.Product:
+    variant: dict[str, object] = {
         "id": "gid://shopify/ProductVariant/7",
         "sku": "TEE-BLU-S",
         "barcode": "0123456789012",
         "title": "Blue / S",
         "updatedAt": "2026-01-05T10:00:00Z",
         "selectedOptions": [{"name": "Color", "value": "Blue"}, {"name": "Size", "value": "S"}],
-        "product": {
-            "id": "gid://shopify/Product/3",
-            "title": "Shirt",
-            "status": "ACTIVE",
-            "updatedAt": "2026-01-05T10:00:00Z",
-            "featuredMedia": {"preview": {"image": {"url": "https://cdn.example/shirt.jpg"}}},
-        },
         "inventoryItem": {
             "id": "gid://shopify/InventoryItem/70",
             "measurement": {"weight": {"value": 0.25, "unit": "KILOGRAMS"}},
         },
     }
-    base.update(changes)
-    return msgspec.json.decode(msgspec.json.encode(base), type=wire.Variant)
+    variant.update(changes)
+    base = {
+        "id": "gid://shopify/Product/3",
+        "title": "Shirt",
+        "status": "ACTIVE",
+        "updatedAt": "2026-01-06T10:00:00Z",
+        "featuredMedia": {"preview": {"image": {"url": "https://cdn.example/shirt.jpg"}}},
+        "variants": {"pageInfo": {"hasNextPage": False}, "nodes": [variant]},
+    }
+    return msgspec.json.decode(msgspec.json.encode(base), type=wire.Product)
 
 
 def test_variant_maps_to_item() -> None:
-    item = mapping.item_from_variant("shop", variant())
+    (item,) = mapping.items_from_product("shop", product())
     assert item.name == "Shirt - Blue / S"
     assert item.sku == "TEE-BLU-S"
     assert item.weight is not None and item.weight.unit == "kg"
@@ -242,12 +267,14 @@ def test_variant_maps_to_item() -> None:
     assert item.barcode == "0123456789012"
     assert item.image_url == "https://cdn.example/shirt.jpg"
     assert item.store_item_id == "gid://shopify/ProductVariant/7"
+    # The product's edit is the variant's too (its name comes from the product).
+    assert item.updated_at == datetime(2026, 1, 6, 10, tzinfo=UTC)
 
 
 def test_variant_without_sku_or_options() -> None:
-    item = mapping.item_from_variant(
+    (item,) = mapping.items_from_product(
         "shop",
-        variant(sku="", selectedOptions=[{"name": "Title", "value": "Default Title"}], barcode=""),
+        product(sku="", selectedOptions=[{"name": "Title", "value": "Default Title"}], barcode=""),
     )
     assert item.sku == "shop:gid://shopify/ProductVariant/7"
     assert item.name == "Shirt"

@@ -20,21 +20,21 @@ SECRET = "whsec-test"
 
 
 def answer_with(node: dict[str, object]) -> httpx.MockTransport:
-    """A Shopify that answers every query with one variant page holding ``node``."""
+    """A Shopify that answers every query with one product page holding ``node``."""
 
-    def one_variant(request: httpx.Request) -> httpx.Response:
+    def one_product(request: httpx.Request) -> httpx.Response:
         return httpx.Response(
             200,
             json={
                 "data": {
-                    "productVariants": {
+                    "products": {
                         "pageInfo": {"hasNextPage": False, "endCursor": None},
                         "nodes": [node],
                     }
                 },
                 "extensions": {
                     "cost": {
-                        "requestedQueryCost": 902,
+                        "requestedQueryCost": 954,
                         "actualQueryCost": 11,
                         "throttleStatus": {
                             "maximumAvailable": 2000.0,
@@ -46,18 +46,18 @@ def answer_with(node: dict[str, object]) -> httpx.MockTransport:
             },
         )
 
-    return httpx.MockTransport(one_variant)
+    return httpx.MockTransport(one_product)
 
 
 async def test_changed_field_type_fails_with_its_path(gate: RecordingGate) -> None:
-    node = {"id": "gid://shopify/ProductVariant/1", "updatedAt": 1767225600}
+    node = {"id": "gid://shopify/Product/1", "updatedAt": 1767225600}
     async with httpx.AsyncClient(transport=answer_with(node)) as http:
         client = ShopifyClient(http, SHOP, "2026-01", Secret(TOKEN), gate)
         with pytest.raises(RecordError) as caught:
-            await client.variants_page(None, None)
+            await client.products_page(None, None)
     assert caught.value.reason == "schema"
     assert "Expected `datetime`, got `int`" in str(caught.value)
-    assert "`$.data.productVariants.nodes[0].updatedAt`" in str(caught.value)
+    assert "`$.data.products.nodes[0].updatedAt`" in str(caught.value)
 
 
 async def test_changed_cost_type_fails_with_its_path(gate: RecordingGate) -> None:
@@ -68,7 +68,7 @@ async def test_changed_cost_type_fails_with_its_path(gate: RecordingGate) -> Non
                 "data": None,
                 "extensions": {
                     "cost": {
-                        "requestedQueryCost": "902",
+                        "requestedQueryCost": "954",
                         "actualQueryCost": None,
                         "throttleStatus": {
                             "maximumAvailable": 2000.0,
@@ -83,7 +83,7 @@ async def test_changed_cost_type_fails_with_its_path(gate: RecordingGate) -> Non
     async with httpx.AsyncClient(transport=httpx.MockTransport(cost_as_text)) as http:
         client = ShopifyClient(http, SHOP, "2026-01", Secret(TOKEN), gate)
         with pytest.raises(RecordError) as caught:
-            await client.variants_page(None, None)
+            await client.products_page(None, None)
     assert "`$.extensions.cost.requestedQueryCost`" in str(caught.value)
 
 

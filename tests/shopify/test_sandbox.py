@@ -137,7 +137,7 @@ async def test_invalid_document_is_a_graphql_error(
 async def test_error_rate_fault_is_retryable(client: ShopifyClient, app: ShopifySandbox) -> None:
     app.state.faults.error_rate = 1.0
     with pytest.raises(Retryable):
-        await client.variants_page(None, None)
+        await client.products_page(None, None)
 
 
 async def test_faults_endpoint(http: httpx.AsyncClient, app: ShopifySandbox) -> None:
@@ -152,7 +152,7 @@ async def test_timeout_fault_outlasts_the_caller(
 ) -> None:
     app.state.faults.timeout_rate = 1.0
     with trio.move_on_after(30) as scope:
-        await client.variants_page(None, None)
+        await client.products_page(None, None)
     assert scope.cancelled_caught
 
 
@@ -277,4 +277,4 @@ async def test_max_cost_is_channel_fatal_for_the_client(
 ) -> None:
     app.state.max_query_cost = 100
     with pytest.raises(ChannelFatal):
-        await client.variants_page(None, None)
+        await client.products_page(None, None)
