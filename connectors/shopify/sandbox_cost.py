@@ -121,7 +121,7 @@ class PricedQuery:
         total = 0
         for key, nodes in self._collect(root, [self.operation.selection_set]).items():
             value = _child(data, key)
-            if base:
+            if base and not nodes[0].name.value.startswith("__"):
                 # The mutation's cost replaces its payload object's point; the payload's
                 # selection is priced normally (see the module docstring).
                 total += base + self._selection(self._field(root, nodes[0]).type, nodes, value)
@@ -157,11 +157,11 @@ class PricedQuery:
         best = 0
         for key, sub in self._collect(connection, _selections(nodes)).items():
             name = sub[0].name.value
-            item_type = connection.fields[name].type
             if name == "nodes":
+                item_type = connection.fields[name].type
                 best = max(best, self._list(item_type, sub, _child(value, key), size))
             elif name == "edges":
-                edge = get_named_type(item_type)
+                edge = get_named_type(connection.fields[name].type)
                 assert isinstance(edge, GraphQLObjectType)
                 edges = _child(value, key)
                 for node_key, node_fields in self._collect(edge, _selections(sub)).items():

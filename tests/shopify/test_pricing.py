@@ -214,6 +214,11 @@ async def test_a_skipped_field_is_not_charged(http: httpx.AsyncClient) -> None:
     assert cost_of(await graphql(http, query, {"skip": False}))["requestedQueryCost"] == 53
 
 
+async def test_typename_is_free_wherever_it_is_selected(http: httpx.AsyncClient) -> None:
+    query = "{ __typename orders(first: 2) { __typename nodes { __typename id } } }"
+    assert cost_of(await graphql(http, query))["requestedQueryCost"] == 2 + 2
+
+
 async def test_variables_that_do_not_coerce_are_refused_before_any_charge(
     http: httpx.AsyncClient, app: ShopifySandbox
 ) -> None:
