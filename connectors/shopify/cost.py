@@ -1,4 +1,8 @@
-"""Shopify's calculated query cost, as the client estimates it and the sandbox charges it.
+"""Shopify's calculated query cost, as the client estimates it before sending a query.
+
+The sandbox does not use this module: it prices every query by its own schema walk
+(:mod:`connectors.shopify.sandbox_cost`), so an estimate here that falls below Shopify's
+rules fails a test instead of being charged at the same wrong price on both sides.
 
 The rules (shopify.dev "API rate limits"; the multiplication for nested connections is Shopify's
 documented example, the exact constants for mutations are not confirmed there):
@@ -8,12 +12,13 @@ documented example, the exact constants for mutations are not confirmed there):
 - a connection (a field taking ``first``/``last``) costs 2 plus ``first`` * the cost of one node,
   a node costing 1 plus its selection; ``pageInfo`` and ``edges`` add nothing beyond that;
   ``nodes(ids:)`` and lists taking ``first`` are priced the same way by their length;
-- a mutation's root field costs 10, whatever it selects.
+- a mutation's root field costs 10 plus its payload's selection (Shopify states the 10, not
+  what the payload adds; the sandbox charges the conservative reading, so the estimate does).
 
-The *requested* cost is computed from the document before it runs; the *actual* cost walks the
-result, so a connection that returned 3 nodes of a requested 100 costs 2 + 3 * node.
-Only the document's AST is needed, not the schema: a field is a connection when it takes
-``first``/``last``, which holds for every document in :mod:`connectors.shopify.queries`.
+Page sizes are read from the arguments, from the variables sent, or from the variables'
+defaults in the operation (``$first: Int = 50``). Only the document's AST is needed, not the
+schema: a field is a connection when it takes ``first``/``last``, which holds for every document
+in :mod:`connectors.shopify.queries` (a plain list taking ``first`` is overestimated by 2).
 """
 
 from __future__ import annotations
@@ -47,6 +52,19 @@ def _operation(document: DocumentNode) -> OperationDefinitionNode:
 
 def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
     return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
+def _with_defaults(
+    operation: OperationDefinitionNode, variables: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """``variables`` plus the operation's defaults for those not sent, as Shopify applies them."""
+    merged = {
+        d.variable.name.value: value_from_ast_untyped(d.default_value)
+        for d in operation.variable_definitions or ()
+        if d.default_value is not None
+    }
+    merged.update(variables or {})
+    return merged
 
 
 def _page_size(field: FieldNode, variables: Mapping[str, Any]) -> int | None:
@@ -113,61 +131,15 @@ class _Walker:
                         best = max(best, 1 + self.requested(inner.selection_set))
         return best
 
-    def actual(self, selection_set: SelectionSetNode | None, data: Any) -> int:
-        if not isinstance(data, dict):
-            return 0
-        total = 0
-        for field in _fields(selection_set, self.fragments):
-            key = field.alias.value if field.alias else field.name.value
-            total += self.actual_field(field, data.get(key))
-        return total
-
-    def actual_field(self, field: FieldNode, value: Any) -> int:
-        if field.selection_set is None or value is None:
-            return 0
-        if _page_size(field, self.variables) is None:
-            if field.name.value in _CONNECTION_WRAPPERS:
-                return 0
-            if isinstance(value, list):
-                return 1 + sum(self.actual(field.selection_set, v) for v in value)
-            return 1 + self.actual(field.selection_set, value)
-        if isinstance(value, list):
-            return 2 + sum(1 + self.actual(field.selection_set, item) for item in value)
-        count, inner = 0, 0
-        for sub in _fields(field.selection_set, self.fragments):
-            name = sub.name.value
-            items = value.get(sub.alias.value if sub.alias else name) or []
-            if name == "nodes":
-                count = max(count, len(items))
-                inner = max(inner, sum(self.actual(sub.selection_set, n) for n in items))
-            elif name == "edges":
-                for node_field in _fields(sub.selection_set, self.fragments):
-                    if node_field.name.value == "node":
-                        nodes = [e.get("node") for e in items if isinstance(e, dict)]
-                        count = max(count, len(nodes))
-                        inner = max(
-                            inner, sum(self.actual(node_field.selection_set, n) for n in nodes)
-                        )
-        return 2 + count + inner
-
 
 def requested_cost(document: DocumentNode | str, variables: Mapping[str, Any] | None = None) -> int:
     """The points Shopify reserves before running ``document`` with ``variables``."""
     doc = parse(document) if isinstance(document, str) else document
     operation = _operation(doc)
-    walker = _Walker(doc, variables or {})
+    walker = _Walker(doc, _with_defaults(operation, variables))
     if operation.operation == OperationType.MUTATION:
-        return MUTATION_COST * len(_fields(operation.selection_set, walker.fragments))
+        return sum(
+            MUTATION_COST + walker.requested(field.selection_set)
+            for field in _fields(operation.selection_set, walker.fragments)
+        )
     return walker.requested(operation.selection_set)
-
-
-def actual_cost(
-    document: DocumentNode | str, variables: Mapping[str, Any] | None, data: Any
-) -> int:
-    """The points a finished query really used: the requested rules applied to ``data``."""
-    doc = parse(document) if isinstance(document, str) else document
-    operation = _operation(doc)
-    walker = _Walker(doc, variables or {})
-    if operation.operation == OperationType.MUTATION:
-        return MUTATION_COST * len(_fields(operation.selection_set, walker.fragments))
-    return walker.actual(operation.selection_set, data)

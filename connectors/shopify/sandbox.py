@@ -4,11 +4,12 @@
 
 - ``POST /admin/api/{version}/graphql.json``: GraphQL over ``sandbox.graphql`` (a subset of
   Shopify's 2026-01 schema). Unknown versions get 404; a missing or wrong
-  ``X-Shopify-Access-Token`` gets 401 with Shopify's body. Each query is priced
-  (:mod:`.cost`); over 1000 points it fails with ``MAX_COST_EXCEEDED``; otherwise the requested
-  cost is taken from a leaky bucket (2000 points, 100/s: the Standard plan) and the unused part
-  refunded after execution. A short bucket answers ``THROTTLED`` with HTTP 200 and no data.
-  Every answer carries ``extensions.cost`` with ``throttleStatus``.
+  ``X-Shopify-Access-Token`` gets 401 with Shopify's body. Each query is priced by the
+  sandbox's own reading of Shopify's cost rules over its schema (:mod:`.sandbox_cost`, never
+  the client's estimator); over 1000 points it fails with ``MAX_COST_EXCEEDED``; otherwise the
+  requested cost is taken from a leaky bucket (2000 points, 100/s: the Standard plan) and the
+  unused part refunded after execution. A short bucket answers ``THROTTLED`` with HTTP 200 and
+  no data. Every answer carries ``extensions.cost`` with ``throttleStatus``.
 - Shopper/admin endpoints under ``/_sandbox/``: ``POST orders`` (place an order),
   ``POST orders/{id}/cancel``, ``POST products/{id}`` (change a product), ``POST webhooks``
   (subscribe ``{"topic", "address"}``), ``POST faults`` / ``GET faults``, ``GET state`` (counters,
@@ -34,7 +35,7 @@ from graphql import GraphQLError, execute, parse, validate
 from connectors import sandboxkit
 from connectors.sandbox_faults import FaultsRejected, injected_failure, merge_faults
 from connectors.sandbox_server import SandboxOptions
-from connectors.shopify.cost import actual_cost, requested_cost
+from connectors.shopify.sandbox_cost import PricingError, price
 from connectors.shopify.sandbox_fulfillment import order_body, product_body
 from connectors.shopify.sandbox_schema import Root, sandbox_schema
 from connectors.shopify.sandbox_state import ShopState, gid, iso
@@ -119,12 +120,16 @@ class ShopifySandbox:
         problems = validate(sandbox_schema(), document)
         if problems:
             return 200, {"errors": [p.formatted for p in problems]}
+        try:
+            priced = price(sandbox_schema(), document, variables, request.get("operationName"))
+        except PricingError as exc:
+            return 200, {"errors": [e.formatted for e in exc.errors]}
         bucket = state.bucket
         bucket.refill()
         if faults.throttle_burst > 0:
             faults.throttle_burst -= 1
             bucket.available = 0.0
-        requested = requested_cost(document, variables)
+        requested = priced.requested()
         if requested > state.max_query_cost:
             state.counters["max_cost_exceeded"] += 1
             self._log(request, requested, None, "MAX_COST_EXCEEDED")
@@ -159,7 +164,7 @@ class ShopifySandbox:
             operation_name=request.get("operationName"),
         )
         assert not isinstance(result, Awaitable)  # every resolver is synchronous
-        actual = actual_cost(document, variables, result.data)
+        actual = priced.actual(result.data)
         bucket.available = min(bucket.maximum, bucket.available + max(0, requested - actual))
         self._log(request, requested, actual, "errors" if result.errors else "ok")
         answer: dict[str, Any] = {"data": result.data}

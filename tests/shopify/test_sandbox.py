@@ -16,7 +16,7 @@ from connectors.sandbox_server import SandboxOptions, load_sandbox
 from connectors.sandboxkit import header_map, read_body
 from connectors.shopify import wire
 from connectors.shopify.client import ShopifyClient
-from connectors.shopify.cost import actual_cost, requested_cost
+from connectors.shopify.cost import requested_cost
 from connectors.shopify.sandbox import ShopifySandbox, create_app
 from connectors.shopify.sandbox_search import SearchError, compile_search
 from tests.shopify.conftest import SHOP, TOKEN
@@ -85,8 +85,6 @@ def test_search_rejects_bad_syntax() -> None:
 def test_cost_rules() -> None:
     query = "{ orders(first: 10) { nodes { id lineItems(first: 5) { nodes { sku } } } } }"
     assert requested_cost(query) == 2 + 10 * (1 + 2 + 5)
-    data = {"orders": {"nodes": [{"id": "1", "lineItems": {"nodes": [{"sku": "a"}]}}]}}
-    assert actual_cost(query, {}, data) == 2 + 1 * (1 + (2 + 1 * 1))
 
 
 async def post(http: httpx.AsyncClient, query: str, token: str = TOKEN) -> httpx.Response:
