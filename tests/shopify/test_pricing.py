@@ -23,7 +23,7 @@ GRAPHQL = f"https://{SHOP}/admin/api/2026-01/graphql.json"
 
 KNOWN_OVERESTIMATES = {
     # ``Order.fulfillments(first:)`` is a plain list: the client adds a connection's 2 points.
-    "FulfillmentOrders": 2,
+    "Fulfillments": 2,
     # ``nodes(ids:)`` is a list of one Node per id: again no connection's 2 points.
     "InventoryLevels": 2,
 }
@@ -60,9 +60,29 @@ def realistic_variables(app: ShopifySandbox) -> dict[str, dict[str, Any]]:
     batch = (item_ids * (queries.INVENTORY_BATCH // len(item_ids) + 1))[: queries.INVENTORY_BATCH]
     location = gid("Location", LOCATION_ID)
     return {
-        "ProductVariants": {"after": None, "query": "updated_at:>='2025-01-01T00:00:00Z'"},
-        "Orders": {"after": None, "query": "financial_status:paid"},
+        "Products": {
+            "first": queries.PRODUCTS_PAGE_SIZE,
+            "variantsFirst": queries.PRODUCT_VARIANTS_PAGE_SIZE,
+            "after": None,
+            "query": "updated_at:>='2025-01-01T00:00:00Z'",
+        },
+        "MoreVariants": {
+            "id": gid("Product", next(iter(state.products))),
+            "first": queries.MORE_VARIANTS_PAGE_SIZE,
+            "after": None,
+        },
+        "Orders": {
+            "first": queries.ORDERS_PAGE_SIZE,
+            "after": None,
+            "query": "financial_status:paid",
+        },
         "FulfillmentOrders": {"id": order_id},
+        "Fulfillments": {"id": order_id},
+        "VariantsBySku": {
+            "first": queries.VARIANTS_BY_SKU_PAGE,
+            "query": " OR ".join(f"sku:'SB-{n}'" for n in range(queries.VARIANTS_BY_SKU_PAGE)),
+            "locationId": location,
+        },
         "InventoryLevels": {"ids": batch, "locationId": location},
         "InventorySetQuantities": {
             "input": {
@@ -248,11 +268,11 @@ async def test_the_client_sees_the_refunded_level(
     app: ShopifySandbox,
     virtual_clock: trio.testing.MockClock,
 ) -> None:
-    page = await client.variants_page(None, None)
-    assert len(page.nodes) == 40
+    page = await client.products_page(None, None)
+    assert len(page.nodes) == min(queries.PRODUCTS_PAGE_SIZE, len(app.state.products))
     cost = client.last_cost
     assert cost is not None and cost.actual_query_cost is not None
-    assert cost.requested_query_cost == gate.costs[0] == 902
+    assert cost.requested_query_cost == gate.costs[0] == 954
     assert cost.actual_query_cost < cost.requested_query_cost
     (signal,) = gate.signals
     assert signal.remaining == app.state.bucket.available == 2000 - cost.actual_query_cost
