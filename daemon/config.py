@@ -286,8 +286,9 @@ class _Loader:
         spec: ConnectorSpec,
         path: str,
     ) -> dict[str, Secret]:
-        """Read the secrets ``references`` name; ``given`` are all names the file lists,
-        including those whose reference was malformed (and already reported)."""
+        """Read the secrets ``references`` name and check their values with the platform's
+        ``check_credentials``; ``given`` are all names the file lists, including those whose
+        reference was malformed (and already reported)."""
         secrets: dict[str, Secret] = {}
         for name in spec.credentials:
             if name not in given:
@@ -303,6 +304,8 @@ class _Loader:
                     secrets[name] = references[name].resolve(self.environ)
                 except ValueError as exc:
                     self.problems.append(f"{path}.credentials.{name}: {exc}")
+        for name, problem in spec.check_credentials(secrets).items():
+            self.problems.append(f"{path}.credentials.{name}: {problem}")
         return secrets
 
     def check_unique_names(self, raw_channels: list[Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import string
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -155,3 +156,35 @@ def test_any_changed_header_is_rejected(change: dict[str, str]) -> None:
 def test_topics_name_their_stream() -> None:
     assert webhooks.stream_of("order.shipped") == "shipments"
     assert webhooks.stream_of("return.created") is None
+
+
+def is_shipbob_secret(secret: str) -> bool:
+    """ShipBob's published rule, spelt out independently of the code under test."""
+    body = secret.removeprefix("whsec_")
+    alphabet = string.ascii_letters + string.digits + "+/"
+    return secret.startswith("whsec_") and len(body) == 32 and all(c in alphabet for c in body)
+
+
+SECRETS = (
+    st.from_regex(webhooks.SECRET_PATTERN, fullmatch=True)
+    | st.builds(
+        lambda body: "whsec_" + body,
+        st.text(alphabet=string.ascii_letters + string.digits + "+/=-_ \n", max_size=40),
+    )
+    | st.text(max_size=40)
+)
+
+
+@given(secret=SECRETS)
+def test_one_rule_decides_a_webhook_secret_for_config_and_signatures(secret: str) -> None:
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": "1700000000", "webhook-signature": "v1,"}
+    problem = webhooks.secret_problem(secret)
+    if is_shipbob_secret(secret):
+        assert problem is None
+        assert len(webhooks.secret_key(secret)) == 24
+        signed = webhooks.sign(secret, "msg_1", 1_700_000_000, b"{}")
+        assert webhooks.verify(secret, signed, b"{}", now=1_700_000_000).webhook_id == "msg_1"
+    else:
+        assert problem is not None
+        with pytest.raises(InvalidSignature, match="webhook secret"):
+            webhooks.verify(secret, headers, b"{}", now=1_700_000_000)
