@@ -210,6 +210,12 @@ class ConnectorSpec:
     ``RecordError``. Header names arrive lower-cased."""
     check_credentials: CredentialCheck = no_credential_checks
     """Run by the config loader on the resolved secrets; see :data:`CredentialCheck`."""
+    origin: Callable[[Any], str] | None = None
+    """``settings -> origin`` (:func:`connectors.model.origin`) for a storefront platform: the
+    permanent identity of the store a channel's settings point at, the one its orders carry;
+    None for a platform that is not a storefront (a fulfillment provider). With it, the
+    daemon finds the channel an order came from without building a connector. It raises
+    ``ValueError`` for settings that name no store, which the config loader reports."""
 
     @property
     def stream_names(self) -> tuple[str, ...]:

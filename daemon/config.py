@@ -69,6 +69,12 @@ class Channel(msgspec.Struct, frozen=True):
     def name(self) -> str:
         return self.config.name
 
+    @property
+    def origin(self) -> str | None:
+        """The permanent identity of the channel's store (``ConnectorSpec.origin``); None for
+        a platform that is not a storefront."""
+        return None if self.spec.origin is None else self.spec.origin(self.settings)
+
     def schedule_seconds(self, stream: str) -> float:
         given = self.config.schedule.get(stream)
         if given is not None:
@@ -261,6 +267,11 @@ class _Loader:
                 _keys(raw_table.get("credentials")), fields.get("credentials", {}), spec, path
             )
         settings = self.decode(spec.settings_type, fields.get("settings", {}), f"{path}.settings")
+        if settings is not None and spec.origin is not None:
+            try:
+                spec.origin(settings)  # Channel.origin must not fail once the file is loaded
+            except ValueError as exc:
+                self.problems.append(f"{path}.settings: {exc}")
         if len(self.problems) != before or values is None or settings is None:
             return None
         return Channel(

@@ -373,6 +373,37 @@ def test_credentials_that_fit_load(tmp_path: Path) -> None:
     }
 
 
+def shopify_channel(name: str, shop: str) -> str:
+    return (
+        f'[[channels]]\nname = "{name}"\nplatform = "shopify"\n'
+        'credentials = { token = "env:SHOP_TOKEN", webhook_secret = "env:SHOP_HMAC" }\n'
+        f'[channels.settings]\nshop = "{shop}"\nlocation_id = "gid://shopify/Location/1"\n'
+    )
+
+
+def test_a_storefront_channel_knows_its_store_and_a_fulfillment_channel_has_none(
+    tmp_path: Path,
+) -> None:
+    text = (
+        shopify_channel("main", "example.myshopify.com")
+        + shopify_channel("renamed", "Example.MyShopify.com")
+        + shipbob_channel("env:SHOP_TOKEN", "env:SB_WHSEC")
+    )
+    environ = {"SHOP_TOKEN": "shpat_0d9e8f", "SHOP_HMAC": "hmac-7a6b5c", "SB_WHSEC": WHSEC}
+    main, renamed, fulfil = load(tmp_path, text, environ).channels
+    # Known from the settings alone, without building a connector, and whatever the
+    # channel's name or the domain's case in the file.
+    assert main.origin == renamed.origin == "shopify:example.myshopify.com"
+    assert fulfil.origin is None
+
+
+def test_a_storefront_channel_must_name_its_store(tmp_path: Path) -> None:
+    environ = {"SHOP_TOKEN": "shpat_0d9e8f", "SHOP_HMAC": "hmac-7a6b5c"}
+    assert problems(tmp_path, shopify_channel("main", ""), environ) == [
+        "channels[0].settings: names no shopify store (its id is empty)"
+    ]
+
+
 def test_a_platform_credential_check_sees_only_what_resolved(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

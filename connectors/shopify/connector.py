@@ -56,7 +56,7 @@ from connectors.base import (
     verify_with_webhook_secret,
 )
 from connectors.errors import ChannelFatal, RecordError
-from connectors.shopify import webhooks, wire
+from connectors.shopify import mapping, webhooks, wire
 from connectors.shopify.client import (
     FulfillmentLine,
     InventorySet,
@@ -365,4 +365,5 @@ CONNECTOR = ConnectorSpec(
     check_credentials=check_each_credential(
         {"token": opaque_token_problem, "webhook_secret": opaque_token_problem}
     ),
+    origin=lambda settings: mapping.origin_of_shop(settings.shop),
 )

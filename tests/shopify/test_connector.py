@@ -53,11 +53,14 @@ async def test_orders_stream_pages_by_updated_at(
     assert [len(p.records) for p in pages] == [9, 1]
     stamps = [r.updated_at for p in pages for r in p.records]
     assert stamps == sorted(stamps)
+    assert CONNECTOR.origin is not None
+    store = CONNECTOR.origin(connector.settings)
     orders = [
-        mapping.order_from_wire("shop", msgspec.json.decode(r.body, type=wire.OrderNode))
+        mapping.order_from_wire("shop", store, msgspec.json.decode(r.body, type=wire.OrderNode))
         for p in pages
         for r in p.records
     ]
+    assert {o.origin for o in orders} == {"shopify:sandbox-shop.myshopify.com"}
     assert {o.status for o in orders} == {"open", "cancelled"}
     assert any(o.test for o in orders)
     assert any(o.gift_message == "Happy birthday!" for o in orders)
