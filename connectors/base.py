@@ -14,6 +14,9 @@ pausing); the connector owns only the platform's protocol:
 - the spec's ``verify_webhook(settings, secrets, headers, body)`` checks the platform's
   signature and names the event; it is a plain function so that webhooks are verified and
   persisted even while the channel's actor is restarting.
+- the spec's ``check_credentials(secrets)`` says, when the config is loaded, which credential
+  values cannot be right, so that ``shelfsync check-config`` (and a reload) refuses them
+  instead of the first request or webhook failing on them.
 - Before every outbound request it awaits ``context.gate.before_call()``; after each response
   it reports the platform's own rate-limit signals with ``context.gate.observe(...)``. That is
   how pausing and pacing reach every call without the connector knowing about either.
@@ -152,6 +155,45 @@ def verify_with_webhook_secret(
     return verify_webhook
 
 
+CredentialCheck = Callable[[Mapping[str, Secret]], dict[str, str]]
+"""A spec's ``check_credentials``: ``secrets -> {credential name: problem}``.
+
+It receives the credentials that resolved (a subset of the spec's names when others could
+not be read) and returns one problem per credential whose value cannot be right; ``{}`` when
+none. A problem never quotes the value, nor any part of it: it ends up in logs and on
+terminals.
+"""
+
+
+def no_credential_checks(secrets: Mapping[str, Secret]) -> dict[str, str]:
+    """The default ``check_credentials``: every value is accepted."""
+    return {}
+
+
+def check_each_credential(rules: Mapping[str, Callable[[str], str | None]]) -> CredentialCheck:
+    """A ``check_credentials`` that applies ``rules[name]`` to the value of each resolved
+    credential ``name`` it lists; a rule returns the problem, or None for a good value."""
+
+    def check_credentials(secrets: Mapping[str, Secret]) -> dict[str, str]:
+        problems = {
+            name: rules[name](secret.reveal()) for name, secret in secrets.items() if name in rules
+        }
+        return {name: problem for name, problem in problems.items() if problem is not None}
+
+    return check_credentials
+
+
+def opaque_token_problem(value: str) -> str | None:
+    """What is certainly wrong with an opaque token or shared secret, whatever its platform:
+    nothing at all, or whitespace, which no HTTP credential holds but a copy and paste can
+    leave behind."""
+    if not value:
+        return "is empty"
+    if any(character.isspace() for character in value):
+        return "contains whitespace (a space, tab or line break), which no such value holds"
+    return None
+
+
 @dataclass(frozen=True)
 class ConnectorSpec:
     platform: str
@@ -166,6 +208,14 @@ class ConnectorSpec:
     verify_webhook: WebhookVerifier
     """``(settings, secrets, headers, body) -> event``; raises ``InvalidSignature`` or
     ``RecordError``. Header names arrive lower-cased."""
+    check_credentials: CredentialCheck = no_credential_checks
+    """Run by the config loader on the resolved secrets; see :data:`CredentialCheck`."""
+    origin: Callable[[Any], str] | None = None
+    """``settings -> origin`` (:func:`connectors.model.origin`) for a storefront platform: the
+    permanent identity of the store a channel's settings point at, the one its orders carry;
+    None for a platform that is not a storefront (a fulfillment provider). With it, the
+    daemon finds the channel an order came from without building a connector. It raises
+    ``ValueError`` for settings that name no store, which the config loader reports."""
 
     @property
     def stream_names(self) -> tuple[str, ...]:

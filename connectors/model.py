@@ -7,6 +7,7 @@ decimal string (never a float), times are timezone-aware.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
@@ -23,6 +24,7 @@ _GRAMS_PER = {
     "lb": Decimal("453.59237"),
 }
 _CM_PER = {"cm": Decimal(1), "in": Decimal("2.54")}
+_PLATFORM = re.compile(r"[a-z][a-z0-9_-]*")
 
 
 class Weight(msgspec.Struct, frozen=True):
@@ -90,6 +92,29 @@ def fallback_item_id(channel: str, sku: str) -> str | None:
     return sku[len(prefix) :] if sku.startswith(prefix) and len(sku) > len(prefix) else None
 
 
+def origin(platform: str, store_id: str) -> str:
+    """A store's permanent identity, ``"<platform>:<store id>"``: ``shopify:example.myshopify.com``.
+
+    ``store_id`` is what the platform never changes for that store (it may hold ``:``, as in
+    ``host:port``); ``platform`` is lower-case letters, digits, ``_`` and ``-``, so the first
+    ``:`` always ends it. Unlike a channel's name, which an operator may rename, an origin
+    stays the same for the life of the store: what must never change (a fulfillment order's
+    idempotency key) is derived from it. ``ValueError`` for a platform of another shape or an
+    empty ``store_id``.
+    """
+    if not _PLATFORM.fullmatch(platform):
+        raise ValueError(f"platform {platform!r} must be lower-case letters, digits, _ and -")
+    if not store_id:
+        raise ValueError(f"names no {platform} store (its id is empty)")
+    return f"{platform}:{store_id}"
+
+
+def split_origin(value: str) -> tuple[str, str] | None:
+    """``(platform, store_id)`` of an origin made by :func:`origin`; None for any other string."""
+    platform, _, store_id = value.partition(":")
+    return (platform, store_id) if _PLATFORM.fullmatch(platform) and store_id else None
+
+
 class Address(msgspec.Struct, frozen=True):
     name: str
     address1: str
@@ -121,11 +146,16 @@ class OrderLine(msgspec.Struct, frozen=True):
 
 class Order(msgspec.Struct, frozen=True):
     channel: str
+    """The configured channel it was read from: a name an operator may change."""
+    origin: str
+    """The permanent identity of the store it was placed in (:func:`origin`)."""
     store_order_id: str
+    """The store's own id of the order, unique within ``origin``."""
     reference_id: str
     """The store's order number as customers see it ("#1001"), carried to the fulfillment
     order as its order number. The fulfillment provider's unique key is derived from
-    ``channel`` and ``store_order_id`` instead, which never change."""
+    ``origin`` and ``store_order_id`` instead, which never change: renaming a channel must
+    not create its open orders again."""
     status: OrderStatus
     payment_status: PaymentStatus
     fulfillment_status: FulfillmentStatus
@@ -157,6 +187,8 @@ class Shipment(msgspec.Struct, frozen=True):
     shipment_id: str
     """The fulfillment provider's id: one store fulfillment per shipment id, ever."""
     order_reference: str
+    """The fulfillment order's reference id, from which the provider's mapping recovers the
+    origin and store order id of the orders shelfsync created."""
     lines: list[ShipmentLine]
     carrier: str | None
     tracking_number: str | None

@@ -69,6 +69,12 @@ class Channel(msgspec.Struct, frozen=True):
     def name(self) -> str:
         return self.config.name
 
+    @property
+    def origin(self) -> str | None:
+        """The permanent identity of the channel's store (``ConnectorSpec.origin``); None for
+        a platform that is not a storefront."""
+        return None if self.spec.origin is None else self.spec.origin(self.settings)
+
     def schedule_seconds(self, stream: str) -> float:
         given = self.config.schedule.get(stream)
         if given is not None:
@@ -261,6 +267,11 @@ class _Loader:
                 _keys(raw_table.get("credentials")), fields.get("credentials", {}), spec, path
             )
         settings = self.decode(spec.settings_type, fields.get("settings", {}), f"{path}.settings")
+        if settings is not None and spec.origin is not None:
+            try:
+                spec.origin(settings)  # Channel.origin must not fail once the file is loaded
+            except ValueError as exc:
+                self.problems.append(f"{path}.settings: {exc}")
         if len(self.problems) != before or values is None or settings is None:
             return None
         return Channel(
@@ -286,8 +297,9 @@ class _Loader:
         spec: ConnectorSpec,
         path: str,
     ) -> dict[str, Secret]:
-        """Read the secrets ``references`` name; ``given`` are all names the file lists,
-        including those whose reference was malformed (and already reported)."""
+        """Read the secrets ``references`` name and check their values with the platform's
+        ``check_credentials``; ``given`` are all names the file lists, including those whose
+        reference was malformed (and already reported)."""
         secrets: dict[str, Secret] = {}
         for name in spec.credentials:
             if name not in given:
@@ -303,6 +315,8 @@ class _Loader:
                     secrets[name] = references[name].resolve(self.environ)
                 except ValueError as exc:
                     self.problems.append(f"{path}.credentials.{name}: {exc}")
+        for name, problem in spec.check_credentials(secrets).items():
+            self.problems.append(f"{path}.credentials.{name}: {problem}")
         return secrets
 
     def check_unique_names(self, raw_channels: list[Any]) -> None:

@@ -51,10 +51,37 @@ def shelfsync(
     )
 
 
-def check_config(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
+def check_config(
+    tmp_path: Path, text: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "config.toml"
     path.write_text(text, encoding="utf-8")
-    return shelfsync("check-config", "-c", str(path), cwd=tmp_path)
+    return shelfsync("check-config", "-c", str(path), cwd=tmp_path, env=env)
+
+
+GOOD_WHSEC = "whsec_" + "c2hlbGZzeW5jLXdlYmhvb2stc2VjcmV0"
+SHIPBOB = (
+    '[[channels]]\nname = "fulfil"\nplatform = "shipbob"\n'
+    'credentials = { token = "env:SB_TOKEN", webhook_secret = "env:SB_WHSEC" }\n'
+    "[channels.settings]\nchannel_id = 4007\n"
+)
+SHOPIFY = (
+    '[[channels]]\nname = "store"\nplatform = "shopify"\n'
+    'credentials = { token = "env:SHOP_TOKEN", webhook_secret = "env:SHOP_HMAC" }\n'
+    '[channels.settings]\nshop = "example.myshopify.com"\n'
+    'location_id = "gid://shopify/Location/1"\n'
+)
+
+
+def platform_env(**bad: str) -> dict[str, str]:
+    """Credentials that fit the ShipBob and Shopify channels above, but for ``bad``."""
+    good = {
+        "SB_TOKEN": "pat-4f1c9a",
+        "SB_WHSEC": GOOD_WHSEC,
+        "SHOP_TOKEN": "shpat_0d9e8f",
+        "SHOP_HMAC": "hmac-7a6b5c",
+    }
+    return good | bad
 
 
 def known(*plugins: str) -> str:
@@ -62,9 +89,10 @@ def known(*plugins: str) -> str:
     return ", ".join(sorted({*BUILTIN, *plugins})) or "none in this build"
 
 
-def case(id_: str, text: str, line: str) -> object:
-    """A bad config and the one line check-config must print for it."""
-    return pytest.param(text, line, id=id_)
+def case(id_: str, text: str, line: str, env: dict[str, str] | None = None) -> object:
+    """A bad config (with the environment it is checked in, beyond ``FAKE_TOKEN``) and the one
+    line check-config must print for it."""
+    return pytest.param(text, line, env or {}, id=id_)
 
 
 BAD_CONFIGS = [
@@ -318,15 +346,57 @@ BAD_CONFIGS = [
         PLUGIN + channel(extra='settings = "fast"\n'),
         "channels[0].settings: must be a table, got a string",
     ),
+    case(
+        "shipbob-webhook-secret-without-prefix",
+        SHIPBOB,
+        "channels[0].credentials.webhook_secret: must start with whsec_ "
+        "(the secret ShipBob shows for the webhook subscription)",
+        platform_env(SB_WHSEC=GOOD_WHSEC.removeprefix("whsec_")),
+    ),
+    case(
+        "shipbob-webhook-secret-too-long",
+        SHIPBOB,
+        "channels[0].credentials.webhook_secret: must be whsec_ and 32 base64 characters, "
+        "got 44 after whsec_",
+        platform_env(SB_WHSEC="whsec_c2hlbGZzeW5jLXdlYmhvb2stc2VjcmV0LWxvbmdlcg=="),
+    ),
+    case(
+        "shipbob-webhook-secret-url-safe-base64",
+        SHIPBOB,
+        "channels[0].credentials.webhook_secret: must be whsec_ and 32 base64 characters "
+        "(A-Z, a-z, 0-9, + and /)",
+        platform_env(SB_WHSEC="whsec_c2hlbGZzeW5jLXdlYmhvb2stc2Vj_-_-"),
+    ),
+    case(
+        "shipbob-token-empty",
+        SHIPBOB,
+        "channels[0].credentials.token: is empty",
+        platform_env(SB_TOKEN=""),
+    ),
+    case(
+        "shopify-token-with-whitespace",
+        SHOPIFY,
+        "channels[0].credentials.token: contains whitespace (a space, tab or line break), "
+        "which no such value holds",
+        platform_env(SHOP_TOKEN="shpat_0d9e8f "),
+    ),
+    case(
+        "shopify-webhook-secret-empty",
+        PLUGIN + channel() + SHOPIFY,
+        "channels[1].credentials.webhook_secret: is empty",
+        platform_env(SHOP_HMAC=""),
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("text", "line"),
+    ("text", "line", "env"),
     BAD_CONFIGS,
 )
-def test_bad_config_is_reported_by_path(tmp_path: Path, text: str, line: str) -> None:
-    result = check_config(tmp_path, text)
+def test_bad_config_is_reported_by_path(
+    tmp_path: Path, text: str, line: str, env: dict[str, str]
+) -> None:
+    result = check_config(tmp_path, text, env)
     assert result.returncode == EX_CONFIG, result
     assert result.stdout.splitlines() == [line]
     assert result.stderr == ""
@@ -345,6 +415,32 @@ def test_inline_secret_never_printed(tmp_path: Path) -> None:
     result = check_config(tmp_path, PLUGIN + channel(token="sk_live_9f8e7d6c5b4a"))
     assert result.returncode == EX_CONFIG
     assert "sk_live_9f8e7d6c5b4a" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"SB_WHSEC": "whsec_c2hlbGZzeW5jLXdlYmhvb2stc2VjcmV0LWxvbmdlcg=="},
+        {"SB_WHSEC": "c2hlbGZzeW5jLXdlYmhvb2stc2VjcmV0"},
+        {"SB_WHSEC": "whsec_c2hlbGZzeW5jLXdlYmhvb2stc2Vj_-_-"},
+        {"SB_TOKEN": "pat 4f1c9a"},
+        {"SHOP_TOKEN": "Bearer shpat_0d9e8f"},
+    ],
+    ids=["whsec-long", "whsec-unprefixed", "whsec-url-safe", "shipbob-token", "shopify-token"],
+)
+def test_a_refused_credential_value_is_never_printed(tmp_path: Path, bad: dict[str, str]) -> None:
+    [value] = bad.values()
+    result = check_config(tmp_path, SHIPBOB + SHOPIFY, platform_env(**bad))
+    assert result.returncode == EX_CONFIG, result
+    output = result.stdout + result.stderr
+    # Not even a fragment: no run of 5 characters of the value beyond the fixed whsec_ prefix.
+    body = value.removeprefix("whsec_")
+    assert [body[i : i + 5] for i in range(len(body) - 4) if body[i : i + 5] in output] == []
+
+
+def test_credentials_that_fit_their_platforms_pass(tmp_path: Path) -> None:
+    result = check_config(tmp_path, SHIPBOB + SHOPIFY, platform_env())
+    assert (result.returncode, result.stdout, result.stderr) == (0, "ok\n", "")
 
 
 def test_several_problems_are_printed_together(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
@@ -325,6 +326,106 @@ def test_loaded_config_never_shows_resolved_secrets(
     assert TOKEN not in shown
     assert "from-a-file-5e4d" not in shown
     assert "Secret('********')" in shown
+
+
+WHSEC = "whsec_" + "c2hlbGZzeW5jLXdlYmhvb2stc2VjcmV0"
+
+
+def shipbob_channel(token: str, webhook_secret: str) -> str:
+    return (
+        '[[channels]]\nname = "fulfil"\nplatform = "shipbob"\n'
+        f'credentials = {{ token = "{token}", webhook_secret = "{webhook_secret}" }}\n'
+        "[channels.settings]\nchannel_id = 4007\n"
+    )
+
+
+def test_platform_checks_the_values_of_its_credentials(tmp_path: Path) -> None:
+    pasted = tmp_path / "whsec"
+    pasted.write_text(" " + WHSEC + "\n", encoding="utf-8")  # a stray space from the paste
+    text = shipbob_channel(f"file:{tmp_path / 'token'}", f"file:{pasted}")
+    (tmp_path / "token").write_text("\n", encoding="utf-8")
+    assert problems(tmp_path, text, {}) == [
+        "channels[0].credentials.token: is empty",
+        "channels[0].credentials.webhook_secret: must start with whsec_ "
+        "(the secret ShipBob shows for the webhook subscription)",
+    ]
+
+
+def test_credential_values_are_checked_alongside_every_other_problem(tmp_path: Path) -> None:
+    text = shipbob_channel("env:SB_UNSET", "env:SB_WHSEC").replace("4007", '"4007"')
+    assert problems(tmp_path, text, {"SB_WHSEC": WHSEC[:-1]}) == [
+        "channels[0].credentials.token: environment variable SB_UNSET is not set",
+        "channels[0].credentials.webhook_secret: must be whsec_ and 32 base64 characters, "
+        "got 31 after whsec_",
+        "channels[0].settings.channel_id: expected integer, got string",
+    ]
+
+
+def test_credentials_that_fit_load(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        shipbob_channel("env:SB_TOKEN", "env:SB_WHSEC"),
+        {"SB_TOKEN": "pat-4f1c9a", "SB_WHSEC": WHSEC},
+    )
+    assert config.channels[0].secrets == {
+        "token": Secret("pat-4f1c9a"),
+        "webhook_secret": Secret(WHSEC),
+    }
+
+
+def shopify_channel(name: str, shop: str) -> str:
+    return (
+        f'[[channels]]\nname = "{name}"\nplatform = "shopify"\n'
+        'credentials = { token = "env:SHOP_TOKEN", webhook_secret = "env:SHOP_HMAC" }\n'
+        f'[channels.settings]\nshop = "{shop}"\nlocation_id = "gid://shopify/Location/1"\n'
+    )
+
+
+def test_a_storefront_channel_knows_its_store_and_a_fulfillment_channel_has_none(
+    tmp_path: Path,
+) -> None:
+    text = (
+        shopify_channel("main", "example.myshopify.com")
+        + shopify_channel("renamed", "Example.MyShopify.com")
+        + shipbob_channel("env:SHOP_TOKEN", "env:SB_WHSEC")
+    )
+    environ = {"SHOP_TOKEN": "shpat_0d9e8f", "SHOP_HMAC": "hmac-7a6b5c", "SB_WHSEC": WHSEC}
+    main, renamed, fulfil = load(tmp_path, text, environ).channels
+    # Known from the settings alone, without building a connector, and whatever the
+    # channel's name or the domain's case in the file.
+    assert main.origin == renamed.origin == "shopify:example.myshopify.com"
+    assert fulfil.origin is None
+
+
+def test_a_storefront_channel_must_name_its_store(tmp_path: Path) -> None:
+    environ = {"SHOP_TOKEN": "shpat_0d9e8f", "SHOP_HMAC": "hmac-7a6b5c"}
+    assert problems(tmp_path, shopify_channel("main", ""), environ) == [
+        "channels[0].settings: names no shopify store (its id is empty)"
+    ]
+
+
+def test_a_platform_credential_check_sees_only_what_resolved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[dict[str, str]] = []
+
+    def check(secrets: Mapping[str, Secret]) -> dict[str, str]:
+        seen.append({name: secret.reveal() for name, secret in secrets.items()})
+        return {name: "is not what this platform issues" for name in secrets}
+
+    spec = dataclasses.replace(
+        CONNECTOR, platform="checked", credentials=("token", "key"), check_credentials=check
+    )
+    monkeypatch.setitem(BUILTIN, "checked", spec)
+    text = (
+        '[[channels]]\nname = "c"\nplatform = "checked"\n'
+        'credentials = { token = "env:T", key = "env:K_UNSET" }\n'
+    )
+    assert problems(tmp_path, text, {"T": "t-value"}) == [
+        "channels[0].credentials.key: environment variable K_UNSET is not set",
+        "channels[0].credentials.token: is not what this platform issues",
+    ]
+    assert seen == [{"token": "t-value"}]
 
 
 # -- durations ----------------------------------------------------------------------------------

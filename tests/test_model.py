@@ -1,13 +1,21 @@
-"""The canonical model's pure helpers: unit conversion, variant names, fallback SKUs."""
+"""The canonical model's pure helpers: unit conversion, variant names, fallback SKUs, origins."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.model import Dimensions, Weight, fallback_sku, variant_name
+from connectors.model import (
+    Dimensions,
+    Weight,
+    fallback_sku,
+    origin,
+    split_origin,
+    variant_name,
+)
 
 amounts = st.decimals(min_value=0, max_value=10_000, places=3, allow_nan=False)
 
@@ -46,3 +54,27 @@ def test_fallback_sku_is_namespaced_by_channel() -> None:
     assert fallback_sku("shop1", "gid://shopify/ProductVariant/7") == (
         "shop1:gid://shopify/ProductVariant/7"
     )
+
+
+@given(
+    platform=st.from_regex(r"[a-z][a-z0-9_-]{0,11}", fullmatch=True),
+    store_id=st.text(min_size=1, max_size=40),
+)
+def test_an_origin_splits_back_at_its_first_colon(platform: str, store_id: str) -> None:
+    made = origin(platform, store_id)
+    assert made == f"{platform}:{store_id}"
+    assert split_origin(made) == (platform, store_id)
+
+
+@pytest.mark.parametrize(
+    ("platform", "store_id"),
+    [("", "shop"), ("Shopify", "shop"), ("shop:ify", "shop"), ("shop%", "x"), ("shopify", "")],
+)
+def test_an_origin_needs_a_plain_platform_and_a_store_id(platform: str, store_id: str) -> None:
+    with pytest.raises(ValueError):
+        origin(platform, store_id)
+
+
+@pytest.mark.parametrize("text", ["", "shopify", "shopify:", ":shop", "Shopify:shop", "a%:b"])
+def test_other_strings_are_not_origins(text: str) -> None:
+    assert split_origin(text) is None

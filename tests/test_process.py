@@ -126,6 +126,31 @@ async def test_sighup_starts_an_added_channel_and_keeps_the_old_config_when_brok
     assert await daemon.stop() == 0
 
 
+async def test_sighup_refuses_a_credential_its_platform_would_reject(
+    daemon: DaemonProcess, tmp_path: Path
+) -> None:
+    # Base64 but without whsec_: every webhook would fail its signature check.
+    secret = tmp_path / "shipbob-whsec"
+    secret.write_text("c2hlbGZzeW5jLXdlYmhvb2stc2VjcmV0\n")
+    shipbob = {
+        "name": "fulfil",
+        "platform": "shipbob",
+        "credentials": {"token": "env:FAKE_TOKEN", "webhook_secret": f"file:{secret}"},
+        "settings": {"channel_id": 4007},
+    }
+    write_config(tmp_path, [fake_channel_table("shop1"), fake_channel_table("shop2"), shipbob])
+    daemon.signal(signal.SIGHUP)
+    rejected = await daemon.wait_for("reload_rejected")
+    assert rejected["problems"] == [
+        "channels[2].credentials.webhook_secret: must start with whsec_ "
+        "(the secret ShipBob shows for the webhook subscription)"
+    ]
+    status = await ctl_json(tmp_path / "control.sock", "status")
+    assert [c["channel"] for c in status["channels"]] == ["shop1", "shop2"]
+    assert all(c["state"] == "running" for c in status["channels"])
+    assert await daemon.stop() == 0
+
+
 async def test_sighup_removes_and_restarts_changed_channels(
     daemon: DaemonProcess, tmp_path: Path
 ) -> None:

@@ -41,7 +41,9 @@ from connectors.base import (
     RemoteWrite,
     StreamSpec,
     WriteResult,
+    check_each_credential,
     decode_payload,
+    opaque_token_problem,
     verify_with_webhook_secret,
 )
 from connectors.errors import RecordError
@@ -182,4 +184,7 @@ CONNECTOR = ConnectorSpec(
     burst=10.0,
     create=ShipBobConnector,
     verify_webhook=verify_with_webhook_secret(webhooks.verify),
+    check_credentials=check_each_credential(
+        {"token": opaque_token_problem, "webhook_secret": webhooks.secret_problem}
+    ),
 )

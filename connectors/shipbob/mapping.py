@@ -2,9 +2,12 @@
 
 Choices stated once:
 
-- An order's ShipBob ``reference_id`` is ``"{channel}-{store_order_id}"``: unique across every
-  channel feeding the account, and immutable, so it is the remote idempotency key; the store's
-  order number ("#1001") travels as ``order_number``.
+- An order's ShipBob ``reference_id`` is ``"<origin>:<store order id>"`` (spelt so that it
+  splits back, see :func:`reference_id`), e.g.
+  ``shopify:example.myshopify.com:gid://shopify/Order/5512345678``: unique across every store
+  feeding the account, and immutable (the origin is the store's permanent identity, not the
+  channel's config name, so renaming a channel creates no order twice), so it is the remote
+  idempotency key; the store's order number ("#1001") travels as ``order_number``.
 - ShipBob wants ounces and inches; canonical weights and dimensions are converted.
 - ShipBob reports exception units only network-wide (``total_exception_quantity``), not per
   fulfillment center, so they are put on a level whose location is ``"network"`` with all
@@ -14,6 +17,7 @@ Choices stated once:
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 
@@ -27,15 +31,55 @@ NETWORK_LOCATION = "network"
 DEFAULT_SHIPPING_METHOD = "Standard"
 
 
-def reference_id(channel: str, store_order_id: str) -> str:
-    """The ShipBob ``reference_id`` of a store order (channel names hold no ``-``)."""
-    return f"{channel}-{store_order_id}"
+REFERENCE_ID_MAX = 300
+"""ShipBob's limit on an order's ``reference_id`` (``CreateOrderModel``, 2026-01)."""
+_ESCAPES = {"%": "%25", ":": "%3A"}
+_ESCAPED = re.compile("|".join(_ESCAPES.values()))
+_UNESCAPES = {escaped: raw for raw, escaped in _ESCAPES.items()}
+
+
+def _escape(store_id: str) -> str:
+    return "".join(_ESCAPES.get(character, character) for character in store_id)
+
+
+def reference_id(origin: str, store_order_id: str) -> str:
+    """The ShipBob ``reference_id`` of a store order: ``<platform>:<store id>:<store order id>``.
+
+    ``origin`` is ``<platform>:<store id>`` (:func:`connectors.model.origin`). The store id
+    is the one part escaped (``%`` → ``%25``, ``:`` → ``%3A``, which a myshopify domain never
+    needs), so the first two ``:`` always end the platform and the store id, and the store
+    order id, which may hold ``:`` and ``/`` (a GID), follows verbatim. Raises ``ValueError``
+    for an origin of another shape, an empty store order id, or a reference longer than
+    ShipBob's :data:`REFERENCE_ID_MAX`.
+    """
+    parts = model.split_origin(origin)
+    if parts is None:
+        raise ValueError(f"origin {origin!r} is not <platform>:<store id>")
+    if not store_order_id:
+        raise ValueError("the store order id is empty")
+    platform, store_id = parts
+    reference = f"{platform}:{_escape(store_id)}:{store_order_id}"
+    if len(reference) > REFERENCE_ID_MAX:
+        raise ValueError(
+            f"reference id of {len(reference)} characters exceeds ShipBob's {REFERENCE_ID_MAX}"
+        )
+    return reference
 
 
 def split_reference_id(reference: str) -> tuple[str, str] | None:
-    """``(channel, store_order_id)`` of a reference made by :func:`reference_id`, else None."""
-    channel, sep, store_order_id = reference.partition("-")
-    return (channel, store_order_id) if sep and channel and store_order_id else None
+    """``(origin, store_order_id)`` of a reference made by :func:`reference_id`; None for
+    any other reference (an order created in ShipBob by other means)."""
+    platform, _, rest = reference.partition(":")
+    escaped, separator, store_order_id = rest.partition(":")
+    store_id = _ESCAPED.sub(lambda match: _UNESCAPES[match[0]], escaped)
+    # Only the one spelling reference_id gives: no two references name the same order.
+    if not separator or _escape(store_id) != escaped:
+        return None
+    try:
+        origin = model.origin(platform, store_id)
+    except ValueError:
+        return None
+    return (origin, store_order_id) if store_order_id else None
 
 
 def _float(value: Decimal) -> float:
@@ -46,7 +90,8 @@ def order_request(order: model.Order) -> wire.CreateOrderRequest:
     """The ShipBob create-order body for a canonical order.
 
     Raises ``RecordError`` (reason ``incomplete_address``) when the order has no recipient:
-    ShipBob requires one, and the order filter should not have let it through.
+    ShipBob requires one, and the order filter should not have let it through; and (reason
+    ``reference_id``) when its origin and store order id give no valid reference id.
     """
     recipient = order.recipient
     if recipient is None:
@@ -55,8 +100,14 @@ def order_request(order: model.Order) -> wire.CreateOrderRequest:
             entity="order",
             reason="incomplete_address",
         )
+    try:
+        reference = reference_id(order.origin, order.store_order_id)
+    except ValueError as exc:
+        raise RecordError(
+            f"order {order.store_order_id}: {exc}", entity="order", reason="reference_id"
+        ) from None
     return wire.CreateOrderRequest(
-        reference_id=reference_id(order.channel, order.store_order_id),
+        reference_id=reference,
         type="DTC",
         order_number=order.reference_id,
         shipping_method=order.shipping_method or DEFAULT_SHIPPING_METHOD,

@@ -50,12 +50,6 @@ class Faults(msgspec.Struct, forbid_unknown_fields=True):
     """Send ``order.shipped`` with the shipments' ``tracking`` left out, as seen in practice."""
 
 
-def valid_secret(secret: str) -> bool:
-    body = secret.removeprefix("whsec_")
-    allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-    return secret.startswith("whsec_") and len(body) == 32 and set(body) <= allowed
-
-
 def query_int(query: dict[str, str], name: str, default: int, errors: Errors) -> int:
     try:
         return int(query.get(name, default))

@@ -18,12 +18,11 @@ from typing import Any
 
 import msgspec
 
-from connectors.shipbob import wire
+from connectors.shipbob import webhooks, wire
 from connectors.shipbob.sandbox_checks import (
     Errors,
     Faults,
     query_int,
-    valid_secret,
     validate_order,
 )
 
@@ -413,8 +412,8 @@ class SandboxState:
         if not request.topics or unknown:
             errors["topics"] = [f"Unknown or missing topics: {unknown}"]
         secret = request.secret or "whsec_" + base64.b64encode(self.rng.randbytes(24)).decode()
-        if not valid_secret(secret):
-            errors["secret"] = ["Secret must match ^whsec_[a-zA-Z0-9+/]{32}$"]
+        if webhooks.secret_problem(secret) is not None:
+            errors["secret"] = [f"Secret must match {webhooks.SECRET_PATTERN}"]
         if errors:
             return 400, errors
         webhook = wire.Webhook(

@@ -4,15 +4,17 @@ A delivery carries ``webhook-id``, ``webhook-timestamp`` (unix seconds) and
 ``webhook-signature`` (space-separated ``v1,<base64>`` entries), and the topic in
 ``x-webhook-topic``. The signature is HMAC-SHA256 over ``"{id}.{timestamp}.{body}"`` keyed with
 the base64-decoded part of the ``whsec_`` secret. :func:`sign` is what the sandbox uses to
-send; :func:`verify` is what the daemon uses to receive.
+send; :func:`verify` is what the daemon uses to receive. :func:`secret_problem` alone decides
+what a valid secret is, for the config check, for signing and verifying, and for the sandbox's
+subscriptions alike.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Mapping
 
@@ -24,13 +26,32 @@ _PREFIX = "whsec_"
 SHIPMENT_TOPICS = ("order.shipped",)
 
 
+SECRET_PATTERN = r"^whsec_[a-zA-Z0-9+/]{32}$"
+"""ShipBob's rule for a webhook secret (the ``secret`` of ``POST /2026-01/webhook`` in its
+OpenAPI description): ``whsec_`` and the base64 of 24 bytes, which needs no padding."""
+_SECRET = re.compile(SECRET_PATTERN)
+_BASE64_LENGTH = 32
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why ``secret`` is not a ShipBob webhook secret (:data:`SECRET_PATTERN`), or None if it
+    is one. The answer never quotes the secret."""
+    if _SECRET.fullmatch(secret):
+        return None
+    if not secret.startswith(_PREFIX):
+        return "must start with whsec_ (the secret ShipBob shows for the webhook subscription)"
+    length = len(secret) - len(_PREFIX)
+    if length != _BASE64_LENGTH:
+        return f"must be whsec_ and {_BASE64_LENGTH} base64 characters, got {length} after whsec_"
+    return f"must be whsec_ and {_BASE64_LENGTH} base64 characters (A-Z, a-z, 0-9, + and /)"
+
+
 def secret_key(secret: str) -> bytes:
     """The HMAC key of a ``whsec_`` secret; ``InvalidSignature`` if it is not one."""
-    encoded = secret.removeprefix(_PREFIX)
-    try:
-        return base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidSignature("webhook secret is not base64 after whsec_") from None
+    problem = secret_problem(secret)
+    if problem is not None:
+        raise InvalidSignature(f"webhook secret {problem}")
+    return base64.b64decode(secret.removeprefix(_PREFIX), validate=True)
 
 
 def signature(secret: str, webhook_id: str, timestamp: str, body: bytes) -> str:

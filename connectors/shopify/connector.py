@@ -58,7 +58,9 @@ from connectors.base import (
     RemoteWrite,
     StreamSpec,
     WriteResult,
+    check_each_credential,
     decode_payload,
+    opaque_token_problem,
     verify_with_webhook_secret,
 )
 from connectors.errors import ChannelFatal, RecordError
@@ -403,4 +405,9 @@ CONNECTOR = ConnectorSpec(
     burst=2000.0,
     create=ShopifyConnector,
     verify_webhook=verify_with_webhook_secret(webhooks.verify),
+    # Shopify documents no format for either value, so only what holds for any token is checked.
+    check_credentials=check_each_credential(
+        {"token": opaque_token_problem, "webhook_secret": opaque_token_problem}
+    ),
+    origin=lambda settings: mapping.origin_of_shop(settings.shop),
 )

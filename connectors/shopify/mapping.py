@@ -12,7 +12,10 @@ Choices where Shopify and the canonical model do not line up one to one:
 - an order line's quantity is ``currentQuantity`` (refunded and removed units excluded);
   lines with nothing left (``currentQuantity`` 0) are dropped;
 - the gift message is the custom attribute (note attribute) named like "gift message";
-- a shipping address lacking name, street, city or country gives ``recipient=None``.
+- a shipping address lacking name, street, city or country gives ``recipient=None``;
+- a shop's origin is ``shopify:<myshopify domain>``, lower-cased: Shopify never changes a
+  shop's myshopify domain (a custom domain is another thing), and a domain's case means
+  nothing, so rewriting it in the config does not make the shop another store.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from connectors.model import (
     WeightUnit,
     fallback_item_id,
     fallback_sku,
+    origin,
     variant_name,
 )
 from connectors.shopify import wire
@@ -136,8 +140,15 @@ def line_sku(channel: str, sku: str | None, variant: wire.IdRef | None, line_id:
     return sku or fallback_sku(channel, variant.id if variant else line_id)
 
 
-def order_from_wire(channel: str, node: wire.OrderNode) -> Order:
-    """The canonical order; RecordError(reason="too_many_lines") past 50 lines (one page)."""
+def origin_of_shop(shop: str) -> str:
+    """The origin of the shop whose myshopify domain (``settings.shop``) is ``shop``."""
+    return origin("shopify", shop.lower())
+
+
+def order_from_wire(channel: str, store: str, node: wire.OrderNode) -> Order:
+    """The canonical order read by ``channel`` from the shop whose origin is ``store``
+    (:func:`origin_of_shop`, the channel's ``origin``); RecordError(reason="too_many_lines")
+    past 50 lines (one page)."""
     if node.line_items.page_info.has_next_page:
         raise RecordError(
             f"order {node.name} has more line items than one page holds",
@@ -156,6 +167,7 @@ def order_from_wire(channel: str, node: wire.OrderNode) -> Order:
     ]
     return Order(
         channel=channel,
+        origin=store,
         store_order_id=node.id,
         reference_id=node.name,
         status="cancelled" if node.cancelled_at is not None else "open",

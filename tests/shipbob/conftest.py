@@ -94,10 +94,12 @@ def order_request(reference: str = "web-1001", *skus: str) -> CreateOrderRequest
 
 
 def order_of(store_order_id: str, *skus: str) -> model.Order:
-    """A paid, unshipped canonical order from channel \"web\", one of each SKU."""
+    """A paid, unshipped canonical order from channel \"web\" (shop ``web.myshopify.com``),
+    one of each SKU."""
     stamp = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
     return model.Order(
         channel="web",
+        origin="shopify:web.myshopify.com",
         store_order_id=store_order_id,
         reference_id=f"#{store_order_id}",
         status="open",

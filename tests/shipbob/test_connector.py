@@ -106,7 +106,8 @@ async def test_cancel_by_reference_and_product_create(
     connector: ShipBobConnector, app: SandboxApp
 ) -> None:
     await connector.write(write("order.create", "web:44", order_of("44", "SKU-0003")))
-    result = await connector.write(write("order.cancel", "c:44", {"reference_id": "web-44"}))
+    reference = "shopify:web.myshopify.com:44"
+    result = await connector.write(write("order.cancel", "c:44", {"reference_id": reference}))
     assert result.summary == "cancel: Success"
     item = {"channel": "web", "store_item_id": "1", "sku": "WEB-NEW", "name": "New thing"}
     created = await connector.write(write("product.create", "p:1", item))

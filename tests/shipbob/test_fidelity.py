@@ -11,7 +11,7 @@ import pytest
 import trio
 import trio.testing
 
-from connectors.errors import InvalidSignature, Retryable
+from connectors.errors import InvalidSignature, RecordError, Retryable
 from connectors.sandboxkit import read_body
 from connectors.shipbob import webhooks
 from connectors.shipbob.client import ShipBobClient
@@ -224,6 +224,19 @@ async def test_non_2xx_is_redelivered_with_the_same_id(
     assert len({e.webhook_id for e in receiver.accepted}) == 1
     assert [log.status for log in app.webhooks.log] == [500, 503, 200]
     assert elapsed == pytest.approx(305.0)  # immediate, +5 s, +5 min
+
+
+@pytest.mark.parametrize("secret", [SECRET[:-1], SECRET.removeprefix("whsec_"), SECRET + "=="])
+async def test_a_subscription_with_a_malformed_secret_is_refused(
+    client: ShipBobClient, secret: str
+) -> None:
+    assert webhooks.secret_problem(secret) is not None
+    with pytest.raises(RecordError, match="Secret must match"):
+        await client.subscribe_webhook(
+            CreateWebhookRequest(
+                url="https://example.com/hook", topics=["order.shipped"], secret=secret
+            )
+        )
 
 
 async def test_duplicate_webhooks_fault_repeats_the_id(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import string
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -51,7 +52,8 @@ def canonical_order(**changes: object) -> model.Order:
     stamp = datetime(2026, 1, 5, tzinfo=UTC)
     order = model.Order(
         channel="shop1",
-        store_order_id="5512345678",
+        origin="shopify:example.myshopify.com",
+        store_order_id="gid://shopify/Order/5512345678",
         reference_id="#1001",
         status="open",
         payment_status="paid",
@@ -69,15 +71,89 @@ def canonical_order(**changes: object) -> model.Order:
     return msgspec.structs.replace(order, **changes)
 
 
-def test_order_reference_is_unique_per_channel_and_number_travels() -> None:
+def test_order_reference_comes_from_the_store_and_the_number_travels() -> None:
     request = mapping.order_request(canonical_order())
-    assert request.reference_id == "shop1-5512345678"
+    assert request.reference_id == "shopify:example.myshopify.com:gid://shopify/Order/5512345678"
     assert request.order_number == "#1001"
     assert request.type == "DTC"
     assert request.products[0] == wire.OrderProductRequest(
         reference_id="SKU-1", sku="SKU-1", name="Blue Shirt S", quantity=2, unit_price=10.0
     )
-    assert mapping.split_reference_id(request.reference_id) == ("shop1", "5512345678")
+    assert mapping.split_reference_id(request.reference_id) == (
+        "shopify:example.myshopify.com",
+        "gid://shopify/Order/5512345678",
+    )
+
+
+def test_renaming_the_channel_keeps_the_reference() -> None:
+    renamed = mapping.order_request(canonical_order(channel="mainstore"))
+    assert renamed.reference_id == mapping.order_request(canonical_order()).reference_id
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"origin": "example.myshopify.com"}, "is not <platform>:<store id>"),
+        ({"origin": "Shopify:example.myshopify.com"}, "is not <platform>:<store id>"),
+        ({"store_order_id": ""}, "the store order id is empty"),
+        ({"store_order_id": "9" * 300}, "exceeds ShipBob's 300"),
+    ],
+    ids=["no-platform", "platform-case", "no-order-id", "too-long"],
+)
+def test_an_order_without_a_valid_reference_is_a_record_error(
+    changes: dict[str, str], problem: str
+) -> None:
+    with pytest.raises(RecordError, match=problem) as caught:
+        mapping.order_request(canonical_order(**changes))
+    assert caught.value.reason == "reference_id"
+
+
+PLATFORMS = st.from_regex(r"[a-z][a-z0-9_-]{0,11}", fullmatch=True)
+STORE_IDS = st.text(min_size=1, max_size=80) | st.sampled_from(
+    ["example.myshopify.com", "127.0.0.1:8801", "%3A", "a:b%c", "shop%25"]
+)
+ORDER_IDS = st.text(min_size=1, max_size=120) | st.builds(
+    "gid://shopify/Order/{}".format, st.integers(min_value=1, max_value=10**15)
+)
+
+
+@given(platform=PLATFORMS, store_id=STORE_IDS, store_order_id=ORDER_IDS)
+def test_a_reference_splits_back_into_its_origin_and_order(
+    platform: str, store_id: str, store_order_id: str
+) -> None:
+    origin = model.origin(platform, store_id)
+    try:
+        reference = mapping.reference_id(origin, store_order_id)
+    except ValueError:
+        # Refused only past ShipBob's limit: each escaped ':' or '%' takes three characters.
+        escaped = len(store_id) + 2 * (store_id.count(":") + store_id.count("%"))
+        assert len(platform) + 1 + escaped + 1 + len(store_order_id) > mapping.REFERENCE_ID_MAX
+        return
+    assert len(reference) <= mapping.REFERENCE_ID_MAX
+    assert mapping.split_reference_id(reference) == (origin, store_order_id)
+
+
+@given(reference=st.text(max_size=60) | st.text(alphabet=":%3A25ab/", max_size=30))
+def test_a_reference_that_splits_is_the_only_spelling_of_its_parts(reference: str) -> None:
+    parts = mapping.split_reference_id(reference)
+    if parts is not None:
+        assert mapping.reference_id(*parts) == reference
+
+
+@given(
+    domain=st.from_regex(r"[a-z0-9][a-z0-9-]{0,40}\.myshopify\.com", fullmatch=True),
+    number=st.integers(min_value=1, max_value=10**15),
+)
+def test_a_shopify_reference_reads_as_its_parts(domain: str, number: int) -> None:
+    gid = f"gid://shopify/Order/{number}"
+    reference = mapping.reference_id(f"shopify:{domain}", gid)
+    assert reference == f"shopify:{domain}:{gid}"
+    assert len(reference) < mapping.REFERENCE_ID_MAX
+
+
+@pytest.mark.parametrize("reference", ["web-1001", "1001", "", "shopify:", "shopify:shop:"])
+def test_references_of_other_shapes_do_not_split(reference: str) -> None:
+    assert mapping.split_reference_id(reference) is None
 
 
 def test_order_without_address_is_a_record_error() -> None:
@@ -155,3 +231,35 @@ def test_any_changed_header_is_rejected(change: dict[str, str]) -> None:
 def test_topics_name_their_stream() -> None:
     assert webhooks.stream_of("order.shipped") == "shipments"
     assert webhooks.stream_of("return.created") is None
+
+
+def is_shipbob_secret(secret: str) -> bool:
+    """ShipBob's published rule, spelt out independently of the code under test."""
+    body = secret.removeprefix("whsec_")
+    alphabet = string.ascii_letters + string.digits + "+/"
+    return secret.startswith("whsec_") and len(body) == 32 and all(c in alphabet for c in body)
+
+
+SECRETS = (
+    st.from_regex(webhooks.SECRET_PATTERN, fullmatch=True)
+    | st.builds(
+        lambda body: "whsec_" + body,
+        st.text(alphabet=string.ascii_letters + string.digits + "+/=-_ \n", max_size=40),
+    )
+    | st.text(max_size=40)
+)
+
+
+@given(secret=SECRETS)
+def test_one_rule_decides_a_webhook_secret_for_config_and_signatures(secret: str) -> None:
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": "1700000000", "webhook-signature": "v1,"}
+    problem = webhooks.secret_problem(secret)
+    if is_shipbob_secret(secret):
+        assert problem is None
+        assert len(webhooks.secret_key(secret)) == 24
+        signed = webhooks.sign(secret, "msg_1", 1_700_000_000, b"{}")
+        assert webhooks.verify(secret, signed, b"{}", now=1_700_000_000).webhook_id == "msg_1"
+    else:
+        assert problem is not None
+        with pytest.raises(InvalidSignature, match="webhook secret"):
+            webhooks.verify(secret, headers, b"{}", now=1_700_000_000)

@@ -18,7 +18,7 @@ from connectors.shopify import mapping, wire
 from connectors.shopify.connector import CONNECTOR, ShopifyConnector
 from connectors.shopify.sandbox import ShopifySandbox
 from connectors.shopify.sandbox_state import Order, gid
-from tests.shopify.conftest import RecordingGate, fulfil, inventory_write, make_connector
+from tests.shopify.conftest import SHOP, RecordingGate, fulfil, inventory_write, make_connector
 
 
 @pytest.fixture
@@ -78,11 +78,14 @@ async def test_orders_stream_pages_by_updated_at(
     assert [len(p.records) for p in pages] == [9, 1]
     stamps = [r.updated_at for p in pages for r in p.records]
     assert stamps == sorted(stamps)
+    assert CONNECTOR.origin is not None
+    store = CONNECTOR.origin(connector.settings)
     orders = [
-        mapping.order_from_wire("shop", msgspec.json.decode(r.body, type=wire.OrderNode))
+        mapping.order_from_wire("shop", store, msgspec.json.decode(r.body, type=wire.OrderNode))
         for p in pages
         for r in p.records
     ]
+    assert {o.origin for o in orders} == {"shopify:sandbox-shop.myshopify.com"}
     assert {o.status for o in orders} == {"open", "cancelled"}
     assert any(o.test for o in orders)
     assert any(o.gift_message == "Happy birthday!" for o in orders)
@@ -167,7 +170,9 @@ async def test_variant_without_sku_is_stocked_and_fulfilled_by_its_fallback_key(
     order = max(app.state.orders.values(), key=lambda o: o.id)
     records = [r async for p in connector.read("orders", None) for r in p.records]
     node = next(r for r in records if r.key == gid("Order", order.id))
-    canonical = mapping.order_from_wire("shop", msgspec.json.decode(node.body, type=wire.OrderNode))
+    canonical = mapping.order_from_wire(
+        "shop", mapping.origin_of_shop(SHOP), msgspec.json.decode(node.body, type=wire.OrderNode)
+    )
     assert [(line.sku, line.quantity) for line in canonical.lines] == [(key, 2)]
     write = fulfil("s-1", order, [(key, 2)], "JD0100")
     first = await connector.write(write)

@@ -238,7 +238,9 @@ def test_order_lines_carry_current_quantity_and_drop_removed_lines() -> None:
         },
     }
     order = mapping.order_from_wire(
-        "shop", msgspec.json.decode(msgspec.json.encode(node), type=wire.OrderNode)
+        "shop",
+        mapping.origin_of_shop(SHOP),
+        msgspec.json.decode(msgspec.json.encode(node), type=wire.OrderNode),
     )
     assert [(li.sku, li.quantity) for li in order.lines] == [("SKU-1", 1), ("SKU-3", 1)]
 
