@@ -68,7 +68,7 @@ def tracked_orders(app: SandboxApp, count: int) -> list[int]:
     for n, order_id in enumerate(order_ids):
         stamp = T0 + timedelta(hours=n)
         app.state.now = lambda stamp=stamp: stamp
-        assert app.state.ship(order_id, [shipment])[0] == 200
+        assert app.warehouse.ship(order_id, [shipment])[0] == 200
     return ids
 
 
