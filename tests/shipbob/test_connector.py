@@ -12,7 +12,7 @@ import pytest
 from connectors.base import ConnectorContext, RemoteWrite
 from connectors.errors import RecordError
 from connectors.registry import BUILTIN
-from connectors.shipbob import wire
+from connectors.shipbob import mapping, wire
 from connectors.shipbob.connector import (
     CONNECTOR,
     InventorySnapshot,
@@ -203,3 +203,26 @@ async def test_cancel_of_a_split_order_stops_what_it_can_and_is_a_record_error(
     assert (rest.status, gone.status) == ("Cancelled", "Completed")
     assert f"shipment {gone.id} not cancelled" in str(failed.value)
     assert str(rest.id) not in str(failed.value)
+
+
+async def test_shipments_stream_waits_until_a_labeled_shipment_has_left(
+    connector: ShipBobConnector, http: httpx.AsyncClient, app: SandboxApp
+) -> None:
+    created = await connector.write(write("order.create", "web:61", order_of("61", "SKU-0008")))
+    order_id = int(created.remote_id or 0)
+    one = {"products": [{"sku": "SKU-0008", "quantity": 1}], "tracking_number": "L61"}
+    labeled = await http.post(
+        f"{BASE_URL}/_sandbox/ship",
+        json={"order_id": order_id, "shipments": [one], "to": "LabeledCreated"},
+    )
+    assert labeled.status_code == 200
+    assert [r async for p in connector.read("shipments", None) for r in p.records] == []
+    [shipment] = app.state.orders[order_id].shipments
+    completed = await http.post(
+        f"{BASE_URL}/_sandbox/shipments/{shipment.id}", json={"to": "Completed"}
+    )
+    assert completed.status_code == 200
+    [record] = [r async for p in connector.read("shipments", None) for r in p.records]
+    assert (record.key, record.updated_at) == (str(order_id), shipment.last_update_at)
+    [pushed] = mapping.shipments(mapping.decode_order(record.body))
+    assert pushed.tracking_number == "L61"
