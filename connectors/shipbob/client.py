@@ -231,8 +231,7 @@ class ShipBobClient:
         failed = [r for r in result.canceled_shipment_results if not r.is_success]
         if result.status != "Success" or failed:
             details = "; ".join(
-                f"shipment {r.shipment_id}: {r.action or 'not cancelled'}"
-                + (f" ({r.reason})" if r.reason else "")
+                f"shipment {r.shipment_id} not cancelled" + (f" ({r.reason})" if r.reason else "")
                 for r in failed
             )
             raise RecordError(

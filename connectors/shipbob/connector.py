@@ -3,12 +3,15 @@ tracking acknowledgements (see :mod:`connectors.base` for the contract).
 
 Reads:
 
-- ``shipments``: orders with tracking not yet uploaded (optionally updated since the cursor),
-  one record per order, body = the order's raw JSON, ``updated_at`` = its latest shipment
-  update. All of ShipBob's pages are read, then one page is yielded, oldest update first
-  (ShipBob pages by order id, so per-page order would let the cursor skip records). Only the
-  id and timestamps are decoded (strictly, offsets required); an order otherwise malformed
-  is delivered raw and fails alone when decoded.
+- ``shipments``: orders with a shipped shipment (status ``Completed``: it has left the
+  warehouse) whose tracking is not yet uploaded, optionally updated since the cursor; one
+  record per order, body = the order's raw JSON, ``updated_at`` = its latest shipment update.
+  An order whose tracked shipments are only labeled is left out: it changes again when they
+  ship, so a later read returns it (see :mod:`.mapping`). All of ShipBob's pages are read,
+  then one page is yielded, oldest update first (ShipBob pages by order id, so per-page order
+  would let the cursor skip records). Only the id, timestamps and shipment statuses are
+  decoded (strictly, offsets required); an order otherwise malformed is delivered raw and
+  fails alone when decoded.
 - ``inventory``: a full snapshot on every read (ShipBob inventory has no update stamp, so
   ``since`` is ignored and ``updated_at`` is the read time); one record per inventory item,
   body = :class:`InventorySnapshot` JSON (per-location quantities plus network totals, the
@@ -100,6 +103,7 @@ class ShipBobConnector:
                 )
                 async for orders in self.client.orders_needing_tracking(since=since)
                 for raw in orders
+                if mapping.awaits_tracking_upload(raw.stamps)
             ]
             yield Page(records=sorted(records, key=lambda r: r.updated_at))
         elif stream == "inventory":

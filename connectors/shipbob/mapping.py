@@ -13,6 +13,12 @@ Choices stated once:
   fulfillment center, so they are put on a level whose location is ``"network"`` with all
   other quantities 0: summing levels per SKU still gives fulfillable - exception.
 - A fulfillment center's ``location`` is its ShipBob ``location_id`` as a string (names change).
+- Only a shipment that has left the warehouse is tracking to push to a store: status
+  ``Completed`` (kept once delivered; ShipBob: "it has left ShipBob"). A ``LabeledCreated``
+  shipment already has a carrier and tracking number, and ShipBob's guide counts it as having
+  tracking, but it is still in the building, and the store would tell the customer it has
+  shipped. ShipBob moves it to ``Completed`` soon after with a new ``last_update_at``, so a
+  later read pushes it (the poll finds it whether or not a webhook announces the change).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from connectors.shipbob import wire
 
 NETWORK_LOCATION = "network"
 DEFAULT_SHIPPING_METHOD = "Standard"
+SHIPPED_STATUS = "Completed"
 
 
 REFERENCE_ID_MAX = 300
@@ -245,10 +252,21 @@ def order_updated_at(order: wire.Order | wire.OrderStamps) -> datetime:
     return max(stamps)
 
 
+def shipped(shipment: wire.Shipment | wire.ShipmentStamps) -> bool:
+    """Whether the shipment has left the warehouse (see the module docstring)."""
+    return shipment.status == SHIPPED_STATUS
+
+
+def awaits_tracking_upload(order: wire.OrderStamps) -> bool:
+    """Whether the order has a shipped shipment whose tracking is not yet uploaded."""
+    return any(shipped(s) and not s.is_tracking_uploaded for s in order.shipments)
+
+
 def shipments(order: wire.Order) -> list[model.Shipment]:
-    """One canonical shipment per ShipBob shipment (split orders give several)."""
+    """One canonical shipment per shipped ShipBob shipment (split orders give several);
+    shipments still in the warehouse, cancelled or held are left out."""
     result = []
-    for shipment in order.shipments:
+    for shipment in filter(shipped, order.shipments):
         tracking = shipment.tracking or wire.Tracking()
         lines = []
         for product in shipment.products:

@@ -11,9 +11,15 @@ with ``trio.current_time()`` (429 + ``x-retry-after``, ``x-remaining-calls`` on 
 validation (400 ``{"<field>": ["msg"]}``); duplicate ``reference_id`` (422); pagination
 (``next`` URLs for products and inventory, keyset-stable; ``next-page`` header for orders).
 
-Test hooks, outside the API and its limits: ``POST /_sandbox/ship``, ``POST /_sandbox/inventory``
-(set on-hand, committed and exception counts of a SKU at a fulfillment center),
-``POST /_sandbox/faults``, ``GET /_sandbox/state``.
+Orders are created with one ``Processing`` shipment and follow ShipBob's shipment lifecycle
+(:mod:`.sandbox_shipments`); ``:cancel`` stops what is not yet picked and reports the rest
+(``Failure``/``PartialSuccess``).
+
+Test hooks, outside the API and its limits (:mod:`.sandbox_warehouse`): ``POST /_sandbox/ship``
+(pick, pack, label and ship shipments, split or not; ``"to": "LabeledCreated"`` stops at the
+label), ``POST /_sandbox/shipments/{id}`` (one lifecycle step, ``{"to": step}``),
+``POST /_sandbox/inventory`` (set on-hand, committed and exception counts of a SKU at a
+fulfillment center), ``POST /_sandbox/faults``, ``GET /_sandbox/state``.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from connectors.sandbox_server import SandboxOptions
 from connectors.shipbob import wire
 from connectors.shipbob.sandbox_checks import SlidingWindow
 from connectors.shipbob.sandbox_state import SANDBOX_TOKEN, SandboxState
+from connectors.shipbob.sandbox_warehouse import Warehouse
 from connectors.shipbob.sandbox_webhooks import WebhookSender
 
 Reply = tuple[int, Any]
@@ -56,6 +63,8 @@ class SandboxApp:
         self.state = state
         self.limiter = SlidingWindow()
         self.webhooks = WebhookSender(state)
+        state.notify = self.webhooks.enqueue
+        self.warehouse = Warehouse(state)
 
     async def run_webhooks(
         self,
@@ -218,10 +227,13 @@ class SandboxApp:
         if (r.method, r.path) == ("POST", "/_sandbox/inventory"):
             return state.adjust_stock(body)
         if (r.method, r.path) == ("POST", "/_sandbox/ship"):
-            status, payload = state.ship(int(body.get("order_id", 0)), body.get("shipments", []))
-            if status == 200:
-                self.webhooks.enqueue("order.shipped", payload)
-            return status, payload
+            order_id, shipments = int(body.get("order_id", 0)), body.get("shipments", [])
+            return self.warehouse.ship(order_id, shipments, body.get("to", "Completed"))
+        if r.method == "POST" and r.path.startswith("/_sandbox/shipments/"):
+            shipment_id = r.path.removeprefix("/_sandbox/shipments/")
+            if not shipment_id.isdigit():
+                return 404, None
+            return self.warehouse.move(int(shipment_id), body)
         return 404, None
 
 

@@ -46,6 +46,10 @@ class Faults(msgspec.Struct, forbid_unknown_fields=True):
     """Deliver every webhook twice, with the same webhook-id."""
     reorder_webhooks: bool = False
     """Delay each delivery by a random 0-2 s, so deliveries overtake each other."""
+    out_of_order_webhooks: bool = False
+    """Hold every other event to a subscription back by ShipBob's first retry delay, as a
+    failed first attempt would: the next event overtakes it, so an older state of an order
+    arrives after a newer one (ShipBob does not promise order)."""
     webhooks_without_tracking: bool = False
     """Send ``order.shipped`` with the shipments' ``tracking`` left out, as seen in practice."""
 

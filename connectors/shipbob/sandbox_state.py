@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from connectors.shipbob import sandbox_shipments as lifecycle
 from connectors.shipbob import webhooks, wire
 from connectors.shipbob.sandbox_checks import (
     Errors,
@@ -25,10 +26,10 @@ from connectors.shipbob.sandbox_checks import (
     query_int,
     validate_order,
 )
+from connectors.shipbob.sandbox_shipments import LOCATIONS
 
 SANDBOX_TOKEN = "shipbob-sandbox-token"
 """The one bearer token the sandbox accepts."""
-LOCATIONS = ((10, "Cicero (IL)"), (28, "Moreno Valley (CA)"))
 WEBHOOK_TOPICS = (
     "order.shipped",
     "order.shipment.delivered",
@@ -58,7 +59,17 @@ class _Stock(msgspec.Struct):
     exception: int = 0
 
 
+class _ServedOrder(wire.Order, omit_defaults=False):
+    """An order as ShipBob serves it: every field present, empty lists as ``[]`` and unset
+    values as ``null`` (the spec marks each of them nullable; ShipBob's own sample responses
+    show ``"purchase_date": null``). Its shipments keep omitting unset fields: ``tracking`` and
+    ``location`` are not nullable there."""
+
+
 class SandboxState:
+    """The account. ``notify(topic, order)`` is told of every event ShipBob would send a
+    webhook for (the app connects its webhook sender; by default nothing listens)."""
+
     def __init__(
         self, seed: int = 1, catalog: int = 50, now: Callable[[], datetime] | None = None
     ) -> None:
@@ -72,6 +83,7 @@ class SandboxState:
         self.order_updated: dict[int, datetime] = {}
         self.webhooks: dict[str, tuple[wire.Webhook, str]] = {}
         self.requests: deque[str] = deque(maxlen=500)
+        self.notify: Callable[[str, wire.Order], None] = lambda topic, order: None
         self._ids = {"product": 1000, "variant": 5000, "inventory": 20000, "order": 700000}
         self._ids["shipment"] = 900000
         for n in range(catalog):
@@ -239,7 +251,7 @@ class SandboxState:
                 "": [f"{body['type']} orders need retailer_program_data and shipping_terms"]
             }
         request = msgspec.convert(body, wire.CreateOrderRequest)
-        products = []
+        products, contents = [], []
         for line in request.products:
             variant = self.variant_by_sku(line.reference_id)
             if variant is None:  # ShipBob auto-creates an unknown reference given a name
@@ -254,7 +266,19 @@ class SandboxState:
                     unit_price=line.unit_price,
                 )
             )
-        order = wire.Order(
+            inventory_id = variant.inventory.inventory_id if variant.inventory else None
+            contents.append(
+                wire.ShipmentProduct(
+                    id=variant.id,
+                    reference_id=line.reference_id,
+                    sku=variant.sku,
+                    name=variant.name,
+                    inventory_items=[
+                        wire.ShipmentInventoryItem(id=inventory_id or 0, quantity=line.quantity)
+                    ],
+                )
+            )
+        order = _ServedOrder(
             id=self.next_id("order"),
             created_date=self.now(),
             status="Processing",
@@ -269,78 +293,31 @@ class SandboxState:
             purchase_date=request.purchase_date,
             tags=request.tags,
         )
+        # ShipBob creates the order's shipment with it, from the first fulfillment center.
+        shipment_id = self.next_id("shipment")
+        order.shipments.append(
+            lifecycle.new_shipment(shipment_id, order, LOCATIONS[0], contents, self.now())
+        )
         self.orders[order.id] = order
         self.touch(order)
         return 201, order
 
     def cancel_order(self, order_id: int) -> Reply:
+        """``:cancel``: every shipment not yet picked is cancelled; one already picked, labeled
+        or shipped is reported with ``is_success`` false, the whole as ``PartialSuccess`` or
+        ``Failure`` (200 either way, as ShipBob answers; see :func:`.sandbox_shipments.cancel`)."""
         order = self.orders.get(order_id)
         if order is None:
             return 404, None
-        if order.shipments:
-            return 422, {"": ["Order cannot be cancelled: it has shipped"]}
-        order.status = "Cancelled"
-        self.touch(order)
-        return 200, wire.CanceledOrder(order_id=order.id, status="Success", order=order)
-
-    def ship(self, order_id: int, shipments: list[dict[str, Any]]) -> Reply:
-        """Test hook: pack and ship; each entry becomes one shipment from its own location."""
-        order = self.orders.get(order_id)
-        if order is None:
-            return 404, {"order_id": [f"no order {order_id}"]}
-        if order.status == "Cancelled":
-            return 422, {"order_id": ["order is cancelled"]}
-        remaining = {p.reference_id: p.quantity for p in order.products}
-        for shipped in order.shipments:
-            for sp in shipped.products:
-                remaining[sp.reference_id] -= sum(i.quantity for i in sp.inventory_items)
-        created = []
-        for index, spec in enumerate(shipments):
-            location_id, location_name = LOCATIONS[(len(order.shipments) + index) % 2]
-            shipment = wire.Shipment(
-                id=self.next_id("shipment"),
-                order_id=order.id,
-                reference_id=order.reference_id,
-                created_date=self.now(),
-                last_update_at=self.now(),
-                actual_fulfillment_date=self.now(),
-                status="Completed",
-                location=wire.FulfillmentCenter(id=location_id, name=location_name),
-                tracking=wire.Tracking(
-                    carrier=spec.get("carrier"),
-                    tracking_number=spec.get("tracking_number"),
-                    tracking_url=spec.get("tracking_url"),
-                    shipping_date=self.now(),
-                ),
-            )
-            for line in spec.get("products", []):
-                key = line.get("reference_id") or line.get("sku")
-                match = next((p for p in order.products if key in (p.reference_id, p.sku)), None)
-                quantity = int(line.get("quantity", 0))
-                if match is None or quantity <= 0 or quantity > remaining[match.reference_id]:
-                    return 400, {"products": [f"cannot ship {quantity} of {key!r}"]}
-                remaining[match.reference_id] -= quantity
-                variant = self.variant_by_sku(match.sku or "")
-                if variant is not None and variant.inventory is not None:
-                    stock = self.stock[variant.inventory.inventory_id or 0]
-                    stock.on_hand[location_id] = max(0, stock.on_hand[location_id] - quantity)
-                shipment.products.append(
-                    wire.ShipmentProduct(
-                        id=match.id or 0,
-                        reference_id=match.reference_id,
-                        sku=match.sku,
-                        inventory_items=[
-                            wire.ShipmentInventoryItem(id=match.id or 0, quantity=quantity)
-                        ],
-                    )
-                )
-            created.append(shipment)
-        order.shipments.extend(created)
-        order.status = (
-            "Fulfilled" if all(v == 0 for v in remaining.values()) else "PartiallyFulfilled"
+        status, results, cancelled = lifecycle.cancel(order.shipments, self.now())
+        if cancelled:
+            order.status = lifecycle.order_status(order.shipments)
+            self.touch(order)
+        for _ in cancelled:
+            self.notify("order.shipment.cancelled", order)
+        return 200, wire.CanceledOrder(
+            order_id=order.id, status=status, order=order, canceled_shipment_results=results
         )
-        self.touch(order)
-        return 200, order
 
     def list_orders(self, query: dict[str, str]) -> tuple[Reply, int | None]:
         """Filtered orders, oldest first, and the next page number (None on the last page)."""

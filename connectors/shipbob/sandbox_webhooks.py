@@ -3,12 +3,15 @@
 Each event is delivered to every subscription of its topic, signed with that subscription's
 ``whsec_`` secret, with ``x-webhook-topic``. A non-2xx answer (or no answer) is retried on a
 bounded schedule, keeping the same ``webhook-id``; sleeps use trio's clock so a test with a
-virtual clock runs the whole schedule instantly. The ``webhook-timestamp`` comes from the
+virtual clock runs the whole schedule instantly. Each body is the order as it was when the
+event happened, so a late delivery carries an older state (``reorder_webhooks`` and
+``out_of_order_webhooks`` make deliveries late). The ``webhook-timestamp`` comes from the
 state's ``now`` (wall clock by default), since receivers compare it with theirs.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import partial
 
 import httpx
@@ -53,6 +56,9 @@ class WebhookSender:
         self.run = self.queue.run
         """Deliver queued webhooks until cancelled (see :meth:`DeliveryQueue.run`)."""
         self._sequence = 0
+        self._events_to: Counter[str] = Counter()
+        """Events queued per subscription while ``out_of_order_webhooks`` is on: the odd ones
+        are held back."""
 
     def enqueue(self, topic: str, order: wire.Order) -> None:
         """Queue ``topic`` about ``order`` for every subscription to it (a sync call)."""
@@ -72,8 +78,12 @@ class WebhookSender:
                 secret=secret,
                 body=body,
             )
+            held = False
+            if faults.out_of_order_webhooks:
+                self._events_to[webhook.id] += 1
+                held = self._events_to[webhook.id] % 2 == 1
             for _ in range(2 if faults.duplicate_webhooks else 1):
-                delay = RETRY_SCHEDULE[0]
+                delay = RETRY_SCHEDULE[1] if held else RETRY_SCHEDULE[0]
                 if faults.reorder_webhooks:
                     # Random hold-back so later events can overtake earlier ones.
                     delay += self.state.rng.uniform(0.0, 2.0)

@@ -113,14 +113,27 @@ class ShipmentProduct(_Wire):
     inventory_items: list[ShipmentInventoryItem] = msgspec.field(default_factory=list)
 
 
+class StatusDetail(_Wire):
+    """What ShipBob says about a shipment's status, e.g. ``{102, "Labeled", "Label Generated"}``."""
+
+    id: int
+    name: str | None = None
+    description: str | None = None
+
+
 class Shipment(_Wire):
     id: int
     order_id: int
     created_date: datetime
     status: str
+    """``Processing``, ``LabeledCreated``, ``Completed`` (left ShipBob), ``OnHold``,
+    ``Exception``, ``Cancelled`` and a few rarer ones (the spec's ``OrderStatusEnum``)."""
     reference_id: str | None = None
+    status_details: list[StatusDetail] = msgspec.field(default_factory=list)
     last_update_at: AwareDatetime | None = None
     actual_fulfillment_date: datetime | None = None
+    """Picked, packed and labeled (the spec's wording), not yet left the warehouse."""
+    delivery_date: datetime | None = None
     location: FulfillmentCenter | None = None
     products: list[ShipmentProduct] = msgspec.field(default_factory=list)
     tracking: Tracking | None = None
@@ -146,8 +159,11 @@ class Order(_Wire):
 
 
 class ShipmentStamps(_Wire):
-    """The part of a shipment that says when it last changed."""
+    """The part of a shipment that says when it last changed, whether it has left the
+    warehouse and whether its tracking was uploaded."""
 
+    status: str | None = None
+    is_tracking_uploaded: bool = False
     last_update_at: AwareDatetime | None = None
     last_tracking_update_at: AwareDatetime | None = None
 

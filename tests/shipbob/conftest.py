@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
+import trio
 import trio.testing
 
 from connectors import model
 from connectors.base import RateSignal
+from connectors.errors import InvalidSignature
 from connectors.sandbox_server import SandboxOptions
+from connectors.sandboxkit import read_body
+from connectors.shipbob import webhooks
 from connectors.shipbob.client import ShipBobClient
 from connectors.shipbob.sandbox import SANDBOX_TOKEN, SandboxApp, create_app
 from connectors.shipbob.wire import Address, CreateOrderRequest, OrderProductRequest, Recipient
 from daemon.credentials import Secret
 
 BASE_URL = "http://shipbob.test"
+SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk"[:32]
+"""A webhook secret of ShipBob's shape (``whsec_`` + 32 base64 characters)."""
 
 
 class RecordingGate:
@@ -122,3 +129,34 @@ def order_of(store_order_id: str, *skus: str) -> model.Order:
         shipping_method="Ground",
         gift_message="Enjoy",
     )
+
+
+class Receiver:
+    """An ASGI webhook endpoint that verifies with our verifier and answers scripted statuses."""
+
+    def __init__(self, secret: str, statuses: list[int] | None = None) -> None:
+        self.secret = secret
+        self.statuses = statuses or []
+        self.accepted: list[webhooks.WebhookEvent] = []
+        self.rejected: list[str] = []
+        self.raw: list[tuple[dict[str, str], bytes]] = []
+        self.arrived = trio.Event()
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ) -> None:
+        body = await read_body(receive)
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        self.raw.append((headers, body))
+        try:
+            self.accepted.append(webhooks.verify(self.secret, headers, body))
+            status = self.statuses.pop(0) if self.statuses else 200
+        except InvalidSignature as exc:
+            self.rejected.append(str(exc))
+            status = 400
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        self.arrived.set()

@@ -2,7 +2,9 @@
 
 Every request body our client sends and every response body the sandbox serves while one
 scenario walks all the endpoints the connector uses is validated against the operation's
-schema in ``../shared/reference/specs/shipbob/openapi-2026-01.json``.
+schema in ``../shared/reference/specs/shipbob/openapi-2026-01.json``; a second scenario does
+the same for orders with a shipment at every lifecycle step, each cancel result (``Success``,
+``Failure``, ``PartialSuccess``) and the webhook bodies (checked against the order model).
 
 The file is loaded the way its README says (no spec validation, ``$ref`` siblings dropped),
 plus two repairs without which no real payload validates, because the file is generated from
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from openapi_schema_validator import OAS30Validator
 
@@ -36,7 +39,7 @@ from connectors import model
 from connectors.errors import RecordError
 from connectors.shipbob import mapping
 from connectors.shipbob.client import ShipBobClient
-from connectors.shipbob.sandbox import SandboxApp
+from connectors.shipbob.sandbox import SANDBOX_TOKEN, SandboxApp
 from connectors.shipbob.wire import CreateWebhookRequest
 from tests.shipbob.conftest import BASE_URL, RecordingGate, make_client, order_of
 
@@ -233,3 +236,96 @@ async def test_every_exchange_matches_the_spec(recorded: Any) -> None:
     } <= statuses
     for exchange in exchanges:
         exchange.check()
+
+
+async def test_every_shipment_state_and_cancel_answer_matches_the_spec(
+    recorded: Any, app: SandboxApp
+) -> None:
+    """Orders with a shipment at each lifecycle step, as the API lists them, and each cancel
+    result, validated like every other answer; so are webhook bodies, which the spec does not
+    describe but which carry the order model."""
+    client, http, exchanges = recorded
+    client: ShipBobClient
+    events: list[tuple[str, bytes]] = []
+    notify = app.state.notify
+
+    def record(topic: str, order: Any) -> None:
+        events.append((topic, msgspec.json.encode(order)))
+        notify(topic, order)
+
+    app.state.notify = record
+    path = {
+        "Processing": (),
+        "Picked": ("Picked",),
+        "Packed": ("Picked", "Packed"),
+        "LabeledCreated": ("Picked", "Packed", "LabeledCreated"),
+        "Completed": ("Picked", "Packed", "LabeledCreated", "Completed"),
+        "Delivered": ("Picked", "Packed", "LabeledCreated", "Completed", "Delivered"),
+        "OnHold": ("OnHold",),
+        "Exception": ("Exception",),
+        "Cancelled": (),  # by the cancel below
+    }
+    ids = {}
+    for n, (name, steps) in enumerate(path.items()):
+        order = (
+            await client.create_order(mapping.order_request(order_of(f"s{n}", "SKU-0004")))
+        ).order
+        ids[name] = order.id
+        for to in steps:
+            moved = await http.post(
+                f"{BASE_URL}/_sandbox/shipments/{order.shipments[0].id}", json={"to": to}
+            )
+            assert moved.status_code == 200, moved.text
+    await client.cancel_order(ids["Cancelled"])  # Success
+    with pytest.raises(RecordError, match="Failure"):
+        await client.cancel_order(ids["Completed"])
+    split = (
+        await client.create_order(mapping.order_request(order_of("split", "SKU-0005", "SKU-0006")))
+    ).order
+    one = {"products": [{"sku": "SKU-0005", "quantity": 1}], "tracking_number": "S1"}
+    await http.post(f"{BASE_URL}/_sandbox/ship", json={"order_id": split.id, "shipments": [one]})
+    with pytest.raises(RecordError, match="PartialSuccess"):
+        await client.cancel_order(split.id)
+    listed = await http.get(
+        f"{BASE_URL}/2026-01/order",
+        params={"IDs": ",".join(str(i) for i in [*ids.values(), split.id]), "Limit": "250"},
+        headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"},
+    )
+
+    orders = listed.json()
+    assert all("shipments" in order for order in orders)
+    seen = {
+        (s["status"], d["name"])
+        for o in orders
+        for s in o["shipments"]
+        for d in s.get("status_details", [{"name": None}])
+    }
+    assert seen >= {
+        ("Processing", None),
+        ("Processing", "Picked"),
+        ("Processing", "Packed"),
+        ("LabeledCreated", "Labeled"),
+        ("Completed", "Processing"),
+        ("Completed", "Delivered"),
+        ("OnHold", "InvalidAddress"),
+        ("Exception", "OutOfStock"),
+        ("Cancelled", None),
+    }
+    cancels = [json.loads(e.response_body) for e in exchanges if e.path.endswith(":cancel")]
+    assert [c["status"] for c in cancels] == ["Success", "Failure", "PartialSuccess"]
+    assert {r["is_success"] for c in cancels for r in c["canceled_shipment_results"]} == {
+        True,
+        False,
+    }
+    for exchange in exchanges:
+        exchange.check()
+    order_schema = {"$ref": "#/components/schemas/Orders.OrderViewModel"}
+    assert {topic for topic, _ in events} == {
+        "order.shipped",
+        "order.shipment.delivered",
+        "order.shipment.on_hold",
+        "order.shipment.exception",
+        "order.shipment.cancelled",
+    }
+    for topic, body in events:
+        validate(order_schema, json.loads(body), f"{topic} webhook body")

@@ -12,7 +12,7 @@ import pytest
 from connectors.base import ConnectorContext, RemoteWrite
 from connectors.errors import RecordError
 from connectors.registry import BUILTIN
-from connectors.shipbob import wire
+from connectors.shipbob import mapping, wire
 from connectors.shipbob.connector import (
     CONNECTOR,
     InventorySnapshot,
@@ -156,3 +156,75 @@ async def test_shipments_since_filters_on_last_update(
     ]
     assert [r.key for r in at_update] == [created.remote_id]  # inclusive
     assert after == []
+
+
+async def test_cancel_of_an_order_already_picked_labeled_or_shipped_is_a_record_error(
+    connector: ShipBobConnector, http: httpx.AsyncClient, app: SandboxApp
+) -> None:
+    """The sandbox answers 200 ``Failure`` with the shipment's ``is_success`` false, as
+    ShipBob does; the write must not report it as done."""
+    orders = {}
+    for n, to in enumerate(("Picked", "LabeledCreated", "Completed")):
+        created = await connector.write(
+            write("order.create", f"web:5{n}", order_of(f"5{n}", "SKU-0005"))
+        )
+        orders[to] = int(created.remote_id or 0)
+        shipment_id = app.state.orders[orders[to]].shipments[0].id
+        steps = ("Picked", "Packed", "LabeledCreated", "Completed")
+        for step in steps[: steps.index(to) + 1]:
+            moved = await http.post(
+                f"{BASE_URL}/_sandbox/shipments/{shipment_id}", json={"to": step}
+            )
+            assert moved.status_code == 200, moved.text
+    for to, order_id in orders.items():
+        with pytest.raises(RecordError) as failed:
+            await connector.write(write("order.cancel", f"c:{order_id}", {"order_id": order_id}))
+        assert failed.value.reason == "remote_validation"
+        assert "ShipBob answered Failure: shipment" in str(failed.value)
+        assert f"Shipment is {to} and cannot be cancelled" in str(failed.value)
+        order = app.state.orders[order_id]
+        assert order.status != "Cancelled" and order.shipments[0].status != "Cancelled"
+
+
+async def test_cancel_of_a_split_order_stops_what_it_can_and_is_a_record_error(
+    connector: ShipBobConnector, http: httpx.AsyncClient, app: SandboxApp
+) -> None:
+    created = await connector.write(
+        write("order.create", "web:60", order_of("60", "SKU-0006", "SKU-0007"))
+    )
+    order_id = int(created.remote_id or 0)
+    one = {"products": [{"sku": "SKU-0006", "quantity": 1}], "tracking_number": "P1"}
+    shipped = await http.post(
+        f"{BASE_URL}/_sandbox/ship", json={"order_id": order_id, "shipments": [one]}
+    )
+    assert shipped.status_code == 200
+    with pytest.raises(RecordError, match="ShipBob answered PartialSuccess") as failed:
+        reference = mapping.reference_id("shopify:web.myshopify.com", "60")
+        await connector.write(write("order.cancel", "c:60", {"reference_id": reference}))
+    rest, gone = app.state.orders[order_id].shipments
+    assert (rest.status, gone.status) == ("Cancelled", "Completed")
+    assert f"shipment {gone.id} not cancelled" in str(failed.value)
+    assert str(rest.id) not in str(failed.value)
+
+
+async def test_shipments_stream_waits_until_a_labeled_shipment_has_left(
+    connector: ShipBobConnector, http: httpx.AsyncClient, app: SandboxApp
+) -> None:
+    created = await connector.write(write("order.create", "web:61", order_of("61", "SKU-0008")))
+    order_id = int(created.remote_id or 0)
+    one = {"products": [{"sku": "SKU-0008", "quantity": 1}], "tracking_number": "L61"}
+    labeled = await http.post(
+        f"{BASE_URL}/_sandbox/ship",
+        json={"order_id": order_id, "shipments": [one], "to": "LabeledCreated"},
+    )
+    assert labeled.status_code == 200
+    assert [r async for p in connector.read("shipments", None) for r in p.records] == []
+    [shipment] = app.state.orders[order_id].shipments
+    completed = await http.post(
+        f"{BASE_URL}/_sandbox/shipments/{shipment.id}", json={"to": "Completed"}
+    )
+    assert completed.status_code == 200
+    [record] = [r async for p in connector.read("shipments", None) for r in p.records]
+    assert (record.key, record.updated_at) == (str(order_id), shipment.last_update_at)
+    [pushed] = mapping.shipments(mapping.decode_order(record.body))
+    assert pushed.tracking_number == "L61"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 import httpx
 import pytest
@@ -12,15 +10,13 @@ import trio
 import trio.testing
 
 from connectors.errors import InvalidSignature, RecordError, Retryable
-from connectors.sandboxkit import read_body
 from connectors.shipbob import webhooks
 from connectors.shipbob.client import ShipBobClient
 from connectors.shipbob.sandbox import SANDBOX_TOKEN, SandboxApp
 from connectors.shipbob.wire import CreateWebhookRequest
-from tests.shipbob.conftest import order_request
+from tests.shipbob.conftest import SECRET, Receiver, order_request
 
 AUTH = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
-SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk"[:32]
 
 
 async def test_product_pages_are_stable_while_products_are_added(
@@ -82,37 +78,6 @@ async def test_throttle_engages_at_the_151st_call_in_a_minute(
 async def test_unauthenticated_call_gets_empty_401(http: httpx.AsyncClient) -> None:
     response = await http.get("http://shipbob.test/2026-01/channel")
     assert (response.status_code, response.content) == (401, b"")
-
-
-class Receiver:
-    """An ASGI webhook endpoint that verifies with our verifier and answers scripted statuses."""
-
-    def __init__(self, secret: str, statuses: list[int] | None = None) -> None:
-        self.secret = secret
-        self.statuses = statuses or []
-        self.accepted: list[webhooks.WebhookEvent] = []
-        self.rejected: list[str] = []
-        self.raw: list[tuple[dict[str, str], bytes]] = []
-        self.arrived = trio.Event()
-
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
-        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
-    ) -> None:
-        body = await read_body(receive)
-        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-        self.raw.append((headers, body))
-        try:
-            self.accepted.append(webhooks.verify(self.secret, headers, body))
-            status = self.statuses.pop(0) if self.statuses else 200
-        except InvalidSignature as exc:
-            self.rejected.append(str(exc))
-            status = 400
-        await send({"type": "http.response.start", "status": status, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-        self.arrived.set()
 
 
 async def subscribe_and_ship(client: ShipBobClient, http: httpx.AsyncClient, secret: str) -> int:

@@ -1,0 +1,152 @@
+"""The ShipBob sandbox's warehouse: the test hooks that play fulfilment on the account.
+
+``POST /_sandbox/ship`` picks, packs, labels and ships whole shipments (split or not) in one
+call; ``POST /_sandbox/shipments/{id}`` moves one shipment one step. Each step goes through
+:func:`.sandbox_shipments.take_step`, so the hooks change exactly what ShipBob's lifecycle does
+and fire the same webhooks (through the state's ``notify``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from connectors.shipbob import sandbox_shipments as lifecycle
+from connectors.shipbob import wire
+from connectors.shipbob.sandbox_shipments import LOCATIONS
+from connectors.shipbob.sandbox_state import Reply, SandboxState
+
+
+def _holds(shipment: wire.Shipment) -> dict[str, int]:
+    """What a shipment holds: quantity per SKU."""
+    return {p.sku or "": lifecycle.quantity(p) for p in shipment.products}
+
+
+class Warehouse:
+    """Fulfilment hooks over ``state``; answers ``(status, body)`` like the state does."""
+
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+
+    def _find(self, shipment_id: int) -> tuple[wire.Order, wire.Shipment] | None:
+        for order in self.state.orders.values():
+            for shipment in order.shipments:
+                if shipment.id == shipment_id:
+                    return order, shipment
+        return None
+
+    def _step(
+        self,
+        order: wire.Order,
+        shipment: wire.Shipment,
+        step: str,
+        tracking: wire.Tracking | None = None,
+    ) -> None:
+        """One lifecycle step, with what follows from it: stock leaves with the parcel, the
+        order's status and update time change, and ShipBob's webhook for the step fires."""
+        topic = lifecycle.take_step(shipment, step, self.state.now(), tracking)
+        if step == "Completed" and shipment.location is not None:
+            for product in shipment.products:
+                variant = self.state.variant_by_sku(product.sku or "")
+                if variant is not None and variant.inventory is not None:
+                    on_hand = self.state.stock[variant.inventory.inventory_id or 0].on_hand
+                    location = shipment.location.id
+                    on_hand[location] = max(0, on_hand[location] - lifecycle.quantity(product))
+        order.status = lifecycle.order_status(order.shipments)
+        self.state.touch(order)
+        if topic is not None:
+            self.state.notify(topic, order)
+
+    def _tracking(self, shipment: wire.Shipment, spec: dict[str, Any]) -> wire.Tracking:
+        """What a label assigns: the hook's carrier, number and URL, or made-up ones (ShipBob
+        never labels without a tracking number)."""
+        return wire.Tracking(
+            carrier=spec.get("carrier") or "USPS",
+            tracking_number=spec.get("tracking_number") or f"9400{shipment.id:018d}",
+            tracking_url=spec.get("tracking_url"),
+        )
+
+    def move(self, shipment_id: int, body: dict[str, Any]) -> Reply:
+        """Test hook: one lifecycle step, ``{"to": step}`` plus, for ``LabeledCreated``, the
+        optional ``carrier``, ``tracking_number`` and ``tracking_url``. Cancelling goes through
+        the API's ``:cancel``, as it does at ShipBob."""
+        found = self._find(shipment_id)
+        if found is None:
+            return 404, {"shipment_id": [f"no shipment {shipment_id}"]}
+        order, shipment = found
+        step = body.get("to")
+        if step not in lifecycle.STEPS or step == "Cancelled":
+            steps = ", ".join(s for s in lifecycle.STEPS if s != "Cancelled")
+            return 400, {"to": [f"expected one of: {steps}"]}
+        try:
+            self._step(order, shipment, step, self._tracking(shipment, body))
+        except lifecycle.StepRefused as exc:
+            return 422, {"to": [str(exc)]}
+        return 200, order
+
+    def ship(self, order_id: int, shipments: list[dict[str, Any]], to: str = "Completed") -> Reply:
+        """Test hook: pick, pack and label one shipment per entry (``{"products": [{"sku" or
+        "reference_id", "quantity"}], "carrier"?, "tracking_number"?, "tracking_url"?}``), then
+        complete it unless ``to`` is ``"LabeledCreated"``. An entry that takes all that is left
+        of the order's unstarted shipment is that shipment; any other is split off it, from
+        the other fulfillment center, as ShipBob splits. Nothing changes unless every entry fits.
+        """
+        order = self.state.orders.get(order_id)
+        if order is None:
+            return 404, {"order_id": [f"no order {order_id}"]}
+        if order.status == "Cancelled":
+            return 422, {"order_id": ["order is cancelled"]}
+        if to not in ("LabeledCreated", "Completed"):
+            return 400, {"to": ["expected LabeledCreated or Completed"]}
+        unstarted = next((s for s in order.shipments if lifecycle.step_of(s) == "Processing"), None)
+        left = {} if unstarted is None else _holds(unstarted)
+        plans: list[tuple[dict[str, Any], dict[str, int]]] = []
+        for spec in shipments:
+            lines: dict[str, int] = {}
+            for line in spec.get("products", []):
+                key = line.get("reference_id") or line.get("sku")
+                match = next((p for p in order.products if key in (p.reference_id, p.sku)), None)
+                sku, quantity = (match and match.sku) or "", line.get("quantity", 0)
+                if not isinstance(quantity, int) or not 0 < quantity <= left.get(sku, 0):
+                    return 400, {"products": [f"cannot ship {quantity} of {key!r}"]}
+                left[sku] -= quantity
+                lines[sku] = lines.get(sku, 0) + quantity
+            if not lines:
+                return 400, {"products": ["a shipment needs products"]}
+            plans.append((spec, lines))
+        for spec, lines in plans:
+            assert unstarted is not None  # every plan took lines from it
+            shipment = self._split(order, unstarted, lines)
+            tracking = self._tracking(shipment, spec)
+            for step in lifecycle.TO_LEAVE[: lifecycle.TO_LEAVE.index(to) + 1]:
+                self._step(order, shipment, step, tracking)
+        return 200, order
+
+    def _split(
+        self, order: wire.Order, unstarted: wire.Shipment, lines: dict[str, int]
+    ) -> wire.Shipment:
+        """``unstarted`` itself when ``lines`` is all it holds, else a new shipment holding
+        ``lines``, taken out of it."""
+        if _holds(unstarted) == lines:
+            return unstarted
+        now = self.state.now()
+        location_id, location_name = LOCATIONS[len(order.shipments) % len(LOCATIONS)]
+        moved = []
+        for product in unstarted.products:
+            quantity = lines.get(product.sku or "", 0)
+            if quantity:
+                item = product.inventory_items[0]
+                item.quantity -= quantity
+                moved.append(
+                    msgspec.structs.replace(
+                        product, inventory_items=[msgspec.structs.replace(item, quantity=quantity)]
+                    )
+                )
+        unstarted.products = [p for p in unstarted.products if lifecycle.quantity(p)]
+        unstarted.last_update_at = now
+        shipment = lifecycle.new_shipment(
+            self.state.next_id("shipment"), order, (location_id, location_name), moved, now
+        )
+        order.shipments.append(shipment)
+        return shipment
