@@ -14,7 +14,7 @@ from connectors.shipbob import webhooks
 from connectors.shipbob.client import ShipBobClient
 from connectors.shipbob.sandbox import SANDBOX_TOKEN, SandboxApp
 from connectors.shipbob.wire import CreateWebhookRequest
-from tests.shipbob.conftest import SECRET, Receiver, order_request
+from tests.shipbob.conftest import SECRET, Receiver, delivering_to, order_request
 
 AUTH = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
 
@@ -108,11 +108,7 @@ async def test_genuine_webhook_is_accepted_and_tampered_rejected(
     app: SandboxApp, client: ShipBobClient, http: httpx.AsyncClient
 ) -> None:
     receiver = Receiver(SECRET)
-    async with (
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver)) as outbound,
-        trio.open_nursery() as nursery,
-    ):
-        await nursery.start(app.run_webhooks, outbound)
+    async with delivering_to(app, receiver) as nursery:
         order_id = await subscribe_and_ship(client, http, SECRET)
         await receiver.arrived.wait()
         nursery.cancel_scope.cancel()
@@ -137,11 +133,7 @@ async def test_delivery_signed_with_another_secret_is_rejected(
     app: SandboxApp, client: ShipBobClient, http: httpx.AsyncClient
 ) -> None:
     receiver = Receiver("whsec_" + "B" * 32)
-    async with (
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver)) as outbound,
-        trio.open_nursery() as nursery,
-    ):
-        await nursery.start(app.run_webhooks, outbound)
+    async with delivering_to(app, receiver) as nursery:
         await subscribe_and_ship(client, http, SECRET)
         await receiver.arrived.wait()
         nursery.cancel_scope.cancel()
@@ -155,11 +147,7 @@ async def test_non_2xx_is_redelivered_with_the_same_id(
     mock_clock: trio.testing.MockClock,
 ) -> None:
     receiver = Receiver(SECRET, statuses=[500, 503, 200])
-    async with (
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver)) as outbound,
-        trio.open_nursery() as nursery,
-    ):
-        await nursery.start(app.run_webhooks, outbound)
+    async with delivering_to(app, receiver) as nursery:
         await client.subscribe_webhook(
             CreateWebhookRequest(
                 url="http://receiver.test/hook", topics=["order.shipped"], secret=SECRET
@@ -209,11 +197,7 @@ async def test_duplicate_webhooks_fault_repeats_the_id(
 ) -> None:
     receiver = Receiver(SECRET)
     await http.post("http://shipbob.test/_sandbox/faults", json={"duplicate_webhooks": True})
-    async with (
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver)) as outbound,
-        trio.open_nursery() as nursery,
-    ):
-        await nursery.start(app.run_webhooks, outbound)
+    async with delivering_to(app, receiver) as nursery:
         await subscribe_and_ship(client, http, SECRET)
         while len(receiver.accepted) < 2:
             receiver.arrived = trio.Event()

@@ -18,7 +18,7 @@ from connectors.shipbob.client import ShipBobClient
 from connectors.shipbob.sandbox import SandboxApp
 from connectors.shipbob.sandbox_shipments import quantity
 from connectors.shipbob.wire import CreateWebhookRequest
-from tests.shipbob.conftest import BASE_URL, SECRET, Receiver, order_request
+from tests.shipbob.conftest import BASE_URL, SECRET, Receiver, delivering_to, order_request
 
 LABEL = {"carrier": "UPS", "tracking_number": "1Z9"}
 SHIPMENT_TOPICS = [
@@ -89,11 +89,7 @@ async def test_each_step_changes_what_shipbob_changes_and_fires_its_webhook(
     app: SandboxApp, client: ShipBobClient, http: httpx.AsyncClient, ticking: None
 ) -> None:
     receiver = Receiver(SECRET)
-    async with (
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver)) as outbound,
-        trio.open_nursery() as nursery,
-    ):
-        await nursery.start(app.run_webhooks, outbound)
+    async with delivering_to(app, receiver) as nursery:
         await client.subscribe_webhook(
             CreateWebhookRequest(
                 url="http://receiver.test/hook", topics=SHIPMENT_TOPICS, secret=SECRET
@@ -206,11 +202,7 @@ async def test_out_of_order_fault_delivers_an_older_state_after_a_newer_one(
 ) -> None:
     receiver = Receiver(SECRET)
     await http.post(f"{BASE_URL}/_sandbox/faults", json={"out_of_order_webhooks": True})
-    async with (
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver)) as outbound,
-        trio.open_nursery() as nursery,
-    ):
-        await nursery.start(app.run_webhooks, outbound)
+    async with delivering_to(app, receiver) as nursery:
         await client.subscribe_webhook(
             CreateWebhookRequest(
                 url="http://receiver.test/hook", topics=SHIPMENT_TOPICS, secret=SECRET
