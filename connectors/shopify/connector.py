@@ -226,28 +226,20 @@ class ShopifyConnector:
     async def _reread(self, changes: list[InventorySet]) -> list[InventorySet]:
         """``changes`` with each checked ``change_from`` replaced by the quantity now on Shopify.
 
-        The targets are absolute, so a write recomputed this way still lands each item at its
-        ``quantity``; an item Shopify no longer reports keeps its old ``change_from``.
+        Every change is at the channel's location. The targets are absolute, so a write
+        recomputed this way still lands each item at its ``quantity``; an item Shopify no longer
+        reports keeps its old ``change_from``.
         """
-        current: dict[tuple[str, str], int] = {}
-        for location in sorted({c.location_id for c in changes}):
-            ids = [
-                c.inventory_item_id
-                for c in changes
-                if c.location_id == location and c.change_from is not None
-            ]
-            if not ids:
-                continue
-            levels = await self.client.inventory_levels(ids, location)
-            for item_id, quantities in levels.items():
-                if "available" in quantities:
-                    current[(item_id, location)] = quantities["available"]
+        checked = [c.inventory_item_id for c in changes if c.change_from is not None]
+        if not checked:
+            return changes
+        levels = await self.client.inventory_levels(checked, self.settings.location_id)
         return [
             c
             if c.change_from is None
             else msgspec.structs.replace(
                 c,
-                change_from=current.get((c.inventory_item_id, c.location_id), c.change_from),
+                change_from=levels.get(c.inventory_item_id, {}).get("available", c.change_from),
             )
             for c in changes
         ]
