@@ -371,16 +371,23 @@ class ShopifyClient:
         found: list[wire.StockedVariant] = []
         for index in range(0, len(terms), queries.VARIANTS_BY_SKU_PAGE):
             batch = terms[index : index + queries.VARIANTS_BY_SKU_PAGE]
-            data = await self.execute(
-                "VariantsBySku",
-                {
-                    "first": queries.VARIANTS_BY_SKU_PAGE,
-                    "query": " OR ".join(batch),
-                    "locationId": location_id,
-                },
-                wire.VariantsBySkuData,
-            )
-            found.extend(data.product_variants.nodes)
+            after: str | None = None
+            while True:
+                data = await self.execute(
+                    "VariantsBySku",
+                    {
+                        "first": queries.VARIANTS_BY_SKU_PAGE,
+                        "after": after,
+                        "query": " OR ".join(batch),
+                        "locationId": location_id,
+                    },
+                    wire.VariantsBySkuData,
+                )
+                found.extend(data.product_variants.nodes)
+                # Prefix matches can outnumber the terms: an exact match may be on a later page.
+                if not data.product_variants.page_info.has_next_page:
+                    break
+                after = data.product_variants.page_info.end_cursor
         return found
 
     async def inventory_levels(

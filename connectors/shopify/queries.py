@@ -155,12 +155,14 @@ query Fulfillments($id: ID!) {
 """The order's first 10 fulfillments with up to 20 lines each: 1 + 10 * 64 = 641 points."""
 
 VARIANTS_BY_SKU_PAGE = 50
-"""Variants per SKU lookup: 2 + 50 * 4 = 202 points, and a search string of 50 terms."""
+"""Variants per SKU lookup page: 2 + 50 * 4 = 202 points, for a search string of 50 terms
+(more pages when Shopify's prefix matching finds more variants than terms)."""
 
 # Where each SKU of an inventory push lives: its inventory item and current quantity.
 VARIANTS_BY_SKU = """
-query VariantsBySku($first: Int!, $query: String!, $locationId: ID!) {
-  productVariants(first: $first, query: $query) {
+query VariantsBySku($first: Int!, $after: String, $query: String!, $locationId: ID!) {
+  productVariants(first: $first, after: $after, query: $query) {
+    pageInfo { hasNextPage endCursor }
     nodes {
       id
       sku

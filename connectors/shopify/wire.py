@@ -361,6 +361,7 @@ class StockedVariant(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class StockedVariants(msgspec.Struct, frozen=True, rename="camel"):
+    page_info: PageInfo
     nodes: list[StockedVariant]
 
 

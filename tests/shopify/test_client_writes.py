@@ -8,6 +8,7 @@ import pytest
 
 from connectors.errors import RecordError
 from connectors.sandbox_server import SandboxOptions
+from connectors.shopify import queries
 from connectors.shopify.client import FulfillmentLine, InventorySet, ShopifyClient, Tracking
 from connectors.shopify.sandbox import ShopifySandbox, create_app
 from connectors.shopify.sandbox_state import LOCATION_ID, gid
@@ -197,3 +198,19 @@ async def test_inventory_levels_reread_in_batches(gate: RecordingGate) -> None:
     assert levels == expected  # the unstocked item is absent
     assert len(levels) == 299
     assert gate.costs[0] == 2 + 250 * 3
+
+
+async def test_sku_lookup_reads_every_page_of_matches(gate: RecordingGate) -> None:
+    # More matches than search terms (Shopify matches SKU prefixes; here a SKU held twice):
+    # the variant past the first page is still found.
+    app = create_app(SandboxOptions(seed=3, catalog=80))
+    variants = [v for v in app.state.variants.values() if v.sku][: queries.VARIANTS_BY_SKU_PAGE]
+    twin = next(v for v in app.state.variants.values() if v not in variants)
+    twin.sku = variants[-1].sku
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
+        client = make_client(http, gate)
+        found = await client.variants_by_sku(
+            [v.sku for v in variants], [], gid("Location", LOCATION_ID)
+        )
+    assert len(found) == queries.VARIANTS_BY_SKU_PAGE + 1
+    assert gid("ProductVariant", twin.id) in {v.id for v in found}

@@ -80,6 +80,7 @@ def realistic_variables(app: ShopifySandbox) -> dict[str, dict[str, Any]]:
         "Fulfillments": {"id": order_id},
         "VariantsBySku": {
             "first": queries.VARIANTS_BY_SKU_PAGE,
+            "after": None,
             "query": " OR ".join(f"sku:'SB-{n}'" for n in range(queries.VARIANTS_BY_SKU_PAGE)),
             "locationId": location,
         },
