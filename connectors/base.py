@@ -14,6 +14,9 @@ pausing); the connector owns only the platform's protocol:
 - the spec's ``verify_webhook(settings, secrets, headers, body)`` checks the platform's
   signature and names the event; it is a plain function so that webhooks are verified and
   persisted even while the channel's actor is restarting.
+- the spec's ``interpret(channel, settings, stream, body)`` says what a stored record means in
+  the canonical model (:data:`connectors.model.Canonical`); the hub acts on that, so it never
+  reads a platform's field names. It is a plain function for the same reason.
 - the spec's ``check_credentials(secrets)`` says, when the config is loaded, which credential
   values cannot be right, so that ``shelfsync check-config`` (and a reload) refuses them
   instead of the first request or webhook failing on them.
@@ -29,12 +32,13 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import httpx
 import msgspec
 
 from connectors.errors import RecordError
+from connectors.model import Canonical
 from daemon.credentials import Secret
 
 T = TypeVar("T")
@@ -73,15 +77,22 @@ class RemoteWrite(msgspec.Struct, frozen=True):
     payload: bytes
 
 
+def decode_strictly(content: bytes, type_: type[T], *, what: str, entity: str) -> T:
+    """``content`` (JSON) as ``type_``; content that does not decode is a ``RecordError``
+    about ``entity`` (reason ``schema``) whose message starts with ``what`` and names the
+    field path."""
+    try:
+        return msgspec.json.decode(content, type=type_)
+    except msgspec.DecodeError as exc:
+        raise RecordError(f"{what}: {exc}", entity=entity, reason="schema") from None
+
+
 def decode_payload(remote_write: RemoteWrite, type_: type[T], *, entity: str) -> T:
     """``remote_write``'s payload as ``type_``; one that does not decode is a
     ``RecordError`` about ``entity`` (reason ``schema``)."""
-    try:
-        return msgspec.json.decode(remote_write.payload, type=type_)
-    except msgspec.DecodeError as exc:
-        raise RecordError(
-            f"{remote_write.kind} payload: {exc}", entity=entity, reason="schema"
-        ) from None
+    return decode_strictly(
+        remote_write.payload, type_, what=f"{remote_write.kind} payload", entity=entity
+    )
 
 
 class WriteResult(msgspec.Struct, frozen=True):
@@ -155,6 +166,26 @@ def verify_with_webhook_secret(
     return verify_webhook
 
 
+RecordInterpreter = Callable[[str, Any, str, bytes], list[Canonical]]
+"""A spec's ``interpret``: ``(channel, settings, stream, body) -> canonical values``.
+
+``body`` is a :class:`Record`'s body as the stream produced it. A body of unexpected shape
+raises ``RecordError`` (reason ``schema``, naming the field path); a record that means
+nothing the hub acts on gives ``[]``.
+"""
+
+
+def nothing_to_interpret(channel: str, settings: Any, stream: str, body: bytes) -> list[Canonical]:
+    """The default ``interpret``: the platform's records carry nothing for the hub."""
+    return []
+
+
+Role = Literal["storefront", "fulfillment"]
+"""What a platform is to the hub: a storefront sells (its orders are imported, inventory and
+tracking are pushed to it); a fulfillment provider ships (orders and products are created in
+it, its stock and shipments are read)."""
+
+
 CredentialCheck = Callable[[Mapping[str, Secret]], dict[str, str]]
 """A spec's ``check_credentials``: ``secrets -> {credential name: problem}``.
 
@@ -210,6 +241,9 @@ class ConnectorSpec:
     ``RecordError``. Header names arrive lower-cased."""
     check_credentials: CredentialCheck = no_credential_checks
     """Run by the config loader on the resolved secrets; see :data:`CredentialCheck`."""
+    interpret: RecordInterpreter = nothing_to_interpret
+    """See :data:`RecordInterpreter`."""
+    role: Role = "storefront"
     origin: Callable[[Any], str] | None = None
     """``settings -> origin`` (:func:`connectors.model.origin`) for a storefront platform: the
     permanent identity of the store a channel's settings point at, the one its orders carry;

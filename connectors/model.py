@@ -194,6 +194,11 @@ class Shipment(msgspec.Struct, frozen=True):
     tracking_number: str | None
     tracking_url: str | None
     shipped_at: datetime | None
+    origin: str | None = None
+    """:attr:`Order.origin` of the store order shipped, when ``order_reference`` names an order
+    shelfsync created (the provider's mapping recovers it); None for an order made elsewhere."""
+    store_order_id: str | None = None
+    """:attr:`Order.store_order_id` of that order, set together with ``origin``."""
 
 
 # -- what the hub asks a storefront to write ---------------------------------------------------
@@ -226,3 +231,26 @@ class TrackingPush(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """:attr:`Order.store_order_id` of the order the shipment belongs to."""
     shipment: Shipment
     notify_customer: bool = True
+
+
+# -- what the hub asks a fulfillment provider to write -----------------------------------------
+
+
+class OrderCancel(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The payload of a fulfillment provider's ``order.cancel`` write: cancel the fulfillment
+    order created for this store order (the provider derives its own reference from both)."""
+
+    origin: str
+    store_order_id: str
+
+
+class ShipmentsAcknowledged(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The payload of a fulfillment provider's ``tracking.uploaded`` write: these shipments'
+    tracking has been taken over by shelfsync, so the provider stops offering them."""
+
+    shipment_ids: list[str]
+    """:attr:`Shipment.shipment_id` values."""
+
+
+Canonical = Item | Order | Shipment | InventoryLevel
+"""What a record of any stream means once its platform has interpreted it."""

@@ -21,11 +21,12 @@ Writes (payload JSON):
 
 - ``order.create``: a canonical :class:`~connectors.model.Order`; a duplicate reference is
   looked up and reported as already existing, never created twice.
-- ``order.cancel``: ``{"order_id": int}`` or ``{"reference_id": str}``; a cancel ShipBob
-  answers with anything but ``Success`` for the order and every shipment is a ``RecordError``.
+- ``order.cancel``: a canonical :class:`~connectors.model.OrderCancel` (the store order whose
+  fulfillment order to cancel, found by its reference id); a cancel ShipBob answers with
+  anything but ``Success`` for the order and every shipment is a ``RecordError``.
 - ``product.create``: a canonical :class:`~connectors.model.Item`; an existing SKU is looked
   up and reported as already existing.
-- ``tracking.uploaded``: ``{"shipment_ids": [int, ...]}``.
+- ``tracking.uploaded``: a canonical :class:`~connectors.model.ShipmentsAcknowledged`.
 """
 
 from __future__ import annotations
@@ -46,10 +47,12 @@ from connectors.base import (
     WriteResult,
     check_each_credential,
     decode_payload,
+    decode_strictly,
     opaque_token_problem,
     verify_with_webhook_secret,
 )
 from connectors.errors import RecordError
+from connectors.model import Canonical
 from connectors.shipbob import mapping, webhooks, wire
 from connectors.shipbob.client import ShipBobClient
 
@@ -67,13 +70,12 @@ class InventorySnapshot(msgspec.Struct, frozen=True):
     totals: wire.InventoryTotals | None = None
 
 
-class CancelOrder(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    order_id: int | None = None
-    reference_id: str | None = None
-
-
-class TrackingUploaded(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    shipment_ids: list[int]
+def _shipment_id(value: str) -> int:
+    if not value.isdigit():
+        raise RecordError(
+            f"{value!r} is not a ShipBob shipment id", entity="shipment", reason="schema"
+        )
+    return int(value)
 
 
 class ShipBobConnector:
@@ -136,31 +138,29 @@ class ShipBobConnector:
             summary = "order already existed" if created.already_existed else "order created"
             return WriteResult(remote_id=str(created.order.id), summary=summary)
         if kind == "order.cancel":
-            cancel = decode_payload(remote_write, CancelOrder, entity=remote_write.kind)
-            order_id = cancel.order_id
-            if order_id is None and cancel.reference_id is not None:
-                found = await self.client.get_order_by_reference(cancel.reference_id)
-                if found is None:
-                    raise RecordError(
-                        f"no ShipBob order {cancel.reference_id}",
-                        entity="order",
-                        reason="not_found",
-                    )
-                order_id = found.id
-            if order_id is None:
+            cancel = decode_payload(remote_write, model.OrderCancel, entity=remote_write.kind)
+            try:
+                reference = mapping.reference_id(cancel.origin, cancel.store_order_id)
+            except ValueError as exc:
+                raise RecordError(str(exc), entity="order", reason="schema") from None
+            found = await self.client.get_order_by_reference(reference)
+            if found is None:
                 raise RecordError(
-                    "order.cancel needs order_id or reference_id", entity="order", reason="schema"
+                    f"no ShipBob order {reference}", entity="order", reason="not_found"
                 )
-            result = await self.client.cancel_order(order_id)
-            return WriteResult(remote_id=str(order_id), summary=f"cancel: {result.status}")
+            result = await self.client.cancel_order(found.id)
+            return WriteResult(remote_id=str(found.id), summary=f"cancel: {result.status}")
         if kind == "product.create":
             item = decode_payload(remote_write, model.Item, entity=remote_write.kind)
             made = await self.client.create_product(mapping.product_request(item))
             summary = "product already existed" if made.already_existed else "product created"
             return WriteResult(remote_id=str(made.product.id), summary=summary)
         if kind == "tracking.uploaded":
-            uploaded = decode_payload(remote_write, TrackingUploaded, entity=remote_write.kind)
-            response = await self.client.mark_tracking_uploaded(uploaded.shipment_ids)
+            acknowledged = decode_payload(
+                remote_write, model.ShipmentsAcknowledged, entity=remote_write.kind
+            )
+            shipment_ids = [_shipment_id(value) for value in acknowledged.shipment_ids]
+            response = await self.client.mark_tracking_uploaded(shipment_ids)
             failed = [r.shipment_id for r in response.results if not r.is_success]
             if failed:
                 raise RecordError(
@@ -168,11 +168,24 @@ class ShipBobConnector:
                     entity="shipment",
                     reason="remote_validation",
                 )
-            return WriteResult(remote_id=None, summary=f"{len(uploaded.shipment_ids)} marked")
+            return WriteResult(remote_id=None, summary=f"{len(shipment_ids)} marked")
         raise RecordError(f"shipbob cannot write {kind!r}", entity=kind, reason="unsupported_write")
 
     async def aclose(self) -> None:
         """Nothing to close: the HTTP client belongs to the daemon."""
+
+
+def interpret(channel: str, settings: ShipBobSettings, stream: str, body: bytes) -> list[Canonical]:
+    """A ``shipments`` record is the order's shipped shipments; an ``inventory`` record is the
+    item's levels (see :class:`~connectors.base.RecordInterpreter`)."""
+    if stream == "shipments":
+        return list(mapping.shipments(mapping.decode_order(body)))
+    if stream == "inventory":
+        snapshot = decode_strictly(
+            body, InventorySnapshot, what="ShipBob inventory", entity="inventory"
+        )
+        return list(mapping.inventory_levels(channel, snapshot.locations, snapshot.totals))
+    return []
 
 
 CONNECTOR = ConnectorSpec(
@@ -188,6 +201,8 @@ CONNECTOR = ConnectorSpec(
     burst=10.0,
     create=ShipBobConnector,
     verify_webhook=verify_with_webhook_secret(webhooks.verify),
+    interpret=interpret,
+    role="fulfillment",
     check_credentials=check_each_credential(
         {"token": opaque_token_problem, "webhook_secret": webhooks.secret_problem}
     ),

@@ -27,9 +27,8 @@ import re
 from datetime import datetime
 from decimal import Decimal
 
-import msgspec
-
 from connectors import model
+from connectors.base import decode_strictly
 from connectors.errors import RecordError
 from connectors.shipbob import wire
 
@@ -236,12 +235,9 @@ def inventory_levels(
 def decode_order(body: bytes) -> wire.Order:
     """A ``shipments`` record's body as a ShipBob order; one of unexpected shape is a
     ``RecordError`` (reason ``schema``) about that order alone, naming the field path."""
-    try:
-        return msgspec.json.decode(body, type=wire.Order)
-    except msgspec.DecodeError as exc:
-        raise RecordError(
-            f"ShipBob order: unexpected payload: {exc}", entity="order", reason="schema"
-        ) from None
+    return decode_strictly(
+        body, wire.Order, what="ShipBob order: unexpected payload", entity="order"
+    )
 
 
 def order_updated_at(order: wire.Order | wire.OrderStamps) -> datetime:
@@ -273,15 +269,19 @@ def shipments(order: wire.Order) -> list[model.Shipment]:
             quantity = sum(item.quantity for item in product.inventory_items)
             sku = product.sku or product.reference_id or str(product.id)
             lines.append(model.ShipmentLine(sku=sku, quantity=quantity))
+        reference = order.reference_id or shipment.reference_id or str(order.id)
+        store_order = split_reference_id(reference)
         result.append(
             model.Shipment(
                 shipment_id=str(shipment.id),
-                order_reference=order.reference_id or shipment.reference_id or str(order.id),
+                order_reference=reference,
                 lines=lines,
                 carrier=tracking.carrier,
                 tracking_number=tracking.tracking_number,
                 tracking_url=tracking.tracking_url,
                 shipped_at=tracking.shipping_date or shipment.actual_fulfillment_date,
+                origin=store_order[0] if store_order else None,
+                store_order_id=store_order[1] if store_order else None,
             )
         )
     return result

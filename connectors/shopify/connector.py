@@ -60,10 +60,12 @@ from connectors.base import (
     WriteResult,
     check_each_credential,
     decode_payload,
+    decode_strictly,
     opaque_token_problem,
     verify_with_webhook_secret,
 )
 from connectors.errors import ChannelFatal, RecordError
+from connectors.model import Canonical
 from connectors.shopify import mapping, queries, webhooks, wire
 from connectors.shopify.client import (
     FulfillmentLine,
@@ -383,6 +385,18 @@ def _match_lines(
     return groups
 
 
+def interpret(channel: str, settings: ShopifySettings, stream: str, body: bytes) -> list[Canonical]:
+    """A ``products`` record is the product's variants as items; an ``orders`` record is one
+    order (see :class:`~connectors.base.RecordInterpreter`)."""
+    if stream == "products":
+        product = decode_strictly(body, wire.Product, what="Shopify product", entity="product")
+        return list(mapping.items_from_product(channel, product))
+    if stream == "orders":
+        node = decode_strictly(body, wire.OrderNode, what="Shopify order", entity="order")
+        return [mapping.order_from_wire(channel, mapping.origin_of_shop(settings.shop), node)]
+    return []
+
+
 CONNECTOR = ConnectorSpec(
     platform="shopify",
     streams=(
@@ -397,6 +411,7 @@ CONNECTOR = ConnectorSpec(
     burst=2000.0,
     create=ShopifyConnector,
     verify_webhook=verify_with_webhook_secret(webhooks.verify),
+    interpret=interpret,
     # Shopify documents no format for either value, so only what holds for any token is checked.
     check_credentials=check_each_credential(
         {"token": opaque_token_problem, "webhook_secret": opaque_token_problem}

@@ -79,7 +79,7 @@ async def test_shipments_stream_yields_raw_orders_with_their_update_time(
     assert record.key == created.remote_id == str(order.id)
     assert record.updated_at == order.shipments[0].last_update_at
 
-    shipment_ids = [s.id for s in order.shipments]
+    shipment_ids = [str(s.id) for s in order.shipments]
     marked = await connector.write(
         write("tracking.uploaded", "t:1", {"shipment_ids": shipment_ids})
     )
@@ -106,8 +106,8 @@ async def test_cancel_by_reference_and_product_create(
     connector: ShipBobConnector, app: SandboxApp
 ) -> None:
     await connector.write(write("order.create", "web:44", order_of("44", "SKU-0003")))
-    reference = "shopify:web.myshopify.com:44"
-    result = await connector.write(write("order.cancel", "c:44", {"reference_id": reference}))
+    cancel = {"origin": "shopify:web.myshopify.com", "store_order_id": "44"}
+    result = await connector.write(write("order.cancel", "c:44", cancel))
     assert result.summary == "cancel: Success"
     item = {"channel": "web", "store_item_id": "1", "sku": "WEB-NEW", "name": "New thing"}
     created = await connector.write(write("product.create", "p:1", item))
@@ -119,7 +119,7 @@ async def test_unknown_kind_and_bad_payload_are_record_errors(connector: ShipBob
         await connector.write(write("inventory.set", "k", {}))
     assert unknown.value.reason == "unsupported_write"
     with pytest.raises(RecordError) as bad:
-        await connector.write(write("tracking.uploaded", "k", {"shipment_ids": ["1"]}))
+        await connector.write(write("tracking.uploaded", "k", {"shipment_ids": [1]}))
     assert bad.value.reason == "schema"
 
 
@@ -176,9 +176,10 @@ async def test_cancel_of_an_order_already_picked_labeled_or_shipped_is_a_record_
                 f"{BASE_URL}/_sandbox/shipments/{shipment_id}", json={"to": step}
             )
             assert moved.status_code == 200, moved.text
-    for to, order_id in orders.items():
+    for n, (to, order_id) in enumerate(orders.items()):
+        cancel = {"origin": "shopify:web.myshopify.com", "store_order_id": f"5{n}"}
         with pytest.raises(RecordError) as failed:
-            await connector.write(write("order.cancel", f"c:{order_id}", {"order_id": order_id}))
+            await connector.write(write("order.cancel", f"c:{order_id}", cancel))
         assert failed.value.reason == "remote_validation"
         assert "ShipBob answered Failure: shipment" in str(failed.value)
         assert f"Shipment is {to} and cannot be cancelled" in str(failed.value)
@@ -199,8 +200,8 @@ async def test_cancel_of_a_split_order_stops_what_it_can_and_is_a_record_error(
     )
     assert shipped.status_code == 200
     with pytest.raises(RecordError, match="ShipBob answered PartialSuccess") as failed:
-        reference = mapping.reference_id("shopify:web.myshopify.com", "60")
-        await connector.write(write("order.cancel", "c:60", {"reference_id": reference}))
+        cancel = {"origin": "shopify:web.myshopify.com", "store_order_id": "60"}
+        await connector.write(write("order.cancel", "c:60", cancel))
     rest, gone = app.state.orders[order_id].shipments
     assert (rest.status, gone.status) == ("Cancelled", "Completed")
     assert f"shipment {gone.id} not cancelled" in str(failed.value)

@@ -139,7 +139,7 @@ async def test_a_cancel_shipbob_did_not_fully_do_is_a_record_error(
     # naming a failed shipment); the sandbox's own answers are tested in test_connector.
     async with cancel_answer(200, body) as http:
         with pytest.raises(RecordError) as failed:
-            await make_connector(http, gate).write(write("order.cancel", "c", {"order_id": 77}))
+            await make_connector(http, gate).client.cancel_order(77)
     assert failed.value.reason == "remote_validation"
     assert str(body["status"]) in str(failed.value)
 
@@ -151,10 +151,8 @@ async def test_a_full_cancel_is_done(gate: RecordingGate) -> None:
         "canceled_shipment_results": [{"shipment_id": 2, "is_success": True}],
     }
     async with cancel_answer(200, body) as http:
-        result = await make_connector(http, gate).write(
-            write("order.cancel", "c", {"order_id": 77})
-        )
-    assert result.summary == "cancel: Success"
+        result = await make_connector(http, gate).client.cancel_order(77)
+    assert result.status == "Success"
 
 
 async def test_a_malformed_order_does_not_block_the_others(
