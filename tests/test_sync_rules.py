@@ -1,0 +1,129 @@
+"""The pure sync rules: which orders import, and what each store is told about stock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+from hypothesis import given
+from hypothesis import strategies as st
+
+from actors.rules.inventory import bundle_quantity, changed, needs_review, posted, sellable
+from actors.rules.orders import Hold, Import, ImportPolicy, ShipOption, Skip, decide
+from connectors.model import Address, BundleComponent, InventoryLevel, Order, OrderLine
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+POLICY = ImportPolicy(ship_methods={"Standard": ShipOption("Ground")})
+
+
+def order(**changes: object) -> Order:
+    base = Order(
+        channel="web",
+        origin="shopify:web.myshopify.com",
+        store_order_id="1",
+        reference_id="#1001",
+        status="open",
+        payment_status="paid",
+        fulfillment_status="unfulfilled",
+        created_at=NOW - timedelta(days=1),
+        updated_at=NOW,
+        lines=[OrderLine(sku="A", quantity=1, name="A")],
+        recipient=Address(name="Jane Doe", address1="1 Main St", city="Springfield", country="US"),
+        shipping_method="Standard",
+    )
+    return msgspec.structs.replace(base, **changes)
+
+
+def test_a_paid_unfulfilled_order_with_a_mapped_method_imports_with_its_ship_option() -> None:
+    assert decide(order(), POLICY, NOW) == Import("Ground")
+    assert decide(order(fulfillment_status="partially_fulfilled"), POLICY, NOW) == Import("Ground")
+
+
+def test_each_filter_names_its_reason() -> None:
+    cases = {
+        "draft": order(status="draft"),
+        "cancelled": order(status="cancelled"),
+        "test": order(test=True),
+        "payment_status": order(payment_status="pending"),
+        "fulfillment_status": order(fulfillment_status="fulfilled"),
+        "no_shipping_address": order(recipient=None),
+        "no_lines": order(lines=[]),
+    }
+    for reason, case in cases.items():
+        decision = decide(case, POLICY, NOW)
+        assert isinstance(decision, Skip) and decision.reason == reason, (reason, decision)
+
+
+def test_ship_start_and_history_window_bound_the_creation_date() -> None:
+    started = msgspec.structs.replace(POLICY, ship_start=NOW - timedelta(hours=1))
+    assert decide(order(), started, NOW) == Skip(
+        "before_ship_start", f"created before {(NOW - timedelta(hours=1)).isoformat()}"
+    )
+    window = msgspec.structs.replace(POLICY, history_days=7)
+    assert isinstance(decide(order(), window, NOW), Import)
+    old = order(created_at=NOW - timedelta(days=8))
+    assert decide(old, window, NOW) == Skip("outside_history_window", "created over 7 days ago")
+
+
+def test_an_unmapped_or_inactive_method_holds_the_order() -> None:
+    unmapped = decide(order(shipping_method="Overnight"), POLICY, NOW)
+    assert isinstance(unmapped, Hold) and unmapped.reason == "unmapped_ship_method"
+    assert "'Overnight'" in unmapped.detail
+    inactive = ImportPolicy(ship_methods={"Standard": ShipOption("Ground", active=False)})
+    held = decide(order(), inactive, NOW)
+    assert isinstance(held, Hold) and held.reason == "inactive_ship_method"
+
+
+def test_an_address_with_a_blank_street_is_incomplete() -> None:
+    blank = Address(name="Jane", address1="  ", city="Springfield", country="US")
+    assert decide(order(recipient=blank), POLICY, NOW) == Skip(
+        "no_shipping_address", "no complete shipping address"
+    )
+
+
+quantities = st.integers(min_value=0, max_value=10_000)
+
+
+@given(st.lists(st.tuples(quantities, quantities), max_size=5), quantities)
+def test_sellable_is_fulfillable_minus_exception_minus_reserved(
+    counts: list[tuple[int, int]], reserved: int
+) -> None:
+    levels = [
+        InventoryLevel(sku="A", location=str(n), fulfillable=f, on_hand=f, committed=0, exception=e)
+        for n, (f, e) in enumerate(counts)
+    ]
+    assert sellable(levels, reserved) == sum(f - e for f, e in counts) - reserved
+
+
+@given(
+    st.dictionaries(st.sampled_from("ABC"), st.integers(min_value=1, max_value=5), min_size=1),
+    st.dictionaries(st.sampled_from("ABC"), st.integers(min_value=-5, max_value=100)),
+)
+def test_a_bundle_is_floored_by_its_scarcest_component(
+    recipe: dict[str, int], stock: dict[str, int]
+) -> None:
+    components = [BundleComponent(sku, n) for sku, n in recipe.items()]
+    bundles = bundle_quantity(components, stock)
+    assert bundles >= 0
+    # Enough of every component for that many bundles, and not for one more.
+    assert all(max(stock.get(c.sku, 0), 0) >= bundles * c.quantity for c in components)
+    assert any(max(stock.get(c.sku, 0), 0) < (bundles + 1) * c.quantity for c in components)
+
+
+def test_bundle_examples() -> None:
+    kit = [BundleComponent("A", 2), BundleComponent("B", 1)]
+    assert bundle_quantity(kit, {"A": 7, "B": 10}) == 3
+    assert bundle_quantity(kit, {"A": 7}) == 0
+
+
+@given(st.integers(min_value=-50, max_value=50), st.integers(min_value=0, max_value=20))
+def test_below_the_safety_threshold_zero_is_posted(quantity: int, threshold: int) -> None:
+    shown = posted(quantity, threshold)
+    assert shown >= 0
+    assert shown == (quantity if quantity >= max(threshold, 1) else 0)
+
+
+def test_only_changed_targets_are_written_and_big_jumps_are_reviewed() -> None:
+    assert changed({"A": 3, "B": 4, "C": 0}, {"A": 3, "B": 5}) == {"B": 4, "C": 0}
+    assert needs_review(100, 10, 50) and not needs_review(100, 60, 50)
+    assert not needs_review(None, 10_000, 50) and not needs_review(100, 0, None)
