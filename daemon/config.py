@@ -12,12 +12,15 @@ import re
 import tomllib
 import typing
 from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import msgspec
 
+from actors.rules.orders import ImportPolicy, ShipOption
 from connectors.base import ConnectorSpec
+from connectors.model import BundleComponent, FulfillmentStatus, PaymentStatus
 from connectors.registry import BUILTIN, PluginError, load_plugin
 from daemon.credentials import CredentialRef, Secret
 from daemon.durations import Duration
@@ -44,6 +47,19 @@ class DaemonConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     plugins: list[str] = msgspec.field(default_factory=list)
 
 
+class OrdersConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A channel's ``[channels.orders]`` table: which of its orders are imported."""
+
+    payment_statuses: list[PaymentStatus] = msgspec.field(default_factory=lambda: ["paid"])
+    fulfillment_statuses: list[FulfillmentStatus] = msgspec.field(
+        default_factory=lambda: ["unfulfilled", "partially_fulfilled"]
+    )
+    ship_start: date | None = None
+    """Orders created before this day (UTC) are never imported."""
+    history_days: int = 0
+    """Orders created more than this many days ago are never imported; 0: no limit."""
+
+
 class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
     platform: str
@@ -54,6 +70,19 @@ class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     retry_attempts: int = 5
     retry_backoff: Duration = msgspec.field(default_factory=lambda: Duration("1s"))
     retry_backoff_max: Duration = msgspec.field(default_factory=lambda: Duration("2m"))
+    streams: dict[str, bool] = msgspec.field(default_factory=dict)
+    """``false`` switches a stream off: it is never read, nor re-read on a webhook."""
+    orders: OrdersConfig = msgspec.field(default_factory=OrdersConfig)
+    ship_methods: dict[str, ShipOption] = msgspec.field(default_factory=dict)
+    """Store shipping method → fulfillment ship option."""
+    auto_create_products: bool = True
+    """Create the store's new products in the fulfillment catalog (and an order line's
+    unknown SKU); false: such an order is held instead."""
+    safety_threshold: int = 0
+    """Below this sellable quantity the store is told 0."""
+    review_threshold: int = 0
+    """A stock change larger than this many units is held for review instead of written;
+    0: never held."""
     settings: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
@@ -75,6 +104,24 @@ class Channel(msgspec.Struct, frozen=True):
         a platform that is not a storefront."""
         return None if self.spec.origin is None else self.spec.origin(self.settings)
 
+    @property
+    def streams(self) -> tuple[str, ...]:
+        """The platform's streams this channel reads (those not switched off)."""
+        return tuple(s for s in self.spec.stream_names if self.config.streams.get(s, True))
+
+    @property
+    def import_policy(self) -> ImportPolicy:
+        orders = self.config.orders
+        return ImportPolicy(
+            payment_statuses=frozenset(orders.payment_statuses),
+            fulfillment_statuses=frozenset(orders.fulfillment_statuses),
+            ship_start=None
+            if orders.ship_start is None
+            else datetime.combine(orders.ship_start, time(), UTC),
+            history_days=orders.history_days or None,
+            ship_methods=self.config.ship_methods,
+        )
+
     def schedule_seconds(self, stream: str) -> float:
         given = self.config.schedule.get(stream)
         if given is not None:
@@ -82,10 +129,31 @@ class Channel(msgspec.Struct, frozen=True):
         return next(s.default_schedule_seconds for s in self.spec.streams if s.name == stream)
 
 
+class InventoryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The ``[inventory]`` table."""
+
+    reconcile: Duration = msgspec.field(default_factory=lambda: Duration("15m"))
+    """How often every store's stock is compared with what it should show."""
+
+
+class Bundle(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One ``[[bundles]]`` entry: a SKU sold as a set of other SKUs."""
+
+    sku: str
+    components: dict[str, int]
+    """Component SKU → units in one bundle."""
+
+    @property
+    def parts(self) -> list[BundleComponent]:
+        return [BundleComponent(sku, n) for sku, n in self.components.items()]
+
+
 class Config(msgspec.Struct, frozen=True):
     daemon: DaemonConfig
     channels: list[Channel]
     source: str
+    inventory: InventoryConfig = msgspec.field(default_factory=InventoryConfig)
+    bundles: list[Bundle] = msgspec.field(default_factory=list)
 
     @property
     def enabled_channels(self) -> list[Channel]:
@@ -119,9 +187,16 @@ class _Loader:
         self.problems: list[str] = []
 
     def load(self, raw: dict[str, Any], source: str) -> Config:
-        unknown = set(raw) - {"daemon", "channels"}
+        unknown = set(raw) - {"daemon", "channels", "inventory", "bundles"}
         for key in sorted(unknown):
-            self.problems.append(f"{key}: unknown section, expected [daemon] or [[channels]]")
+            self.problems.append(
+                f"{key}: unknown section, expected [daemon], [inventory], [[channels]] "
+                "or [[bundles]]"
+            )
+        inventory = self.decode(
+            InventoryConfig, raw.get("inventory", {}), "inventory", _INVENTORY_CHECKS
+        )
+        bundles = self.decode_bundles(raw.get("bundles", []))
         raw_daemon = raw.get("daemon", {})
         daemon = self.decode(DaemonConfig, raw_daemon, "daemon", _DAEMON_CHECKS)
         # Plugins decide which platforms exist, so they load even when another daemon key
@@ -139,9 +214,50 @@ class _Loader:
             if channel is not None:
                 channels.append(channel)
         self.check_unique_names(raw_channels)
-        if self.problems or daemon is None:
+        self.check_one_fulfillment_provider(channels)
+        if self.problems or daemon is None or inventory is None:
             raise ConfigError(self.problems)
-        return Config(daemon=daemon, channels=channels, source=source)
+        return Config(
+            daemon=daemon, channels=channels, source=source, inventory=inventory, bundles=bundles
+        )
+
+    def decode_bundles(self, raw: object) -> list[Bundle]:
+        if not isinstance(raw, list):
+            self.problems.append("bundles: must be an array of tables ([[bundles]])")
+            return []
+        bundles: list[Bundle] = []
+        first_index: dict[str, int] = {}
+        for index, raw_bundle in enumerate(raw):
+            path = f"bundles[{index}]"
+            bundle = self.decode(Bundle, raw_bundle, path)
+            if bundle is None:
+                continue
+            if not bundle.sku:
+                self.problems.append(f"{path}.sku: must not be empty")
+            if not bundle.components:
+                self.problems.append(f"{path}.components: must name at least one SKU")
+            for sku, units in bundle.components.items():
+                if units < 1:
+                    self.problems.append(f"{path}.components.{sku}: must be at least 1")
+                if sku == bundle.sku:
+                    self.problems.append(f"{path}.components.{sku}: a bundle cannot contain itself")
+            if bundle.sku in first_index:
+                earlier = first_index[bundle.sku]
+                self.problems.append(
+                    f'{path}.sku: "{bundle.sku}" is already a bundle in bundles[{earlier}]'
+                )
+            first_index.setdefault(bundle.sku, index)
+            bundles.append(bundle)
+        return bundles
+
+    def check_one_fulfillment_provider(self, channels: list[Channel]) -> None:
+        providers = [c.name for c in channels if c.config.enabled and c.spec.role == "fulfillment"]
+        if len(providers) > 1:
+            self.problems.append(
+                "channels: more than one enabled fulfillment provider ("
+                + ", ".join(providers)
+                + "); enable one"
+            )
 
     def available_connectors(self, plugins: list[object]) -> dict[str, ConnectorSpec]:
         specs = dict(BUILTIN)
@@ -261,6 +377,12 @@ class _Loader:
                 )
             elif stream in schedule and schedule[stream].seconds <= 0:
                 self.problems.append(f"{path}.schedule.{stream}: must be longer than 0s")
+        for stream in _keys(raw_table.get("streams")):
+            if stream not in spec.stream_names:
+                self.problems.append(
+                    f"{path}.streams.{stream}: unknown stream, expected one of: "
+                    + ", ".join(spec.stream_names)
+                )
         secrets: dict[str, Secret] = {}
         if isinstance(raw_table.get("credentials", {}), dict):  # else reported as not a table
             secrets = self.resolve_secrets(
@@ -383,8 +505,11 @@ _DAEMON_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "restart_window": _positive_duration,
     "restart_backoff_max": _positive_duration,
 }
+_INVENTORY_CHECKS: dict[str, Callable[[Any], str | None]] = {"reconcile": _positive_duration}
 _CHANNEL_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "name": _check_channel_name,
+    "safety_threshold": _at_least(0),
+    "review_threshold": _at_least(0),
     "retry_attempts": _at_least(1),
     "retry_backoff_max": _positive_duration,
 }
@@ -429,10 +554,13 @@ def _toml_type(value: object) -> str:
 
 __all__ = [
     "DEFAULT_LISTEN",
+    "Bundle",
     "Channel",
     "ChannelConfig",
     "Config",
     "ConfigError",
     "DaemonConfig",
+    "InventoryConfig",
+    "OrdersConfig",
     "load_config",
 ]

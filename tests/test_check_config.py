@@ -129,7 +129,7 @@ BAD_CONFIGS = [
     case(
         "unknown-top-level-key",
         'colour = "red"\n' + PLUGIN,
-        "colour: unknown section, expected [daemon] or [[channels]]",
+        "colour: unknown section, expected [daemon], [inventory], [[channels]] or [[bundles]]",
     ),
     case("unknown-daemon-key", PLUGIN + "listen_port = 8754\n", "daemon.listen_port: unknown key"),
     case(

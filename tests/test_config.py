@@ -517,7 +517,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     )
     assert sorted(problems(tmp_path, text)) == sorted(
         [
-            "colour: unknown section, expected [daemon] or [[channels]]",
+            "colour: unknown section, expected [daemon], [inventory], [[channels]] or [[bundles]]",
             "daemon.bogus: unknown key",
             'daemon.state: expected "sqlite:///relative/path.db" or '
             '"sqlite:////absolute/path.db", got "mysql://db"',
