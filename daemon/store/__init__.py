@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 import msgspec
 
@@ -33,6 +33,97 @@ class PendingWrite(msgspec.Struct, frozen=True):
     id: int
     write: RemoteWrite
     attempts: int
+
+
+class StoredRecord(msgspec.Struct, frozen=True):
+    """A polled record waiting in the inbox for the hub."""
+
+    id: int
+    channel: str
+    stream: str
+    body: bytes
+
+
+OrderState = Literal["imported", "held", "skipped", "cancelled"]
+
+
+class OrderEntry(msgspec.Struct, frozen=True):
+    """The hub's decision about one store order."""
+
+    origin: str
+    store_order_id: str
+    channel: str
+    state: OrderState
+    reason: str | None
+    detail: str | None
+    body: bytes
+    """The canonical order the decision was made on (JSON)."""
+    updated_at: datetime
+
+
+class StockRow(msgspec.Struct, frozen=True):
+    sku: str
+    location: str
+    fulfillable: int
+    exception: int
+
+
+class Reservation(msgspec.Struct, frozen=True):
+    origin: str
+    store_order_id: str
+    sku: str
+    quantity: int
+    write_channel: str
+    write_key: str
+    """The outbox entry creating the fulfillment order: once it is done and the provider's
+    stock has been read after it, the provider counts the units and the reservation ends."""
+
+
+class PushedRow(msgspec.Struct, frozen=True):
+    channel: str
+    sku: str
+    quantity: int
+
+
+class QueuedWrite(msgspec.Struct, frozen=True):
+    channel: str
+    write: RemoteWrite
+
+
+class HeldException(msgspec.Struct, frozen=True):
+    channel: str
+    stream: str | None
+    entity: str | None
+    reason: str
+    detail: str
+    payload: bytes | None
+
+
+class HubSnapshot(msgspec.Struct, frozen=True):
+    """Everything the hub keeps, as stored: loaded once when the hub starts."""
+
+    orders: list[OrderEntry]
+    stock: list[StockRow]
+    reservations: list[Reservation]
+    pushed: list[PushedRow]
+    catalog: list[str]
+
+
+class HubChanges(msgspec.Struct):
+    """What the hub decided for a batch of records, applied in one transaction with marking
+    the records processed: either all of it happened, or none of it and the records are
+    read again."""
+
+    processed: list[int] = msgspec.field(default_factory=list)
+    orders: list[OrderEntry] = msgspec.field(default_factory=list)
+    reservations: list[Reservation] = msgspec.field(default_factory=list)
+    released: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    """``(origin, store_order_id)`` whose reservations end."""
+    stock: list[StockRow] = msgspec.field(default_factory=list)
+    pushed: list[PushedRow] = msgspec.field(default_factory=list)
+    catalog: list[str] = msgspec.field(default_factory=list)
+    writes: list[QueuedWrite] = msgspec.field(default_factory=list)
+    exceptions: list[HeldException] = msgspec.field(default_factory=list)
 
 
 class StoreError(Exception):
@@ -95,6 +186,19 @@ class StateStore(Protocol):
 
     async def open_exceptions(self) -> dict[str, int]:
         """Open exception count per channel (channels without any are absent)."""
+
+    async def pending_records(self, limit: int, *, after_id: int = 0) -> list[StoredRecord]:
+        """Polled records the hub has not processed, oldest first, ids above ``after_id``."""
+
+    async def hub_snapshot(self) -> HubSnapshot: ...
+
+    async def apply_hub_changes(self, changes: HubChanges, at: datetime) -> None:
+        """Apply ``changes`` and mark its records processed, atomically; queued writes whose
+        key is already in their channel's outbox are not queued again."""
+
+    async def counted_reservations(self, read_before: datetime) -> list[tuple[str, str]]:
+        """``(origin, store_order_id)`` of reservations whose fulfillment order was created
+        before ``read_before``: a stock read started then already counts their units."""
 
     async def aclose(self) -> None: ...
 

@@ -75,4 +75,45 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX audit_by_channel ON audit (channel, at);
     """,
+    """
+    CREATE TABLE store_orders (    -- the hub's decision about every store order it has seen
+        origin TEXT NOT NULL,
+        store_order_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('imported', 'held', 'skipped', 'cancelled')),
+        reason TEXT,
+        detail TEXT,
+        body BLOB NOT NULL,        -- the canonical order as last decided (JSON)
+        updated_at TEXT NOT NULL,  -- that version's own update time: older ones are ignored
+        PRIMARY KEY (origin, store_order_id)
+    );
+    CREATE TABLE reservations (    -- units of imported orders the provider has not counted yet
+        origin TEXT NOT NULL,
+        store_order_id TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        write_channel TEXT NOT NULL,  -- the outbox entry that creates the fulfillment order
+        write_key TEXT NOT NULL,
+        PRIMARY KEY (origin, store_order_id, sku)
+    );
+    CREATE TABLE stock (           -- the fulfillment provider's counts, as last read
+        sku TEXT NOT NULL,
+        location TEXT NOT NULL,
+        fulfillable INTEGER NOT NULL,
+        exception INTEGER NOT NULL,
+        read_at TEXT NOT NULL,
+        PRIMARY KEY (sku, location)
+    );
+    CREATE TABLE pushed (          -- the quantity last queued for each store, per SKU
+        channel TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (channel, sku)
+    );
+    CREATE TABLE catalog (         -- SKUs the fulfillment provider has (seen or created)
+        sku TEXT PRIMARY KEY,
+        added_at TEXT NOT NULL
+    );
+    """,
 )

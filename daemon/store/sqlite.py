@@ -16,7 +16,20 @@ from typing import TypeVar
 import trio
 
 from connectors.base import Record, RemoteWrite, WebhookEvent, WriteResult
-from daemon.store import InboxItem, PendingWrite, StoreError, StreamState
+from daemon.store import (
+    HeldException,
+    HubChanges,
+    HubSnapshot,
+    InboxItem,
+    OrderEntry,
+    PendingWrite,
+    PushedRow,
+    Reservation,
+    StockRow,
+    StoredRecord,
+    StoreError,
+    StreamState,
+)
 from daemon.store.schema import MIGRATIONS
 
 _T = TypeVar("_T")
@@ -231,22 +244,8 @@ class SqliteStore:
         payload: bytes | None,
         at: datetime,
     ) -> None:
-        def work(db: sqlite3.Connection) -> None:
-            # The same failure seen again is one exception with more attempts, not a new row.
-            updated = db.execute(
-                "UPDATE exceptions SET attempts = attempts + 1, last_seen = ?, detail = ?"
-                " WHERE channel = ? AND stream IS ? AND entity IS ? AND reason = ?"
-                " AND resolved_at IS NULL",
-                (_iso(at), detail, channel, stream, entity, reason),
-            ).rowcount
-            if not updated:
-                db.execute(
-                    "INSERT INTO exceptions (channel, stream, entity, reason, detail, payload,"
-                    " first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (channel, stream, entity, reason, detail, payload, _iso(at), _iso(at)),
-                )
-
-        await self._transaction(work)
+        held = HeldException(channel, stream, entity, reason, detail, payload)
+        await self._transaction(lambda db: _record_exception(db, held, at))
 
     async def open_exceptions(self) -> dict[str, int]:
         rows = await self._transaction(
@@ -256,6 +255,133 @@ class SqliteStore:
             ).fetchall()
         )
         return {channel: count for channel, count in rows}
+
+    async def pending_records(self, limit: int, *, after_id: int = 0) -> list[StoredRecord]:
+        rows = await self._transaction(
+            lambda db: db.execute(
+                "SELECT id, channel, stream, body FROM inbox WHERE source = 'poll'"
+                " AND processed_at IS NULL AND id > ? ORDER BY id LIMIT ?",
+                (after_id, limit),
+            ).fetchall()
+        )
+        return [StoredRecord(id=i, channel=c, stream=s, body=bytes(b)) for i, c, s, b in rows]
+
+    async def hub_snapshot(self) -> HubSnapshot:
+        def work(db: sqlite3.Connection) -> HubSnapshot:
+            orders = [
+                OrderEntry(
+                    origin=o,
+                    store_order_id=i,
+                    channel=c,
+                    state=state,
+                    reason=reason,
+                    detail=detail,
+                    body=bytes(body),
+                    updated_at=datetime.fromisoformat(updated),
+                )
+                for o, i, c, state, reason, detail, body, updated in db.execute(
+                    "SELECT origin, store_order_id, channel, state, reason, detail, body,"
+                    " updated_at FROM store_orders"
+                )
+            ]
+            return HubSnapshot(
+                orders=orders,
+                stock=[
+                    StockRow(*row)
+                    for row in db.execute("SELECT sku, location, fulfillable, exception FROM stock")
+                ],
+                reservations=[
+                    Reservation(*row)
+                    for row in db.execute(
+                        "SELECT origin, store_order_id, sku, quantity, write_channel, write_key"
+                        " FROM reservations"
+                    )
+                ],
+                pushed=[
+                    PushedRow(*row)
+                    for row in db.execute("SELECT channel, sku, quantity FROM pushed")
+                ],
+                catalog=[sku for (sku,) in db.execute("SELECT sku FROM catalog")],
+            )
+
+        return await self._transaction(work)
+
+    async def apply_hub_changes(self, changes: HubChanges, at: datetime) -> None:
+        stamp = _iso(at)
+
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "INSERT INTO store_orders (origin, store_order_id, channel, state, reason,"
+                " detail, body, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (origin, store_order_id) DO UPDATE SET channel = excluded.channel,"
+                " state = excluded.state, reason = excluded.reason, detail = excluded.detail,"
+                " body = excluded.body, updated_at = excluded.updated_at",
+                [
+                    (
+                        o.origin,
+                        o.store_order_id,
+                        o.channel,
+                        o.state,
+                        o.reason,
+                        o.detail,
+                        o.body,
+                        _iso(o.updated_at),
+                    )
+                    for o in changes.orders
+                ],
+            )
+            db.executemany(
+                "DELETE FROM reservations WHERE origin = ? AND store_order_id = ?",
+                changes.released,
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO reservations (origin, store_order_id, sku, quantity,"
+                " write_channel, write_key) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (r.origin, r.store_order_id, r.sku, r.quantity, r.write_channel, r.write_key)
+                    for r in changes.reservations
+                ],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO stock (sku, location, fulfillable, exception, read_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(r.sku, r.location, r.fulfillable, r.exception, stamp) for r in changes.stock],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO pushed (channel, sku, quantity, at) VALUES (?, ?, ?, ?)",
+                [(r.channel, r.sku, r.quantity, stamp) for r in changes.pushed],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO catalog (sku, added_at) VALUES (?, ?)",
+                [(sku, stamp) for sku in changes.catalog],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO outbox (channel, kind, idempotency_key, payload, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (q.channel, q.write.kind, q.write.key, q.write.payload, stamp)
+                    for q in changes.writes
+                ],
+            )
+            for held in changes.exceptions:
+                _record_exception(db, held, at)
+            db.executemany(
+                "UPDATE inbox SET processed_at = ? WHERE id = ?",
+                [(stamp, i) for i in changes.processed],
+            )
+
+        await self._transaction(work)
+
+    async def counted_reservations(self, read_before: datetime) -> list[tuple[str, str]]:
+        rows = await self._transaction(
+            lambda db: db.execute(
+                "SELECT DISTINCT r.origin, r.store_order_id FROM reservations r JOIN outbox o"
+                " ON o.channel = r.write_channel AND o.idempotency_key = r.write_key"
+                " WHERE o.done_at IS NOT NULL AND o.done_at < ?",
+                (_iso(read_before),),
+            ).fetchall()
+        )
+        return [(origin, store_order_id) for origin, store_order_id in rows]
 
     async def aclose(self) -> None:
         async with self._lock:
@@ -276,6 +402,31 @@ def _audit(
         " remote_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (_iso(at), channel, action, None, write.key, write.kind, result, remote_id),
     )
+
+
+def _record_exception(db: sqlite3.Connection, held: HeldException, at: datetime) -> None:
+    # The same failure seen again is one exception with more attempts, not a new row.
+    updated = db.execute(
+        "UPDATE exceptions SET attempts = attempts + 1, last_seen = ?, detail = ?"
+        " WHERE channel = ? AND stream IS ? AND entity IS ? AND reason = ?"
+        " AND resolved_at IS NULL",
+        (_iso(at), held.detail, held.channel, held.stream, held.entity, held.reason),
+    ).rowcount
+    if not updated:
+        db.execute(
+            "INSERT INTO exceptions (channel, stream, entity, reason, detail, payload,"
+            " first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                held.channel,
+                held.stream,
+                held.entity,
+                held.reason,
+                held.detail,
+                held.payload,
+                _iso(at),
+                _iso(at),
+            ),
+        )
 
 
 def _refuse_newer_schema(db: sqlite3.Connection) -> None:
