@@ -106,8 +106,10 @@ class ChannelActor:
         metrics: Metrics,
         now: Callable[[], datetime],
         http_client: Callable[[], httpx.AsyncClient],
+        records_stored: Callable[[], None] = lambda: None,
     ) -> None:
         self.channel = channel
+        self._records_stored = records_stored
         self.name = channel.name
         self._mailbox = mailbox
         self._store = store
@@ -122,7 +124,7 @@ class ChannelActor:
         )
         self._limiter = RateLimiter(channel.spec.requests_per_second, channel.spec.burst)
         self._gate = CallGate(self._limiter, paused=config.paused)
-        self._streams = channel.spec.stream_names
+        self._streams = channel.streams
         self._cursors: dict[str, datetime | None] = {}
         self._last_success: dict[str, datetime | None] = {}
         self._last_error: dict[str, str | None] = {}
@@ -258,6 +260,8 @@ class ChannelActor:
                     stream = next(iter(self._pending))
                     del self._pending[stream]
                     await self._sync(connector, stream)
+                    # Writes the hub queued while this ran may have found the mailbox full.
+                    self._outbox_requested = True
                 self._busy = False
         finally:
             self._worker_done.set()
@@ -296,6 +300,8 @@ class ChannelActor:
                 cursor = advance(cursor, (r.updated_at for r in page.records), run_started)
                 await self._store.commit_page(self.name, stream, page.records, cursor, self._now())
                 self._cursors[stream] = cursor
+                if page.records:
+                    self._records_stored()
 
     async def _drain_outbox(self, connector: Connector) -> None:
         after = 0
@@ -314,6 +320,7 @@ class ChannelActor:
             await self._hold(None, exc, entity=pending.write.key, payload=pending.write.payload)
             return
         await self._store.finish_write(self.name, pending, result, self._now())
+        self._metrics.records_synced.labels(self.name, pending.write.kind, "out").inc()
 
     async def _with_retries(self, attempt: Callable[[], Awaitable[_T]]) -> _T:
         failures = 0

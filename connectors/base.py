@@ -244,6 +244,9 @@ class ConnectorSpec:
     interpret: RecordInterpreter = nothing_to_interpret
     """See :data:`RecordInterpreter`."""
     role: Role = "storefront"
+    writes: frozenset[str] = frozenset()
+    """The ``RemoteWrite.kind`` values its connector performs: the hub queues no other kind
+    for this platform (a storefront without ``inventory.set`` is sent no stock)."""
     origin: Callable[[Any], str] | None = None
     """``settings -> origin`` (:func:`connectors.model.origin`) for a storefront platform: the
     permanent identity of the store a channel's settings point at, the one its orders carry;

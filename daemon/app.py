@@ -8,6 +8,7 @@ cancelled there was not committed and is picked up again on the next start.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -19,7 +20,8 @@ import structlog
 import trio
 
 from actors.channel import StreamStatus as ActorStreamStatus
-from actors.messages import InboundEvent, Message, Pause, Resume, SyncNow
+from actors.hub import Hub
+from actors.messages import DrainOutbox, InboundEvent, Message, Pause, Resume, SyncNow
 from connectors.errors import InvalidSignature, RecordError
 from daemon import control
 from daemon.config import Channel, Config, ConfigError, load_config
@@ -69,6 +71,7 @@ class Daemon:
         self.metrics.watch(self)
         self._store: StateStore | None = None
         self._supervisor: Supervisor | None = None
+        self._hub: Hub | None = None
         self._stop = trio.Event()
         self._paused: dict[str, bool] = {}
         register_secrets(_secret_values(config))
@@ -82,16 +85,26 @@ class Daemon:
         settings = self.config.daemon
         async with open_store(settings.state, synchronous=settings.sqlite_synchronous) as store:
             self._store = store
+            hub = Hub(
+                self.config,
+                store=store,
+                metrics=self.metrics,
+                now=self._now,
+                notify=self._drain_outbox_of,
+            )
+            self._hub = hub
             supervisor = Supervisor(
                 store=store,
                 metrics=self.metrics,
                 settings=settings,
                 now=self._now,
                 http_client=self._http_client,
+                records_stored=hub.ring,
             )
             self._supervisor = supervisor
             http_shutdown = trio.Event()
             async with trio.open_nursery() as nursery:
+                await nursery.start(hub.run)
                 await nursery.start(supervisor.run)
                 for channel in self.config.enabled_channels:
                     await self._start_channel(channel)
@@ -197,6 +210,8 @@ class Daemon:
                     log.info("channel_removed", channel=name)
         self._supervisor.update_settings(new.daemon)
         self.config = new
+        if self._hub is not None:
+            self._hub.reconfigure(new)
         for name, channel in new_channels.items():
             if old_channels.get(name) != channel:
                 await self._start_channel(channel)
@@ -206,6 +221,14 @@ class Daemon:
                 )
         self._notifier.ready(self._summary())
         return True
+
+    def _drain_outbox_of(self, channel: str) -> None:
+        slot = None if self._supervisor is None else self._supervisor.slot(channel)
+        if slot is not None:
+            # A full mailbox already has work queued; the actor drains its outbox after every
+            # sync run as well, so a write queued now is never left waiting for a message.
+            with contextlib.suppress(trio.WouldBlock):
+                slot.send.send_nowait(DrainOutbox())
 
     async def _start_channel(self, channel: Channel) -> None:
         assert self._store is not None and self._supervisor is not None

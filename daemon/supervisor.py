@@ -115,9 +115,13 @@ class Supervisor:
         settings: DaemonConfig,
         now: Callable[[], datetime],
         http_client: Callable[[], httpx.AsyncClient],
+        records_stored: Callable[[], None] = lambda: None,
     ) -> None:
+        """``records_stored`` is called by any actor after it stored read records (the hub's
+        doorbell)."""
         self._store = store
         self._metrics = metrics
+        self._records_stored = records_stored
         self._settings = settings
         self._now = now
         self._http_client = http_client
@@ -240,6 +244,7 @@ class Supervisor:
             metrics=self._metrics,
             now=self._now,
             http_client=self._http_client,
+            records_stored=self._records_stored,
         )
         slot.actor = actor
         try:

@@ -78,6 +78,25 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.records_synced = Counter(
+            "shelfsync_records_synced",
+            "Records moved: read from a channel (in) or written to it (out).",
+            ["channel", "stream", "direction"],
+            registry=self.registry,
+        )
+        self.oversells = Counter(
+            "shelfsync_oversells",
+            "Orders held because they take a SKU below zero.",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.orders_held = Gauge(
+            "shelfsync_orders_held",
+            "Store orders held, waiting for a configuration change or an operator.",
+            ["channel", "reason"],
+            registry=self.registry,
+        )
+
     def watch(self, source: ChannelStateSource) -> None:
         """Serve the per-channel state gauges from ``source`` at every scrape."""
         self.registry.register(_ChannelStateCollector(source))
@@ -91,6 +110,9 @@ class Metrics:
             self.sync_duration,
             self.last_sync_success,
             self.webhooks,
+            self.records_synced,
+            self.oversells,
+            self.orders_held,
         )
         for family in families:
             _remove_matching(family, {"channel": channel})

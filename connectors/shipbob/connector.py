@@ -203,6 +203,7 @@ CONNECTOR = ConnectorSpec(
     verify_webhook=verify_with_webhook_secret(webhooks.verify),
     interpret=interpret,
     role="fulfillment",
+    writes=frozenset({"order.create", "order.cancel", "product.create", "tracking.uploaded"}),
     check_credentials=check_each_credential(
         {"token": opaque_token_problem, "webhook_secret": webhooks.secret_problem}
     ),

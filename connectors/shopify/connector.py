@@ -412,6 +412,7 @@ CONNECTOR = ConnectorSpec(
     create=ShopifyConnector,
     verify_webhook=verify_with_webhook_secret(webhooks.verify),
     interpret=interpret,
+    writes=frozenset({"inventory.set", "fulfillment.create"}),
     # Shopify documents no format for either value, so only what holds for any token is checked.
     check_credentials=check_each_credential(
         {"token": opaque_token_problem, "webhook_secret": opaque_token_problem}

@@ -42,6 +42,8 @@ class StoredRecord(msgspec.Struct, frozen=True):
     channel: str
     stream: str
     body: bytes
+    updated_at: datetime
+    """Its replication value: for a snapshot stream (stock), when it was read."""
 
 
 OrderState = Literal["imported", "held", "skipped", "cancelled"]

@@ -76,6 +76,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX audit_by_channel ON audit (channel, at);
     """,
     """
+    ALTER TABLE inbox ADD COLUMN updated_at TEXT;  -- a polled record's replication value
     CREATE TABLE store_orders (    -- the hub's decision about every store order it has seen
         origin TEXT NOT NULL,
         store_order_id TEXT NOT NULL,

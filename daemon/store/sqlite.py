@@ -108,9 +108,12 @@ class SqliteStore:
     ) -> None:
         def work(db: sqlite3.Connection) -> None:
             db.executemany(
-                "INSERT INTO inbox (channel, source, stream, topic, entity, body, received_at)"
-                " VALUES (?, 'poll', ?, ?, ?, ?, ?)",
-                [(channel, stream, stream, r.key, r.body, _iso(at)) for r in records],
+                "INSERT INTO inbox (channel, source, stream, topic, entity, body, received_at,"
+                " updated_at) VALUES (?, 'poll', ?, ?, ?, ?, ?, ?)",
+                [
+                    (channel, stream, stream, r.key, r.body, _iso(at), _iso(r.updated_at))
+                    for r in records
+                ],
             )
             db.execute(
                 "INSERT INTO cursors (channel, stream, value) VALUES (?, ?, ?)"
@@ -259,12 +262,18 @@ class SqliteStore:
     async def pending_records(self, limit: int, *, after_id: int = 0) -> list[StoredRecord]:
         rows = await self._transaction(
             lambda db: db.execute(
-                "SELECT id, channel, stream, body FROM inbox WHERE source = 'poll'"
+                "SELECT id, channel, stream, body, COALESCE(updated_at, received_at) FROM inbox"
+                " WHERE source = 'poll'"
                 " AND processed_at IS NULL AND id > ? ORDER BY id LIMIT ?",
                 (after_id, limit),
             ).fetchall()
         )
-        return [StoredRecord(id=i, channel=c, stream=s, body=bytes(b)) for i, c, s, b in rows]
+        return [
+            StoredRecord(
+                id=i, channel=c, stream=s, body=bytes(b), updated_at=datetime.fromisoformat(u)
+            )
+            for i, c, s, b, u in rows
+        ]
 
     async def hub_snapshot(self) -> HubSnapshot:
         def work(db: sqlite3.Connection) -> HubSnapshot:

@@ -1,0 +1,102 @@
+"""The hub's working memory: what it knows about orders, stock and stores, kept in step with
+the state store.
+
+:class:`Pool` is loaded from a :class:`~daemon.store.HubSnapshot` when the hub starts and
+changed only through :meth:`Pool.record`, which also notes each change in the batch's
+:class:`~daemon.store.HubChanges`; the hub applies those durably in one transaction, so the
+memory never runs ahead of the store for longer than one batch (a failed apply restarts the
+hub, which reloads).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+
+from daemon.store import (
+    HubChanges,
+    HubSnapshot,
+    OrderEntry,
+    PushedRow,
+    Reservation,
+    StockRow,
+)
+
+
+class Pool:
+    def __init__(self, snapshot: HubSnapshot) -> None:
+        self.orders: dict[tuple[str, str], OrderEntry] = {
+            (o.origin, o.store_order_id): o for o in snapshot.orders
+        }
+        self.stock: dict[str, dict[str, StockRow]] = defaultdict(dict)
+        for level in snapshot.stock:
+            self.stock[level.sku][level.location] = level
+        self.reservations: dict[tuple[str, str], list[Reservation]] = defaultdict(list)
+        self.reserved: Counter[str] = Counter()
+        for reservation in snapshot.reservations:
+            self._reserve(reservation)
+        self.pushed: dict[str, dict[str, int]] = defaultdict(dict)
+        for row in snapshot.pushed:
+            self.pushed[row.channel][row.sku] = row.quantity
+        self.catalog: set[str] = set(snapshot.catalog)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def order(self, origin: str, store_order_id: str) -> OrderEntry | None:
+        return self.orders.get((origin, store_order_id))
+
+    def knows_stock(self, sku: str) -> bool:
+        return sku in self.stock
+
+    def sellable(self, sku: str) -> int:
+        """Fulfillable minus exception over every location, minus reservations (0 for a SKU the
+        provider has never reported)."""
+        levels = self.stock.get(sku, {}).values()
+        return sum(row.fulfillable - row.exception for row in levels) - self.reserved[sku]
+
+    def held(self) -> Counter[tuple[str, str]]:
+        """Held orders per ``(channel, reason)``."""
+        return Counter(
+            (o.channel, o.reason or "") for o in self.orders.values() if o.state == "held"
+        )
+
+    # -- changing (each also noted in ``changes``) ---------------------------------------------
+
+    def record_order(self, changes: HubChanges, entry: OrderEntry) -> None:
+        self.orders[(entry.origin, entry.store_order_id)] = entry
+        changes.orders.append(entry)
+
+    def reserve(self, changes: HubChanges, reservations: Iterable[Reservation]) -> None:
+        for reservation in reservations:
+            self._reserve(reservation)
+            changes.reservations.append(reservation)
+
+    def release(self, changes: HubChanges, origin: str, store_order_id: str) -> set[str]:
+        """End the order's reservations; returns the SKUs whose sellable count changed."""
+        ended = self.reservations.pop((origin, store_order_id), [])
+        for reservation in ended:
+            self.reserved[reservation.sku] -= reservation.quantity
+        if ended:
+            changes.released.append((origin, store_order_id))
+        return {r.sku for r in ended}
+
+    def record_stock(self, changes: HubChanges, rows: Iterable[StockRow]) -> None:
+        for row in rows:
+            self.stock[row.sku][row.location] = row
+            changes.stock.append(row)
+
+    def record_pushed(self, changes: HubChanges, channel: str, targets: dict[str, int]) -> None:
+        self.pushed[channel].update(targets)
+        changes.pushed.extend(PushedRow(channel, sku, n) for sku, n in targets.items())
+
+    def add_to_catalog(self, changes: HubChanges, sku: str) -> bool:
+        """Note that the provider has ``sku``; False if it was known already."""
+        if sku in self.catalog:
+            return False
+        self.catalog.add(sku)
+        changes.catalog.append(sku)
+        return True
+
+    def _reserve(self, reservation: Reservation) -> None:
+        self.reservations[(reservation.origin, reservation.store_order_id)].append(reservation)
+        self.reserved[reservation.sku] += reservation.quantity
