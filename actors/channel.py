@@ -132,6 +132,8 @@ class ChannelActor:
         self._outbox_requested = True  # writes left by a previous run are finished first
         self._webhooks_waiting: dict[str, list[int]] = {}
         self._wake = trio.Event()
+        self.synced = trio.Event()
+        """Set when a sync run has ended, well or not (then replaced by a fresh event)."""
         self._busy = False
         self._stopping = False
         self._worker_done = trio.Event()
@@ -262,6 +264,8 @@ class ChannelActor:
                     await self._sync(connector, stream)
                     # Writes the hub queued while this ran may have found the mailbox full.
                     self._outbox_requested = True
+                    self.synced.set()
+                    self.synced = trio.Event()
                 self._busy = False
         finally:
             self._worker_done.set()

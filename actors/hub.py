@@ -92,6 +92,10 @@ class Hub:
         self._doorbell_send, self._doorbell = trio.open_memory_channel[None](1)
         self._pool: Pool | None = None
         self._recheck_holds = False
+        self._draining = False
+        self.changed = trio.Event()
+        """Set when a batch has been committed or the hub has gone idle (then replaced by a
+        fresh event): lets a caller wait for the hub's next step without polling."""
 
     # -- what other tasks call ------------------------------------------------------------
 
@@ -108,6 +112,11 @@ class Hub:
         self.ring()
 
     @property
+    def busy(self) -> bool:
+        """Whether records are being decided or the doorbell has rung since."""
+        return self._draining or self._doorbell.statistics().current_buffer_used > 0
+
+    @property
     def pool(self) -> Pool:
         if self._pool is None:
             raise RuntimeError("the hub has not started")
@@ -121,7 +130,10 @@ class Hub:
         self._publish_holds()
         task_status.started()
         while True:
+            self._draining = True
             await self._drain()
+            self._draining = False
+            self._changed()
             await self._doorbell.receive()
 
     async def _drain(self) -> None:
@@ -156,6 +168,11 @@ class Hub:
         self._publish_holds()
         for channel_name in dict.fromkeys(q.channel for q in changes.writes):
             self._notify(channel_name)
+        self._changed()
+
+    def _changed(self) -> None:
+        self.changed.set()
+        self.changed = trio.Event()
 
     # -- one record ---------------------------------------------------------------------------
 

@@ -144,6 +144,12 @@ class Daemon:
         self._stop.set()
 
     @property
+    def hub(self) -> Hub:
+        if self._hub is None:
+            raise RuntimeError("the daemon is not running")
+        return self._hub
+
+    @property
     def supervisor(self) -> Supervisor:
         if self._supervisor is None:
             raise RuntimeError("the daemon is not running")

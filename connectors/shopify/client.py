@@ -92,7 +92,7 @@ class Stock(msgspec.Struct, frozen=True):
 
     inventory_item_id: str
     available: int | None
-    """None when the item is not stocked at the location."""
+    """None when Shopify reports no ``available`` quantity for the item there."""
 
 
 class FulfillmentLine(msgspec.Struct, frozen=True):

@@ -27,7 +27,7 @@ variant without SKU is named by its fallback key ``<channel>:<variant GID>``):
   as ``changeFromQuantity`` (a compare-and-set), 250 per call. Each target is absolute, not a
   delta: on a stale answer the connector re-reads the current quantities and sends again (at
   most ``STALE_RETRIES`` times; then ``RecordError(reason="stale")``). SKUs the store does not
-  list are skipped and named in the summary.
+  list, or does not stock at the channel's location, are skipped and named in the summary.
 - ``fulfillment.create``: a :class:`~connectors.model.TrackingPush` (one shipment of one store
   order). ``fulfillmentCreate`` takes no ``@idempotent`` key (2026-01) and a Fulfillment has
   no metadata, so a retried write finds its earlier attempt by content: an existing
@@ -167,7 +167,7 @@ class ShopifyConnector:
     async def _set_inventory(self, remote_write: RemoteWrite) -> WriteResult:
         push = decode_payload(remote_write, model.InventoryPush, entity=remote_write.key)
         location = self.settings.location_id
-        stock = await self._stock_by_sku([target.sku for target in push.targets])
+        stock, unstocked = await self._stock_by_sku([target.sku for target in push.targets])
         changes = [
             InventorySet(
                 inventory_item_id=stock[target.sku].inventory_item_id,
@@ -192,14 +192,19 @@ class ShopifyConnector:
                     raise
                 changes = await self._reread(changes)
         summary = f"set {len(changes)} quantities ({len(applied)} changes)"
-        missing = sorted({t.sku for t in push.targets} - stock.keys())
+        missing = sorted({t.sku for t in push.targets} - stock.keys() - unstocked)
         if missing:
             summary += f"; {len(missing)} SKUs not on this store: {', '.join(missing[:5])}"
+        if unstocked:
+            names = ", ".join(sorted(unstocked)[:5])
+            summary += f"; {len(unstocked)} SKUs not stocked at the location: {names}"
         return WriteResult(remote_id=None, summary=summary)
 
-    async def _stock_by_sku(self, skus: list[str]) -> dict[str, Stock]:
+    async def _stock_by_sku(self, skus: list[str]) -> tuple[dict[str, Stock], set[str]]:
         """The inventory item and ``available`` quantity at the channel's location of each
-        canonical SKU Shopify has; a fallback key is looked up by its variant id."""
+        canonical SKU Shopify has there, and the SKUs it has but does not stock at that
+        location (the merchant has not enabled the location for them: not ours to change, and
+        setting them would fail the whole call); a fallback key is looked up by its variant id."""
         channel = self.context.channel
         by_sku: set[str] = set()
         by_variant: dict[str, str] = {}
@@ -210,6 +215,7 @@ class ShopifyConnector:
             else:
                 by_variant[variant_id] = sku
         found: dict[str, Stock] = {}
+        unstocked: set[str] = set()
         for variant in await self.client.variants_by_sku(
             sorted(by_sku), sorted(by_variant), self.settings.location_id
         ):
@@ -217,13 +223,12 @@ class ShopifyConnector:
             if key is None:
                 continue  # Shopify's search also matches SKUs that only start alike
             level = variant.inventory_item.inventory_level
-            available = None
-            if level is not None:
-                available = next(
-                    (q.quantity for q in level.quantities if q.name == "available"), None
-                )
+            if level is None:
+                unstocked.add(key)
+                continue
+            available = next((q.quantity for q in level.quantities if q.name == "available"), None)
             found[key] = Stock(variant.inventory_item.id, available)
-        return found
+        return found, unstocked
 
     async def _reread(self, changes: list[InventorySet]) -> list[InventorySet]:
         """``changes`` with each checked ``change_from`` replaced by the quantity now on Shopify.

@@ -141,6 +141,28 @@ async def test_inventory_set_skips_skus_the_store_does_not_list(
     assert "SOLD-ELSEWHERE" in result.summary
 
 
+async def test_inventory_set_skips_items_not_stocked_at_the_location(
+    connector: ShopifyConnector, app: ShopifySandbox
+) -> None:
+    state = app.state
+    stocked_item, _ = next(iter(sorted(state.levels)))
+    unstocked = next(
+        v for v in state.variants.values() if (v.inventory_item_id, 1) not in state.levels and v.sku
+    )
+    stocked = state.variants[state.item_to_variant[stocked_item]]
+    push = model.InventoryPush(
+        targets=[model.StockTarget(unstocked.sku, 3), model.StockTarget(stocked.sku, 5)]
+    )
+    result = await connector.write(
+        RemoteWrite(kind="inventory.set", key="w-u", payload=msgspec.json.encode(push))
+    )
+    # The rest of the batch lands; the unstocked item is named, not activated behind the
+    # merchant's back, and does not fail the write.
+    assert state.levels[(stocked_item, 1)]["available"] == 5
+    assert (unstocked.inventory_item_id, 1) not in state.levels
+    assert f"1 SKUs not stocked at the location: {unstocked.sku}" in result.summary
+
+
 async def test_variant_without_sku_is_stocked_and_fulfilled_by_its_fallback_key(
     connector: ShopifyConnector, app: ShopifySandbox, http: httpx.AsyncClient
 ) -> None:

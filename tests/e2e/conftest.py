@@ -1,0 +1,196 @@
+"""A whole daemon in-process against platform sandboxes, reached through httpx's ASGI transport.
+
+:class:`Sandboxes` routes each request by host to a sandbox app and records every exchange;
+:func:`until` waits, without sleeping, for a condition to hold: it re-checks whenever a
+sandbox answered a request, an actor ended a sync run, or the hub took a step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+import trio
+
+from actors.channel import ChannelActor
+from actors.messages import SyncNow
+from connectors.sandbox_server import SandboxOptions
+from connectors.shipbob import sandbox as shipbob_sandbox
+from connectors.shipbob.sandbox_state import SANDBOX_TOKEN
+from connectors.shopify import sandbox as shopify_sandbox
+from connectors.shopify.sandbox_state import LOCATION_ID
+from daemon.app import Daemon
+from daemon.config import load_config
+from tests.helpers import toml_value
+
+SHOP = "sandbox-shop.myshopify.com"
+SHIPBOB_HOST = "shipbob.test"
+SHIPBOB_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk"[:32]
+
+
+class Exchange(msgspec.Struct, frozen=True):
+    method: str
+    host: str
+    path: str
+    status: int
+    body: bytes
+
+
+class Sandboxes(httpx.AsyncBaseTransport):
+    """Routes by host to ASGI apps; remembers every exchange and signals each one."""
+
+    def __init__(self, apps: dict[str, Any]) -> None:
+        self._routes = {host: httpx.ASGITransport(app=app) for host, app in apps.items()}
+        self.exchanges: list[Exchange] = []
+        self.changed = trio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._routes[request.url.host].handle_async_request(request)
+        self.exchanges.append(
+            Exchange(
+                request.method,
+                request.url.host,
+                request.url.path,
+                response.status_code,
+                request.content,
+            )
+        )
+        self.changed.set()
+        self.changed = trio.Event()
+        return response
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=self, timeout=10.0)
+
+    def calls(self, method: str, path: str) -> list[Exchange]:
+        return [e for e in self.exchanges if (e.method, e.path) == (method, path)]
+
+
+class Shop(msgspec.Struct):
+    """A running daemon with a Shopify storefront ``web`` and ShipBob ``fc``."""
+
+    daemon: Daemon
+    shopify: Any
+    shipbob: Any
+    net: Sandboxes
+    http: httpx.AsyncClient
+    config_path: Path
+    tables: dict[str, Any]
+
+    def actor(self, channel: str) -> ChannelActor:
+        slot = self.daemon.supervisor.slot(channel)
+        assert slot is not None and slot.actor is not None
+        return slot.actor
+
+    def last_success(self, channel: str, stream: str) -> datetime | None:
+        streams = self.actor(channel).statistics().streams
+        return next(s.last_success_at for s in streams if s.stream == stream)
+
+    async def sync(self, channel: str, stream: str) -> None:
+        """Sync one stream now and wait until the run and what the hub made of it are done."""
+        before = self.last_success(channel, stream)
+        slot = self.daemon.supervisor.slot(channel)
+        assert slot is not None
+        await slot.send.send(SyncNow(stream))
+        await self.until(
+            lambda: self.last_success(channel, stream) != before and not self.daemon.hub.busy
+        )
+
+    async def until(self, check: Callable[[], bool | Awaitable[bool]], seconds: float = 10) -> None:
+        await until(self, check, seconds)
+
+    async def rewrite_config(self, **changes: Any) -> None:
+        """Change the ``web`` channel's tables and reload, as an operator's SIGHUP would."""
+        self.tables["web"] = {**self.tables["web"], **changes}
+        self.config_path.write_text(config_text(self.tables))
+        assert await self.daemon.reload()
+
+
+async def until(shop: Shop, check: Callable[[], bool | Awaitable[bool]], seconds: float) -> None:
+    with trio.fail_after(seconds):
+        while True:
+            result = check()
+            if result if isinstance(result, bool) else await result:
+                return
+            events = [shop.net.changed, shop.daemon.hub.changed]
+            events += [slot.actor.synced for slot in shop.daemon.supervisor.slots() if slot.actor]
+            async with trio.open_nursery() as nursery:
+                for event in events:
+                    nursery.start_soon(_cancel_when_set, event, nursery.cancel_scope)
+
+
+async def _cancel_when_set(event: trio.Event, scope: trio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
+
+
+def config_text(tables: dict[str, Any]) -> str:
+    lines: list[str] = []
+    for section, table in tables.items():
+        if section in ("web", "fc"):
+            lines.append("[[channels]]")
+        else:
+            lines.append(f"[{section}]")
+        nested = {k: v for k, v in table.items() if isinstance(v, dict) and k != "credentials"}
+        lines += [f"{k} = {toml_value(v)}" for k, v in table.items() if k not in nested]
+        for key, value in nested.items():
+            prefix = "channels." if section in ("web", "fc") else f"{section}."
+            lines.append(f"[{prefix}{key}]")
+            lines += [f"{toml_value(k)} = {toml_value(v)}" for k, v in value.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def tables(tmp_path: Path, shipbob_channel_id: int) -> dict[str, Any]:
+    return {
+        "daemon": {
+            "state": f"sqlite:///{tmp_path}/state.db",
+            "listen": "127.0.0.1:0",
+            "control_socket": str(tmp_path / "control.sock"),
+        },
+        "web": {
+            "name": "web",
+            "platform": "shopify",
+            "credentials": {"token": "env:SHOP_TOKEN", "webhook_secret": "env:SHOP_SECRET"},
+            "settings": {"shop": SHOP, "location_id": f"gid://shopify/Location/{LOCATION_ID}"},
+            "ship_methods": {"Standard": {"ship_option": "Ground"}},
+        },
+        "fc": {
+            "name": "fc",
+            "platform": "shipbob",
+            "credentials": {"token": "env:FC_TOKEN", "webhook_secret": "env:FC_SECRET"},
+            "settings": {"channel_id": shipbob_channel_id, "base_url": f"http://{SHIPBOB_HOST}"},
+        },
+    }
+
+
+ENVIRON = {
+    "SHOP_TOKEN": "shpat_sandbox",
+    "SHOP_SECRET": "sandbox-webhook-secret",
+    "FC_TOKEN": SANDBOX_TOKEN,
+    "FC_SECRET": SHIPBOB_SECRET,
+}
+
+
+@pytest.fixture
+async def shop(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Shop]:
+    shopify = shopify_sandbox.create_app(SandboxOptions(seed=5, catalog=8))
+    shipbob = shipbob_sandbox.create_app(SandboxOptions(seed=5, catalog=0))
+    net = Sandboxes({SHOP: shopify, SHIPBOB_HOST: shipbob})
+    layout = tables(tmp_path, shipbob.state.channel_id)
+    config_path = tmp_path / "shelfsync.toml"
+    config_path.write_text(config_text(layout))
+    daemon = Daemon(load_config(config_path, environ=ENVIRON), http_client=net.client)
+    # Reloads read the same variables: the daemon resolves credentials from os.environ.
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in ENVIRON.items():
+            patch.setenv(name, value)
+        await nursery.start(daemon.run)
+        async with net.client() as http:
+            yield Shop(daemon, shopify, shipbob, net, http, config_path, layout)
+        daemon.request_stop()

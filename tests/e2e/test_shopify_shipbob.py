@@ -1,0 +1,150 @@
+"""Shopify storefront and ShipBob fulfillment, over the full daemon: every sync flow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.shopify.sandbox_state import LOCATION_ID
+from tests.e2e.conftest import SHOP, Shop
+
+
+def shopify_skus(shop: Shop) -> set[str]:
+    return {v.sku for v in shop.shopify.state.variants.values() if v.sku}
+
+
+def shipbob_skus(shop: Shop) -> set[str]:
+    return {s.sku for s in shop.shipbob.state.stock.values()}
+
+
+async def test_store_products_are_created_in_the_fulfillment_catalog(shop: Shop) -> None:
+    wanted = shopify_skus(shop)
+    await shop.until(lambda: wanted <= shipbob_skus(shop))
+    created = shop.net.calls("POST", "/2026-01/product")
+    assert len(created) >= len(wanted)
+
+
+def shopify_available(shop: Shop, sku: str) -> int | None:
+    state = shop.shopify.state
+    variant = next(v for v in state.variants.values() if v.sku == sku)
+    level = state.levels.get((variant.inventory_item_id, LOCATION_ID))
+    return None if level is None else int(level["available"])
+
+
+def shipbob_sellable(shop: Shop, sku: str) -> int:
+    stock = next(s for s in shop.shipbob.state.stock.values() if s.sku == sku)
+    fulfillable = sum(stock.on_hand[loc] - stock.committed[loc] for loc in stock.on_hand)
+    return fulfillable - stock.exception
+
+
+def shipbob_order(shop: Shop, order_id: int) -> Any:
+    """The ShipBob order created for Shopify order ``order_id``, or None."""
+    reference = f"shopify:{SHOP}:gid://shopify/Order/{order_id}"
+    return next(
+        (o for o in shop.shipbob.state.orders.values() if o.reference_id == reference), None
+    )
+
+
+def decision(shop: Shop, order_id: int) -> str | None:
+    entry = shop.daemon.hub.pool.order(f"shopify:{SHOP}", f"gid://shopify/Order/{order_id}")
+    return None if entry is None else f"{entry.state}:{entry.reason}"
+
+
+async def receive(shop: Shop, sku: str, on_hand: int) -> None:
+    response = await shop.http.post(
+        "http://shipbob.test/_sandbox/inventory", json={"sku": sku, "on_hand": on_hand}
+    )
+    assert response.status_code == 200, response.text
+
+
+async def place(shop: Shop, sku: str, quantity: int = 1, **extra: object) -> int:
+    response = await shop.http.post(
+        f"https://{SHOP}/_sandbox/orders",
+        json={"lines": [{"sku": sku, "quantity": quantity}], **extra},
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+async def stocked_sku(shop: Shop, on_hand: int = 20) -> str:
+    """A Shopify SKU present at ShipBob, with ``on_hand`` units received and pushed."""
+    sku = min(s for s in shopify_skus(shop) if shopify_available(shop, s) is not None)
+    await shop.until(lambda: sku in shipbob_skus(shop))
+    await receive(shop, sku, on_hand)
+    await shop.sync("fc", "inventory")
+    await shop.until(lambda: shopify_available(shop, sku) == shipbob_sellable(shop, sku))
+    return sku
+
+
+async def test_received_stock_reaches_the_store(shop: Shop) -> None:
+    sku = await stocked_sku(shop, on_hand=37)
+    assert shopify_available(shop, sku) == shipbob_sellable(shop, sku) > 0
+    writes = shop.net.calls("POST", "/admin/api/2026-01/graphql.json")
+    assert any(b"inventorySetQuantities" in e.body for e in writes)
+
+
+async def test_an_order_is_imported_once_shipped_and_its_tracking_written(shop: Shop) -> None:
+    sku = await stocked_sku(shop)
+    order_id = await place(shop, sku, 2, gift_message="Happy birthday")
+    await shop.sync("web", "orders")
+    await shop.until(lambda: shipbob_order(shop, order_id) is not None)
+    created = shipbob_order(shop, order_id)
+    assert created.shipping_method == "Ground"
+    assert [(p.sku, p.quantity) for p in created.products] == [(sku, 2)]
+    assert created.gift_message == "Happy birthday"
+    assert created.order_number == f"#{order_id}"
+    creates = len(shop.net.calls("POST", "/2026-01/order"))
+
+    # Read again (a redelivered webhook, a scheduled run): still one fulfillment order.
+    await shop.sync("web", "orders")
+    assert len(shop.net.calls("POST", "/2026-01/order")) == creates
+
+    shipped = await shop.http.post(
+        "http://shipbob.test/_sandbox/ship",
+        json={
+            "order_id": created.id,
+            "shipments": [{"products": [{"sku": sku, "quantity": 2}], "tracking_number": "1Z9"}],
+        },
+    )
+    assert shipped.status_code == 200, shipped.text
+    await shop.sync("fc", "shipments")
+    state = shop.shopify.state
+
+    def fulfillments() -> list[Any]:
+        return [f for f in state.fulfillments.values() if f.order_id == order_id]
+
+    await shop.until(lambda: len(fulfillments()) == 1)
+    assert fulfillments()[0].tracking["number"] == "1Z9"
+    assert state.orders[order_id].fulfillment == "FULFILLED"
+    shipments = shop.shipbob.state.orders[created.id].shipments
+    await shop.until(lambda: all(s.is_tracking_uploaded for s in shipments))
+    await shop.sync("fc", "shipments")
+    assert len(fulfillments()) == 1
+
+
+async def test_an_unmapped_method_holds_the_order_until_the_mapping_is_fixed(shop: Shop) -> None:
+    sku = await stocked_sku(shop)
+    order_id = await place(shop, sku, shipping="Express")
+    await shop.sync("web", "orders")
+    await shop.until(lambda: decision(shop, order_id) == "held:unmapped_ship_method")
+    held = shop.daemon.metrics.orders_held.labels("web", "unmapped_ship_method")
+    assert held._value.get() >= 1
+    assert shipbob_order(shop, order_id) is None
+
+    await shop.rewrite_config(
+        ship_methods={"Standard": {"ship_option": "Ground"}, "Express": {"ship_option": "2-Day"}}
+    )
+    await shop.until(lambda: shipbob_order(shop, order_id) is not None)
+    assert shipbob_order(shop, order_id).shipping_method == "2-Day"
+    assert decision(shop, order_id) == "imported:None"
+
+
+async def test_a_store_cancellation_cancels_the_fulfillment_order(shop: Shop) -> None:
+    sku = await stocked_sku(shop)
+    order_id = await place(shop, sku)
+    await shop.sync("web", "orders")
+    await shop.until(lambda: shipbob_order(shop, order_id) is not None)
+    cancelled = await shop.http.post(f"https://{SHOP}/_sandbox/orders/{order_id}/cancel", json={})
+    assert cancelled.status_code == 200, cancelled.text
+    await shop.sync("web", "orders")
+    await shop.until(lambda: shipbob_order(shop, order_id).status == "Cancelled")
+    assert decision(shop, order_id) == "cancelled:cancelled in the store"
