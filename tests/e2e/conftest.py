@@ -8,6 +8,7 @@ sandbox answered a request, an actor ended a sync run, or the hub took a step.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -72,15 +73,20 @@ class Sandboxes(httpx.AsyncBaseTransport):
 
 
 class Shop(msgspec.Struct):
-    """A running daemon with a Shopify storefront ``web`` and ShipBob ``fc``."""
+    """A running daemon with Shopify storefronts (``web`` first) and ShipBob ``fc``."""
 
     daemon: Daemon
-    shopify: Any
+    stores: dict[str, Any]
+    """Channel name → its Shopify sandbox."""
     shipbob: Any
     net: Sandboxes
     http: httpx.AsyncClient
     config_path: Path
     tables: dict[str, Any]
+
+    @property
+    def shopify(self) -> Any:
+        return self.stores["web"]
 
     def actor(self, channel: str) -> ChannelActor:
         slot = self.daemon.supervisor.slot(channel)
@@ -132,41 +138,51 @@ async def _cancel_when_set(event: trio.Event, scope: trio.CancelScope) -> None:
 def config_text(tables: dict[str, Any]) -> str:
     lines: list[str] = []
     for section, table in tables.items():
-        if section in ("web", "fc"):
+        channel = "platform" in table
+        if channel:
             lines.append("[[channels]]")
         else:
             lines.append(f"[{section}]")
         nested = {k: v for k, v in table.items() if isinstance(v, dict) and k != "credentials"}
         lines += [f"{k} = {toml_value(v)}" for k, v in table.items() if k not in nested]
         for key, value in nested.items():
-            prefix = "channels." if section in ("web", "fc") else f"{section}."
+            prefix = "channels." if channel else f"{section}."
             lines.append(f"[{prefix}{key}]")
             lines += [f"{toml_value(k)} = {toml_value(v)}" for k, v in value.items()]
         lines.append("")
     return "\n".join(lines)
 
 
-def tables(tmp_path: Path, shipbob_channel_id: int) -> dict[str, Any]:
-    return {
+def store_host(channel: str) -> str:
+    return SHOP if channel == "web" else f"{channel}.myshopify.com"
+
+
+def tables(tmp_path: Path, storefronts: list[str], shipbob_channel_id: int) -> dict[str, Any]:
+    layout: dict[str, Any] = {
         "daemon": {
             "state": f"sqlite:///{tmp_path}/state.db",
             "listen": "127.0.0.1:0",
             "control_socket": str(tmp_path / "control.sock"),
-        },
-        "web": {
-            "name": "web",
+        }
+    }
+    for name in storefronts:
+        layout[name] = {
+            "name": name,
             "platform": "shopify",
             "credentials": {"token": "env:SHOP_TOKEN", "webhook_secret": "env:SHOP_SECRET"},
-            "settings": {"shop": SHOP, "location_id": f"gid://shopify/Location/{LOCATION_ID}"},
+            "settings": {
+                "shop": store_host(name),
+                "location_id": f"gid://shopify/Location/{LOCATION_ID}",
+            },
             "ship_methods": {"Standard": {"ship_option": "Ground"}},
-        },
-        "fc": {
-            "name": "fc",
-            "platform": "shipbob",
-            "credentials": {"token": "env:FC_TOKEN", "webhook_secret": "env:FC_SECRET"},
-            "settings": {"channel_id": shipbob_channel_id, "base_url": f"http://{SHIPBOB_HOST}"},
-        },
+        }
+    layout["fc"] = {
+        "name": "fc",
+        "platform": "shipbob",
+        "credentials": {"token": "env:FC_TOKEN", "webhook_secret": "env:FC_SECRET"},
+        "settings": {"channel_id": shipbob_channel_id, "base_url": f"http://{SHIPBOB_HOST}"},
     }
+    return layout
 
 
 ENVIRON = {
@@ -177,12 +193,18 @@ ENVIRON = {
 }
 
 
-@pytest.fixture
-async def shop(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Shop]:
-    shopify = shopify_sandbox.create_app(SandboxOptions(seed=5, catalog=8))
+@asynccontextmanager
+async def running_shop(
+    tmp_path: Path, nursery: trio.Nursery, storefronts: list[str]
+) -> AsyncIterator[Shop]:
+    """The daemon over one Shopify sandbox per storefront (same seed: the same catalog, a
+    shared pool) and an empty ShipBob sandbox."""
+    stores = {
+        name: shopify_sandbox.create_app(SandboxOptions(seed=5, catalog=8)) for name in storefronts
+    }
     shipbob = shipbob_sandbox.create_app(SandboxOptions(seed=5, catalog=0))
-    net = Sandboxes({SHOP: shopify, SHIPBOB_HOST: shipbob})
-    layout = tables(tmp_path, shipbob.state.channel_id)
+    net = Sandboxes({SHIPBOB_HOST: shipbob} | {store_host(n): app for n, app in stores.items()})
+    layout = tables(tmp_path, storefronts, shipbob.state.channel_id)
     config_path = tmp_path / "shelfsync.toml"
     config_path.write_text(config_text(layout))
     daemon = Daemon(load_config(config_path, environ=ENVIRON), http_client=net.client)
@@ -192,5 +214,18 @@ async def shop(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Shop]:
             patch.setenv(name, value)
         await nursery.start(daemon.run)
         async with net.client() as http:
-            yield Shop(daemon, shopify, shipbob, net, http, config_path, layout)
+            yield Shop(daemon, stores, shipbob, net, http, config_path, layout)
         daemon.request_stop()
+
+
+@pytest.fixture
+async def shop(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Shop]:
+    async with running_shop(tmp_path, nursery, ["web"]) as running:
+        yield running
+
+
+@pytest.fixture
+async def pool(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Shop]:
+    """Two storefronts, ``web`` and ``outlet``, selling from one pool."""
+    async with running_shop(tmp_path, nursery, ["web", "outlet"]) as running:
+        yield running

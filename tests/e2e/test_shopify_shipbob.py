@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.shopify.sandbox_state import LOCATION_ID
 from tests.e2e.conftest import SHOP, Shop
-
-
-def shopify_skus(shop: Shop) -> set[str]:
-    return {v.sku for v in shop.shopify.state.variants.values() if v.sku}
-
-
-def shipbob_skus(shop: Shop) -> set[str]:
-    return {s.sku for s in shop.shipbob.state.stock.values()}
+from tests.e2e.shopping import (
+    decision,
+    place,
+    shipbob_order,
+    shipbob_sellable,
+    shipbob_skus,
+    shopify_available,
+    shopify_skus,
+    stocked_sku,
+)
 
 
 async def test_store_products_are_created_in_the_fulfillment_catalog(shop: Shop) -> None:
@@ -21,58 +22,6 @@ async def test_store_products_are_created_in_the_fulfillment_catalog(shop: Shop)
     await shop.until(lambda: wanted <= shipbob_skus(shop))
     created = shop.net.calls("POST", "/2026-01/product")
     assert len(created) >= len(wanted)
-
-
-def shopify_available(shop: Shop, sku: str) -> int | None:
-    state = shop.shopify.state
-    variant = next(v for v in state.variants.values() if v.sku == sku)
-    level = state.levels.get((variant.inventory_item_id, LOCATION_ID))
-    return None if level is None else int(level["available"])
-
-
-def shipbob_sellable(shop: Shop, sku: str) -> int:
-    stock = next(s for s in shop.shipbob.state.stock.values() if s.sku == sku)
-    fulfillable = sum(stock.on_hand[loc] - stock.committed[loc] for loc in stock.on_hand)
-    return fulfillable - stock.exception
-
-
-def shipbob_order(shop: Shop, order_id: int) -> Any:
-    """The ShipBob order created for Shopify order ``order_id``, or None."""
-    reference = f"shopify:{SHOP}:gid://shopify/Order/{order_id}"
-    return next(
-        (o for o in shop.shipbob.state.orders.values() if o.reference_id == reference), None
-    )
-
-
-def decision(shop: Shop, order_id: int) -> str | None:
-    entry = shop.daemon.hub.pool.order(f"shopify:{SHOP}", f"gid://shopify/Order/{order_id}")
-    return None if entry is None else f"{entry.state}:{entry.reason}"
-
-
-async def receive(shop: Shop, sku: str, on_hand: int) -> None:
-    response = await shop.http.post(
-        "http://shipbob.test/_sandbox/inventory", json={"sku": sku, "on_hand": on_hand}
-    )
-    assert response.status_code == 200, response.text
-
-
-async def place(shop: Shop, sku: str, quantity: int = 1, **extra: object) -> int:
-    response = await shop.http.post(
-        f"https://{SHOP}/_sandbox/orders",
-        json={"lines": [{"sku": sku, "quantity": quantity}], **extra},
-    )
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
-
-
-async def stocked_sku(shop: Shop, on_hand: int = 20) -> str:
-    """A Shopify SKU present at ShipBob, with ``on_hand`` units received and pushed."""
-    sku = min(s for s in shopify_skus(shop) if shopify_available(shop, s) is not None)
-    await shop.until(lambda: sku in shipbob_skus(shop))
-    await receive(shop, sku, on_hand)
-    await shop.sync("fc", "inventory")
-    await shop.until(lambda: shopify_available(shop, sku) == shipbob_sellable(shop, sku))
-    return sku
 
 
 async def test_received_stock_reaches_the_store(shop: Shop) -> None:
