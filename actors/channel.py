@@ -31,13 +31,15 @@ import httpx
 import msgspec
 import structlog
 import trio
+from prometheus_client import Gauge
 
 from actors.messages import DrainOutbox, InboundEvent, Message, Pause, Resume, Stop, SyncNow
+from actors.observed import observe_calls
 from actors.ratelimit import RateLimiter, RateLimiterStatistics
 from actors.retry import RetryPolicy
 from actors.rules.cursor import advance, read_from
 from connectors.base import Connector, ConnectorContext, RateSignal
-from connectors.errors import RecordError, Retryable
+from connectors.errors import RateLimited, RecordError, Retryable
 from daemon.config import Channel
 from daemon.store import PendingWrite, StateStore
 from metrics import Metrics
@@ -65,8 +67,13 @@ class ActorStatistics(msgspec.Struct, frozen=True):
 class CallGate:
     """The door every outbound call goes through: closed while paused, paced by the limiter."""
 
-    def __init__(self, limiter: RateLimiter, *, paused: bool) -> None:
+    def __init__(
+        self, limiter: RateLimiter, *, paused: bool, remaining_ratio: Gauge | None = None
+    ) -> None:
+        """``remaining_ratio``, when given, shows the share of the platform's budget it last
+        reported."""
         self._limiter = limiter
+        self._remaining_ratio = remaining_ratio
         self._open = trio.Event()
         if not paused:
             self._open.set()
@@ -94,6 +101,8 @@ class CallGate:
 
     def observe(self, signal: RateSignal) -> None:
         self._limiter.observe(signal)
+        if self._remaining_ratio is not None and signal.remaining is not None and signal.limit:
+            self._remaining_ratio.set(max(signal.remaining, 0.0) / signal.limit)
 
 
 class ChannelActor:
@@ -123,7 +132,11 @@ class ChannelActor:
             cap=config.retry_backoff_max.seconds,
         )
         self._limiter = RateLimiter(channel.spec.requests_per_second, channel.spec.burst)
-        self._gate = CallGate(self._limiter, paused=config.paused)
+        self._gate = CallGate(
+            self._limiter,
+            paused=config.paused,
+            remaining_ratio=metrics.rate_limit_remaining.labels(channel.name),
+        )
         self._streams = channel.streams
         self._cursors: dict[str, datetime | None] = {}
         self._last_success: dict[str, datetime | None] = {}
@@ -132,8 +145,10 @@ class ChannelActor:
         self._outbox_requested = True  # writes left by a previous run are finished first
         self._webhooks_waiting: dict[str, list[int]] = {}
         self._wake = trio.Event()
-        self.synced = trio.Event()
-        """Set when a sync run has ended, well or not (then replaced by a fresh event)."""
+        self.worked = trio.Event()
+        """Set when a unit of work (a sync run, an outbox drain) has ended, well or not (then
+        replaced by a fresh event): lets a caller wait for the actor's next step without
+        polling."""
         self._busy = False
         self._stopping = False
         self._worker_done = trio.Event()
@@ -171,6 +186,7 @@ class ChannelActor:
         for item in await self._store.pending_webhooks(self.name):
             await self._take_event(InboundEvent(inbox_id=item.id, stream=item.stream))
         async with self._http_client() as http:
+            observe_calls(http, self.name, self._metrics)
             connector = self.channel.spec.create(
                 ConnectorContext(
                     channel=self.name,
@@ -264,8 +280,8 @@ class ChannelActor:
                     await self._sync(connector, stream)
                     # Writes the hub queued while this ran may have found the mailbox full.
                     self._outbox_requested = True
-                    self.synced.set()
-                    self.synced = trio.Event()
+                self.worked.set()
+                self.worked = trio.Event()
                 self._busy = False
         finally:
             self._worker_done.set()
@@ -332,6 +348,8 @@ class ChannelActor:
             try:
                 return await attempt()
             except Retryable as exc:
+                if isinstance(exc, RateLimited):
+                    self._metrics.throttled.labels(self.name).inc()
                 failures += 1
                 if self._retry.exhausted(failures):
                     raise

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+API_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 SYNC_DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 
 
@@ -78,6 +79,31 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.api_requests = Counter(
+            "shelfsync_api_requests",
+            "Requests made to a channel's platform, by HTTP status.",
+            ["channel", "status"],
+            registry=self.registry,
+        )
+        self.api_request_duration = Histogram(
+            "shelfsync_api_request_duration_seconds",
+            "Time from sending a request to a platform to its response headers.",
+            ["channel"],
+            buckets=API_DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.rate_limit_remaining = Gauge(
+            "shelfsync_rate_limit_remaining_ratio",
+            "Share of the platform's rate budget left, as the platform last reported it.",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.throttled = Counter(
+            "shelfsync_throttled",
+            "Calls the platform refused as over its rate limit.",
+            ["channel"],
+            registry=self.registry,
+        )
         self.records_synced = Counter(
             "shelfsync_records_synced",
             "Records moved: read from a channel (in) or written to it (out).",
@@ -110,6 +136,10 @@ class Metrics:
             self.sync_duration,
             self.last_sync_success,
             self.webhooks,
+            self.api_requests,
+            self.api_request_duration,
+            self.rate_limit_remaining,
+            self.throttled,
             self.records_synced,
             self.oversells,
             self.orders_held,

@@ -2,7 +2,7 @@
 
 :class:`Sandboxes` routes each request by host to a sandbox app and records every exchange;
 :func:`until` waits, without sleeping, for a condition to hold: it re-checks whenever a
-sandbox answered a request, an actor ended a sync run, or the hub took a step.
+sandbox answered a request, an actor ended a unit of work, or the hub took a step.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ async def until(shop: Shop, check: Callable[[], bool | Awaitable[bool]], seconds
             if result if isinstance(result, bool) else await result:
                 return
             events = [shop.net.changed, shop.daemon.hub.changed]
-            events += [slot.actor.synced for slot in shop.daemon.supervisor.slots() if slot.actor]
+            events += [slot.actor.worked for slot in shop.daemon.supervisor.slots() if slot.actor]
             async with trio.open_nursery() as nursery:
                 for event in events:
                     nursery.start_soon(_cancel_when_set, event, nursery.cancel_scope)

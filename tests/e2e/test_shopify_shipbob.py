@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from prometheus_client import generate_latest
+
 from tests.e2e.conftest import SHOP, Shop
 from tests.e2e.shopping import (
     decision,
@@ -97,3 +99,25 @@ async def test_a_store_cancellation_cancels_the_fulfillment_order(shop: Shop) ->
     await shop.sync("web", "orders")
     await shop.until(lambda: shipbob_order(shop, order_id).status == "Cancelled")
     assert decision(shop, order_id) == "cancelled:cancelled in the store"
+
+
+async def test_metrics_count_calls_records_and_rate_budget(shop: Shop) -> None:
+    await stocked_sku(shop)
+    wanted = [
+        'shelfsync_api_requests_total{channel="web",status="200"}',
+        'shelfsync_api_requests_total{channel="fc",status="201"}',
+        'shelfsync_api_request_duration_seconds_count{channel="fc"}',
+        'shelfsync_records_synced_total{channel="fc",direction="in",stream="inventory"}',
+        'shelfsync_records_synced_total{channel="web",direction="out",stream="inventory.set"}',
+        'shelfsync_records_synced_total{channel="fc",direction="out",stream="product.create"}',
+        'shelfsync_rate_limit_remaining_ratio{channel="web"}',
+    ]
+
+    def missing() -> list[str]:
+        text = generate_latest(shop.daemon.metrics.registry).decode()
+        return [series for series in wanted if series not in text]
+
+    # The store shows the quantity before the actor has recorded its write as done.
+    await shop.until(lambda: not missing())
+    ratio = shop.daemon.metrics.rate_limit_remaining.labels("web")._value.get()
+    assert 0 < ratio <= 1
