@@ -339,8 +339,11 @@ class ChannelActor:
         except (Retryable, RecordError) as exc:
             await self._hold(None, exc, entity=pending.write.key, payload=pending.write.payload)
             return
-        await self._store.finish_write(self.name, pending, result, self._now())
+        finished = self._now()
+        await self._store.finish_write(self.name, pending, result, finished)
         self._metrics.records_synced.labels(self.name, pending.write.kind, "out").inc()
+        if pending.caused_at is not None:
+            self._metrics.propagation.observe((finished - pending.caused_at).total_seconds())
 
     async def _with_retries(self, attempt: Callable[[], Awaitable[_T]]) -> _T:
         failures = 0

@@ -161,7 +161,8 @@ class Hub:
             if channel is not None:
                 changed_skus |= self._take(changes, channel, values)
         changed_skus |= {r.sku for r in changes.reservations}
-        self._queue_stock(changes, changed_skus)
+        arrived = min((r.received_at for r in records), default=None)
+        self._queue_stock(changes, changed_skus, arrived)
         await self._store.apply_hub_changes(changes, self._now())
         for record in records:
             self._metrics.records_synced.labels(record.channel, record.stream, "in").inc()
@@ -336,7 +337,9 @@ class Hub:
 
     # -- inventory ----------------------------------------------------------------------------
 
-    def _queue_stock(self, changes: HubChanges, skus: set[str]) -> None:
+    def _queue_stock(self, changes: HubChanges, skus: set[str], arrived: datetime | None) -> None:
+        """Queue, for every storefront, the changed quantities of ``skus`` (and the bundles made
+        of them); ``arrived`` is when the earliest change behind them reached the daemon."""
         if not skus:
             return
         quantities = self._sellable_quantities(skus)
@@ -365,7 +368,8 @@ class Hub:
                 continue
             self.pool.record_pushed(changes, channel.name, differing)
             push = InventoryPush(targets=[StockTarget(s, n) for s, n in sorted(differing.items())])
-            self._queue(changes, channel, "inventory.set", f"stock:{uuid.uuid4()}", push)
+            key = f"stock:{uuid.uuid4()}"
+            self._queue(changes, channel, "inventory.set", key, push, caused_at=arrived)
 
     def _sellable_quantities(self, skus: set[str]) -> dict[str, int]:
         """Sellable units of ``skus`` and of every bundle made of any of them."""
@@ -426,10 +430,17 @@ class Hub:
         self.pool.record_order(changes, entry)
 
     def _queue(
-        self, changes: HubChanges, channel: Channel, kind: str, key: str, payload: object
+        self,
+        changes: HubChanges,
+        channel: Channel,
+        kind: str,
+        key: str,
+        payload: object,
+        *,
+        caused_at: datetime | None = None,
     ) -> None:
         write = RemoteWrite(kind=kind, key=key, payload=msgspec.json.encode(payload))
-        changes.writes.append(QueuedWrite(channel.name, write))
+        changes.writes.append(QueuedWrite(channel.name, write, caused_at))
 
     def _publish_holds(self) -> None:
         gauge = self._metrics.orders_held

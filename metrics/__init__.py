@@ -16,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 API_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+PROPAGATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 SYNC_DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 
 
@@ -102,6 +103,12 @@ class Metrics:
             "shelfsync_throttled",
             "Calls the platform refused as over its rate limit.",
             ["channel"],
+            registry=self.registry,
+        )
+        self.propagation = Histogram(
+            "shelfsync_propagation_seconds",
+            "From a change that moves stock reaching the daemon to each store write it caused.",
+            buckets=PROPAGATION_BUCKETS,
             registry=self.registry,
         )
         self.records_synced = Counter(

@@ -33,6 +33,7 @@ class PendingWrite(msgspec.Struct, frozen=True):
     id: int
     write: RemoteWrite
     attempts: int
+    caused_at: datetime | None = None
 
 
 class StoredRecord(msgspec.Struct, frozen=True):
@@ -44,6 +45,8 @@ class StoredRecord(msgspec.Struct, frozen=True):
     body: bytes
     updated_at: datetime
     """Its replication value: for a snapshot stream (stock), when it was read."""
+    received_at: datetime
+    """When the daemon stored it."""
 
 
 OrderState = Literal["imported", "held", "skipped", "cancelled"]
@@ -90,6 +93,9 @@ class PushedRow(msgspec.Struct, frozen=True):
 class QueuedWrite(msgspec.Struct, frozen=True):
     channel: str
     write: RemoteWrite
+    caused_at: datetime | None = None
+    """When the change that asked for this write reached the daemon (for the propagation
+    histogram); None when no such moment is measured."""
 
 
 class HeldException(msgspec.Struct, frozen=True):

@@ -77,6 +77,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     """
     ALTER TABLE inbox ADD COLUMN updated_at TEXT;  -- a polled record's replication value
+    ALTER TABLE outbox ADD COLUMN caused_at TEXT;  -- when the change that asked for it arrived
     CREATE TABLE store_orders (    -- the hub's decision about every store order it has seen
         origin TEXT NOT NULL,
         store_order_id TEXT NOT NULL,

@@ -205,14 +205,19 @@ class SqliteStore:
     ) -> list[PendingWrite]:
         rows = await self._transaction(
             lambda db: db.execute(
-                "SELECT id, kind, idempotency_key, payload, attempts FROM outbox"
+                "SELECT id, kind, idempotency_key, payload, attempts, caused_at FROM outbox"
                 " WHERE channel = ? AND done_at IS NULL AND id > ? ORDER BY id LIMIT ?",
                 (channel, after_id, limit),
             ).fetchall()
         )
         return [
-            PendingWrite(id=i, write=RemoteWrite(kind=k, key=key, payload=bytes(p)), attempts=a)
-            for i, k, key, p, a in rows
+            PendingWrite(
+                id=i,
+                write=RemoteWrite(kind=k, key=key, payload=bytes(p)),
+                attempts=a,
+                caused_at=_parse(caused),
+            )
+            for i, k, key, p, a, caused in rows
         ]
 
     async def begin_write(self, channel: str, pending: PendingWrite, at: datetime) -> None:
@@ -262,17 +267,22 @@ class SqliteStore:
     async def pending_records(self, limit: int, *, after_id: int = 0) -> list[StoredRecord]:
         rows = await self._transaction(
             lambda db: db.execute(
-                "SELECT id, channel, stream, body, COALESCE(updated_at, received_at) FROM inbox"
-                " WHERE source = 'poll'"
+                "SELECT id, channel, stream, body, COALESCE(updated_at, received_at), received_at"
+                " FROM inbox WHERE source = 'poll'"
                 " AND processed_at IS NULL AND id > ? ORDER BY id LIMIT ?",
                 (after_id, limit),
             ).fetchall()
         )
         return [
             StoredRecord(
-                id=i, channel=c, stream=s, body=bytes(b), updated_at=datetime.fromisoformat(u)
+                id=i,
+                channel=c,
+                stream=s,
+                body=bytes(b),
+                updated_at=datetime.fromisoformat(u),
+                received_at=datetime.fromisoformat(r),
             )
-            for i, c, s, b, u in rows
+            for i, c, s, b, u, r in rows
         ]
 
     async def hub_snapshot(self) -> HubSnapshot:
@@ -365,10 +375,17 @@ class SqliteStore:
                 [(sku, stamp) for sku in changes.catalog],
             )
             db.executemany(
-                "INSERT OR IGNORE INTO outbox (channel, kind, idempotency_key, payload, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO outbox (channel, kind, idempotency_key, payload, created_at,"
+                " caused_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (q.channel, q.write.kind, q.write.key, q.write.payload, stamp)
+                    (
+                        q.channel,
+                        q.write.kind,
+                        q.write.key,
+                        q.write.payload,
+                        stamp,
+                        None if q.caused_at is None else _iso(q.caused_at),
+                    )
                     for q in changes.writes
                 ],
             )

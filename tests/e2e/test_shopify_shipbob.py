@@ -111,6 +111,7 @@ async def test_metrics_count_calls_records_and_rate_budget(shop: Shop) -> None:
         'shelfsync_records_synced_total{channel="web",direction="out",stream="inventory.set"}',
         'shelfsync_records_synced_total{channel="fc",direction="out",stream="product.create"}',
         'shelfsync_rate_limit_remaining_ratio{channel="web"}',
+        "shelfsync_propagation_seconds_count 1.0",
     ]
 
     def missing() -> list[str]:
