@@ -42,6 +42,7 @@ import json
 import re
 from typing import Any
 
+import httpx
 import msgspec
 import trio
 
@@ -94,10 +95,14 @@ class WixSandbox:
         self.throttled = 0
 
     async def run_webhooks(
-        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self,
+        http: httpx.AsyncClient | None = None,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Deliver queued webhooks until cancelled."""
-        await self.webhooks.run(task_status=task_status)
+        """Deliver queued webhooks until cancelled, through ``http`` when given (tests route
+        deliveries in process)."""
+        await self.webhooks.run(http, task_status=task_status)
 
     async def __call__(
         self, scope: sandboxkit.Scope, receive: sandboxkit.Receive, send: sandboxkit.Send
