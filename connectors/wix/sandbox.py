@@ -226,11 +226,14 @@ class WixSandbox:
         for field, _ in spec:
             if field not in PRODUCT_FILTERS:
                 raise q.QueryError(field, "is not a field this method can sort on")
-        chosen = [
-            p for p in self.state.products.values()
-            if q.matches(self._product_getter(p), filter_, PRODUCT_FILTERS)
-        ]  # fmt: skip
-        chosen.sort(key=q.order_key(self._product_getter, spec))
+        chosen = q.sorted_by(
+            (
+                p for p in self.state.products.values()
+                if q.matches(self._product_getter(p), filter_, PRODUCT_FILTERS)
+            ),
+            self._product_getter,
+            spec,
+        )  # fmt: skip
         page = chosen[offset : offset + limit]
         include = bool(request.get("includeVariants", False))
         return {
@@ -243,16 +246,18 @@ class WixSandbox:
         def get(field: str) -> list[Any]:
             if field == "sku":
                 return [product.sku, *(v.sku for v in product.variants if v.sku)]
-            values = {
-                "id": product.id,
-                "name": product.name,
-                "numericId": product.numeric_id,
-                "lastUpdated": product.last_updated,
-                "visible": True,
-                "productType": "physical",
-                "slug": product.name.lower().replace(" ", "-"),
-            }
-            return [values[field]] if field in values else []
+            if field == "numericId":
+                return [product.numeric_id]
+            if field == "lastUpdated":
+                return [product.last_updated]
+            if field == "id":
+                return [product.id]
+            if field == "name":
+                return [product.name]
+            if field == "slug":
+                return [product.name.lower().replace(" ", "-")]
+            constant: dict[str, list[Any]] = {"visible": [True], "productType": ["physical"]}
+            return constant.get(field, [])
 
         return get
 
@@ -283,12 +288,15 @@ class WixSandbox:
                     raise q.QueryError(f"search.sort[{n}].order", "must be ASC or DESC")
                 sort.append([s["fieldName"], s.get("order", "ASC") == "ASC"])
         spec: q.SortSpec = [(field, ascending) for field, ascending in sort]
-        chosen = [
-            o for o in self.state.orders.values()
-            if o.status != "INITIALIZED"  # search never returns checkouts not yet placed
-            and q.matches(self._order_getter(o), filter_, ORDER_FILTERS)
-        ]  # fmt: skip
-        chosen.sort(key=q.order_key(self._order_getter, spec))
+        chosen = q.sorted_by(
+            (
+                o for o in self.state.orders.values()
+                if o.status != "INITIALIZED"  # search never returns checkouts not yet placed
+                and q.matches(self._order_getter(o), filter_, ORDER_FILTERS)
+            ),
+            self._order_getter,
+            spec,
+        )  # fmt: skip
         if after is not None:
             chosen = [
                 o

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from functools import cmp_to_key
-from typing import Any
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 Getter = Callable[[str], list[Any]]
 """``field → its values`` for one entity (an empty list for a field it lacks)."""
 SortSpec = list[tuple[str, bool]]
@@ -120,13 +121,15 @@ def _compare(a: Any, b: Any) -> int:
     return int((a > b) - (a < b))
 
 
-def order_key(get_of: Callable[[Any], Getter], sort: SortSpec) -> Callable[[Any], Any]:
-    """A sort key for entities by ``sort``, then by id (every sort is total)."""
+def sorted_by(entities: Iterable[T], get_of: Callable[[T], Getter], sort: SortSpec) -> list[T]:
+    """``entities`` ordered by ``sort``, then by id (every sort is total)."""
+    decorated: list[tuple[list[Any], T]] = [(sort_values(get_of(e), sort), e) for e in entities]
 
-    def compare(x: Any, y: Any) -> int:
-        return compare_values(sort_values(get_of(x), sort), sort_values(get_of(y), sort), sort)
+    def compare(x: tuple[list[Any], T], y: tuple[list[Any], T]) -> int:
+        return compare_values(x[0], y[0], sort)
 
-    return cmp_to_key(compare)
+    decorated.sort(key=cmp_to_key(compare))
+    return [entity for _, entity in decorated]
 
 
 def sort_values(get: Getter, sort: SortSpec) -> list[Any]:

@@ -8,8 +8,8 @@ retries with the same event id after 1 m, 10 m, 1 h, 2 h, 2 h, 2 h, 4 h, 4 h, 4 
 12 h. Faults: ``duplicate_webhooks`` sends each event twice; ``out_of_order_webhooks`` holds
 every other event back by the first retry delay so the next one overtakes it.
 
-The key pair is generated from the site's seeded generator's state at start-up (an RSA key
-cannot be derived from a seed with ``cryptography``, so it is random per process); tests and
+The key pair is random, generated once per process and shared by its sandboxes (``cryptography``
+cannot derive an RSA key from a seed, and generating one costs a tenth of a second); tests and
 ``shelfsync demo`` read its public half from ``GET /_sandbox/public-key``.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 import httpx
@@ -46,6 +46,11 @@ RETRY_DELAYS = (
 ATTEMPT_TIMEOUT = 1.25
 
 
+@cache
+def _app_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 class Delivery(msgspec.Struct):
     event_id: str
     event_type: str
@@ -56,7 +61,7 @@ class Delivery(msgspec.Struct):
 class WebhookSender:
     def __init__(self, state: SiteState) -> None:
         self.state = state
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.key = _app_key()
         self.public_key = webhooks.public_key_pem(self.key)
         self.receivers: list[str] = []
         self.log: list[dict[str, Any]] = []
