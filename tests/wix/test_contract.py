@@ -1,0 +1,125 @@
+"""Client ⇄ sandbox for every call the connector makes, and the whole path over loopback."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import trio
+
+from connectors.errors import AuthFailed, RecordError
+from connectors.sandbox_server import SandboxOptions, load_sandbox, serve_app
+from connectors.wix import wire
+from connectors.wix.client import WixClient
+from connectors.wix.connector import CONNECTOR, WixSettings
+from connectors.wix.sandbox import WixSandbox, create_app
+from daemon.credentials import Secret
+from tests.wix.conftest import BASE_URL, RecordingGate, make_client
+from tests.wix.receiver import Receiver
+
+
+async def test_every_call_carries_the_key_and_site_and_passes_the_gate(
+    client: WixClient, app: WixSandbox, gate: RecordingGate
+) -> None:
+    product = next(p for p in app.state.products.values() if p.track_inventory)
+    order = next(o for o in app.state.orders.values() if o.status == "APPROVED")
+    fetched = await client.get_product(product.id)
+    assert fetched is not None and fetched.id == product.id
+    assert await client.get_product("5e0e0e0e-0000-4000-8000-000000000000") is None
+    page = await client.query_products(None, [{"numericId": "asc"}], 10)
+    assert len(page) == 10 and page[0][0].numeric_id == str(
+        min(p.numeric_id for p in app.state.products.values())
+    )
+    await client.update_inventory(
+        product.id, [wire.InventoryVariantUpdate(variant_id=product.variants[0].id, quantity=3)]
+    )
+    assert product.variants[0].quantity == 3
+    searched, cursor = await client.search_orders({"status": "APPROVED"}, None, limit=2)
+    assert len(searched) == 2 and cursor is not None
+    rest, end = await client.search_orders(None, cursor, limit=100)
+    assert end is None and {s.id for s, _ in searched}.isdisjoint({s.id for s, _ in rest})
+    assert (await client.get_order(order.id)).id == order.id
+    assert [f.id for f in await client.list_fulfillments(order.id)] == [
+        f["id"] for f in order.fulfillments
+    ]
+    assert gate.calls == len(app.state.requests) == len(gate.signals) == 8
+
+
+async def test_sku_lookup_reads_every_page_of_matches() -> None:
+    # More products hold the asked SKUs than one page returns: all are read.
+    app = create_app(SandboxOptions(seed=5, catalog=800))
+    for n, product in enumerate(list(app.state.products.values())[:130]):
+        product.sku = f"SHARED-{n % 2}"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
+        found = await make_client(http, app, RecordingGate()).products_by_sku(
+            ["SHARED-0", "SHARED-1"]
+        )
+    assert len(found) == 130
+    assert len(app.state.requests) == 2
+
+
+async def test_refusals_are_classified(
+    http: httpx.AsyncClient, app: WixSandbox, gate: RecordingGate
+) -> None:
+    wrong_key = WixClient(http, BASE_URL, app.state.site_id, Secret("wrong"), gate)
+    with pytest.raises(AuthFailed, match="401"):
+        await wrong_key.get_order("x")
+    other_site = WixClient(
+        http, BASE_URL, "0f3e2a44-5b6c-4d7e-8f90-a1b2c3d4e5f6", Secret(app.state.api_key), gate
+    )
+    with pytest.raises(AuthFailed, match="403"):
+        await other_site.get_order("x")
+    client = make_client(http, app, gate)
+    with pytest.raises(RecordError) as invalid:
+        await client.query_products({"colour": "red"}, [], 10)
+    assert invalid.value.reason == "remote_validation" and "colour" in str(invalid.value)
+    with pytest.raises(RecordError) as missing:
+        await client.get_order("nope")
+    assert missing.value.reason == "not_found" and "ORDER_NOT_FOUND" in str(missing.value)
+
+
+async def test_served_sandbox_over_loopback_with_a_verified_webhook() -> None:
+    assert load_sandbox("wix") is create_app
+    app = create_app(SandboxOptions(seed=2, catalog=20))
+    receiver = Receiver(statuses=[503])
+    stop = trio.Event()
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            site_url = await serve_app(nursery, app, "127.0.0.1", 0, stop)
+            hook_url = await serve_app(nursery, receiver, "127.0.0.1", 0, stop)
+            app.webhooks.queue.retry_delays = (0.05,)
+            async with httpx.AsyncClient(base_url=site_url) as http:
+                keys = (await http.get("/_sandbox/public-key")).json()
+                assert (
+                    await http.post("/_sandbox/webhooks", json={"url": hook_url})
+                ).status_code == 201
+                settings = WixSettings(
+                    site_id=keys["siteId"], instance_id=keys["instanceId"], base_url=site_url
+                )
+                secrets = {"token": Secret(keys["apiKey"]), "public_key": Secret(keys["publicKey"])}
+                assert CONNECTOR.check_credentials(secrets) == {}
+                client = WixClient(
+                    http, site_url, settings.site_id, secrets["token"], RecordingGate()
+                )
+                assert len(await client.query_products(None, [{"numericId": "asc"}], 100)) == len(
+                    app.state.products
+                )
+                await http.post(
+                    "/_sandbox/stock",
+                    json={
+                        "sku": next(
+                            v.sku for p in app.state.products.values() for v in p.variants if v.sku
+                        ),
+                        "quantity": 0,
+                    },
+                )
+                while len(receiver.bodies) < 2:
+                    await receiver.received.wait()
+                    receiver.received = trio.Event()
+            stop.set()
+    first, second = (
+        CONNECTOR.verify_webhook(settings, secrets, {}, body) for body in receiver.bodies
+    )
+    assert first.webhook_id == second.webhook_id and first.stream == "products"
+    assert json.loads(first.body)["changedFields"] == ["stock"]
