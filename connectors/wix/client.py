@@ -41,8 +41,10 @@ PRODUCTS_PAGE_SIZE = 100
 """``paging.limit`` maximum of the V1 products query."""
 ORDERS_PAGE_SIZE = 100
 """``cursorPaging.limit`` maximum of the orders search."""
-SKU_TERMS = 100
-"""SKUs asked for in one products query (``$hasSome``); one page holds as many products."""
+VARIANTS_PAGE_SIZE = 100
+"""``paging.limit`` maximum of Query Store Variants."""
+LOOKUP_TERMS = 100
+"""Values in one variants query's ``$in``: as many as one page holds when each matches once."""
 
 
 def decode(content: bytes, type_: type[T], what: str, entity: str) -> T:
@@ -162,44 +164,32 @@ class WixClient:
             for n, raw in enumerate(page.products)
         ]
 
-    async def products_by_sku(self, skus: list[str]) -> list[wire.Product]:
-        """Products holding any of ``skus`` (``sku $hasSome``), :data:`SKU_TERMS` SKUs per
-        call. That the product ``sku`` filter also matches variants' SKUs is unconfirmed (the
-        sandbox matches both); the caller matches each variant's SKU itself either way."""
-        found: dict[str, wire.Product] = {}
-        for start in range(0, len(skus), SKU_TERMS):
-            chunk = skus[start : start + SKU_TERMS]
-            # Keyset by numericId inside one chunk too: a SKU prefix can match many products.
-            after: int | None = None
+    async def store_variants(self, field: str, values: list[str]) -> list[wire.StoreVariant]:
+        """Every variant whose ``field`` (``sku`` or ``productId``) is one of ``values``, by
+        Query Store Variants: :data:`LOOKUP_TERMS` values per query, each query read to its
+        last page (a SKU may be held twice, a product has many variants)."""
+        found: list[wire.StoreVariant] = []
+        for start in range(0, len(values), LOOKUP_TERMS):
+            chunk = values[start : start + LOOKUP_TERMS]
+            offset = 0
             while True:
-                filter_: dict[str, Any] = {"sku": {"$hasSome": chunk}}
-                if after is not None:
-                    filter_["numericId"] = {"$gt": after}
-                page = await self.query_products(
-                    filter_, [{"numericId": "asc"}], PRODUCTS_PAGE_SIZE
+                query = wire.VariantsQuery(
+                    filter={field: {"$in": chunk}},
+                    paging=wire.PlatformPaging(limit=VARIANTS_PAGE_SIZE, offset=offset),
                 )
-                for stamp, raw in page:
-                    found[stamp.id] = decode(raw, wire.Product, f"product {stamp.id}", "product")
-                if len(page) < PRODUCTS_PAGE_SIZE:
+                page = await self._call(
+                    "POST",
+                    "/stores-reader/v1/variants/query",
+                    f"query variants by {field}",
+                    "variant",
+                    wire.QueryVariantsResponse,
+                    wire.QueryVariantsRequest(query=query),
+                )
+                found += page.variants
+                if len(page.variants) < VARIANTS_PAGE_SIZE:
                     break
-                after = int(page[-1][0].numeric_id)
-        return list(found.values())
-
-    async def get_product(self, product_id: str) -> wire.Product | None:
-        """``GET /stores/v1/products/{id}``; None when Wix has no such product."""
-        try:
-            answer = await self._call(
-                "GET",
-                f"/stores/v1/products/{product_id}",
-                f"get product {product_id}",
-                "product",
-                _ProductResponse,
-            )
-        except RecordError as exc:
-            if exc.reason == "not_found":
-                return None
-            raise
-        return answer.product
+                offset += VARIANTS_PAGE_SIZE
+        return found
 
     async def update_inventory(
         self, product_id: str, variants: list[wire.InventoryVariantUpdate]
@@ -284,7 +274,3 @@ class WixClient:
             wire.CreateFulfillmentResponse,
             wire.CreateFulfillmentRequest(fulfillment=fulfillment),
         )
-
-
-class _ProductResponse(msgspec.Struct):
-    product: wire.Product

@@ -27,9 +27,10 @@ Streams (record keys are Wix ids, bodies the raw JSON, decoded with :mod:`.wire`
 
 Writes (``RemoteWrite.payload`` is JSON of a canonical Struct):
 
-- ``inventory.set``: a :class:`~connectors.model.InventoryPush`. SKUs are looked up in the
-  catalog (products query, ``sku $hasSome``, 100 per call; a fallback key
-  ``<channel>:<product id>[/<variant id>]`` by its product id), then each product's targets
+- ``inventory.set``: a :class:`~connectors.model.InventoryPush`. SKUs are looked up with
+  Query Store Variants (``sku $in``, 100 per call; a fallback key
+  ``<channel>:<product id>[/<variant id>]`` through its product's variants), which gives each
+  variant's product, tracking and quantity; then each product's targets
   are written in one ``PATCH /stores/v2/inventoryItems/product/{id}`` (absolute quantities,
   several variants per call). Catalog V1 tracks quantities per product: a product whose
   inventory is not tracked only has in/out of stock, which the merchant set by hand; its SKUs
@@ -220,49 +221,50 @@ class WixConnector:
 
     # --- inventory ----------------------------------------------------------------------------
 
-    async def _catalog_for(self, skus: list[str]) -> list[wire.Product]:
-        """The products holding ``skus``: by SKU, and a fallback key by its product id."""
+    async def _variants_for(self, skus: list[str]) -> dict[str, wire.StoreVariant]:
+        """The variant of each canonical SKU the site lists: by SKU, and a fallback key
+        through its product's variants."""
         channel = self.context.channel
-        fallback_products = {
-            target[0] for sku in skus if (target := mapping.fallback_target(channel, sku))
+        fallback = {
+            sku: target for sku in skus if (target := mapping.fallback_target(channel, sku))
         }
-        plain = [sku for sku in skus if mapping.fallback_target(channel, sku) is None]
-        products = {p.id: p for p in await self.client.products_by_sku(plain)} if plain else {}
-        for product_id in sorted(fallback_products - products.keys()):
-            product = await self.client.get_product(product_id)
-            if product is not None:
-                products[product.id] = product
-        return list(products.values())
+        plain = [sku for sku in skus if sku not in fallback]
+        found: dict[str, wire.StoreVariant] = {}
+        for variant in await self.client.store_variants("sku", plain) if plain else []:
+            if variant.sku in plain:
+                found.setdefault(variant.sku, variant)
+        products = sorted({product_id for product_id, _ in fallback.values()})
+        for variant in await self.client.store_variants("productId", products) if products else []:
+            sku = mapping.store_variant_sku(channel, variant)
+            if sku in fallback:
+                found.setdefault(sku, variant)
+        return found
 
     async def _set_inventory(self, remote_write: RemoteWrite) -> WriteResult:
         push = decode_payload(remote_write, model.InventoryPush, entity=remote_write.key)
-        channel = self.context.channel
         targets = {target.sku: target.quantity for target in push.targets}
+        variants = await self._variants_for(sorted(targets))
         updates: dict[str, list[wire.InventoryVariantUpdate]] = {}
-        found: set[str] = set()
-        untracked: set[str] = set()
+        untracked: list[str] = []
         unchanged = 0
-        for product in await self._catalog_for(sorted(targets)):
-            for variant in mapping.product_variants(product):
-                sku = mapping.variant_sku(channel, product, variant)
-                if sku not in targets or sku in found:
-                    continue
-                found.add(sku)
-                if not product.stock.track_inventory:
-                    untracked.add(sku)
-                elif variant.stock.quantity == targets[sku]:
-                    unchanged += 1
-                else:
-                    updates.setdefault(product.id, []).append(
-                        wire.InventoryVariantUpdate(variant_id=variant.id, quantity=targets[sku])
+        for sku, variant in sorted(variants.items()):
+            if not variant.stock.track_quantity:
+                untracked.append(sku)
+            elif variant.stock.quantity == targets[sku]:
+                unchanged += 1
+            else:
+                updates.setdefault(variant.product_id, []).append(
+                    wire.InventoryVariantUpdate(
+                        variant_id=variant.variant_id, quantity=targets[sku]
                     )
-        for product_id, variants in updates.items():
-            await self.client.update_inventory(product_id, variants)
+                )
+        for product_id, changes in updates.items():
+            await self.client.update_inventory(product_id, changes)
         written = sum(len(v) for v in updates.values())
         summary = f"set {written} quantities on {len(updates)} products ({unchanged} unchanged)"
-        missing = sorted(targets.keys() - found)
+        missing = sorted(targets.keys() - variants.keys())
         if untracked:
-            summary += f"; {len(untracked)} SKUs untracked: {', '.join(sorted(untracked)[:5])}"
+            summary += f"; {len(untracked)} SKUs untracked: {', '.join(untracked[:5])}"
         if missing:
             summary += f"; {len(missing)} SKUs not on this store: {', '.join(missing[:5])}"
         return WriteResult(remote_id=None, summary=summary)

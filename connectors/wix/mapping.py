@@ -105,6 +105,12 @@ def variant_sku(channel: str, product: wire.Product, variant: wire.Variant) -> s
     return own or fallback_sku(channel, item_id(product.id, variant.id))
 
 
+def store_variant_sku(channel: str, variant: wire.StoreVariant) -> str:
+    """The canonical SKU of a Query Store Variants entry: the one :func:`variant_sku` gives
+    the same variant read with its product."""
+    return variant.sku or fallback_sku(channel, item_id(variant.product_id, variant.variant_id))
+
+
 def product_variants(product: wire.Product) -> list[wire.Variant]:
     """The product's variants; a product read without any gets its default variant."""
     return product.variants or [

@@ -63,6 +63,9 @@ PRODUCT_FILTERS = {
     "id", "name", "sku", "numericId", "lastUpdated", "price", "visible", "productType",
     "slug", "collections.id",
 }  # fmt: skip
+VARIANT_FILTERS = {"id", "sku", "productId", "variantId", "productName", "managedVariant"}
+VARIANTS_QUERY_PATHS = ("/stores-reader/v1/variants/query", "/stores/v1/variants/query")
+"""Query Store Variants: the reference gives the first, its example the second."""
 ORDER_FILTERS = {
     "id", "number", "status", "paymentStatus", "fulfillmentStatus", "createdDate",
     "updatedDate", "archived", "channelInfo.type", "shippingInfo.title",
@@ -169,6 +172,8 @@ class WixSandbox:
             )
         if route == ("POST", "/stores/v1/products/query"):
             return 200, self._query_products(request)
+        if method == "POST" and path in VARIANTS_QUERY_PATHS:
+            return 200, self._query_variants(request)
         if route == ("POST", "/ecom/v1/orders/search"):
             return 200, self._search_orders(request)
         if method == "GET" and (match := _PRODUCT.fullmatch(path)):
@@ -241,6 +246,28 @@ class WixSandbox:
             "metadata": {"items": len(page), "offset": offset},
             "totalResults": len(chosen),
         }
+
+    def _query_variants(self, request: Any) -> dict[str, Any]:
+        """Query Store Variants: a platform query (``filter`` an object), offset paging."""
+        query = request.get("query") or {}
+        paging = query.get("paging") or {}
+        limit, offset = paging.get("limit", 100), paging.get("offset", 0)
+        if not isinstance(limit, int) or not 0 <= limit <= 100:
+            raise q.QueryError("query.paging.limit", "must be between 0 and 100")
+        if not isinstance(offset, int) or offset < 0:
+            raise q.QueryError("query.paging.offset", "must be a non-negative integer")
+        filter_ = query.get("filter") or {}
+        if not isinstance(filter_, dict):
+            raise q.QueryError("query.filter", "must be an object")
+        state = self.state
+        rows = [
+            state.store_variant_json(p, v)
+            for p in sorted(state.products.values(), key=lambda p: p.numeric_id)
+            for v in p.variants
+        ]
+        chosen = [row for row in rows if q.matches(_row_getter(row), filter_, VARIANT_FILTERS)]
+        page = chosen[offset : offset + limit]
+        return {"variants": page, "metadata": {"items": len(page), "offset": offset}}
 
     def _product_getter(self, product: Product) -> q.Getter:
         def get(field: str) -> list[Any]:
@@ -444,6 +471,11 @@ class WixSandbox:
             "webhooks": {"receivers": self.webhooks.receivers, "log": self.webhooks.log},
             "requests": state.requests[-200:],
         }
+
+
+def _row_getter(row: dict[str, Any]) -> q.Getter:
+    """The getter of a flat JSON entity: each field's one value."""
+    return lambda field: [row[field]] if field in row else []
 
 
 def _json_string(query: dict[str, Any], name: str, default: Any) -> Any:

@@ -249,6 +249,22 @@ class SiteState:
             data["sku"] = variant.sku
         return {"id": variant.id, "choices": variant.choices, "variant": data, "stock": stock}
 
+    def store_variant_json(self, product: Product, variant: Variant) -> dict[str, Any]:
+        """The variant as Query Store Variants gives it (a default variant carries its
+        product's SKU)."""
+        sku = variant.sku or (product.sku if not product.options else "")
+        return {
+            "id": f"{product.id}-{variant.id}",
+            "variantId": variant.id,
+            "productId": product.id,
+            "variantName": " | ".join(variant.choices.values()),
+            "productName": product.name,
+            "managedVariant": product.manage_variants,
+            "sku": sku,
+            "stock": self.variant_json(product, variant)["stock"],
+            "choices": variant.choices,
+        }
+
     def inventory_json(self, product: Product) -> dict[str, Any]:
         return {
             "inventoryItem": {

@@ -132,6 +132,38 @@ class QueryProductsRequest(_Wire):
     """Required here: a default would be omitted when encoded, and Wix's default is false."""
 
 
+class StoreVariant(_Wire):
+    """One variant as Query Store Variants (``POST /stores-reader/v1/variants/query``) gives
+    it: with its product's id and its stock, the default variant of a product without
+    options included."""
+
+    product_id: str
+    variant_id: str
+    sku: str | None = None
+    stock: VariantStock = msgspec.field(default_factory=VariantStock)
+    managed_variant: bool = False
+
+
+class PlatformPaging(_Wire):
+    limit: int
+    offset: int
+
+
+class VariantsQuery(_Wire):
+    """A platform query: unlike the V1 products query, ``filter`` is an object here."""
+
+    filter: dict[str, Any]
+    paging: PlatformPaging
+
+
+class QueryVariantsRequest(_Wire):
+    query: VariantsQuery
+
+
+class QueryVariantsResponse(_Wire):
+    variants: list[StoreVariant] = msgspec.field(default_factory=list)
+
+
 # --- Stores Inventory V2 (the inventory of catalog V1) ----------------------------------------
 
 

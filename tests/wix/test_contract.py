@@ -24,9 +24,8 @@ async def test_every_call_carries_the_key_and_site_and_passes_the_gate(
 ) -> None:
     product = next(p for p in app.state.products.values() if p.track_inventory)
     order = next(o for o in app.state.orders.values() if o.status == "APPROVED")
-    fetched = await client.get_product(product.id)
-    assert fetched is not None and fetched.id == product.id
-    assert await client.get_product("5e0e0e0e-0000-4000-8000-000000000000") is None
+    (found,) = await client.store_variants("sku", [product.variants[0].sku or "none"])
+    assert (found.product_id, found.variant_id) == (product.id, product.variants[0].id)
     page = await client.query_products(None, [{"numericId": "asc"}], 10)
     assert len(page) == 10 and page[0][0].numeric_id == str(
         min(p.numeric_id for p in app.state.products.values())
@@ -43,20 +42,23 @@ async def test_every_call_carries_the_key_and_site_and_passes_the_gate(
     assert [f.id for f in await client.list_fulfillments(order.id)] == [
         f["id"] for f in order.fulfillments
     ]
-    assert gate.calls == len(app.state.requests) == len(gate.signals) == 8
+    assert gate.calls == len(app.state.requests) == len(gate.signals) == 7
 
 
-async def test_sku_lookup_reads_every_page_of_matches() -> None:
-    # More products hold the asked SKUs than one page returns: all are read.
+async def test_variant_lookup_reads_every_page_of_matches() -> None:
+    # More variants hold the asked SKUs than one page returns: all are read.
     app = create_app(SandboxOptions(seed=5, catalog=800))
-    for n, product in enumerate(list(app.state.products.values())[:130]):
-        product.sku = f"SHARED-{n % 2}"
+    variants = [v for p in app.state.products.values() for v in p.variants][:130]
+    for n, variant in enumerate(variants):
+        variant.sku = f"SHARED-{n % 2}"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
-        found = await make_client(http, app, RecordingGate()).products_by_sku(
-            ["SHARED-0", "SHARED-1"]
-        )
-    assert len(found) == 130
-    assert len(app.state.requests) == 2
+        client = make_client(http, app, RecordingGate())
+        found = await client.store_variants("sku", ["SHARED-0", "SHARED-1"])
+        product = next(p for p in app.state.products.values() if len(p.variants) == 8)
+        of_product = await client.store_variants("productId", [product.id])
+    assert len(found) == 130 and {v.sku for v in found} == {"SHARED-0", "SHARED-1"}
+    assert [v.variant_id for v in of_product] == [v.id for v in product.variants]
+    assert len(app.state.requests) == 3
 
 
 async def test_refusals_are_classified(
