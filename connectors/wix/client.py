@@ -1,7 +1,7 @@
 """Wix REST client for one site: one method per call the connector makes.
 
-Every request carries ``Authorization: <API key>`` (the raw key, no scheme) and
-``wix-site-id``, awaits ``gate.before_call()`` first and reports what the answer said about the
+Every request is authenticated by :mod:`.auth` (an API key with ``wix-site-id``, or an app's
+access token), awaits ``gate.before_call()`` first and reports what the answer said about the
 rate limit with ``gate.observe`` after it. Wix documents 200 requests per minute per site and
 no rate headers; a throttled call is answered 429 (``RESOURCE_EXHAUSTED``, the status is
 unconfirmed), reported as ``retry_after=THROTTLE_WAIT`` so the channel's limiter stops every
@@ -29,7 +29,7 @@ from connectors.base import CallGate, RateSignal
 from connectors.errors import RateLimited, RecordError
 from connectors.http import check_status, translate_errors
 from connectors.wix import wire
-from daemon.credentials import Secret
+from connectors.wix.auth import Auth
 
 T = TypeVar("T")
 
@@ -82,20 +82,12 @@ _RECORD_REASONS = {404: "not_found", 409: "conflict", 428: "precondition"}
 
 
 class WixClient:
-    """Calls Wix for one site with one API key (or access token)."""
+    """Calls Wix for one site, authenticated by ``auth`` (:mod:`.auth`)."""
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        base_url: str,
-        site_id: str,
-        token: Secret,
-        gate: CallGate,
-    ) -> None:
+    def __init__(self, http: httpx.AsyncClient, base_url: str, auth: Auth, gate: CallGate) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
-        self._site_id = site_id
-        self._token = token
+        self._auth = auth
         self._gate = gate
 
     async def _call(
@@ -107,21 +99,21 @@ class WixClient:
         type_: type[T],
         body: msgspec.Struct | None = None,
     ) -> T:
-        """One request: gate, send, observe, classify; the answer decoded as ``type_``."""
-        headers = {
-            "Authorization": self._token.reveal(),
-            "wix-site-id": self._site_id,
-            "Accept": "application/json",
-        }
-        content = None
-        if body is not None:
-            content = msgspec.json.encode(body)
-            headers["Content-Type"] = "application/json"
-        await self._gate.before_call()
-        with translate_errors(what):
-            response = await self._http.request(
-                method, self._base + path, headers=headers, content=content
-            )
+        """One request: gate, send, observe, classify; the answer decoded as ``type_``. A 401
+        to an expired access token is asked once more with a new one."""
+        content = None if body is None else msgspec.json.encode(body)
+        for _ in range(2):
+            headers = await self._auth.headers(self._http, self._gate)
+            headers["Accept"] = "application/json"
+            if content is not None:
+                headers["Content-Type"] = "application/json"
+            await self._gate.before_call()
+            with translate_errors(what):
+                response = await self._http.request(
+                    method, self._base + path, headers=headers, content=content
+                )
+            if response.status_code != 401 or not self._auth.refused():
+                break
         if response.status_code == 429:
             self._gate.observe(RateSignal(remaining=0, retry_after=THROTTLE_WAIT))
             raise RateLimited(

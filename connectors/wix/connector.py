@@ -72,6 +72,7 @@ from connectors.base import (
 )
 from connectors.errors import RecordError
 from connectors.wix import mapping, webhooks, wire
+from connectors.wix.auth import ApiKey, Auth, ClientCredentials
 from connectors.wix.client import (
     ORDERS_PAGE_SIZE,
     PRODUCTS_PAGE_SIZE,
@@ -105,6 +106,9 @@ class WixSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The site's id (a GUID, in the dashboard's URL), sent as ``wix-site-id``."""
     catalog: Literal["v1"] = "v1"
     """The site's catalog version; only Catalog V1 is supported."""
+    app_id: str | None = None
+    """An app's id, to authenticate with OAuth client credentials: then the ``token``
+    credential is the app's secret and ``instance_id`` is required."""
     instance_id: str | None = None
     """The app instance id of the site: when given, webhooks for other instances are refused."""
     weight_unit: Literal["kg", "lb"] = "kg"
@@ -127,6 +131,8 @@ class WixSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 raise ValueError(f"base_url over http is only for a sandbox on loopback: {url}")
         elif not url.startswith("https://"):
             raise ValueError(f"base_url must be an https URL: {url}")
+        if self.app_id is not None and self.instance_id is None:
+            raise ValueError("app_id needs instance_id: the app instance the token is for")
         if not self.order_payment_statuses or not self.order_fulfillment_statuses:
             raise ValueError("order_payment_statuses and order_fulfillment_statuses need a value")
 
@@ -140,13 +146,16 @@ class WixConnector:
     def __init__(self, context: ConnectorContext) -> None:
         self.context = context
         self.settings: WixSettings = context.settings
-        self.client = WixClient(
-            context.http,
-            self.settings.base_url,
-            self.settings.site_id,
-            context.secrets["token"],
-            context.gate,
-        )
+        settings = self.settings
+        auth: Auth
+        if settings.app_id is None:
+            auth = ApiKey(context.secrets["token"], settings.site_id)
+        else:
+            assert settings.instance_id is not None  # checked with the settings
+            auth = ClientCredentials(
+                settings.base_url, settings.app_id, context.secrets["token"], settings.instance_id
+            )
+        self.client = WixClient(context.http, settings.base_url, auth, context.gate)
 
     async def read(self, stream: str, since: datetime | None) -> AsyncGenerator[Page, None]:
         """Pages of changed records, oldest first (see the module docstring per stream)."""

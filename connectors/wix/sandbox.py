@@ -7,10 +7,13 @@ lifespan; on ``httpx.ASGITransport`` (no lifespan) a test starts it with
 
 What it checks like Wix: ``Authorization`` holding the site's API key (401
 ``UNAUTHENTICATED``) and ``wix-site-id`` naming the site (403 ``PERMISSION_DENIED`` when
-missing or another site's); 200 requests per sliding minute per site, then 429 with
-``RESOURCE_EXHAUSTED`` and no rate headers (Wix documents none); error bodies in Wix's shape
-(``message`` + ``details.applicationError`` or ``details.validationError.fieldViolations``);
-the site runs Catalog V1, so Catalog V3 paths answer 428.
+missing or another site's), or an access token from ``POST /oauth2/token`` (client
+credentials of the sandbox app for the site's instance; valid four hours); 200 requests per
+sliding minute per site, then 429 with ``RESOURCE_EXHAUSTED`` and no rate headers (Wix
+documents none); error bodies in Wix's shape (``message`` + ``details.applicationError`` or
+``details.validationError.fieldViolations``); the site runs Catalog V1, so Catalog V3 paths
+answer 428. Query Store Variants (``POST /stores-reader/v1/variants/query``) takes its
+``filter`` as an object.
 
 API (paths under ``https://www.wixapis.com``):
 
@@ -57,6 +60,8 @@ from connectors.wix.sandbox_webhooks import WebhookSender
 
 RATE_LIMIT = 200
 """Requests per minute per site (dev.wix.com, "Rate limits")."""
+TOKEN_LIFETIME = 4 * 3600.0
+"""Seconds an OAuth access token is accepted (four hours, as said of Wix's; unconfirmed)."""
 MAX_OFFSET_ITEMS = 10_000
 """Stores query endpoints "are designed to handle a max of 10k data items"."""
 PRODUCT_FILTERS = {
@@ -134,12 +139,20 @@ class WixSandbox:
                 return 400, {"message": "body is not JSON"}
             return self._admin(method, path, data)
         state = self.state
-        if headers.get("authorization") != state.api_key:
+        if (method, path) == ("POST", "/oauth2/token"):
+            return self._token(body)
+        authorization = headers.get("authorization", "")
+        site = headers.get("wix-site-id")
+        if authorization == state.api_key:
+            if site != state.site_id:
+                return _app_error(
+                    403, "PERMISSION_DENIED: missing or unknown wix-site-id", "PERMISSION_DENIED"
+                )
+        elif state.tokens.get(authorization, 0.0) > trio.current_time():
+            if site is not None and site != state.site_id:  # the token's instance is the site
+                return _app_error(403, "PERMISSION_DENIED: wrong wix-site-id", "PERMISSION_DENIED")
+        else:
             return _app_error(401, "UNAUTHENTICATED: invalid or expired token", "UNAUTHENTICATED")
-        if headers.get("wix-site-id") != state.site_id:
-            return _app_error(
-                403, "PERMISSION_DENIED: missing or unknown wix-site-id", "PERMISSION_DENIED"
-            )
         faults = state.faults
         admitted, _, _ = self.limiter.admit(state.site_id, trio.current_time())
         if faults.throttle_burst > 0 or not admitted:
@@ -203,6 +216,34 @@ class WixSandbox:
             if not match["create"] and method == "GET":
                 return 200, {"orderWithFulfillments": state.fulfillments_json(order)}
         raise WixError(404, f"no method {method} {path}", code="NOT_FOUND")
+
+    def _token(self, body: bytes) -> tuple[int, Any]:
+        """``POST /oauth2/token`` with client credentials: a token for the site's instance."""
+        state = self.state
+        try:
+            request = json.loads(body)
+        except json.JSONDecodeError:
+            return 400, invalid("body", "is not JSON").body()
+        if not isinstance(request, dict) or request.get("grant_type") != "client_credentials":
+            return 400, invalid("grant_type", "must be client_credentials").body()
+        if (request.get("client_id"), request.get("client_secret")) != (
+            state.app_id,
+            state.app_secret,
+        ):
+            return _app_error(
+                401, "UNAUTHENTICATED: unknown app or wrong secret", "UNAUTHENTICATED"
+            )
+        if request.get("instance_id") != state.instance_id:
+            return _app_error(
+                400, "INVALID_ARGUMENT: app is not installed on that instance", "INVALID_INSTANCE"
+            )
+        token = f"OauthNG.JWS.sandbox-{state.rng.getrandbits(64):016x}"
+        state.tokens[token] = trio.current_time() + TOKEN_LIFETIME
+        return 200, {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": int(TOKEN_LIFETIME),
+        }
 
     # -- catalog query ----------------------------------------------------------------------
 
@@ -379,6 +420,8 @@ class WixSandbox:
                 "siteId": state.site_id,
                 "instanceId": state.instance_id,
                 "apiKey": state.api_key,
+                "appId": state.app_id,
+                "appSecret": state.app_secret,
             }
         if method != "POST":
             return 405, {"message": "use POST"}

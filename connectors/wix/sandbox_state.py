@@ -179,6 +179,10 @@ class SiteState:
         self.site_id = self.uuid()
         self.instance_id = self.uuid()
         self.api_key = "IST.sandbox-wix-api-key"
+        self.app_id = self.uuid()
+        self.app_secret = "sandbox-app-secret"
+        self.tokens: dict[str, float] = {}
+        """Access tokens issued → the Trio time they expire."""
         self.products: dict[str, Product] = {}
         self.orders: dict[str, Order] = {}
         self.faults = Faults()

@@ -13,6 +13,7 @@ import pytest
 from connectors import model
 from connectors.base import CallGate, ConnectorContext, RateSignal, RemoteWrite
 from connectors.sandbox_server import SandboxOptions
+from connectors.wix.auth import ApiKey
 from connectors.wix.client import WixClient
 from connectors.wix.connector import CONNECTOR, WixConnector, WixSettings
 from connectors.wix.sandbox import WixSandbox, create_app
@@ -57,7 +58,8 @@ def headers(app: WixSandbox) -> dict[str, str]:
 
 
 def make_client(http: httpx.AsyncClient, app: WixSandbox, gate: CallGate) -> WixClient:
-    return WixClient(http, BASE_URL, app.state.site_id, Secret(app.state.api_key), gate)
+    auth = ApiKey(Secret(app.state.api_key), app.state.site_id)
+    return WixClient(http, BASE_URL, auth, gate)
 
 
 @pytest.fixture
@@ -66,9 +68,14 @@ def client(http: httpx.AsyncClient, app: WixSandbox, gate: RecordingGate) -> Wix
 
 
 def make_connector(
-    http: httpx.AsyncClient, app: WixSandbox, gate: CallGate, **settings: Any
+    http: httpx.AsyncClient,
+    app: WixSandbox,
+    gate: CallGate,
+    secrets: dict[str, Secret] | None = None,
+    **settings: Any,
 ) -> WixConnector:
-    """A Wix connector for channel "wix" on the sandbox's site, through ``http``."""
+    """A Wix connector for channel "wix" on the sandbox's site, through ``http``; ``secrets``
+    replace the sandbox's API key and public key."""
     made = CONNECTOR.create(
         ConnectorContext(
             channel="wix",
@@ -76,7 +83,8 @@ def make_connector(
             secrets={
                 "token": Secret(app.state.api_key),
                 "public_key": Secret(app.webhooks.public_key),
-            },
+            }
+            | (secrets or {}),
             http=http,
             gate=gate,
             now=lambda: datetime.now(UTC),

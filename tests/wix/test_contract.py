@@ -7,15 +7,17 @@ import json
 import httpx
 import pytest
 import trio
+import trio.testing
 
 from connectors.errors import AuthFailed, RecordError
 from connectors.sandbox_server import SandboxOptions, load_sandbox, serve_app
 from connectors.wix import wire
+from connectors.wix.auth import ApiKey
 from connectors.wix.client import WixClient
 from connectors.wix.connector import CONNECTOR, WixSettings
 from connectors.wix.sandbox import WixSandbox, create_app
 from daemon.credentials import Secret
-from tests.wix.conftest import BASE_URL, RecordingGate, make_client
+from tests.wix.conftest import BASE_URL, RecordingGate, make_client, make_connector
 from tests.wix.receiver import Receiver
 
 
@@ -64,12 +66,11 @@ async def test_variant_lookup_reads_every_page_of_matches() -> None:
 async def test_refusals_are_classified(
     http: httpx.AsyncClient, app: WixSandbox, gate: RecordingGate
 ) -> None:
-    wrong_key = WixClient(http, BASE_URL, app.state.site_id, Secret("wrong"), gate)
+    wrong_key = WixClient(http, BASE_URL, ApiKey(Secret("wrong"), app.state.site_id), gate)
     with pytest.raises(AuthFailed, match="401"):
         await wrong_key.get_order("x")
-    other_site = WixClient(
-        http, BASE_URL, "0f3e2a44-5b6c-4d7e-8f90-a1b2c3d4e5f6", Secret(app.state.api_key), gate
-    )
+    other = ApiKey(Secret(app.state.api_key), "0f3e2a44-5b6c-4d7e-8f90-a1b2c3d4e5f6")
+    other_site = WixClient(http, BASE_URL, other, gate)
     with pytest.raises(AuthFailed, match="403"):
         await other_site.get_order("x")
     client = make_client(http, app, gate)
@@ -101,9 +102,8 @@ async def test_served_sandbox_over_loopback_with_a_verified_webhook() -> None:
                 )
                 secrets = {"token": Secret(keys["apiKey"]), "public_key": Secret(keys["publicKey"])}
                 assert CONNECTOR.check_credentials(secrets) == {}
-                client = WixClient(
-                    http, site_url, settings.site_id, secrets["token"], RecordingGate()
-                )
+                auth = ApiKey(secrets["token"], settings.site_id)
+                client = WixClient(http, site_url, auth, RecordingGate())
                 assert len(await client.query_products(None, [{"numericId": "asc"}], 100)) == len(
                     app.state.products
                 )
@@ -125,3 +125,51 @@ async def test_served_sandbox_over_loopback_with_a_verified_webhook() -> None:
     )
     assert first.webhook_id == second.webhook_id and first.stream == "products"
     assert json.loads(first.body)["changedFields"] == ["stock"]
+
+
+async def test_oauth_client_credentials_token_is_fetched_reused_and_refreshed(
+    http: httpx.AsyncClient,
+    app: WixSandbox,
+    gate: RecordingGate,
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    connector = make_connector(
+        http,
+        app,
+        gate,
+        app_id=app.state.app_id,
+        instance_id=app.state.instance_id,
+        secrets={"token": Secret(app.state.app_secret)},
+    )
+    order = next(o for o in app.state.orders.values() if o.status == "APPROVED")
+    await connector.client.get_order(order.id)
+    await connector.client.get_order(order.id)
+    paths = [r["path"] for r in app.state.requests]
+    assert paths.count("/oauth2/token") == 1  # one token for both calls
+    # Close to its expiry the token is replaced before it is refused.
+    await trio.sleep(4 * 3600 - 200)
+    await connector.client.get_order(order.id)
+    assert [r["path"] for r in app.state.requests].count("/oauth2/token") == 2
+    # A token Wix stopped accepting (revoked) is replaced once, and the call goes through.
+    app.state.tokens.clear()
+    assert (await connector.client.get_order(order.id)).id == order.id
+    statuses = [(r["path"], r["status"]) for r in app.state.requests[-3:]]
+    assert statuses == [
+        (f"/ecom/v1/orders/{order.id}", 401),
+        ("/oauth2/token", 200),
+        (f"/ecom/v1/orders/{order.id}", 200),
+    ]
+    assert gate.calls == len(app.state.requests)
+
+
+async def test_oauth_with_a_wrong_secret_is_auth_failed(
+    http: httpx.AsyncClient, app: WixSandbox, gate: RecordingGate
+) -> None:
+    connector = make_connector(
+        http, app, gate, app_id=app.state.app_id, instance_id=app.state.instance_id,
+        secrets={"token": Secret("wrong")},
+    )  # fmt: skip
+    with pytest.raises(AuthFailed, match="oauth2"):
+        await connector.client.get_order("x")
+    with pytest.raises(ValueError, match="instance_id"):
+        WixSettings(site_id=app.state.site_id, app_id=app.state.app_id)
