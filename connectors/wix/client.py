@@ -8,7 +8,8 @@ unconfirmed), reported as ``retry_after=THROTTLE_WAIT`` so the channel's limiter
 call until a whole window has passed, and raised as ``RateLimited``.
 
 Errors are those of :mod:`connectors.errors`: transport trouble and 5xx → ``Retryable``;
-401/403 → ``AuthFailed``; 404 → ``RecordError`` (``not_found``); 409 (already exists, stale
+401/403 → ``AuthFailed``; 428 for a call to the catalog version the site does not run →
+``ChannelFatal``; 404 → ``RecordError`` (``not_found``); 409 (already exists, stale
 revision) → ``RecordError`` (``conflict``); 428 (failed precondition, such as fulfilling an
 order that is not approved) → ``RecordError`` (``precondition``); other 4xx →
 ``RecordError`` (``remote_validation``) carrying Wix's message, application error code and
@@ -26,7 +27,7 @@ import httpx
 import msgspec
 
 from connectors.base import CallGate, RateSignal
-from connectors.errors import RateLimited, RecordError
+from connectors.errors import ChannelFatal, RateLimited, RecordError
 from connectors.http import check_status, translate_errors
 from connectors.wix import wire
 from connectors.wix.auth import Auth
@@ -78,6 +79,9 @@ def error_text(response: httpx.Response) -> str:
     return "; ".join(parts) or response.reason_phrase
 
 
+_CATALOG_MISMATCH = "_SITE_CALLING_CATALOG_"
+"""In the application error code of a call to the catalog version the site does not run
+(``CATALOG_V1_SITE_CALLING_CATALOG_V3_API`` and its mirror; the exact codes are unconfirmed)."""
 _RECORD_REASONS = {404: "not_found", 409: "conflict", 428: "precondition"}
 
 
@@ -121,6 +125,12 @@ class WixClient:
             )
         self._gate.observe(RateSignal())
         check_status(response, what)
+        if response.status_code == 428 and _CATALOG_MISMATCH in error_text(response):
+            # Every catalog call will fail the same way: a human must set the right version.
+            raise ChannelFatal(
+                f"{what}: the site does not run the catalog version this channel uses "
+                f"(settings.catalog): {error_text(response)}"
+            )
         if response.status_code >= 400:
             reason = _RECORD_REASONS.get(response.status_code, "remote_validation")
             raise RecordError(

@@ -1,8 +1,10 @@
 """The Wix connector: streams, writes and webhook verification for the channel actor.
 
 A Wix site runs Catalog V1 or V3, never both; this connector speaks V1 (Stores Catalog V1 and
-its Inventory V2), the only value ``settings.catalog`` takes. Orders and fulfillments are the
-eCommerce APIs, the same for both catalogs.
+its Inventory V2), the only value ``settings.catalog`` takes, and a site that answers as a V3
+site stops the channel (``ChannelFatal``). Orders and fulfillments are the eCommerce APIs, the
+same for both catalogs. It authenticates with an API key, or with an app's OAuth client
+credentials when ``settings.app_id`` is set (:mod:`.auth`).
 
 Streams (record keys are Wix ids, bodies the raw JSON, decoded with :mod:`.wire`):
 

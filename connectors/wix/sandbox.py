@@ -12,8 +12,9 @@ credentials of the sandbox app for the site's instance; valid four hours); 200 r
 sliding minute per site, then 429 with ``RESOURCE_EXHAUSTED`` and no rate headers (Wix
 documents none); error bodies in Wix's shape (``message`` + ``details.applicationError`` or
 ``details.validationError.fieldViolations``); the site runs Catalog V1, so Catalog V3 paths
-answer 428. Query Store Variants (``POST /stores-reader/v1/variants/query``) takes its
-``filter`` as an object.
+answer 428 (and, with ``state.catalog = "V3"``, a site on Catalog V3 answers 428 to every
+V1 catalog or inventory call; the V3 API itself is not modelled). Query Store Variants
+(``POST /stores-reader/v1/variants/query``) takes its ``filter`` as an object.
 
 API (paths under ``https://www.wixapis.com``):
 
@@ -60,6 +61,7 @@ from connectors.wix.sandbox_webhooks import WebhookSender
 
 RATE_LIMIT = 200
 """Requests per minute per site (dev.wix.com, "Rate limits")."""
+CATALOG_V1_PATHS = ("/stores/v1/", "/stores/v2/", "/stores-reader/v1/")
 TOKEN_LIFETIME = 4 * 3600.0
 """Seconds an OAuth access token is accepted (four hours, as said of Wix's; unconfirmed)."""
 MAX_OFFSET_ITEMS = 10_000
@@ -177,11 +179,17 @@ class WixSandbox:
     def _api(self, method: str, path: str, request: Any) -> tuple[int, Any]:
         state = self.state
         route = (method, path)
-        if path.startswith("/stores/v3/"):
+        if path.startswith("/stores/v3/") and state.catalog == "V1":
             raise WixError(
                 428,
                 "FAILED_PRECONDITION: this site uses Catalog V1",
                 code="CATALOG_V1_SITE_CALLING_CATALOG_V3_API",
+            )
+        if path.startswith(CATALOG_V1_PATHS) and state.catalog == "V3":
+            raise WixError(
+                428,
+                "FAILED_PRECONDITION: this site uses Catalog V3",
+                code="CATALOG_V3_SITE_CALLING_CATALOG_V1_API",
             )
         if route == ("POST", "/stores/v1/products/query"):
             return 200, self._query_products(request)

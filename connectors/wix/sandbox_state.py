@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import trio
@@ -183,6 +183,8 @@ class SiteState:
         self.app_secret = "sandbox-app-secret"
         self.tokens: dict[str, float] = {}
         """Access tokens issued → the Trio time they expire."""
+        self.catalog: Literal["V1", "V3"] = "V1"
+        """The catalog version the site runs; the other version's calls answer 428."""
         self.products: dict[str, Product] = {}
         self.orders: dict[str, Order] = {}
         self.faults = Faults()

@@ -9,12 +9,12 @@ import pytest
 import trio
 import trio.testing
 
-from connectors.errors import AuthFailed, RecordError
+from connectors.errors import AuthFailed, ChannelFatal, RecordError
 from connectors.sandbox_server import SandboxOptions, load_sandbox, serve_app
 from connectors.wix import wire
 from connectors.wix.auth import ApiKey
 from connectors.wix.client import WixClient
-from connectors.wix.connector import CONNECTOR, WixSettings
+from connectors.wix.connector import CONNECTOR, WixConnector, WixSettings
 from connectors.wix.sandbox import WixSandbox, create_app
 from daemon.credentials import Secret
 from tests.wix.conftest import BASE_URL, RecordingGate, make_client, make_connector
@@ -173,3 +173,14 @@ async def test_oauth_with_a_wrong_secret_is_auth_failed(
         await connector.client.get_order("x")
     with pytest.raises(ValueError, match="instance_id"):
         WixSettings(site_id=app.state.site_id, app_id=app.state.app_id)
+
+
+async def test_a_site_on_the_other_catalog_version_stops_the_channel(
+    connector: WixConnector, app: WixSandbox
+) -> None:
+    app.state.catalog = "V3"
+    with pytest.raises(ChannelFatal, match=r"settings\.catalog"):
+        async for _ in connector.read("products", None):
+            pass
+    # The eCommerce APIs are the same for both catalogs.
+    assert [page async for page in connector.read("orders", None)]
