@@ -12,8 +12,9 @@ import importlib
 from connectors.base import ConnectorSpec
 from connectors.shipbob.connector import CONNECTOR as SHIPBOB
 from connectors.shopify.connector import CONNECTOR as SHOPIFY
+from connectors.wix.connector import CONNECTOR as WIX
 
-BUILTIN: dict[str, ConnectorSpec] = {"shipbob": SHIPBOB, "shopify": SHOPIFY}
+BUILTIN: dict[str, ConnectorSpec] = {"shipbob": SHIPBOB, "shopify": SHOPIFY, "wix": WIX}
 """Platform name → spec for every connector shipped in ``connectors/``."""
 
 

@@ -63,11 +63,15 @@ class DeliveryQueue(Generic[T]):
         attempt_timeout: float,
         client_timeout: httpx.Timeout,
         on_attempt: Callable[[T, Attempt], None],
+        delivered: Callable[[Attempt], bool] = lambda attempt: attempt.delivered,
     ) -> None:
+        """``delivered`` says which answers end a delivery (default: any 2xx status); a
+        platform that counts only ``200`` as received passes its own rule."""
         self.retry_delays: tuple[float, ...] = tuple(retry_delays)
         self.attempt_timeout = attempt_timeout
         self.client_timeout = client_timeout
         self.on_attempt = on_attempt
+        self.delivered = delivered
         self.pending: list[Job[T]] = []
         self._changed: trio.Event | None = None
 
@@ -127,7 +131,7 @@ class DeliveryQueue(Generic[T]):
             error = "timeout"
         attempt = Attempt(job.attempts, status, error)
         self.on_attempt(job.item, attempt)
-        if not attempt.delivered and job.attempts <= len(self.retry_delays):
+        if not self.delivered(attempt) and job.attempts <= len(self.retry_delays):
             job.due = trio.current_time() + self.retry_delays[job.attempts - 1]
             self.pending.append(job)
             self._wake()

@@ -1,0 +1,1 @@
+"""Wix (Stores Catalog V1, eCommerce Orders and Fulfillments): client, wire, mapping, sandbox."""

@@ -1,0 +1,281 @@
+"""The connector against the sandbox: streams, writes, idempotency after a lost reply."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+
+import httpx
+import msgspec
+import pytest
+import trio
+import trio.testing
+
+from connectors.base import Page, RemoteWrite
+from connectors.errors import RateLimited, RecordError, Retryable
+from connectors.wix import mapping, wire
+from connectors.wix.connector import WixConnector
+from connectors.wix.sandbox import WixSandbox
+from tests.wix.conftest import BASE_URL, RecordingGate, fulfil, inventory_write, make_connector
+
+
+async def read_all(
+    connector: WixConnector, stream: str, since: datetime | None = None
+) -> list[Page]:
+    return [page async for page in connector.read(stream, since)]
+
+
+async def test_products_stream_is_complete_oldest_first(
+    connector: WixConnector, app: WixSandbox
+) -> None:
+    pages = await read_all(connector, "products")
+    records = [r for page in pages for r in page.records]
+    assert sorted(r.key for r in records) == sorted(app.state.products)
+    stamps = [r.updated_at for r in records]
+    assert stamps == sorted(stamps)
+    items = [
+        item
+        for r in records
+        for item in mapping.items_from_product(
+            "wix", msgspec.json.decode(r.body, type=wire.Product)
+        )
+    ]
+    assert len(items) == sum(len(p.variants) for p in app.state.products.values())
+    assert len({i.sku for i in items}) == len(items)
+
+
+async def test_products_stream_keeps_a_run_of_equal_stamps_whole(
+    connector: WixConnector, app: WixSandbox
+) -> None:
+    # 250 products stamped with the same millisecond: more than two pages of ties.
+    same = app.state.epoch - timedelta(days=3)
+    for product in list(app.state.products.values())[:250]:
+        product.last_updated = same
+    records = [r for page in await read_all(connector, "products") for r in page.records]
+    assert len(records) == len(app.state.products)
+    assert len({r.key for r in records}) == len(records)
+    assert [r.updated_at for r in records] == sorted(r.updated_at for r in records)
+
+
+async def test_products_stream_is_incremental(
+    http: httpx.AsyncClient, connector: WixConnector, app: WixSandbox
+) -> None:
+    product = next(iter(app.state.products.values()))
+    since = app.state.now() - timedelta(seconds=1)
+    await http.post(f"{BASE_URL}/_sandbox/products/{product.id}", json={"name": "Renamed"})
+    records = [r for page in await read_all(connector, "products", since) for r in page.records]
+    assert [r.key for r in records] == [product.id]
+    assert msgspec.json.decode(records[0].body, type=wire.Product).name == "Renamed"
+
+
+async def test_orders_stream_merges_the_import_filter_with_cancellations(
+    http: httpx.AsyncClient, connector: WixConnector, app: WixSandbox
+) -> None:
+    records = [r for page in await read_all(connector, "orders") for r in page.records]
+    orders = [
+        mapping.order_from_wire("wix", "wix:s", msgspec.json.decode(r.body, type=wire.Order))
+        for r in records
+    ]
+    statuses = {(o.status, o.payment_status, o.fulfillment_status) for o in orders}
+    assert statuses == {
+        ("open", "paid", "unfulfilled"),
+        ("open", "paid", "partially_fulfilled"),
+        ("cancelled", "paid", "unfulfilled"),
+    }
+    assert [r.updated_at for r in records] == sorted(r.updated_at for r in records)
+    # An imported order cancelled later comes back through the cancellations search.
+    since = app.state.now()
+    target = next(o for o in orders if o.status == "open")
+    await http.post(f"{BASE_URL}/_sandbox/orders/{target.store_order_id}/cancel")
+    again = [r for page in await read_all(connector, "orders", since) for r in page.records]
+    assert [r.key for r in again] == [target.store_order_id]
+    assert msgspec.json.decode(again[0].body, type=wire.Order).status == "CANCELED"
+
+
+async def test_orders_stream_pages_and_cursor_per_page(
+    http: httpx.AsyncClient,
+    app: WixSandbox,
+    gate: RecordingGate,
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    sku = next(v.sku for p in app.state.products.values() for v in p.variants if v.sku)
+    for n in range(230):
+        await http.post(
+            f"{BASE_URL}/_sandbox/orders", json={"lines": [{"sku": sku}], "paid": n % 2 == 0}
+        )
+        if n % 50 == 0:
+            first = next(iter(app.state.orders.values()))
+            await http.post(f"{BASE_URL}/_sandbox/orders/{first.id}/cancel")
+        await trio.sleep(1)
+    connector = make_connector(http, app, gate)
+    pages = await read_all(connector, "orders")
+    records = [r for page in pages for r in page.records]
+    expected = {
+        o.id
+        for o in app.state.orders.values()
+        if o.status == "CANCELED"
+        or (
+            o.status == "APPROVED"
+            and o.payment_status == "PAID"
+            and o.fulfillment_status != "FULFILLED"
+        )
+    }
+    assert {r.key for r in records} == expected and len(records) == len(expected)
+    # Every page ends at or before where the next begins: a cursor promoted per page is safe.
+    for earlier, later in itertools.pairwise(pages):
+        assert max(r.updated_at for r in earlier.records) <= min(
+            r.updated_at for r in later.records
+        )
+    assert len(pages) > 1
+
+
+async def test_inventory_set_writes_tracked_skips_untracked_and_unknown(
+    connector: WixConnector, app: WixSandbox, gate: RecordingGate
+) -> None:
+    tracked = next(
+        p for p in app.state.products.values() if p.track_inventory and len(p.variants) > 2
+    )
+    untracked = next(
+        p for p in app.state.products.values() if not p.track_inventory and p.variants[0].sku
+    )
+    no_sku = next(
+        p
+        for p in app.state.products.values()
+        if p.track_inventory and not p.options and p is not tracked
+    )
+    no_sku.sku = no_sku.variants[0].sku = ""
+    targets = {v.sku: 40 + n for n, v in enumerate(tracked.variants) if v.sku}
+    targets[f"wix:{no_sku.id}"] = 9
+    targets[untracked.variants[0].sku] = 5
+    targets["NOT-ON-WIX"] = 1
+    untracked_before = untracked.variants[0].quantity
+    before = len(app.state.requests)
+    result = await connector.write(inventory_write("w1", targets))
+    for variant in tracked.variants:
+        if variant.sku:
+            assert variant.quantity == targets[variant.sku]
+    assert no_sku.variants[0].quantity == 9
+    assert untracked.variants[0].quantity == untracked_before
+    assert "NOT-ON-WIX" in result.summary and untracked.variants[0].sku in result.summary
+    assert "untracked" in result.summary
+    patches = [r for r in app.state.requests[before:] if r["method"] == "PATCH"]
+    assert len(patches) == 2  # one call per product, all its variants in it
+    # The same targets again: nothing left to write.
+    again = await connector.write(inventory_write("w1", targets))
+    assert again.summary.startswith("set 0 quantities")
+
+
+async def test_fulfillment_is_created_once_even_when_the_reply_is_lost(
+    http: httpx.AsyncClient, app: WixSandbox, gate: RecordingGate
+) -> None:
+    product = next(
+        p for p in app.state.products.values() if p.variants[0].sku and len(p.variants) > 1
+    )
+    skus = [product.variants[0].sku, product.variants[1].sku]
+    placed = await http.post(
+        f"{BASE_URL}/_sandbox/orders",
+        json={"lines": [{"sku": skus[0], "quantity": 2}, {"sku": skus[1], "quantity": 1}]},
+    )
+    order_id = placed.json()["id"]
+
+    class LosesOneReply(httpx.AsyncBaseTransport):
+        """Forwards to the sandbox; the first create-fulfillment is applied, its reply lost."""
+
+        def __init__(self) -> None:
+            self.inner = httpx.ASGITransport(app=app)
+            self.lost = False
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await self.inner.handle_async_request(request)
+            if request.url.path.endswith("/create-fulfillment") and not self.lost:
+                self.lost = True
+                await response.aread()
+                raise httpx.ReadTimeout("reply lost", request=request)
+            return response
+
+    write = fulfil("ship-1", order_id, [(skus[0], 1), (skus[1], 1)], number="1Z1", carrier="UPS")
+    async with httpx.AsyncClient(transport=LosesOneReply()) as lossy:
+        connector = make_connector(lossy, app, gate)
+        with pytest.raises(Retryable):
+            await connector.write(write)
+        retried = await connector.write(write)
+    assert retried.summary == "already fulfilled"
+    order = app.state.orders[order_id]
+    assert len(order.fulfillments) == 1
+    assert order.fulfillments[0]["trackingInfo"]["trackingLink"].endswith("1Z1")
+    assert order.fulfillment_status == "PARTIALLY_FULFILLED"
+    # The rest of the order, as a second shipment under another tracking number.
+    connector = make_connector(http, app, gate)
+    rest = fulfil(
+        "ship-2",
+        order_id,
+        [(skus[0], 1)],
+        number="LC-2",
+        carrier="Local Couriers",
+        url="https://t.example/LC-2",
+    )
+    created = await connector.write(rest)
+    assert created.remote_id == order.fulfillments[1]["id"]
+    assert order.fulfillments[1]["trackingInfo"] == {
+        "trackingNumber": "LC-2",
+        "shippingProvider": "Local Couriers",
+        "trackingLink": "https://t.example/LC-2",
+    }
+    assert order.fulfillment_status == "FULFILLED"
+    with pytest.raises(RecordError) as nothing_left:
+        await connector.write(fulfil("ship-3", order_id, [(skus[1], 1)], number="1Z3"))
+    assert nothing_left.value.reason == "remote_validation"
+
+
+async def test_fulfillment_refusals(connector: WixConnector, app: WixSandbox) -> None:
+    order = next(o for o in app.state.orders.values() if o.status == "CANCELED")
+    with pytest.raises(RecordError) as refused:
+        await connector.write(fulfil("s", order.id, [(order.lines[0].sku, 1)], number="X1"))
+    assert refused.value.reason == "precondition"
+    with pytest.raises(RecordError) as untracked:
+        await connector.write(fulfil("s", order.id, [(order.lines[0].sku, 1)], number=None))
+    assert untracked.value.reason == "no_tracking"
+    with pytest.raises(RecordError) as missing:
+        await connector.write(fulfil("s", "5e0e0e0e-0000-4000-8000-000000000000", [("A", 1)]))
+    assert missing.value.reason == "not_found"
+    with pytest.raises(RecordError) as unknown:
+        await connector.write(RemoteWrite(kind="product.create", key="k", payload=b"{}"))
+    assert unknown.value.reason == "unsupported"
+    with pytest.raises(RecordError) as bad:
+        await connector.write(RemoteWrite(kind="inventory.set", key="k", payload=b'{"targets": 1}'))
+    assert bad.value.reason == "schema"
+
+
+async def test_a_throttled_call_raises_rate_limited_and_stops_the_gate(
+    connector: WixConnector, app: WixSandbox, gate: RecordingGate
+) -> None:
+    app.state.faults.throttle_burst = 1
+    with pytest.raises(RateLimited) as caught:
+        await read_all(connector, "products")
+    assert caught.value.retry_after == 60.0
+    assert gate.signals[-1].retry_after == 60.0
+    assert len(await read_all(connector, "products")) > 0
+
+
+async def test_a_malformed_record_fails_alone(connector: WixConnector, app: WixSandbox) -> None:
+    # A product of unexpected shape still reaches the actor raw; decoding it fails alone.
+    product = next(iter(app.state.products.values()))
+    original = app.state.product_json
+
+    def broken(p, *, variants=True):  # type: ignore[no-untyped-def]
+        body = original(p, variants=variants)
+        if p is product:
+            body["variants"][0]["variant"]["sku"] = 12345
+        return body
+
+    app.state.product_json = broken  # type: ignore[method-assign]
+    records = [r for page in await read_all(connector, "products") for r in page.records]
+    assert len(records) == len(app.state.products)
+    failures = 0
+    for record in records:
+        try:
+            msgspec.json.decode(record.body, type=wire.Product)
+        except msgspec.ValidationError as exc:
+            failures += 1
+            assert "$.variants[0].variant.sku" in str(exc)
+    assert failures == 1
