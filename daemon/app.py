@@ -288,7 +288,7 @@ class Daemon:
                 payload=body,
                 at=self._now(),
             )
-            return WebhookAnswer(202, "held for review: " + str(exc))
+            return WebhookAnswer(200, "held for review: " + str(exc))
         inbox_id = await self._store.accept_webhook(channel_name, event, self._now())
         if inbox_id is None:
             counter.labels(channel_name, "duplicate").inc()
@@ -301,7 +301,7 @@ class Daemon:
             except trio.WouldBlock:
                 # Durable already: the actor picks it up on its next sync of that stream.
                 log.info("mailbox_full", channel=channel_name)
-        return WebhookAnswer(202, "accepted")
+        return WebhookAnswer(200, "accepted")
 
     # -- what the control socket asks -----------------------------------------------------------
 

@@ -8,7 +8,8 @@ Routes::
                                503 with the reason otherwise
     POST /webhooks/{channel}   verified by the channel's connector, persisted, then answered
 
-Webhooks are acknowledged only after they are durably stored, so a 2xx always means "kept".
+Webhooks are acknowledged only after they are durably stored, so a 200 always means "kept"
+(200 and not 202: Wix redelivers anything but 200).
 """
 
 from __future__ import annotations

@@ -70,9 +70,11 @@ from connectors.base import (
     WriteResult,
     check_each_credential,
     decode_payload,
+    decode_strictly,
     opaque_token_problem,
 )
 from connectors.errors import RecordError
+from connectors.model import Canonical
 from connectors.wix import mapping, webhooks, wire
 from connectors.wix.auth import ApiKey, Auth, ClientCredentials
 from connectors.wix.client import (
@@ -416,6 +418,18 @@ def verify_webhook(
     )
 
 
+def interpret(channel: str, settings: WixSettings, stream: str, body: bytes) -> list[Canonical]:
+    """A ``products`` record is the product's variants as items; an ``orders`` record is one
+    order (see :class:`~connectors.base.RecordInterpreter`)."""
+    if stream == "products":
+        product = decode_strictly(body, wire.Product, what="Wix product", entity="product")
+        return list(mapping.items_from_product(channel, product, weight_unit=settings.weight_unit))
+    if stream == "orders":
+        order = decode_strictly(body, wire.Order, what="Wix order", entity="order")
+        return [mapping.order_from_wire(channel, mapping.origin_of_site(settings.site_id), order)]
+    return []
+
+
 CONNECTOR = ConnectorSpec(
     platform="wix",
     streams=(
@@ -430,6 +444,8 @@ CONNECTOR = ConnectorSpec(
     burst=10.0,
     create=WixConnector,
     verify_webhook=verify_webhook,
+    interpret=interpret,
+    writes=frozenset({"inventory.set", "fulfillment.create"}),
     check_credentials=check_each_credential(
         {"token": opaque_token_problem, "public_key": webhooks.public_key_problem}
     ),
