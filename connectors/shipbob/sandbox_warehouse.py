@@ -71,7 +71,8 @@ class Warehouse:
     def move(self, shipment_id: int, body: dict[str, Any]) -> Reply:
         """Test hook: one lifecycle step, ``{"to": step}`` plus, for ``LabeledCreated``, the
         optional ``carrier``, ``tracking_number`` and ``tracking_url``. Cancelling goes through
-        the API's ``:cancel``, as it does at ShipBob."""
+        the API's ``:cancel``, as it does at ShipBob. A step out of turn, or from ``Exception``
+        back to ``Processing`` when no fulfillment center has the units, is refused (422)."""
         found = self._find(shipment_id)
         if found is None:
             return 404, {"shipment_id": [f"no shipment {shipment_id}"]}
@@ -94,8 +95,9 @@ class Warehouse:
         """Test hook: pick, pack and label one shipment per entry (``{"products": [{"sku" or
         "reference_id", "quantity"}], "carrier"?, "tracking_number"?, "tracking_url"?}``), then
         complete it unless ``to`` is ``"LabeledCreated"``. An entry that takes all that is left
-        of the order's unstarted shipment is that shipment; any other is split off it, from
-        the other fulfillment center, as ShipBob splits. Nothing changes unless every entry fits.
+        of the order's unstarted shipment is that shipment; any other is split off it, to
+        another fulfillment center that has its units (else the same one), as ShipBob splits.
+        Nothing changes unless every entry fits; an order waiting out of stock is refused (422).
         """
         order = self.state.orders.get(order_id)
         if order is None:
@@ -105,6 +107,8 @@ class Warehouse:
         if to not in ("LabeledCreated", "Completed"):
             return 400, {"to": ["expected LabeledCreated or Completed"]}
         unstarted = next((s for s in order.shipments if lifecycle.step_of(s) == "Processing"), None)
+        if unstarted is None and any(s.status == "Exception" for s in order.shipments):
+            return 422, {"order_id": ["out of stock: nothing to pick until stock is received"]}
         left = {} if unstarted is None else _holds(unstarted)
         plans: list[tuple[dict[str, Any], dict[str, int]]] = []
         for spec in shipments:

@@ -275,7 +275,7 @@ async def test_an_order_beyond_the_stock_waits_out_of_stock_until_a_receipt(
     assert [e.topic for e in receiver.accepted] == ["order.shipment.exception"]
     assert await levels(http, "SKU-0009") == before  # nothing committed, nothing negative
     assert await backordered(http, "SKU-0009") == 2
-    # Out of stock is not shippable.
+    # Out of stock, there is nothing to pick.
     refused = await http.post(
         f"{BASE_URL}/_sandbox/ship",
         json={
@@ -283,7 +283,7 @@ async def test_an_order_beyond_the_stock_waits_out_of_stock_until_a_receipt(
             "shipments": [{"products": [{"sku": "SKU-0009", "quantity": 2}]}],
         },
     )
-    assert refused.status_code == 400
+    assert refused.status_code == 422
 
     # A receipt at Moreno Valley: the order is routed there and committed.
     await stock(http, "SKU-0009", MORENO, received=4)
@@ -296,6 +296,21 @@ async def test_an_order_beyond_the_stock_waits_out_of_stock_until_a_receipt(
     [listed] = (await http.get(f"{BASE_URL}/2026-01/order", headers=AUTH)).json()
     assert (listed["status"], listed["shipments"][0]["location"]["id"]) == ("Processing", MORENO)
     assert app.state.orders[created["id"]].shipments[0].status_details == []
+
+
+async def test_cancelling_an_order_waiting_out_of_stock_frees_nothing_and_ends_the_backorder(
+    http: httpx.AsyncClient,
+) -> None:
+    await stock(http, "SKU-0012", CICERO, on_hand=1, committed=0)
+    await stock(http, "SKU-0012", MORENO, on_hand=0, committed=0)
+    before = await levels(http, "SKU-0012")
+    created = await order(http, "web-short-cancel", SKU_0012=3)
+    assert await backordered(http, "SKU-0012") == 3
+    assert (await cancel(http, created["id"]))["status"] == "Success"
+    assert await levels(http, "SKU-0012") == before
+    assert await backordered(http, "SKU-0012") == 0
+    await stock(http, "SKU-0012", CICERO, received=5)  # a cancelled order is not released
+    assert (await levels(http, "SKU-0012"))[CICERO] == (6, 0, 6)
 
 
 async def test_a_receipt_adds_to_on_hand_and_an_adjustment_sets_it(
