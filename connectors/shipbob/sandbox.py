@@ -11,15 +11,21 @@ with ``trio.current_time()`` (429 + ``x-retry-after``, ``x-remaining-calls`` on 
 validation (400 ``{"<field>": ["msg"]}``); duplicate ``reference_id`` (422); pagination
 (``next`` URLs for products and inventory, keyset-stable; ``next-page`` header for orders).
 
-Orders are created with one ``Processing`` shipment and follow ShipBob's shipment lifecycle
-(:mod:`.sandbox_shipments`); ``:cancel`` stops what is not yet picked and reports the rest
-(``Failure``/``PartialSuccess``).
+Orders are created with one shipment, routed to a fulfillment center that has its units and
+committed there (``Processing``), or, when none has, accepted out of stock (``Exception``,
+nothing committed); shipments follow ShipBob's lifecycle (:mod:`.sandbox_shipments`) and move
+stock as ShipBob does (:mod:`.sandbox_stock`: shipping takes units off on-hand and committed,
+a cancel releases them); ``:cancel`` stops what is not yet picked and reports the rest
+(``Failure``/``PartialSuccess``). No 2026-01 webhook topic is about inventory, so stock moves
+announce nothing of their own; an order accepted out of stock fires
+``order.shipment.exception``, as ShipBob's shipment exceptions do.
 
 Test hooks, outside the API and its limits (:mod:`.sandbox_warehouse`): ``POST /_sandbox/ship``
 (pick, pack, label and ship shipments, split or not; ``"to": "LabeledCreated"`` stops at the
 label), ``POST /_sandbox/shipments/{id}`` (one lifecycle step, ``{"to": step}``),
-``POST /_sandbox/inventory`` (set on-hand, committed and exception counts of a SKU at a
-fulfillment center), ``POST /_sandbox/faults``, ``GET /_sandbox/state``.
+``POST /_sandbox/inventory`` (at a fulfillment center, add ``received`` units to a SKU's
+on-hand, or set its on-hand, committed and exception counts), ``POST /_sandbox/faults``,
+``GET /_sandbox/state``.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ import trio
 from connectors import sandboxkit
 from connectors.sandbox_faults import FaultsRejected, injected_failure, merge_faults
 from connectors.sandbox_server import SandboxOptions
-from connectors.shipbob import wire
+from connectors.shipbob import sandbox_stock, wire
 from connectors.shipbob.sandbox_checks import SlidingWindow
 from connectors.shipbob.sandbox_state import SANDBOX_TOKEN, SandboxState
 from connectors.shipbob.sandbox_warehouse import Warehouse
@@ -155,10 +161,11 @@ class SandboxApp:
             product_request = msgspec.json.decode(r.body, type=wire.CreateProductRequest)
             return (*state.create_product(product_request), {})
         if route == ("GET", f"{_V}/inventory-level/locations"):
-            levels = [state.inventory_locations(s) for _, s in sorted(state.stock.items())]
+            levels = [sandbox_stock.located(s) for _, s in sorted(state.stock.items())]
             return self._page(r, levels, lambda i: i.inventory_id, wire.InventoryLocationsPage)
         if route == ("GET", f"{_V}/inventory-level"):
-            totals = [state.inventory_totals(s) for _, s in sorted(state.stock.items())]
+            short = state.backordered()
+            totals = [sandbox_stock.totals(s, short) for _, s in sorted(state.stock.items())]
             return self._page(r, totals, lambda i: i.inventory_id, wire.InventoryTotalsPage)
         if route == ("GET", f"{_V}/channel"):
             channel = wire.Channel(

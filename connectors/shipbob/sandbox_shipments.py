@@ -173,13 +173,10 @@ def quantity(product: wire.ShipmentProduct) -> int:
 
 
 def new_shipment(
-    shipment_id: int,
-    order: wire.Order,
-    location: tuple[int, str],
-    products: list[wire.ShipmentProduct],
-    now: datetime,
+    shipment_id: int, order: wire.Order, products: list[wire.ShipmentProduct], now: datetime
 ) -> wire.Shipment:
-    """A shipment of ``order`` at the start of its lifecycle (``Processing``)."""
+    """A shipment of ``order`` at the start of its lifecycle (``Processing``), not yet routed:
+    the stock ledger assigns its fulfillment center (:mod:`.sandbox_stock`)."""
     return wire.Shipment(
         id=shipment_id,
         order_id=order.id,
@@ -187,6 +184,5 @@ def new_shipment(
         created_date=now,
         last_update_at=now,
         status="Processing",
-        location=wire.FulfillmentCenter(id=location[0], name=location[1]),
         products=products,
     )

@@ -1,5 +1,9 @@
 """The ShipBob sandbox's in-memory account: catalog, inventory, orders, shipments, webhooks.
 
+Stock moves with the orders through :class:`~connectors.shipbob.sandbox_stock.Ledger`: a new
+order's shipment is routed and commits its units, or waits out of stock; a cancel releases
+them; a receipt lets waiting shipments through (the rules are in :mod:`.sandbox_stock`).
+
 Everything is generated from ``random.Random(seed)``, so one seed always gives the same ids,
 SKUs and quantities. Methods answer ``(status, body)`` where ``body`` is a wire Struct, a
 ShipBob error map ``{"<field>": ["msg"]}`` or None (empty body); :mod:`.sandbox` does the HTTP.
@@ -11,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import random
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +31,7 @@ from connectors.shipbob.sandbox_checks import (
     validate_order,
 )
 from connectors.shipbob.sandbox_shipments import LOCATIONS
+from connectors.shipbob.sandbox_stock import Ledger, Stock, backordered, held, located
 
 SANDBOX_TOKEN = "shipbob-sandbox-token"
 """The one bearer token the sandbox accepts."""
@@ -50,15 +55,6 @@ _THINGS = ("Tote", "Mug", "Shirt", "Sock", "Bottle", "Notebook", "Candle", "Cap"
 Reply = tuple[int, Any]
 
 
-class _Stock(msgspec.Struct):
-    inventory_id: int
-    sku: str
-    name: str
-    on_hand: dict[int, int]
-    committed: dict[int, int]
-    exception: int = 0
-
-
 class _ServedOrder(wire.Order, omit_defaults=False):
     """An order as ShipBob serves it: every field present, empty lists as ``[]`` and unset
     values as ``null`` (the spec marks each of them nullable; ShipBob's own sample responses
@@ -78,7 +74,8 @@ class SandboxState:
         self.channel_id = 4000 + seed
         self.faults = Faults()
         self.products: dict[int, wire.Product] = {}
-        self.stock: dict[int, _Stock] = {}
+        self.ledger = Ledger()
+        self.stock = self.ledger.items
         self.orders: dict[int, wire.Order] = {}
         self.order_updated: dict[int, datetime] = {}
         self.webhooks: dict[str, tuple[wire.Webhook, str]] = {}
@@ -138,7 +135,7 @@ class SandboxState:
             updated_on=stamp,
         )
         product.variants.append(variant)
-        self.stock[inventory_id] = _Stock(
+        self.stock[inventory_id] = Stock(
             inventory_id=inventory_id,
             sku=sku,
             name=name,
@@ -182,56 +179,65 @@ class SandboxState:
             variant.barcodes = [wire.Barcode(value=b.value) for b in variant_request.barcodes]
         return 201, product
 
-    def inventory_locations(self, stock: _Stock) -> wire.InventoryLocations:
-        return wire.InventoryLocations(
-            inventory_id=stock.inventory_id,
-            sku=stock.sku,
-            name=stock.name,
-            locations=[
-                wire.LocationQuantity(
-                    location_id=loc,
-                    name=name,
-                    on_hand_quantity=stock.on_hand[loc],
-                    committed_quantity=stock.committed[loc],
-                    fulfillable_quantity=stock.on_hand[loc] - stock.committed[loc],
-                )
-                for loc, name in LOCATIONS
-            ],
-        )
-
-    def inventory_totals(self, stock: _Stock) -> wire.InventoryTotals:
-        on_hand, committed = sum(stock.on_hand.values()), sum(stock.committed.values())
-        fulfillable = on_hand - committed
-        return wire.InventoryTotals(
-            inventory_id=stock.inventory_id,
-            sku=stock.sku,
-            name=stock.name,
-            total_on_hand_quantity=on_hand,
-            total_committed_quantity=committed,
-            total_fulfillable_quantity=fulfillable,
-            total_exception_quantity=stock.exception,
-            total_sellable_quantity=fulfillable,
-        )
+    def backordered(self) -> Counter[int]:
+        """Units of out-of-stock shipments per inventory id (see :mod:`.sandbox_stock`)."""
+        return backordered(self._shipments())
 
     def adjust_stock(self, body: dict[str, Any]) -> Reply:
-        """Play the warehouse: ``{"sku", "location_id", "on_hand"?, "committed"?, "exception"?}``
-        sets those counts absolutely (a receipt, an adjustment, a restocked return)."""
+        """Play the warehouse at one fulfillment center: ``{"sku", "location_id", "received"?,
+        "on_hand"?, "committed"?, "exception"?}``. ``received`` adds units to on-hand (a
+        receipt stowed, a restocked return); the others set those counts absolutely (an
+        adjustment, a cycle count). Counts that would leave committed above on-hand, or below
+        what this account's open shipments hold there, are refused and change nothing. Out-of-
+        stock shipments are then routed again, as ShipBob releases them when stock arrives."""
         stock = next((s for s in self.stock.values() if s.sku == body.get("sku")), None)
         if stock is None:
             return 404, {"sku": [f"no inventory item with sku {body.get('sku')!r}"]}
         location = body.get("location_id", LOCATIONS[0][0])
         if location not in stock.on_hand:
             return 400, {"location_id": [f"unknown fulfillment center {location!r}"]}
-        counts = {k: body[k] for k in ("on_hand", "committed", "exception") if k in body}
+        fields = ("received", "on_hand", "committed", "exception")
+        counts = {k: body[k] for k in fields if k in body}
         if any(not isinstance(v, int) or v < 0 for v in counts.values()):
             return 400, {"": ["counts must be non-negative integers"]}
-        on_hand = counts.get("on_hand", stock.on_hand[location])
+        if "received" in counts and "on_hand" in counts:
+            return 400, {"received": ["give received (added) or on_hand (set), not both"]}
+        on_hand = counts.get("on_hand", stock.on_hand[location] + counts.get("received", 0))
         committed = counts.get("committed", stock.committed[location])
+        holding = held(self._shipments(), location)[stock.inventory_id]
+        if committed < holding:
+            return 400, {"committed": [f"open shipments here hold {holding}; cannot go below"]}
         if committed > on_hand:
             return 400, {"committed": ["cannot exceed on hand"]}
         stock.on_hand[location], stock.committed[location] = on_hand, committed
         stock.exception = counts.get("exception", stock.exception)
-        return 200, self.inventory_locations(stock)
+        self.restock()
+        return 200, located(stock)
+
+    def _shipments(self) -> list[wire.Shipment]:
+        return [s for o in self.orders.values() for s in o.shipments]
+
+    def restock(self) -> None:
+        """Route every out-of-stock shipment again, oldest order first (ShipBob's default
+        allocation serves the oldest orders first); those that now fit go to Processing."""
+        for order in sorted(self.orders.values(), key=lambda o: o.id):
+            for shipment in order.shipments:
+                if shipment.status == "Exception":
+                    self.resume(order, shipment)
+
+    def resume(self, order: wire.Order, shipment: wire.Shipment) -> bool:
+        """Move an ``Exception`` shipment back to Processing if a fulfillment center can ship
+        all of it now (its own first), committing its units there; False (nothing changed)
+        if none can. No 2026-01 webhook announces the move."""
+        prefer = () if shipment.location is None else (shipment.location.id,)
+        location = self.ledger.route(shipment, prefer)
+        if location is None:
+            return False
+        lifecycle.take_step(shipment, "Processing", self.now())
+        self.ledger.commit(shipment, location)
+        order.status = lifecycle.order_status(order.shipments)
+        self.touch(order)
+        return True
 
     # --- orders -------------------------------------------------------------------------
 
@@ -293,14 +299,26 @@ class SandboxState:
             purchase_date=request.purchase_date,
             tags=request.tags,
         )
-        # ShipBob creates the order's shipment with it, from the first fulfillment center.
-        shipment_id = self.next_id("shipment")
-        order.shipments.append(
-            lifecycle.new_shipment(shipment_id, order, LOCATIONS[0], contents, self.now())
-        )
+        # ShipBob creates the order's shipment with it and routes it to a fulfillment center.
+        shipment = lifecycle.new_shipment(self.next_id("shipment"), order, contents, self.now())
+        order.shipments.append(shipment)
         self.orders[order.id] = order
+        self._route_new(order, shipment)
         self.touch(order)
         return 201, order
+
+    def _route_new(self, order: wire.Order, shipment: wire.Shipment) -> None:
+        """Commit a new shipment's units where they are fulfillable; with no such center it is
+        accepted out of stock, committing nothing (see :mod:`.sandbox_stock`)."""
+        location = self.ledger.route(shipment)
+        if location is not None:
+            self.ledger.commit(shipment, location)
+            return
+        self.ledger.place_short(shipment)
+        topic = lifecycle.take_step(shipment, "Exception", self.now())
+        order.status = lifecycle.order_status(order.shipments)
+        if topic is not None:
+            self.notify(topic, order)
 
     def cancel_order(self, order_id: int) -> Reply:
         """``:cancel``: every shipment not yet picked is cancelled; one already picked, labeled
@@ -310,6 +328,8 @@ class SandboxState:
         if order is None:
             return 404, None
         status, results, cancelled = lifecycle.cancel(order.shipments, self.now())
+        for shipment in cancelled:
+            self.ledger.release(shipment)  # an unpicked shipment's units are free again
         if cancelled:
             order.status = lifecycle.order_status(order.shipments)
             self.touch(order)

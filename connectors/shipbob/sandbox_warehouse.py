@@ -3,7 +3,10 @@
 ``POST /_sandbox/ship`` picks, packs, labels and ships whole shipments (split or not) in one
 call; ``POST /_sandbox/shipments/{id}`` moves one shipment one step. Each step goes through
 :func:`.sandbox_shipments.take_step`, so the hooks change exactly what ShipBob's lifecycle does
-and fire the same webhooks (through the state's ``notify``).
+and fire the same webhooks (through the state's ``notify``), and moves stock as ShipBob does
+(:mod:`.sandbox_stock`): a shipment that leaves takes its units off on-hand and committed at
+its fulfillment center, one moved to ``Exception`` gives back what it committed, and one moved
+back from ``Exception`` is committed again, or refused (422) when no center has its units.
 """
 
 from __future__ import annotations
@@ -43,16 +46,14 @@ class Warehouse:
         step: str,
         tracking: wire.Tracking | None = None,
     ) -> None:
-        """One lifecycle step, with what follows from it: stock leaves with the parcel, the
-        order's status and update time change, and ShipBob's webhook for the step fires."""
+        """One lifecycle step, with what follows from it: stock leaves with the parcel (an
+        exception holds none), the order's status and update time change, and ShipBob's
+        webhook for the step fires."""
         topic = lifecycle.take_step(shipment, step, self.state.now(), tracking)
-        if step == "Completed" and shipment.location is not None:
-            for product in shipment.products:
-                variant = self.state.variant_by_sku(product.sku or "")
-                if variant is not None and variant.inventory is not None:
-                    on_hand = self.state.stock[variant.inventory.inventory_id or 0].on_hand
-                    location = shipment.location.id
-                    on_hand[location] = max(0, on_hand[location] - lifecycle.quantity(product))
+        if step == "Completed":
+            self.state.ledger.ship(shipment)
+        elif step == "Exception":
+            self.state.ledger.release(shipment)
         order.status = lifecycle.order_status(order.shipments)
         self.state.touch(order)
         if topic is not None:
@@ -70,7 +71,8 @@ class Warehouse:
     def move(self, shipment_id: int, body: dict[str, Any]) -> Reply:
         """Test hook: one lifecycle step, ``{"to": step}`` plus, for ``LabeledCreated``, the
         optional ``carrier``, ``tracking_number`` and ``tracking_url``. Cancelling goes through
-        the API's ``:cancel``, as it does at ShipBob."""
+        the API's ``:cancel``, as it does at ShipBob. A step out of turn, or from ``Exception``
+        back to ``Processing`` when no fulfillment center has the units, is refused (422)."""
         found = self._find(shipment_id)
         if found is None:
             return 404, {"shipment_id": [f"no shipment {shipment_id}"]}
@@ -80,7 +82,11 @@ class Warehouse:
             steps = ", ".join(s for s in lifecycle.STEPS if s != "Cancelled")
             return 400, {"to": [f"expected one of: {steps}"]}
         try:
-            self._step(order, shipment, step, self._tracking(shipment, body))
+            if step == "Processing" and lifecycle.step_of(shipment) == "Exception":
+                if not self.state.resume(order, shipment):
+                    return 422, {"to": ["no fulfillment center has the units to ship it"]}
+            else:
+                self._step(order, shipment, step, self._tracking(shipment, body))
         except lifecycle.StepRefused as exc:
             return 422, {"to": [str(exc)]}
         return 200, order
@@ -89,8 +95,9 @@ class Warehouse:
         """Test hook: pick, pack and label one shipment per entry (``{"products": [{"sku" or
         "reference_id", "quantity"}], "carrier"?, "tracking_number"?, "tracking_url"?}``), then
         complete it unless ``to`` is ``"LabeledCreated"``. An entry that takes all that is left
-        of the order's unstarted shipment is that shipment; any other is split off it, from
-        the other fulfillment center, as ShipBob splits. Nothing changes unless every entry fits.
+        of the order's unstarted shipment is that shipment; any other is split off it, to
+        another fulfillment center that has its units (else the same one), as ShipBob splits.
+        Nothing changes unless every entry fits; an order waiting out of stock is refused (422).
         """
         order = self.state.orders.get(order_id)
         if order is None:
@@ -100,6 +107,8 @@ class Warehouse:
         if to not in ("LabeledCreated", "Completed"):
             return 400, {"to": ["expected LabeledCreated or Completed"]}
         unstarted = next((s for s in order.shipments if lifecycle.step_of(s) == "Processing"), None)
+        if unstarted is None and any(s.status == "Exception" for s in order.shipments):
+            return 422, {"order_id": ["out of stock: nothing to pick until stock is received"]}
         left = {} if unstarted is None else _holds(unstarted)
         plans: list[tuple[dict[str, Any], dict[str, int]]] = []
         for spec in shipments:
@@ -127,11 +136,14 @@ class Warehouse:
         self, order: wire.Order, unstarted: wire.Shipment, lines: dict[str, int]
     ) -> wire.Shipment:
         """``unstarted`` itself when ``lines`` is all it holds, else a new shipment holding
-        ``lines``, taken out of it."""
+        ``lines``, taken out of it. The new one goes to another fulfillment center that has
+        its units, as ShipBob splits by center, else stays at ``unstarted``'s; either way the
+        commitment moves with the units (released, then committed where they now ship from)."""
         if _holds(unstarted) == lines:
             return unstarted
-        now = self.state.now()
-        location_id, location_name = LOCATIONS[len(order.shipments) % len(LOCATIONS)]
+        assert unstarted.location is not None  # a Processing shipment has been routed
+        origin, ledger, now = unstarted.location.id, self.state.ledger, self.state.now()
+        ledger.release(unstarted)
         moved = []
         for product in unstarted.products:
             quantity = lines.get(product.sku or "", 0)
@@ -145,8 +157,11 @@ class Warehouse:
                 )
         unstarted.products = [p for p in unstarted.products if lifecycle.quantity(p)]
         unstarted.last_update_at = now
-        shipment = lifecycle.new_shipment(
-            self.state.next_id("shipment"), order, (location_id, location_name), moved, now
-        )
+        ledger.commit(unstarted, origin)  # what it still holds fits: it was committed there
+        shipment = lifecycle.new_shipment(self.state.next_id("shipment"), order, moved, now)
+        others = [loc for loc, _ in LOCATIONS if loc != origin]
+        location = ledger.route(shipment, others)
+        assert location is not None  # the origin has the units just released
+        ledger.commit(shipment, location)
         order.shipments.append(shipment)
         return shipment

@@ -101,6 +101,9 @@ class FulfillmentCenter(_Wire):
 class ShipmentInventoryItem(_Wire):
     id: int
     quantity: int
+    quantity_committed: int = 0
+    """Units reserved for it at the shipment's fulfillment center; fewer than ``quantity``
+    means that center is out of stock of the item (the spec's wording)."""
     name: str | None = None
     lot: str | None = None
 

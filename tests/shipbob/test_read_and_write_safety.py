@@ -57,6 +57,8 @@ class FailOnce(httpx.AsyncBaseTransport):
 def tracked_orders(app: SandboxApp, count: int) -> list[int]:
     """``count`` shipped orders, ids ascending; the last created has the oldest update."""
     ids = []
+    # Enough stock for every order: one ShipBob cannot fulfil waits out of stock, unshippable.
+    app.state.adjust_stock({"sku": "SKU-0001", "location_id": 10, "received": 2 * count})
     for n in range(count):
         status, order = app.state.create_order(
             msgspec.to_builtins(order_request(f"web-{n}", "SKU-0001"))
