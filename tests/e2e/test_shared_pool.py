@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from tests.e2e.conftest import Shop
-from tests.e2e.shopping import decision, everywhere, place, shipbob_order, stocked_sku
+from tests.e2e.shopping import (
+    decision,
+    everywhere,
+    place,
+    shipbob_order,
+    shipbob_sellable,
+    stocked_sku,
+)
 
 
 async def test_a_sale_on_one_storefront_lowers_the_other(pool: Shop) -> None:
@@ -13,6 +20,12 @@ async def test_a_sale_on_one_storefront_lowers_the_other(pool: Shop) -> None:
     # The provider has not been read since: the sale is reserved, and both stores show it.
     await pool.until(lambda: everywhere(pool, sku, 17))
     assert decision(pool, order_id) == "imported:None"
+    # Once the provider is read after it created the order, it counts the units itself: the
+    # reservation ends without the sale being subtracted twice, or given back.
+    await pool.sync("fc", "inventory")
+    assert pool.daemon.hub.pool.reserved[sku] == 0
+    assert shipbob_sellable(pool, sku) == 17
+    assert everywhere(pool, sku, 17)
 
 
 async def test_two_storefronts_selling_the_last_unit_make_exactly_one_oversell(pool: Shop) -> None:
