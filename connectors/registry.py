@@ -11,9 +11,14 @@ import importlib
 
 from connectors.base import ConnectorSpec
 from connectors.shipbob.connector import CONNECTOR as SHIPBOB
+from connectors.shipstation.connector import CONNECTOR as SHIPSTATION
 from connectors.shopify.connector import CONNECTOR as SHOPIFY
 
-BUILTIN: dict[str, ConnectorSpec] = {"shipbob": SHIPBOB, "shopify": SHOPIFY}
+BUILTIN: dict[str, ConnectorSpec] = {
+    "shipbob": SHIPBOB,
+    "shipstation": SHIPSTATION,
+    "shopify": SHOPIFY,
+}
 """Platform name → spec for every connector shipped in ``connectors/``."""
 
 

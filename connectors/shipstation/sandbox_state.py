@@ -1,0 +1,511 @@
+"""The ShipStation sandbox's in-memory account: stores, orders, fulfillments, label shipments,
+webhook subscriptions.
+
+Everything is generated from ``random.Random(seed)``, so one seed gives the same ids, SKUs and
+orders. Instants are kept aware (UTC) and served as Pacific wall time without offset, as V1
+does; date filters are read as Pacific wall time too. Methods answer ``(status, body)``;
+:mod:`.sandbox` does the HTTP. ``notify(event, store_id, resource_url)`` is told of every
+event ShipStation would send a webhook for (the app connects its sender).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from connectors.shipstation import pacific, wire
+from connectors.shipstation.sandbox_checks import (
+    Faults,
+    QueryError,
+    Reply,
+    aspnet,
+    message,
+    page_of,
+    paging,
+    query_date,
+    query_int,
+)
+
+SANDBOX_KEY = "shipstation-sandbox-key"
+SANDBOX_SECRET = "shipstation-sandbox-secret"
+"""The one API key pair the sandbox accepts."""
+STORES = ((2001, "Web Shop", 1, "Shopify"), (2002, "Manual Orders", 0, "ShipStation"))
+"""``(storeId, storeName, marketplaceId, marketplaceName)`` of the seeded stores."""
+LOCKED = ("shipped", "cancelled")
+"""Statuses ``createorder`` cannot update."""
+SORT_KEYS = {"OrderDate": "order", "ModifyDate": "modify", "CreateDate": "create"}
+"""``sortBy`` value → the :class:`Stamps` attribute it sorts on."""
+_EPOCH = datetime(2026, 1, 5, 17, 0, tzinfo=UTC)
+_WORDS = ("Classic", "Organic", "Canvas", "Merino", "Ceramic", "Bamboo", "Linen", "Steel")
+_THINGS = ("Tote", "Mug", "Shirt", "Sock", "Bottle", "Notebook", "Candle", "Cap")
+_SERVICES = ("Standard Shipping", "Express", "Free Shipping")
+_NAMES = ("Jane Doe", "Ana Lima", "Kofi Mensah", "Li Wei", "Sam Okafor", "Mia Novak")
+
+
+@dataclass
+class Stamps:
+    """An order's instants, aware: what filters and sorting compare."""
+
+    create: datetime
+    modify: datetime
+    order: datetime
+    payment: datetime | None
+
+
+@dataclass
+class CatalogItem:
+    sku: str | None
+    name: str
+    price: Decimal
+    options: list[wire.ItemOption] = field(default_factory=list)
+
+
+def _served(order: wire.Order, stamps: Stamps) -> wire.Order:
+    return msgspec.structs.replace(
+        order,
+        create_date=pacific.wall(stamps.create),
+        modify_date=pacific.wall(stamps.modify),
+        order_date=pacific.wall(stamps.order),
+        payment_date=pacific.wall(stamps.payment) if stamps.payment else None,
+    )
+
+
+class SandboxState:
+    def __init__(
+        self, seed: int = 1, catalog: int = 50, now: Callable[[], datetime] | None = None
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.now = now or (lambda: datetime.now(UTC))
+        self.faults = Faults()
+        self.stores = [
+            wire.Store(
+                store_id=store_id,
+                store_name=name,
+                marketplace_id=marketplace_id,
+                marketplace_name=marketplace,
+                account_name="sandbox",
+                create_date=pacific.wall(_EPOCH),
+                modify_date=pacific.wall(_EPOCH),
+            )
+            for store_id, name, marketplace_id, marketplace in STORES
+        ]
+        self.catalog = [self._catalog_item(n) for n in range(catalog)]
+        self.orders: dict[int, wire.Order] = {}
+        self.stamps: dict[int, Stamps] = {}
+        self.batches: dict[str, list[int]] = {}
+        self.fulfillments: list[wire.Fulfillment] = []
+        self.shipments: list[wire.Shipment] = []
+        self.notified: list[dict[str, Any]] = []
+        """Each ``markasshipped``'s notification choices, for tests to read."""
+        self.webhooks: dict[int, wire.SubscribeRequest] = {}
+        self.requests: deque[str] = deque(maxlen=500)
+        self.public_url = "https://ssapi.shipstation.com"
+        """Where webhook resource URLs point: the sandbox's own address, once it is called."""
+        self.notify: Callable[[wire.WebhookEventType, int, str], None] = lambda e, s, u: None
+        self._ids = {"order": 100_000, "item": 500_000, "fulfillment": 30_000, "webhook": 9_000}
+        self._ids["shipment"] = 70_000
+        self._seed_orders()
+
+    def next_id(self, kind: str) -> int:
+        self._ids[kind] += 1
+        return self._ids[kind]
+
+    # --- seed ---------------------------------------------------------------------------
+
+    def _catalog_item(self, n: int) -> CatalogItem:
+        name = f"{self.rng.choice(_WORDS)} {self.rng.choice(_THINGS)}"
+        options = []
+        if n % 3:
+            options = [wire.ItemOption(name="Size", value=self.rng.choice(("S", "M", "L")))]
+        # About one item in twelve has no SKU: the store never gave it one.
+        sku = None if n % 12 == 11 else f"SS-{n + 1:04d}"
+        price = Decimal(self.rng.randint(500, 9000)) / 100
+        return CatalogItem(sku=sku, name=name, price=price, options=options)
+
+    def _seed_orders(self) -> None:
+        """Twelve orders a minute apart: awaiting shipment, and one of each other status."""
+        others: list[wire.OrderStatus] = [
+            "awaiting_payment",
+            "on_hold",
+            "pending_fulfillment",
+            "shipped",
+            "cancelled",
+            "awaiting_shipment",
+        ]
+        waiting: list[wire.OrderStatus] = ["awaiting_shipment"] * 6
+        statuses = waiting + others
+        for n, status in enumerate(statuses):
+            at = _EPOCH + timedelta(minutes=n)
+            self.place_order(store_id=STORES[n % 2][0], status=status, at=at, notify=False)
+
+    # --- orders -------------------------------------------------------------------------
+
+    def _lines(self, lines: list[dict[str, Any]] | None) -> list[wire.OrderItem]:
+        if not self.catalog:
+            return []
+        if lines is None:
+            picks = self.rng.sample(self.catalog, min(len(self.catalog), self.rng.randint(1, 3)))
+            lines = [{"item": item, "quantity": self.rng.randint(1, 3)} for item in picks]
+        items = []
+        for line in lines:
+            item = line.get("item") or next(
+                (c for c in self.catalog if c.sku == line.get("sku")), None
+            )
+            if not isinstance(item, CatalogItem):
+                item = CatalogItem(
+                    sku=line.get("sku"), name=line.get("name", "Item"), price=Decimal(1)
+                )
+            item_id = self.next_id("item")
+            items.append(
+                wire.OrderItem(
+                    quantity=int(line.get("quantity", 1)),
+                    order_item_id=item_id,
+                    line_item_key=f"li-{item_id}",
+                    sku=item.sku,
+                    name=item.name,
+                    unit_price=item.price,
+                    options=item.options,
+                )
+            )
+        return items
+
+    def place_order(
+        self,
+        *,
+        store_id: int = STORES[0][0],
+        status: wire.OrderStatus = "awaiting_shipment",
+        lines: list[dict[str, Any]] | None = None,
+        at: datetime | None = None,
+        gift_message: str | None = None,
+        notes: str | None = None,
+        notify: bool = True,
+    ) -> wire.Order:
+        """An order imported from store ``store_id`` (a shopper's order), in its own import
+        batch; ORDER_NOTIFY and ITEM_ORDER_NOTIFY go to the store's subscribers."""
+        at = at or self.now()
+        order_id = self.next_id("order")
+        number = f"#{1000 + order_id % 100_000}"
+        name = self.rng.choice(_NAMES)
+        address = wire.Address(
+            name=name,
+            street1=f"{self.rng.randint(1, 999)} Main St",
+            city="Austin",
+            state="TX",
+            postal_code="78751",
+            country="US",
+            phone="512-555-0100",
+            residential=True,
+        )
+        paid = at if status != "awaiting_payment" else None
+        order = wire.Order(
+            order_id=order_id,
+            order_number=number,
+            order_key=f"store-{store_id}-{order_id}",
+            order_status=status,
+            create_date=pacific.wall(at),
+            modify_date=pacific.wall(at),
+            customer_email=f"{name.split()[0].lower()}@example.com",
+            bill_to=wire.Address(name=name),
+            ship_to=address,
+            items=self._lines(lines),
+            customer_notes=notes,
+            gift=gift_message is not None,
+            gift_message=gift_message,
+            requested_shipping_service=self.rng.choice(_SERVICES),
+            advanced_options=wire.AdvancedOptions(store_id=store_id, source="web"),
+        )
+        self.stamps[order_id] = Stamps(create=at, modify=at, order=at, payment=paid)
+        self.orders[order_id] = _served(order, self.stamps[order_id])
+        if notify:
+            self._imported([order_id], store_id)
+        return self.orders[order_id]
+
+    def _imported(self, order_ids: list[int], store_id: int) -> None:
+        batch = f"{self.rng.getrandbits(128):032x}"
+        self.batches[batch] = order_ids
+        url = f"{self.public_url}/orders?importBatch={batch}"
+        events: tuple[wire.WebhookEventType, ...] = ("ORDER_NOTIFY", "ITEM_ORDER_NOTIFY")
+        for event in events:
+            self.notify(event, store_id, url)
+
+    def touch(self, order_id: int, **changes: Any) -> wire.Order:
+        """Apply ``changes`` to an order and stamp ``modifyDate`` now."""
+        stamps = self.stamps[order_id]
+        stamps.modify = max(self.now(), stamps.modify)
+        order = msgspec.structs.replace(self.orders[order_id], **changes)
+        self.orders[order_id] = _served(order, stamps)
+        return self.orders[order_id]
+
+    def store_update(self, order_id: int, status: wire.OrderStatus) -> Reply:
+        """The store changed the order's status (a cancellation, a hold, a release) and
+        ShipStation imported the change; ORDER_NOTIFY as for an import."""
+        order = self.orders.get(order_id)
+        if order is None:
+            return 404, aspnet("Order not found")
+        updated = self.touch(order_id, order_status=status)
+        store = order.advanced_options.store_id if order.advanced_options else None
+        self._imported([order_id], store or 0)
+        return 200, updated
+
+    def list_orders(self, query: dict[str, str]) -> Reply:
+        try:
+            page, size = paging(query)
+            found = self._filter(query)
+        except QueryError as exc:
+            return 400, message(str(exc))
+        items, total, pages = page_of(found, page, size)
+        return 200, {"orders": items, "total": total, "page": page, "pages": pages}
+
+    def _filter(self, query: dict[str, str]) -> list[wire.Order]:
+        orders = list(self.orders.values())
+        status = query.get("orderStatus")
+        if status:
+            if status not in wire.ORDER_STATUSES:
+                raise QueryError(f"The value '{status}' is not valid for orderStatus.")
+            orders = [o for o in orders if o.order_status == status]
+        store_id = query_int(query, "storeId")
+        if store_id is not None:
+            orders = [
+                o for o in orders if o.advanced_options and o.advanced_options.store_id == store_id
+            ]
+        batch = query.get("importBatch")
+        if batch is not None:
+            wanted = set(self.batches.get(batch, []))
+            orders = [o for o in orders if o.order_id in wanted]
+        number = query.get("orderNumber")
+        if number:
+            orders = [o for o in orders if o.order_number.startswith(number)]
+        name = (query.get("customerName") or "").lower()
+        if name:
+            orders = [o for o in orders if o.ship_to and name in (o.ship_to.name or "").lower()]
+        keyword = (query.get("itemKeyword") or "").lower()
+        if keyword:
+            orders = [o for o in orders if any(keyword in _item_text(i) for i in o.items)]
+        for prefix, attribute in (
+            ("modifyDate", "modify"),
+            ("createDate", "create"),
+            ("orderDate", "order"),
+            ("paymentDate", "payment"),
+        ):
+            # Both ends inclusive, at whole seconds (ShipStation's filters have no fractions).
+            start = query_date(query, f"{prefix}Start")
+            end = query_date(query, f"{prefix}End")
+            if start is None and end is None:
+                continue
+            kept = []
+            for order in orders:
+                at = getattr(self.stamps[order.order_id], attribute)
+                if at is None:
+                    continue
+                at = at.replace(microsecond=0)
+                if (start is None or at >= start) and (end is None or at <= end):
+                    kept.append(order)
+            orders = kept
+        sort_by = query.get("sortBy")
+        if sort_by is not None and sort_by not in SORT_KEYS:
+            raise QueryError(f"The value '{sort_by}' is not valid for sortBy.")
+        direction = query.get("sortDir", "ASC").upper()
+        if direction not in ("ASC", "DESC"):
+            raise QueryError(f"The value '{direction}' is not valid for sortDir.")
+        if sort_by is None:
+            orders.sort(key=lambda o: o.order_id, reverse=direction == "DESC")
+        else:
+            key = SORT_KEYS[sort_by]
+            orders.sort(
+                key=lambda o: (getattr(self.stamps[o.order_id], key), o.order_id),
+                reverse=direction == "DESC",
+            )
+        return orders
+
+    def create_order(self, body: dict[str, Any]) -> Reply:
+        """``createorder``: upsert by ``orderKey``, replacing the whole order; shipped and
+        cancelled orders are locked."""
+        missing = [
+            f
+            for f in ("orderNumber", "orderDate", "orderStatus", "billTo", "shipTo")
+            if f not in body
+        ]
+        if missing:
+            return 400, message(f"The request is invalid: {', '.join(missing)} is required.")
+        key = body.get("orderKey")
+        existing = next((o for o in self.orders.values() if key and o.order_key == key), None)
+        now = self.now()
+        order_id = existing.order_id if existing else self.next_id("order")
+        if existing is not None and existing.order_status in LOCKED:
+            return 400, aspnet(
+                "An error has occurred.",
+                f"Order {existing.order_number} is {existing.order_status} and cannot be updated.",
+            )
+        fields = body | {
+            "orderId": order_id,
+            "orderKey": key or f"{self.rng.getrandbits(128):032x}",
+            "createDate": pacific.wall(now).isoformat(),
+            "modifyDate": pacific.wall(now).isoformat(),
+        }
+        try:
+            order = msgspec.convert(fields, wire.Order, strict=False)
+        except msgspec.ValidationError as exc:
+            return 400, message(f"The request is invalid: {exc}")
+        ordered = pacific.aware(order.order_date) if order.order_date else now
+        paid = pacific.aware(order.payment_date) if order.payment_date else None
+        stamps = self.stamps.get(order_id)
+        created = stamps.create if stamps else now
+        self.stamps[order_id] = Stamps(create=created, modify=now, order=ordered, payment=paid)
+        self.orders[order_id] = _served(order, self.stamps[order_id])
+        return 200, self.orders[order_id]
+
+    # --- shipping -----------------------------------------------------------------------
+
+    def mark_as_shipped(self, request: wire.MarkShippedRequest) -> Reply:
+        order = self.orders.get(request.order_id)
+        if order is None:
+            return 404, aspnet(f"Order {request.order_id} not found.")
+        if order.order_status in LOCKED:
+            return 400, aspnet(
+                "An error has occurred.",
+                f"Order {order.order_number} is {order.order_status} and cannot be marked shipped.",
+            )
+        now = self.now()
+        ship_date = request.ship_date or pacific.wall(now).date().isoformat()
+        self.touch(
+            order.order_id,
+            order_status="shipped",
+            ship_date=ship_date,
+            carrier_code=request.carrier_code,
+        )
+        self.fulfillments.append(
+            wire.Fulfillment(
+                fulfillment_id=self.next_id("fulfillment"),
+                order_id=order.order_id,
+                order_number=order.order_number,
+                tracking_number=request.tracking_number,
+                carrier_code=request.carrier_code,
+                ship_date=ship_date,
+                create_date=pacific.wall(now),
+                marketplace_notified=request.notify_sales_channel,
+                customer_email=order.customer_email,
+                ship_to=order.ship_to,
+            )
+        )
+        self.notified.append(
+            {
+                "orderId": order.order_id,
+                "notifyCustomer": request.notify_customer,
+                "notifySalesChannel": request.notify_sales_channel,
+            }
+        )
+        return 200, wire.MarkShippedResponse(
+            order_id=order.order_id, order_number=order.order_number
+        )
+
+    def label(self, order_id: int, carrier_code: str, tracking_number: str) -> Reply:
+        """A label made in ShipStation's UI: a shipment (on ``/shipments``, not
+        ``/fulfillments``), the order shipped, SHIP_NOTIFY and ITEM_SHIP_NOTIFY."""
+        order = self.orders.get(order_id)
+        if order is None:
+            return 404, aspnet(f"Order {order_id} not found.")
+        if order.order_status in LOCKED:
+            return 400, aspnet(
+                "An error has occurred.", f"Order {order.order_number} is {order.order_status}."
+            )
+        now = self.now()
+        ship_date = pacific.wall(now).date().isoformat()
+        shipment = wire.Shipment(
+            shipment_id=self.next_id("shipment"),
+            order_id=order_id,
+            order_number=order.order_number,
+            order_key=order.order_key,
+            tracking_number=tracking_number,
+            carrier_code=carrier_code,
+            create_date=pacific.wall(now),
+            ship_date=ship_date,
+            shipment_cost=Decimal("7.50"),
+            ship_to=order.ship_to,
+            shipment_items=[
+                wire.ShipmentItem(
+                    quantity=i.quantity,
+                    order_item_id=i.order_item_id,
+                    line_item_key=i.line_item_key,
+                    sku=i.sku,
+                    name=i.name,
+                )
+                for i in order.items
+            ],
+        )
+        self.shipments.append(shipment)
+        self.touch(order_id, order_status="shipped", ship_date=ship_date, carrier_code=carrier_code)
+        store = order.advanced_options.store_id if order.advanced_options else 0
+        url = (
+            f"{self.public_url}/shipments?batchId={shipment.shipment_id}&includeShipmentItems=False"
+        )
+        events: tuple[wire.WebhookEventType, ...] = ("SHIP_NOTIFY", "ITEM_SHIP_NOTIFY")
+        for event in events:
+            self.notify(event, store or 0, url)
+        return 200, shipment
+
+    def list_fulfillments(self, query: dict[str, str]) -> Reply:
+        return self._listing(query, self.fulfillments, "fulfillments")
+
+    def list_shipments(self, query: dict[str, str]) -> Reply:
+        shipments = self.shipments
+        batch = query.get("batchId")
+        if batch is not None:
+            shipments = [s for s in shipments if str(s.shipment_id) == batch]
+        if query.get("includeShipmentItems", "false").lower() != "true":
+            shipments = [msgspec.structs.replace(s, shipment_items=None) for s in shipments]
+        return self._listing(query, shipments, "shipments")
+
+    def _listing(self, query: dict[str, str], items: list[Any], name: str) -> Reply:
+        """The filters fulfillments and shipments share, then V1's page envelope."""
+        try:
+            page, size = paging(query)
+            order_id = query_int(query, "orderId")
+        except QueryError as exc:
+            return 400, message(str(exc))
+        if order_id is not None:
+            items = [i for i in items if i.order_id == order_id]
+        for param, attribute in (
+            ("orderNumber", "order_number"),
+            ("trackingNumber", "tracking_number"),
+        ):
+            if query.get(param):
+                items = [i for i in items if getattr(i, attribute) == query[param]]
+        shown, total, pages = page_of(items, page, size)
+        return 200, {name: shown, "total": total, "page": page, "pages": pages}
+
+    # --- webhooks -----------------------------------------------------------------------
+
+    def subscribe(self, request: wire.SubscribeRequest) -> Reply:
+        webhook_id = self.next_id("webhook")
+        self.webhooks[webhook_id] = request
+        return 201, {"id": webhook_id}
+
+    def list_webhooks(self) -> Reply:
+        return 200, {
+            "webhooks": [
+                {
+                    "IsLabelAPIHook": False,
+                    "WebHookID": webhook_id,
+                    "SellerID": 1,
+                    "StoreID": request.store_id,
+                    "HookType": request.event,
+                    "MessageFormat": "Json",
+                    "Url": request.target_url,
+                    "Name": request.friendly_name,
+                    "Active": True,
+                }
+                for webhook_id, request in self.webhooks.items()
+            ]
+        }
+
+
+def _item_text(item: wire.OrderItem) -> str:
+    options = " ".join(f"{o.name} {o.value}" for o in item.options)
+    return f"{item.sku or ''} {item.name or ''} {options}".lower()
