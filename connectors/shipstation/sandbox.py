@@ -102,6 +102,9 @@ class SandboxApp:
         status, payload, headers = await self.handle(request)
         content = b"" if payload is None else msgspec.json.encode(payload)
         self.state.requests.append(f"{request.method} {request.path} {status}")
+        if not request.path.startswith("/_sandbox/"):
+            self.state.counters["requests"] += 1
+            self.state.counters["throttled"] += status == 429
         await sandboxkit.send_response(
             send, status, content, headers.items(), content_type="application/json; charset=utf-8"
         )
@@ -192,6 +195,7 @@ class SandboxApp:
                 "webhooks": state.list_webhooks()[1]["webhooks"],
                 "deliveries": self.webhooks.log,
                 "faults": state.faults,
+                "counters": dict(state.counters),
                 "requests": list(state.requests),
             }
         try:

@@ -11,7 +11,7 @@ event ShipStation would send a webhook for (the app connects its sender).
 from __future__ import annotations
 
 import random
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -106,6 +106,9 @@ class SandboxState:
         """Each ``markasshipped``'s notification choices, for tests to read."""
         self.webhooks: dict[int, wire.SubscribeRequest] = {}
         self.requests: deque[str] = deque(maxlen=500)
+        """The last requests, ``"GET /orders 200"``, for reading what happened."""
+        self.counters: Counter[str] = Counter()
+        """API requests answered (``requests``) and of them throttled (``throttled``)."""
         self.public_url = "https://ssapi.shipstation.com"
         """Where webhook resource URLs point: the sandbox's own address, once it is called."""
         self.notify: Callable[[wire.WebhookEventType, int, str], None] = lambda e, s, u: None
