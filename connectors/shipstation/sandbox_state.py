@@ -392,7 +392,7 @@ class SandboxState:
                 carrier_code=request.carrier_code,
                 ship_date=ship_date,
                 create_date=pacific.wall(now),
-                marketplace_notified=request.notify_sales_channel,
+                marketplace_notified=bool(request.notify_sales_channel),
                 customer_email=order.customer_email,
                 ship_to=order.ship_to,
             )
@@ -400,8 +400,8 @@ class SandboxState:
         self.notified.append(
             {
                 "orderId": order.order_id,
-                "notifyCustomer": request.notify_customer,
-                "notifySalesChannel": request.notify_sales_channel,
+                "notifyCustomer": bool(request.notify_customer),
+                "notifySalesChannel": bool(request.notify_sales_channel),
             }
         )
         return 200, wire.MarkShippedResponse(

@@ -35,8 +35,9 @@ WebhookEventType = Literal[
 WEBHOOK_EVENTS: tuple[WebhookEventType, ...] = get_args(WebhookEventType)
 
 
-class _Camel(msgspec.Struct, rename="camel", omit_defaults=True):
-    """A ShipStation body: camelCase names, unset optional fields left out when encoded."""
+class _Camel(msgspec.Struct, rename="camel"):
+    """A ShipStation body: camelCase names; encoded whole (unset values as ``null``), as
+    ShipStation serves its entities."""
 
 
 class Address(_Camel):
@@ -142,14 +143,15 @@ class OrderStampsPage(_Camel):
     orders: list[OrderStamps]
 
 
-class MarkShippedRequest(_Camel):
+class MarkShippedRequest(_Camel, omit_defaults=True):
     order_id: int
     carrier_code: str
     ship_date: str | None = None
     """``YYYY-MM-DD``."""
     tracking_number: str | None = None
-    notify_customer: bool = False
-    notify_sales_channel: bool = False
+    notify_customer: bool | None = None
+    """Unset: ShipStation's default (no email)."""
+    notify_sales_channel: bool | None = None
 
 
 class MarkShippedResponse(_Camel):
