@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,8 +18,10 @@ from connectors.shipstation import mapping, pacific, wire
 from connectors.shipstation.client import ShipStationClient
 from connectors.shipstation.connector import CONNECTOR, ShipStationSettings
 from connectors.shipstation.sandbox import SANDBOX_KEY, SANDBOX_SECRET, SandboxApp
+from daemon.config import ConfigError, load_config
 from daemon.credentials import Secret
-from tests.shipstation.conftest import BASE_URL, STORE_ID, RecordingGate
+from tests.helpers import toml_config
+from tests.shipstation.conftest import BASE_URL, STORE_ID, WEBHOOK_SECRET, RecordingGate
 
 ORDER: dict[str, Any] = {
     "orderId": 94113592,
@@ -232,3 +235,29 @@ async def test_a_malformed_order_fails_alone_when_its_page_is_read(app: SandboxA
         failing[0].order  # noqa: B018 (decoding is the point)
     others = [raw.order for raw in raws if raw.stamps.order_id != bad.order_id]
     assert len(others) == len(raws) - 1
+
+
+def test_the_config_loader_reports_shipstation_settings_and_credentials(tmp_path: Path) -> None:
+    channel = {
+        "name": "ss",
+        "platform": "shipstation",
+        "credentials": {
+            "api_key": "env:SS_KEY",
+            "api_secret": "env:SS_SECRET",
+            "webhook_secret": "env:SS_HOOK",
+        },
+        "settings": {"base_url": "http://ssapi.shipstation.com"},
+    }
+    path = tmp_path / "shelfsync.toml"
+    path.write_text(toml_config({"state": f"sqlite:///{tmp_path}/s.db"}, [channel]))
+    environ = {"SS_KEY": "key", "SS_SECRET": "secret", "SS_HOOK": "short"}
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ=environ)
+    problems = "\n".join(caught.value.problems)
+    assert "store_id" in problems
+    assert "webhook_secret" in problems and "shorter than 16 characters" in problems
+    assert "short" not in problems.replace("shorter", "")
+    channel["settings"] = {"store_id": STORE_ID}
+    path.write_text(toml_config({"state": f"sqlite:///{tmp_path}/s.db"}, [channel]))
+    config = load_config(path, environ=environ | {"SS_HOOK": WEBHOOK_SECRET})
+    assert config.channels[0].origin == f"shipstation:{STORE_ID}"
