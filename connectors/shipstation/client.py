@@ -188,10 +188,21 @@ class ShipStationClient:
                 if pacific.filter_value(pacific.aware(s.modify_date)) == start
             }
 
-    async def get_order(self, order_id: int) -> wire.Order:
-        return await self._call(
-            "GET", f"orders/{order_id}", f"get order {order_id}", "order", wire.Order
-        )
+    async def product_pages(
+        self, *, page_size: int = PAGE_SIZE
+    ) -> AsyncGenerator[list[tuple[wire.ProductStamps, bytes]], None]:
+        """Every active product, page by page (``page``/``pages``), each with its id and
+        ``modifyDate`` decoded strictly and its body raw. V1's date filters on products are
+        on creation, so there is no asking for changed ones: this is a full scan."""
+        page, pages = 1, 1
+        while page <= pages:
+            what = "list products"
+            params = {"page": str(page), "pageSize": str(page_size), "sortBy": "CreateDate"}
+            content = await self._ok("GET", "products", what, "product", params=params)
+            listing = decode_body(content, wire.ProductsPage, what, "product")
+            stamps = decode_body(content, wire.ProductStampsPage, what, "product").products
+            yield [(s, bytes(raw)) for s, raw in zip(stamps, listing.products, strict=True)]
+            page, pages = page + 1, listing.pages
 
     async def mark_as_shipped(self, request: wire.MarkShippedRequest) -> wire.MarkShippedResponse:
         """Mark the whole order shipped; ShipStation's refusal (already shipped, cancelled,

@@ -1,5 +1,5 @@
-"""The ShipStation V1 connector: the ``orders`` stream and the ``fulfillment.create`` write
-(see :mod:`connectors.base` for the contract).
+"""The ShipStation V1 connector: streams ``orders`` and ``products``, the
+``fulfillment.create`` write (see :mod:`connectors.base` for the contract).
 
 ShipStation sits between stores and the fulfillment provider: it imports each store's orders,
 and when an order is marked shipped it tells the store (``notifySalesChannel``).
@@ -17,9 +17,14 @@ Streams:
   order that becomes paid or released moves to ``awaiting_shipment`` with a new
   ``modifyDate``. Record keys are ShipStation ``orderId`` s, bodies the raw orders (decode
   with :mod:`.wire`, map with :func:`.mapping.order_from_wire`); ``updated_at`` is
-  ``modifyDate`` read as Pacific time. No ``products`` stream: a V1 product list cannot be
-  filtered by modification (its dates filter on creation), and the stores behind ShipStation
-  are the catalog's source.
+  ``modifyDate`` read as Pacific time.
+- ``products``: ShipStation's product catalog (one SKU per product, no variants; map with
+  :func:`.mapping.items_from_product`), those modified at or after ``since``. V1's product
+  filters are on creation, so every read is a full scan (500 per request: 20 requests for
+  10,000 products); all pages are read, then one page of the changed products is yielded,
+  oldest change first (the scan's order is by creation, so per-page yields could move the
+  cursor past older changes). Default every 12 hours: the stores behind ShipStation are
+  usually channels of their own and the catalog's first source.
 
 Writes (``RemoteWrite.payload`` is JSON of a canonical Struct):
 
@@ -155,7 +160,17 @@ class ShipStationConnector:
                 yield [_record(raw) for raw in raws]
 
     async def read(self, stream: str, since: datetime | None) -> AsyncGenerator[Page, None]:
-        """Pages of changed orders, oldest change first (see the module docstring)."""
+        """Pages of changed records, oldest change first (see the module docstring)."""
+        if stream == "products":
+            records = [
+                Record(key=str(s.product_id), updated_at=pacific.aware(s.modify_date), body=raw)
+                async for page in self.client.product_pages()
+                for s, raw in page
+                if since is None or pacific.aware(s.modify_date) >= since
+            ]
+            if records:
+                yield Page(records=sorted(records, key=lambda r: r.updated_at))
+            return
         if stream != "orders":
             raise ValueError(f"shipstation has no stream {stream!r}")
         async with AsyncExitStack() as stack:
@@ -234,7 +249,10 @@ class ShipStationConnector:
 
 CONNECTOR = ConnectorSpec(
     platform="shipstation",
-    streams=(StreamSpec(name="orders", default_schedule_seconds=30 * 60.0),),
+    streams=(
+        StreamSpec(name="products", default_schedule_seconds=12 * 3600.0),
+        StreamSpec(name="orders", default_schedule_seconds=30 * 60.0),
+    ),
     credentials=("api_key", "api_secret", "webhook_secret"),
     settings_type=ShipStationSettings,
     requests_per_second=RATE_LIMIT_PER_MINUTE / 60,

@@ -20,6 +20,10 @@ Choices where ShipStation and the canonical model do not line up one to one:
   name, street, city or country gives ``recipient=None``;
 - the shipping method is ``requestedShippingService`` (what the shopper chose in the store),
   notes are ``customerNotes``, the gift message is ``giftMessage``;
+- a product is one item (V1 products have no variants): its SKU (a product without one, which
+  V1 should not hold, gets ``<channel>:product-<productId>``), name, ``weightOz`` as ounces, UPC
+  as barcode and thumbnail as image; no dimensions, since V1 gives them in the account's UI
+  unit without saying which;
 - a canonical carrier name maps to a ShipStation ``carrierCode`` by :data:`CARRIER_CODES`
   after lower-casing and dropping spaces and punctuation; an unknown one is ``other``.
 """
@@ -34,10 +38,12 @@ from connectors.errors import RecordError
 from connectors.model import (
     Address,
     FulfillmentStatus,
+    Item,
     Order,
     OrderLine,
     OrderStatus,
     PaymentStatus,
+    Weight,
     fallback_sku,
     origin,
 )
@@ -97,6 +103,25 @@ def carrier_code(carrier: str | None) -> str:
     if not carrier:
         return OTHER_CARRIER
     return CARRIER_CODES.get(_NOT_ALNUM.sub("", carrier.lower()), OTHER_CARRIER)
+
+
+def items_from_product(channel: str, product: wire.Product) -> list[Item]:
+    """The catalog item of a ShipStation product (always one: V1 has no variants)."""
+    weight = None
+    if product.weight_oz is not None and product.weight_oz > 0:
+        weight = Weight(value=product.weight_oz, unit="oz")
+    return [
+        Item(
+            channel=channel,
+            store_item_id=str(product.product_id),
+            sku=product.sku or fallback_sku(channel, f"product-{product.product_id}"),
+            name=product.name,
+            weight=weight,
+            barcode=product.upc or None,
+            image_url=product.thumbnail_url or None,
+            updated_at=pacific.aware(product.modify_date),
+        )
+    ]
 
 
 def store_reference(order: wire.Order) -> StoreReference:

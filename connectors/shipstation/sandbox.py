@@ -26,8 +26,10 @@ Test hooks, outside the API and its limits: ``POST /_sandbox/orders`` (a shopper
 imported from a store: ``{"store_id", "lines": [{"sku", "quantity"}], "gift_message",
 "notes", "count"}``), ``POST /_sandbox/orders/{id}/status`` (the store cancelled, held or
 released it: ``{"status": ...}``), ``POST /_sandbox/orders/{id}/label`` (a label made in
-ShipStation: ``{"carrier_code", "tracking_number"}``), ``POST /_sandbox/webhooks`` (subscribe a
-receiver, as ``/webhooks/subscribe`` does), ``POST /_sandbox/faults``, ``GET /_sandbox/state``.
+ShipStation: ``{"carrier_code", "tracking_number"}``), ``POST /_sandbox/products/{id}``
+(edited in ShipStation: ``{"name", "weight_oz", "upc", "active"}``), ``POST
+/_sandbox/webhooks`` (subscribe a receiver, as ``/webhooks/subscribe`` does), ``POST
+/_sandbox/faults``, ``GET /_sandbox/state``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from connectors.sandbox_faults import FaultsRejected, injected_failure, merge_fa
 from connectors.sandbox_server import SandboxOptions
 from connectors.shipstation import wire
 from connectors.shipstation.sandbox_checks import FixedWindow, Reply, aspnet, message
+from connectors.shipstation.sandbox_shipping import Shipping
 from connectors.shipstation.sandbox_state import SANDBOX_KEY, SANDBOX_SECRET, SandboxState
 from connectors.shipstation.sandbox_webhooks import WebhookSender
 
@@ -63,10 +66,11 @@ class Request(msgspec.Struct):
 
 
 class SandboxApp:
-    """The ASGI app; ``state`` and ``webhooks`` are public for tests to inspect."""
+    """The ASGI app; ``state``, ``shipping`` and ``webhooks`` are public for tests to use."""
 
     def __init__(self, state: SandboxState) -> None:
         self.state = state
+        self.shipping = Shipping(state)
         self.limiter = FixedWindow()
         self.webhooks = WebhookSender(state)
         state.notify = self.webhooks.enqueue
@@ -153,7 +157,7 @@ class SandboxApp:
             return state.create_order(body)
         if route == ("POST", "/orders/markasshipped"):
             request = msgspec.json.decode(r.body, type=wire.MarkShippedRequest)
-            status, payload = state.mark_as_shipped(request)
+            status, payload = self.shipping.mark_as_shipped(request)
             if status == 200 and state.faults.lose_markasshipped_replies > 0:
                 state.faults.lose_markasshipped_replies -= 1
                 return 504, None
@@ -161,10 +165,15 @@ class SandboxApp:
         if r.method == "GET" and route[1].startswith("/orders/"):
             order = _by_id(state.orders, route[1].removeprefix("/orders/"))
             return (200, order) if order else (404, aspnet("Order not found"))
+        if route == ("GET", "/products"):
+            return state.catalog.list_products(r.query)
+        if r.method == "GET" and route[1].startswith("/products/"):
+            product = _by_id(state.catalog.products, route[1].removeprefix("/products/"))
+            return (200, product) if product else (404, aspnet("Product not found"))
         if route == ("GET", "/fulfillments"):
-            return state.list_fulfillments(r.query)
+            return self.shipping.list_fulfillments(r.query)
         if route == ("GET", "/shipments"):
-            return state.list_shipments(r.query)
+            return self.shipping.list_shipments(r.query)
         if route == ("GET", "/stores"):
             show_inactive = r.query.get("showInactive", "false").lower() == "true"
             return 200, [s for s in state.stores if s.active or show_inactive]
@@ -218,6 +227,11 @@ class SandboxApp:
             return state.subscribe(request)
         if (r.method, r.path) == ("POST", "/_sandbox/orders"):
             return self._place(body)
+        if r.method == "POST" and r.path.startswith("/_sandbox/products/"):
+            product_id = r.path.removeprefix("/_sandbox/products/")
+            if not product_id.isdigit():
+                return 404, message("no such product")
+            return state.catalog.edit(int(product_id), body, state.now())
         parts = r.path.removeprefix("/_sandbox/orders/").split("/")
         if r.method == "POST" and r.path.startswith("/_sandbox/orders/") and len(parts) == 2:
             order_id, action = parts
@@ -226,7 +240,7 @@ class SandboxApp:
             if action == "status" and body.get("status") in wire.ORDER_STATUSES:
                 return state.store_update(int(order_id), body["status"])
             if action == "label":
-                return state.label(
+                return self.shipping.label(
                     int(order_id),
                     str(body.get("carrier_code", "usps")),
                     str(body.get("tracking_number", "")),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from connectors.shipstation import pacific, wire
+from connectors.shipstation.sandbox_catalog import Catalog, CatalogItem
 from connectors.shipstation.sandbox_checks import (
     Faults,
     QueryError,
@@ -43,8 +44,6 @@ LOCKED = ("shipped", "cancelled")
 SORT_KEYS = {"OrderDate": "order", "ModifyDate": "modify", "CreateDate": "create"}
 """``sortBy`` value → the :class:`Stamps` attribute it sorts on."""
 _EPOCH = datetime(2026, 1, 5, 17, 0, tzinfo=UTC)
-_WORDS = ("Classic", "Organic", "Canvas", "Merino", "Ceramic", "Bamboo", "Linen", "Steel")
-_THINGS = ("Tote", "Mug", "Shirt", "Sock", "Bottle", "Notebook", "Candle", "Cap")
 _SERVICES = ("Standard Shipping", "Express", "Free Shipping")
 _NAMES = ("Jane Doe", "Ana Lima", "Kofi Mensah", "Li Wei", "Sam Okafor", "Mia Novak")
 
@@ -57,14 +56,6 @@ class Stamps:
     modify: datetime
     order: datetime
     payment: datetime | None
-
-
-@dataclass
-class CatalogItem:
-    sku: str | None
-    name: str
-    price: Decimal
-    options: list[wire.ItemOption] = field(default_factory=list)
 
 
 def _served(order: wire.Order, stamps: Stamps) -> wire.Order:
@@ -96,7 +87,7 @@ class SandboxState:
             )
             for store_id, name, marketplace_id, marketplace in STORES
         ]
-        self.catalog = [self._catalog_item(n) for n in range(catalog)]
+        self.catalog = Catalog(self.rng, catalog, _EPOCH)
         self.orders: dict[int, wire.Order] = {}
         self.stamps: dict[int, Stamps] = {}
         self.batches: dict[str, list[int]] = {}
@@ -122,16 +113,6 @@ class SandboxState:
 
     # --- seed ---------------------------------------------------------------------------
 
-    def _catalog_item(self, n: int) -> CatalogItem:
-        name = f"{self.rng.choice(_WORDS)} {self.rng.choice(_THINGS)}"
-        options = []
-        if n % 3:
-            options = [wire.ItemOption(name="Size", value=self.rng.choice(("S", "M", "L")))]
-        # About one item in twelve has no SKU: the store never gave it one.
-        sku = None if n % 12 == 11 else f"SS-{n + 1:04d}"
-        price = Decimal(self.rng.randint(500, 9000)) / 100
-        return CatalogItem(sku=sku, name=name, price=price, options=options)
-
     def _seed_orders(self) -> None:
         """Twelve orders a minute apart: awaiting shipment, and one of each other status."""
         others: list[wire.OrderStatus] = [
@@ -151,16 +132,15 @@ class SandboxState:
     # --- orders -------------------------------------------------------------------------
 
     def _lines(self, lines: list[dict[str, Any]] | None) -> list[wire.OrderItem]:
-        if not self.catalog:
+        catalog = self.catalog.items
+        if not catalog:
             return []
         if lines is None:
-            picks = self.rng.sample(self.catalog, min(len(self.catalog), self.rng.randint(1, 3)))
+            picks = self.rng.sample(catalog, min(len(catalog), self.rng.randint(1, 3)))
             lines = [{"item": item, "quantity": self.rng.randint(1, 3)} for item in picks]
         items = []
         for line in lines:
-            item = line.get("item") or next(
-                (c for c in self.catalog if c.sku == line.get("sku")), None
-            )
+            item = line.get("item") or self.catalog.by_sku(line.get("sku"))
             if not isinstance(item, CatalogItem):
                 item = CatalogItem(
                     sku=line.get("sku"), name=line.get("name", "Item"), price=Decimal(1)
@@ -363,125 +343,6 @@ class SandboxState:
         self.stamps[order_id] = Stamps(create=created, modify=now, order=ordered, payment=paid)
         self.orders[order_id] = _served(order, self.stamps[order_id])
         return 200, self.orders[order_id]
-
-    # --- shipping -----------------------------------------------------------------------
-
-    def mark_as_shipped(self, request: wire.MarkShippedRequest) -> Reply:
-        order = self.orders.get(request.order_id)
-        if order is None:
-            return 404, aspnet(f"Order {request.order_id} not found.")
-        if order.order_status in LOCKED:
-            return 400, aspnet(
-                "An error has occurred.",
-                f"Order {order.order_number} is {order.order_status} and cannot be marked shipped.",
-            )
-        now = self.now()
-        ship_date = request.ship_date or pacific.wall(now).date().isoformat()
-        self.touch(
-            order.order_id,
-            order_status="shipped",
-            ship_date=ship_date,
-            carrier_code=request.carrier_code,
-        )
-        self.fulfillments.append(
-            wire.Fulfillment(
-                fulfillment_id=self.next_id("fulfillment"),
-                order_id=order.order_id,
-                order_number=order.order_number,
-                tracking_number=request.tracking_number,
-                carrier_code=request.carrier_code,
-                ship_date=ship_date,
-                create_date=pacific.wall(now),
-                marketplace_notified=bool(request.notify_sales_channel),
-                customer_email=order.customer_email,
-                ship_to=order.ship_to,
-            )
-        )
-        self.notified.append(
-            {
-                "orderId": order.order_id,
-                "notifyCustomer": bool(request.notify_customer),
-                "notifySalesChannel": bool(request.notify_sales_channel),
-            }
-        )
-        return 200, wire.MarkShippedResponse(
-            order_id=order.order_id, order_number=order.order_number
-        )
-
-    def label(self, order_id: int, carrier_code: str, tracking_number: str) -> Reply:
-        """A label made in ShipStation's UI: a shipment (on ``/shipments``, not
-        ``/fulfillments``), the order shipped, SHIP_NOTIFY and ITEM_SHIP_NOTIFY."""
-        order = self.orders.get(order_id)
-        if order is None:
-            return 404, aspnet(f"Order {order_id} not found.")
-        if order.order_status in LOCKED:
-            return 400, aspnet(
-                "An error has occurred.", f"Order {order.order_number} is {order.order_status}."
-            )
-        now = self.now()
-        ship_date = pacific.wall(now).date().isoformat()
-        shipment = wire.Shipment(
-            shipment_id=self.next_id("shipment"),
-            order_id=order_id,
-            order_number=order.order_number,
-            order_key=order.order_key,
-            tracking_number=tracking_number,
-            carrier_code=carrier_code,
-            create_date=pacific.wall(now),
-            ship_date=ship_date,
-            shipment_cost=Decimal("7.50"),
-            ship_to=order.ship_to,
-            shipment_items=[
-                wire.ShipmentItem(
-                    quantity=i.quantity,
-                    order_item_id=i.order_item_id,
-                    line_item_key=i.line_item_key,
-                    sku=i.sku,
-                    name=i.name,
-                )
-                for i in order.items
-            ],
-        )
-        self.shipments.append(shipment)
-        self.touch(order_id, order_status="shipped", ship_date=ship_date, carrier_code=carrier_code)
-        store = order.advanced_options.store_id if order.advanced_options else 0
-        url = (
-            f"{self.public_url}/shipments?batchId={shipment.shipment_id}&includeShipmentItems=False"
-        )
-        events: tuple[wire.WebhookEventType, ...] = ("SHIP_NOTIFY", "ITEM_SHIP_NOTIFY")
-        for event in events:
-            self.notify(event, store or 0, url)
-        return 200, shipment
-
-    def list_fulfillments(self, query: dict[str, str]) -> Reply:
-        return self._listing(query, self.fulfillments, "fulfillments")
-
-    def list_shipments(self, query: dict[str, str]) -> Reply:
-        shipments = self.shipments
-        batch = query.get("batchId")
-        if batch is not None:
-            shipments = [s for s in shipments if str(s.shipment_id) == batch]
-        if query.get("includeShipmentItems", "false").lower() != "true":
-            shipments = [msgspec.structs.replace(s, shipment_items=None) for s in shipments]
-        return self._listing(query, shipments, "shipments")
-
-    def _listing(self, query: dict[str, str], items: list[Any], name: str) -> Reply:
-        """The filters fulfillments and shipments share, then V1's page envelope."""
-        try:
-            page, size = paging(query)
-            order_id = query_int(query, "orderId")
-        except QueryError as exc:
-            return 400, message(str(exc))
-        if order_id is not None:
-            items = [i for i in items if i.order_id == order_id]
-        for param, attribute in (
-            ("orderNumber", "order_number"),
-            ("trackingNumber", "tracking_number"),
-        ):
-            if query.get(param):
-                items = [i for i in items if getattr(i, attribute) == query[param]]
-        shown, total, pages = page_of(items, page, size)
-        return 200, {name: shown, "total": total, "page": page, "pages": pages}
 
     # --- webhooks -----------------------------------------------------------------------
 

@@ -217,6 +217,45 @@ class ShipmentsPage(_Camel):
     pages: int
 
 
+class Product(_Camel):
+    """A product of ShipStation's catalog: one SKU, no variants."""
+
+    product_id: int
+    sku: str
+    name: str
+    create_date: datetime
+    modify_date: datetime
+    active: bool = True
+    price: Decimal | None = None
+    default_cost: Decimal | None = None
+    length: Decimal | None = None
+    width: Decimal | None = None
+    height: Decimal | None = None
+    """Dimensions in whatever unit the account's UI is set to: V1 does not say which."""
+    weight_oz: Decimal | None = None
+    upc: str | None = None
+    thumbnail_url: str | None = None
+    fulfillment_sku: str | None = None
+    warehouse_location: str | None = None
+    internal_notes: str | None = None
+
+
+class ProductsPage(_Camel):
+    products: list[msgspec.Raw]
+    total: int
+    page: int
+    pages: int
+
+
+class ProductStamps(_Camel):
+    product_id: int
+    modify_date: datetime
+
+
+class ProductStampsPage(_Camel):
+    products: list[ProductStamps]
+
+
 class Store(_Camel):
     store_id: int
     store_name: str

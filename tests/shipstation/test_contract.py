@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import httpx
 import msgspec
@@ -100,7 +101,7 @@ async def test_pages_walk_every_order_once_when_one_leaves_the_filter_mid_walk(
     first = await anext(pages)
     seen += [raw.stamps.order_id for raw in first]
     # An order of the first page ships: by position, the rest would move up one place.
-    app.state.mark_as_shipped(wire.MarkShippedRequest(order_id=seen[0], carrier_code="usps"))
+    app.shipping.mark_as_shipped(wire.MarkShippedRequest(order_id=seen[0], carrier_code="usps"))
     seen += [raw.stamps.order_id async for page in pages for raw in page]
     assert sorted(seen) == sorted(awaiting)
 
@@ -197,3 +198,23 @@ async def test_refused_credentials_are_auth_failed(
     with pytest.raises(AuthFailed, match="401"):
         async for _ in connector.read("orders", None):
             pass
+
+
+async def test_products_stream_scans_the_catalog_and_returns_what_changed_since(
+    connector: ShipStationConnector, app: SandboxApp, gate: RecordingGate
+) -> None:
+    [page] = [page async for page in connector.read("products", None)]
+    assert sorted(r.key for r in page.records) == sorted(str(p) for p in app.state.catalog.products)
+    assert [r.updated_at for r in page.records] == sorted(r.updated_at for r in page.records)
+    edited = next(iter(app.state.catalog.products))
+    later = NOW + timedelta(minutes=1)
+    app.state.catalog.edit(edited, {"weight_oz": 9.5}, later)
+    calls = gate.calls
+    [changed] = [page async for page in connector.read("products", later)]
+    assert [r.key for r in changed.records] == [str(edited)]
+    assert gate.calls == calls + 1  # one page of up to 500 products: the whole catalog
+    [item] = mapping.items_from_product(
+        "ss", msgspec.json.decode(changed.records[0].body, type=wire.Product)
+    )
+    assert item.weight == model.Weight(value=Decimal("9.5"), unit="oz")
+    assert [p async for p in connector.read("products", later + timedelta(seconds=1))] == []

@@ -238,3 +238,29 @@ async def test_a_shopper_order_is_imported_into_its_store(
     )
     assert cancelled.json()["orderStatus"] == "cancelled"
     assert cancelled.json()["modifyDate"] == pacific.wall(later).isoformat()
+
+
+async def test_products_list_filters_and_pages(http: httpx.AsyncClient, app: SandboxApp) -> None:
+    catalog = app.state.catalog
+    listing = (await http.get("/products", params={"pageSize": "10"}, auth=AUTH)).json()
+    assert (listing["total"], listing["pages"]) == (len(catalog.products), 3)
+    sku = next(iter(catalog.products.values())).sku
+    [one] = (await http.get("/products", params={"sku": sku}, auth=AUTH)).json()["products"]
+    assert one["sku"] == sku and one["modifyDate"] == one["createDate"]
+    # Items sold without SKU are no products: V1 keys its catalog by SKU.
+    assert len(catalog.products) == sum(1 for i in catalog.items if i.sku) < len(catalog.items)
+    sized = [p for p in catalog.products.values() if p.name.endswith(" - M")]
+    assert sized, "some products come in sizes"
+    hidden = sized[0].product_id
+    catalog.edit(hidden, {"active": False}, NOW)
+    active = (await http.get("/products", params={"pageSize": "500"}, auth=AUTH)).json()
+    assert hidden not in {p["productId"] for p in active["products"]}
+    everything = await http.get(
+        "/products", params={"pageSize": "500", "showInactive": "true"}, auth=AUTH
+    )
+    assert hidden in {p["productId"] for p in everything.json()["products"]}
+    by_tag = (await http.get("/products", params={"tagId": "7"}, auth=AUTH)).json()
+    assert by_tag["products"] == []
+    edited = await http.post(f"/_sandbox/products/{hidden}", json={"name": "Renamed"})
+    assert edited.json()["name"] == "Renamed"
+    assert (await http.get(f"/products/{hidden}", auth=AUTH)).json()["name"] == "Renamed"

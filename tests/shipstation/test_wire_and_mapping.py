@@ -261,3 +261,35 @@ def test_the_config_loader_reports_shipstation_settings_and_credentials(tmp_path
     path.write_text(toml_config({"state": f"sqlite:///{tmp_path}/s.db"}, [channel]))
     config = load_config(path, environ=environ | {"SS_HOOK": WEBHOOK_SECRET})
     assert config.channels[0].origin == f"shipstation:{STORE_ID}"
+
+
+def test_a_product_is_one_item_without_dimensions() -> None:
+    product = msgspec.json.decode(
+        json.dumps(
+            {
+                "productId": 7,
+                "sku": "",
+                "name": "Canvas Tote - M",
+                "createDate": "2026-01-05T09:00:00.0000000",
+                "modifyDate": "2026-07-05T09:00:00.0000000",
+                "weightOz": 12,
+                "length": 10,
+                "width": 4,
+                "height": 2,
+                "upc": "012345678905",
+                "thumbnailUrl": None,
+                "active": True,
+            }
+        ).encode(),
+        type=wire.Product,
+    )
+    [item] = mapping.items_from_product("ss", product)
+    assert (item.sku, item.name, item.barcode, item.image_url) == (
+        "ss:product-7",
+        "Canvas Tote - M",
+        "012345678905",
+        None,
+    )
+    assert item.weight is not None and (item.weight.value, item.weight.unit) == (12, "oz")
+    assert item.dimensions is None
+    assert item.updated_at == datetime(2026, 7, 5, 16, 0, tzinfo=UTC)
