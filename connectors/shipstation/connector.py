@@ -108,7 +108,9 @@ def _record(raw: RawOrder) -> Record:
     )
 
 
-async def merged_pages(reads: list[AsyncIterator[list[Record]]]) -> AsyncIterator[list[Record]]:
+async def merged_pages(
+    reads: list[AsyncIterator[list[Record]]],
+) -> AsyncGenerator[list[Record], None]:
     """Records of several reads, each sorted by ``updated_at``, as pages sorted by it.
 
     A page holds what is at or before the horizon: the oldest last record among the reads
@@ -162,12 +164,13 @@ class ShipStationConnector:
     async def read(self, stream: str, since: datetime | None) -> AsyncGenerator[Page, None]:
         """Pages of changed records, oldest change first (see the module docstring)."""
         if stream == "products":
-            records = [
-                Record(key=str(s.product_id), updated_at=pacific.aware(s.modify_date), body=raw)
-                async for page in self.client.product_pages()
-                for s, raw in page
-                if since is None or pacific.aware(s.modify_date) >= since
-            ]
+            async with aclosing(self.client.product_pages()) as pages:
+                records = [
+                    Record(key=str(s.product_id), updated_at=pacific.aware(s.modify_date), body=raw)
+                    async for page in pages
+                    for s, raw in page
+                    if since is None or pacific.aware(s.modify_date) >= since
+                ]
             if records:
                 yield Page(records=sorted(records, key=lambda r: r.updated_at))
             return
@@ -178,7 +181,8 @@ class ShipStationConnector:
                 await stack.enter_async_context(aclosing(self._status_pages(status, since)))
                 for status in ORDER_STATUSES
             ]
-            async for records in merged_pages(list(reads)):
+            merged = await stack.enter_async_context(aclosing(merged_pages(list(reads))))
+            async for records in merged:
                 yield Page(records=records)
 
     async def write(self, remote_write: RemoteWrite) -> WriteResult:
