@@ -12,7 +12,7 @@ the next window) on every answer and 429 ``{"message": "Too Many Requests"}`` pa
 list envelope ``{<items>, total, page, pages}`` with ``pageSize`` up to 500; query values that do
 not parse (400 ``{"message"}``); business-rule refusals in ASP.NET's ``{"Message",
 "ExceptionMessage", ...}`` shape (marking a shipped or cancelled order, updating a locked one);
-timestamps as Pacific wall time without offset.
+timestamps as Pacific wall time without offset, with seven fractional digits.
 
 API: ``GET /orders`` (filters ``orderStatus``, ``storeId``, ``orderNumber`` prefix,
 ``customerName``, ``itemKeyword``, ``importBatch``, ``create/modify/order/paymentDateStart/End``
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import urllib.parse
 from typing import Any
 
@@ -104,7 +105,7 @@ class SandboxApp:
             # Resource URLs in webhooks point back at wherever the sandbox is reached.
             self.state.public_url = f"{scope.get('scheme', 'http')}://{host}"
         status, payload, headers = await self.handle(request)
-        content = b"" if payload is None else msgspec.json.encode(payload)
+        content = b"" if payload is None else _net_ticks(msgspec.json.encode(payload))
         self.state.requests.append(f"{request.method} {request.path} {status}")
         if not request.path.startswith("/_sandbox/"):
             self.state.counters["requests"] += 1
@@ -268,6 +269,15 @@ class SandboxApp:
             for _ in range(count)
         ]
         return 201, placed
+
+
+_STAMP = re.compile(rb'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?"')
+
+
+def _net_ticks(content: bytes) -> bytes:
+    """Timestamps written as V1 writes them, with seven fractional digits (.NET's ticks):
+    ``2026-01-05T09:00:00.0000000``, never an offset."""
+    return _STAMP.sub(lambda m: b'"%s.%s"' % (m[1], (m[2] or b"").ljust(7, b"0")), content)
 
 
 def _by_id(items: dict[int, Any], text: str) -> Any:

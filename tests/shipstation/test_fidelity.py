@@ -72,8 +72,9 @@ async def test_timestamps_are_pacific_wall_time_and_filters_read_as_pacific(
     summer = app.state.place_order(at=datetime(2026, 7, 1, 19, 30, tzinfo=UTC), notify=False)
     winter = app.state.place_order(at=datetime(2026, 12, 1, 19, 30, tzinfo=UTC), notify=False)
     served = {o["orderId"]: o for o in (await http.get("/orders", auth=AUTH)).json()["orders"]}
-    assert served[summer.order_id]["modifyDate"] == "2026-07-01T12:30:00"  # PDT, UTC-7
-    assert served[winter.order_id]["modifyDate"] == "2026-12-01T11:30:00"  # PST, UTC-8
+    # Seven fractional digits, as .NET writes them; no offset.
+    assert served[summer.order_id]["modifyDate"] == "2026-07-01T12:30:00.0000000"  # PDT, UTC-7
+    assert served[winter.order_id]["modifyDate"] == "2026-12-01T11:30:00.0000000"  # PST, UTC-8
     # Inclusive at whole seconds: a start equal to the stamp returns it.
     since = await http.get(
         "/orders",
@@ -237,7 +238,7 @@ async def test_a_shopper_order_is_imported_into_its_store(
         f"/_sandbox/orders/{order['orderId']}/status", json={"status": "cancelled"}
     )
     assert cancelled.json()["orderStatus"] == "cancelled"
-    assert cancelled.json()["modifyDate"] == pacific.wall(later).isoformat()
+    assert cancelled.json()["modifyDate"] == pacific.wall(later).isoformat() + ".0000000"
 
 
 async def test_products_list_filters_and_pages(http: httpx.AsyncClient, app: SandboxApp) -> None:
