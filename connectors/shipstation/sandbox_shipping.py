@@ -17,6 +17,7 @@ from connectors.shipstation.sandbox_checks import (
     message,
     page_of,
     paging,
+    query_date,
     query_int,
 )
 from connectors.shipstation.sandbox_state import LOCKED, SandboxState
@@ -117,7 +118,14 @@ class Shipping:
         return 200, shipment
 
     def list_fulfillments(self, query: dict[str, str]) -> Reply:
-        return self._listing(query, self.state.fulfillments, "fulfillments")
+        fulfillments = self.state.fulfillments
+        try:
+            fulfillment_id = query_int(query, "fulfillmentId")
+        except QueryError as exc:
+            return 400, message(str(exc))
+        if fulfillment_id is not None:
+            fulfillments = [f for f in fulfillments if f.fulfillment_id == fulfillment_id]
+        return self._listing(query, fulfillments, "fulfillments")
 
     def list_shipments(self, query: dict[str, str]) -> Reply:
         shipments = self.state.shipments
@@ -129,10 +137,14 @@ class Shipping:
         return self._listing(query, shipments, "shipments")
 
     def _listing(self, query: dict[str, str], items: list[Any], name: str) -> Reply:
-        """The filters fulfillments and shipments share, then V1's page envelope."""
+        """The filters fulfillments and shipments share (``orderId``, ``orderNumber``,
+        ``trackingNumber``, ``recipientName``, ``createDateStart``/``End`` inclusive), in
+        creation order, then V1's page envelope."""
         try:
             page, size = paging(query)
             order_id = query_int(query, "orderId")
+            start = query_date(query, "createDateStart")
+            end = query_date(query, "createDateEnd")
         except QueryError as exc:
             return 400, message(str(exc))
         if order_id is not None:
@@ -143,5 +155,16 @@ class Shipping:
         ):
             if query.get(param):
                 items = [i for i in items if getattr(i, attribute) == query[param]]
+        recipient = query.get("recipientName")
+        if recipient:
+            items = [i for i in items if i.ship_to is not None and i.ship_to.name == recipient]
+        if start is not None or end is not None:
+            items = [
+                i
+                for i in items
+                if i.create_date is not None
+                and (start is None or pacific.aware(i.create_date) >= start)
+                and (end is None or pacific.aware(i.create_date) <= end)
+            ]
         shown, total, pages = page_of(items, page, size)
         return 200, {name: shown, "total": total, "page": page, "pages": pages}

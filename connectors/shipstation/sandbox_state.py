@@ -349,7 +349,7 @@ class SandboxState:
     def subscribe(self, request: wire.SubscribeRequest) -> Reply:
         webhook_id = self.next_id("webhook")
         self.webhooks[webhook_id] = request
-        return 201, {"id": webhook_id}
+        return 200, {"id": webhook_id}
 
     def list_webhooks(self) -> Reply:
         return 200, {

@@ -189,6 +189,16 @@ async def test_marked_orders_are_fulfillments_and_labels_are_shipments(
     assert with_items["shipments"][0]["shipmentItems"]
     none = (await http.get("/fulfillments", params={"orderId": str(labeled)}, auth=AUTH)).json()
     assert none["fulfillments"] == []
+
+    async def found(**params: str) -> list[int]:
+        listing = await http.get("/fulfillments", params=params, auth=AUTH)
+        return [f["orderId"] for f in listing.json()["fulfillments"]]
+
+    created = pacific.filter_value(NOW)
+    assert await found(fulfillmentId=str(fulfillment["fulfillmentId"])) == [marked]
+    assert await found(trackingNumber="FX1", createDateStart=created) == [marked]
+    assert await found(trackingNumber="nope") == []
+    assert await found(createDateEnd=pacific.filter_value(NOW - timedelta(seconds=1))) == []
     order = (await http.get(f"/orders/{marked}", auth=AUTH)).json()
     assert (order["orderStatus"], order["shipDate"], order["carrierCode"]) == (
         "shipped",
