@@ -17,10 +17,13 @@ timestamps as Pacific wall time without offset, with seven fractional digits.
 API: ``GET /orders`` (filters ``orderStatus``, ``storeId``, ``orderNumber`` prefix,
 ``customerName``, ``itemKeyword``, ``importBatch``, ``create/modify/order/paymentDateStart/End``
 inclusive at whole seconds, ``sortBy`` ``OrderDate|ModifyDate|CreateDate``, ``sortDir``, default
-order ``orderId`` ascending), ``GET /orders/{id}``, ``POST /orders/createorder`` (upsert by
-``orderKey``), ``POST /orders/markasshipped``, ``GET /fulfillments``, ``GET /shipments`` (label
-shipments only), ``GET /stores``, ``GET /stores/{id}``, ``POST /webhooks/subscribe``, ``GET
-/webhooks``, ``DELETE /webhooks/{id}``. No inventory endpoints: V1 has none.
+order ``orderId`` ascending), ``GET`` and ``DELETE /orders/{id}``, ``POST /orders/createorder``
+(upsert by ``orderKey``), ``POST /orders/markasshipped``, ``POST /orders/holduntil``, ``POST
+/orders/restorefromhold``, ``GET /products`` (``sku``, ``name``, ``startDate``/``endDate`` on
+creation, ``showInactive``, ``sortBy``), ``GET /products/{id}``, ``GET /fulfillments``, ``GET
+/shipments`` (label shipments only), ``GET /stores``, ``GET /stores/{id}``, ``POST
+/webhooks/subscribe``, ``GET /webhooks``, ``DELETE /webhooks/{id}``. No inventory endpoints:
+V1 has none.
 
 Test hooks, outside the API and its limits: ``POST /_sandbox/orders`` (a shopper's order,
 imported from a store: ``{"store_id", "lines": [{"sku", "quantity"}], "gift_message",
@@ -64,6 +67,13 @@ class Request(msgspec.Struct):
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+
+
+class HoldRequest(msgspec.Struct, rename="camel"):
+    """The body of ``holduntil`` and ``restorefromhold``."""
+
+    order_id: int
+    hold_until_date: str | None = None
 
 
 class SandboxApp:
@@ -163,6 +173,14 @@ class SandboxApp:
                 state.faults.lose_markasshipped_replies -= 1
                 return 504, None
             return status, payload
+        if route == ("POST", "/orders/holduntil"):
+            hold = msgspec.json.decode(r.body, type=HoldRequest)
+            return state.hold(hold.order_id, hold.hold_until_date)
+        if route == ("POST", "/orders/restorefromhold"):
+            return state.restore(msgspec.json.decode(r.body, type=HoldRequest).order_id)
+        if r.method == "DELETE" and route[1].startswith("/orders/"):
+            order_id = route[1].removeprefix("/orders/")
+            return state.delete(int(order_id)) if order_id.isdigit() else (404, None)
         if r.method == "GET" and route[1].startswith("/orders/"):
             order = _by_id(state.orders, route[1].removeprefix("/orders/"))
             return (200, order) if order else (404, aspnet("Order not found"))

@@ -237,6 +237,33 @@ class SandboxState:
         self._imported([order_id], store or 0)
         return 200, updated
 
+    def hold(self, order_id: int, until: str | None) -> Reply:
+        """``POST /orders/holduntil``: an open order goes ``on_hold`` (until a date, which
+        the sandbox records but does not act on)."""
+        order = self.orders.get(order_id)
+        if order is None:
+            return 404, aspnet(f"Order {order_id} not found.")
+        if order.order_status in LOCKED or not until:
+            return 400, aspnet("An error has occurred.", "Order cannot be held.")
+        self.touch(order_id, order_status="on_hold")
+        return 200, {"success": True, "message": "Order held successfully."}
+
+    def restore(self, order_id: int) -> Reply:
+        """``POST /orders/restorefromhold``: an ``on_hold`` order is awaiting shipment again."""
+        order = self.orders.get(order_id)
+        if order is None:
+            return 404, aspnet(f"Order {order_id} not found.")
+        if order.order_status != "on_hold":
+            return 400, aspnet("An error has occurred.", "Order is not on hold.")
+        self.touch(order_id, order_status="awaiting_shipment")
+        return 200, {"success": True, "message": "Order restored successfully."}
+
+    def delete(self, order_id: int) -> Reply:
+        """``DELETE /orders/{id}``: the order leaves every list (V1 keeps it, inactive)."""
+        if self.orders.pop(order_id, None) is None:
+            return 404, aspnet("Order not found")
+        return 200, {"success": True, "message": "The requested order has been deleted."}
+
     def list_orders(self, query: dict[str, str]) -> Reply:
         try:
             page, size = paging(query)

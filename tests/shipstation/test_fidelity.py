@@ -275,3 +275,28 @@ async def test_products_list_filters_and_pages(http: httpx.AsyncClient, app: San
     edited = await http.post(f"/_sandbox/products/{hidden}", json={"name": "Renamed"})
     assert edited.json()["name"] == "Renamed"
     assert (await http.get(f"/products/{hidden}", auth=AUTH)).json()["name"] == "Renamed"
+
+
+async def test_holds_restores_and_deletes_move_orders_between_lists(
+    http: httpx.AsyncClient, app: SandboxApp
+) -> None:
+    waiting = next(o for o in app.state.orders.values() if o.order_status == "awaiting_shipment")
+    held = await http.post(
+        "/orders/holduntil",
+        json={"orderId": waiting.order_id, "holdUntilDate": "2026-02-01"},
+        auth=AUTH,
+    )
+    assert held.json() == {"success": True, "message": "Order held successfully."}
+    assert app.state.orders[waiting.order_id].order_status == "on_hold"
+    again = await http.post(
+        "/orders/restorefromhold", json={"orderId": waiting.order_id}, auth=AUTH
+    )
+    assert again.status_code == 200
+    assert app.state.orders[waiting.order_id].order_status == "awaiting_shipment"
+    not_held = await http.post(
+        "/orders/restorefromhold", json={"orderId": waiting.order_id}, auth=AUTH
+    )
+    assert not_held.status_code == 400
+    deleted = await http.delete(f"/orders/{waiting.order_id}", auth=AUTH)
+    assert deleted.json()["success"] is True
+    assert (await http.get(f"/orders/{waiting.order_id}", auth=AUTH)).status_code == 404
