@@ -8,8 +8,8 @@ Streams:
 
 - ``orders``: orders modified at or after ``since`` in ``awaiting_shipment`` (paid, not yet
   shipped: what the fulfillment provider should ship) and in ``cancelled`` (so that a
-  cancellation reaches the actor, which cancels the fulfillment order), optionally of one
-  store (``settings.store_id``). ShipStation filters by one status per request, so both are
+  cancellation reaches the actor, which cancels the fulfillment order), of the channel's
+  store (``storeId=settings.store_id``). ShipStation filters by one status per request, so both are
   read (``sortBy=ModifyDate``, ascending, 500 per page) and merged in modification order; a
   page is yielded only up to the oldest last stamp of the reads still going, so the cursor
   can advance with every page without skipping an order of the other status. Other statuses
