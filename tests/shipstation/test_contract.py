@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -218,3 +218,24 @@ async def test_products_stream_scans_the_catalog_and_returns_what_changed_since(
     )
     assert item.weight == model.Weight(value=Decimal("9.5"), unit="oz")
     assert [p async for p in connector.read("products", later + timedelta(seconds=1))] == []
+
+
+async def test_a_cursor_in_the_repeated_hour_skips_no_order_after_it(
+    client: ShipStationClient, app: SandboxApp
+) -> None:
+    # 1 November 2026, clocks fall back at 09:00 UTC: 01:00-02:00 Pacific happens twice.
+    fall_back = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    placed = {
+        minutes: app.state.place_order(at=fall_back + timedelta(minutes=minutes), notify=False)
+        for minutes in (-50, -10, 10, 50, 70)
+    }
+    cursor = fall_back + timedelta(minutes=30)  # 01:30 the second time (PST)
+    read = {
+        raw.stamps.order_id
+        async for page in client.order_pages("awaiting_shipment", cursor)
+        for raw in page
+    }
+    after = {placed[m].order_id for m in (50, 70)}
+    assert after <= read
+    # Asked from 01:30 the first time (PDT): what is re-read is at most an hour's worth.
+    assert placed[-50].order_id not in read
