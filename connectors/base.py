@@ -13,7 +13,9 @@ pausing); the connector owns only the platform's protocol:
 - ``write(remote_write)`` performs one remote write, idempotent under its ``key``.
 - the spec's ``verify_webhook(settings, secrets, headers, body)`` checks the platform's
   signature and names the event; it is a plain function so that webhooks are verified and
-  persisted even while the channel's actor is restarting.
+  persisted even while the channel's actor is restarting. ``headers`` also holds the request
+  target (path and query, as received) under the pseudo-header ``:path``, as in HTTP/2, for a
+  platform that signs nothing and is authenticated by a secret in the URL it posts to.
 - the spec's ``interpret(channel, settings, stream, body)`` says what a stored record means in
   the canonical model (:data:`connectors.model.Canonical`); the hub acts on that, so it never
   reads a platform's field names. It is a plain function for the same reason.
@@ -149,7 +151,9 @@ class StreamSpec(msgspec.Struct, frozen=True):
 
 
 WebhookVerifier = Callable[[Any, Mapping[str, Secret], Mapping[str, str], bytes], WebhookEvent]
-"""A spec's ``verify_webhook``: ``(settings, secrets, headers, body) -> event``."""
+"""A spec's ``verify_webhook``: ``(settings, secrets, headers, body) -> event``. ``headers``
+are lower-cased, plus ``:path``: the request target, path and query (no HTTP/1.1 header name
+starts with ``:``, so a sender cannot set it). It may hold a secret: never log it."""
 
 
 def verify_with_webhook_secret(
@@ -238,7 +242,8 @@ class ConnectorSpec:
     create: Callable[[ConnectorContext], Connector]
     verify_webhook: WebhookVerifier
     """``(settings, secrets, headers, body) -> event``; raises ``InvalidSignature`` or
-    ``RecordError``. Header names arrive lower-cased."""
+    ``RecordError``. Header names arrive lower-cased, with the request target as ``:path``
+    (see :data:`WebhookVerifier`)."""
     check_credentials: CredentialCheck = no_credential_checks
     """Run by the config loader on the resolved secrets; see :data:`CredentialCheck`."""
     interpret: RecordInterpreter = nothing_to_interpret

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import httpx
+import msgspec
 
-from connectors.errors import AuthFailed, RateLimited, Retryable
+from connectors.errors import AuthFailed, RateLimited, RecordError, Retryable
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -54,3 +58,14 @@ def check_status(response: httpx.Response, what: str, *retry_after_headers: str)
         raise Retryable(f"{what}: server error {status}")
     if status in (401, 403):
         raise AuthFailed(f"{what}: {status} {response.reason_phrase}")
+
+
+def decode_body(content: bytes, type_: type[T], what: str, entity: str) -> T:
+    """``content`` (JSON) strictly as ``type_``; one that does not decode is a ``RecordError``
+    about ``entity`` (reason ``schema``) whose message names the field path."""
+    try:
+        return msgspec.json.decode(content, type=type_)
+    except msgspec.DecodeError as exc:  # ValidationError included: both carry the field path
+        raise RecordError(
+            f"{what}: unexpected payload: {exc}", entity=entity, reason="schema"
+        ) from None

@@ -11,10 +11,16 @@ import importlib
 
 from connectors.base import ConnectorSpec
 from connectors.shipbob.connector import CONNECTOR as SHIPBOB
+from connectors.shipstation.connector import CONNECTOR as SHIPSTATION
 from connectors.shopify.connector import CONNECTOR as SHOPIFY
 from connectors.wix.connector import CONNECTOR as WIX
 
-BUILTIN: dict[str, ConnectorSpec] = {"shipbob": SHIPBOB, "shopify": SHOPIFY, "wix": WIX}
+BUILTIN: dict[str, ConnectorSpec] = {
+    "shipbob": SHIPBOB,
+    "shipstation": SHIPSTATION,
+    "shopify": SHOPIFY,
+    "wix": WIX,
+}
 """Platform name → spec for every connector shipped in ``connectors/``."""
 
 

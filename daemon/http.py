@@ -6,7 +6,9 @@ Routes::
     GET  /healthz              200 while the process runs
     GET  /readyz               200 when the store is open and every enabled channel runs,
                                503 with the reason otherwise
-    POST /webhooks/{channel}   verified by the channel's connector, persisted, then answered
+    POST /webhooks/{channel}   verified by the channel's connector, persisted, then answered;
+                               the verifier also gets the request target (path and query)
+                               as the pseudo-header ``:path``
 
 Webhooks are acknowledged only after they are durably stored, so a 200 always means "kept"
 (200 and not 202: Wix redelivers anything but 200).
@@ -82,6 +84,11 @@ class HttpApp:
             await _respond(send, 404, f"no channel named {channel!r}\n")
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        # The request target, for platforms that authenticate by a secret in the URL (no
+        # HTTP/1.1 header name starts with ":", so it cannot be forged as a header). It holds
+        # that secret: never log it.
+        query = scope.get("query_string", b"").decode("latin-1")
+        headers[":path"] = scope["path"] + (f"?{query}" if query else "")
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self._max_body:
             await _respond(send, 413, f"body over {self._max_body} bytes\n")

@@ -13,14 +13,16 @@ Behaviour is set by the channel's settings table:
 - ``retryable_failures``: how many reads fail with a retryable error (with ``retry_after``)
   before reads succeed.
 
-A webhook verifies when its ``X-Fake-Signature`` header equals the channel's ``token`` secret;
-its JSON body is ``{"id": ..., "topic": STREAM}``. Each connector remembers the streams it
-read (``reads``) and the writes it made (``writes``), so tests can see what went out.
+A webhook verifies when its ``X-Fake-Signature`` header, or else the ``signature`` query
+parameter of its request target (``:path``), equals the channel's ``token`` secret; its JSON
+body is ``{"id": ..., "topic": STREAM}``. Each connector remembers the streams it read
+(``reads``) and the writes it made (``writes``), so tests can see what went out.
 """
 
 from __future__ import annotations
 
 import hmac
+import urllib.parse
 from collections.abc import AsyncGenerator, Mapping
 from datetime import datetime
 
@@ -93,7 +95,9 @@ def verify_webhook(
     settings: FakeSettings, secrets: Mapping[str, Secret], headers: Mapping[str, str], body: bytes
 ) -> WebhookEvent:
     expected = secrets["token"].reveal()
-    if not hmac.compare_digest(headers.get("x-fake-signature", ""), expected):
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(headers.get(":path", "")).query)
+    given = headers.get("x-fake-signature") or query.get("signature", [""])[0]
+    if not hmac.compare_digest(given, expected):
         raise InvalidSignature("X-Fake-Signature does not match")
     try:
         event = msgspec.json.decode(body, type=FakeWebhook)

@@ -117,6 +117,19 @@ async def test_bad_signatures_are_rejected_and_nothing_is_stored(running: Runnin
     assert 'shelfsync_webhooks_received_total{channel="shop1",result="rejected"} 2.0' in metrics
 
 
+async def test_the_verifier_sees_the_request_target_as_the_path_pseudo_header(
+    running: Running,
+) -> None:
+    # A platform that signs nothing is authenticated by a secret in its target URL: the
+    # verifier finds it in ":path" (path and query as received).
+    body = b'{"id": "wh-5", "topic": "orders"}'
+    async with httpx.AsyncClient(base_url=running.url) as client:
+        accepted = await client.post(f"/webhooks/shop1?signature={TOKEN}", content=body)
+        forged = await client.post("/webhooks/shop1?signature=forged", content=body)
+    assert (accepted.status_code, forged.status_code) == (200, 401)
+    assert inbox_rows(running.state) == [("shop1", "orders", body)]
+
+
 async def test_unknown_channel_oversized_body_and_wrong_method(running: Running) -> None:
     body = b'{"id": "wh-3", "topic": "orders"}'
     async with httpx.AsyncClient(base_url=running.url) as client:

@@ -23,7 +23,7 @@ import msgspec
 
 from connectors.base import CallGate, RateSignal
 from connectors.errors import RecordError
-from connectors.http import check_status, retry_after_seconds, translate_errors
+from connectors.http import check_status, decode_body, retry_after_seconds, translate_errors
 from connectors.shipbob import wire
 from daemon.credentials import Secret
 
@@ -58,16 +58,7 @@ class RawOrder(msgspec.Struct, frozen=True):
 
     @property
     def order(self) -> wire.Order:
-        return _decode(self.raw, wire.Order, f"order {self.stamps.id}", "order")
-
-
-def _decode(content: bytes, type_: type[_T], what: str, entity: str) -> _T:
-    try:
-        return msgspec.json.decode(content, type=type_)
-    except msgspec.DecodeError as exc:  # ValidationError included: both carry the field path
-        raise RecordError(
-            f"{what}: unexpected payload: {exc}", entity=entity, reason="schema"
-        ) from None
+        return decode_body(self.raw, wire.Order, f"order {self.stamps.id}", "order")
 
 
 def error_messages(response: httpx.Response) -> list[str]:
@@ -185,7 +176,7 @@ class ShipBobClient:
     ) -> _T:
         response = await self._send(method, url, what, **kwargs)
         self._raise_for_record(response, what, entity)
-        return _decode(response.content, type_, what, entity)
+        return decode_body(response.content, type_, what, entity)
 
     # --- orders -------------------------------------------------------------------------
 
@@ -205,7 +196,7 @@ class ShipBobClient:
             if existing is not None:
                 return CreatedOrder(order=existing, already_existed=True)
         self._raise_for_record(response, what, "order")
-        order = _decode(response.content, wire.Order, what, "order")
+        order = decode_body(response.content, wire.Order, what, "order")
         return CreatedOrder(order=order, already_existed=False)
 
     async def get_order_by_reference(self, reference_id: str) -> wire.Order | None:
@@ -265,8 +256,8 @@ class ShipBobClient:
             self._raise_for_record(response, what, "order")
             # Strict about what the read needs (ids, tz-aware timestamps: the error names the
             # path, e.g. ``$[3].created_date``); the rest of each order stays raw.
-            stamps = _decode(response.content, list[wire.OrderStamps], what, "order")
-            raws = _decode(response.content, list[msgspec.Raw], what, "order")
+            stamps = decode_body(response.content, list[wire.OrderStamps], what, "order")
+            raws = decode_body(response.content, list[msgspec.Raw], what, "order")
             yield [RawOrder(raw=bytes(raw), stamps=s) for raw, s in zip(raws, stamps, strict=True)]
             # The next-page link carries the query; sending ours too would duplicate it.
             url, params = response.headers.get("next-page") or None, None
@@ -346,7 +337,7 @@ class ShipBobClient:
             if existing is not None and set(skus) <= {v.sku for v in existing.variants}:
                 return CreatedProduct(product=existing, already_existed=True)
         self._raise_for_record(response, what, "product")
-        product = _decode(response.content, wire.Product, what, "product")
+        product = decode_body(response.content, wire.Product, what, "product")
         return CreatedProduct(product=product, already_existed=False)
 
     async def inventory_location_pages(

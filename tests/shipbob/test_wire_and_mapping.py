@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from connectors import model
 from connectors.errors import InvalidSignature, RecordError
+from connectors.http import decode_body
 from connectors.shipbob import mapping, webhooks, wire
-from connectors.shipbob.client import _decode
 
 ORDER = b"""[{"id": 7, "created_date": "2026-01-05T12:00:00Z", "status": "Fulfilled",
   "reference_id": "web-1", "shipments": [{"id": 9, "order_id": 7,
@@ -35,7 +35,7 @@ def test_a_field_that_changed_type_fails_with_its_path() -> None:
     with pytest.raises(
         RecordError, match=r"Expected `int`, got `str` - at `\$\[0\]\.shipments\[0\]\.id`"
     ) as caught:
-        _decode(changed, list[wire.Order], "list orders", "order")
+        decode_body(changed, list[wire.Order], "list orders", "order")
     assert caught.value.reason == "schema"
 
 

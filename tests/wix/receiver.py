@@ -15,8 +15,8 @@ RECEIVER_URL = "http://receiver.test/webhooks/wix"
 
 
 class Receiver:
-    """Remembers every body; answers ``statuses`` in turn, then 200 (202 models the daemon's
-    "accepted" answer, which Wix counts as a failure)."""
+    """Remembers every body; answers ``statuses`` in turn, then 200 (202, which another
+    webhook receiver might answer for "accepted", is a failure to Wix)."""
 
     def __init__(self, statuses: list[int] | None = None) -> None:
         self.bodies: list[bytes] = []

@@ -1,0 +1,1 @@
+"""ShipStation V1 (ssapi): orders, mark-as-shipped, fulfillments, webhooks, and a sandbox."""
