@@ -10,10 +10,15 @@ from __future__ import annotations
 import importlib
 
 from connectors.base import ConnectorSpec
+from connectors.bigcommerce.connector import CONNECTOR as BIGCOMMERCE
 from connectors.shipbob.connector import CONNECTOR as SHIPBOB
 from connectors.shopify.connector import CONNECTOR as SHOPIFY
 
-BUILTIN: dict[str, ConnectorSpec] = {"shipbob": SHIPBOB, "shopify": SHOPIFY}
+BUILTIN: dict[str, ConnectorSpec] = {
+    "bigcommerce": BIGCOMMERCE,
+    "shipbob": SHIPBOB,
+    "shopify": SHOPIFY,
+}
 """Platform name → spec for every connector shipped in ``connectors/``."""
 
 
