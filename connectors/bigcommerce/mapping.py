@@ -18,8 +18,8 @@ Choices where BigCommerce and the canonical model do not line up one to one:
   Required and 13 Disputed → ``on_hold``, the rest → ``unfulfilled``;
 - lines: the quantity is ``quantity - quantity_refunded``; lines with nothing left and lines
   that do not ship (digital products, gift certificates) are dropped;
-- the gift message is the lines' ``wrapping_message`` (BigCommerce has no order-level one),
-  distinct ones joined by a blank line; the notes are ``customer_message``;
+- the gift message is the shipped lines' ``wrapping_message`` (BigCommerce has no order-level
+  one), distinct ones in line order joined by a blank line; the notes are ``customer_message``;
 - the store order number is the order id (BigCommerce shows no other); an order shipping to
   several addresses is a ``RecordError`` (``several_addresses``): one fulfillment order has
   one recipient, and sending every line to the first address would be wrong;
@@ -249,6 +249,7 @@ def order_from_wire(
             entity=str(order.id),
             reason="schema",
         )
+    shipping = [p for p in products if p.type == "physical" and p.quantity > p.quantity_refunded]
     lines = [
         model.OrderLine(
             sku=line_sku(channel, line),
@@ -256,12 +257,10 @@ def order_from_wire(
             name=line.name,
             store_line_id=str(line.id),
         )
-        for line in products
-        if line.type == "physical" and line.quantity > line.quantity_refunded
+        for line in shipping
     ]
-    messages = list(
-        dict.fromkeys(m.strip() for m in (p.wrapping_message for p in products) if m.strip())
-    )
+    # Only the parcels' own lines: a message on a digital line travels in no box.
+    messages = dict.fromkeys(m for m in (p.wrapping_message.strip() for p in shipping) if m)
     address = addresses[0] if addresses else None
     return model.Order(
         channel=channel,

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import email.utils
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+"""A v3 time: ISO-8601 with its offset (one without is refused)."""
 
 # -- v2 times --------------------------------------------------------------------------------
 
@@ -112,7 +115,7 @@ class ProductStamp(msgspec.Struct, frozen=True):
     """What a products page read needs of each product: its id and replication value."""
 
     id: int
-    date_modified: datetime
+    date_modified: AwareDatetime
 
 
 class Product(msgspec.Struct, frozen=True):
@@ -120,7 +123,7 @@ class Product(msgspec.Struct, frozen=True):
 
     id: int
     name: str
-    date_modified: datetime
+    date_modified: AwareDatetime
     sku: str = ""
     weight: float | None = None
     width: float | None = None
