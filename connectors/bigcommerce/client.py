@@ -211,27 +211,33 @@ class BigCommerceClient:
     # --- catalog ------------------------------------------------------------------------
 
     async def products_page(
-        self, since: datetime | None, page: int = 1, *, limit: int = V3_PAGE_LIMIT
-    ) -> tuple[list[tuple[wire.ProductStamp, bytes]], wire.Pagination]:
-        """One page of products modified at or after ``since`` (inclusive), oldest change
-        first, each with its variants and images: the stamp decoded strictly, the product raw.
+        self, since: datetime | None, after_id: int | None = None, *, limit: int = V3_PAGE_LIMIT
+    ) -> list[tuple[wire.ProductStamp, bytes]]:
+        """The first page of products modified at or after ``since`` (inclusive, to the
+        second), oldest change first; with ``after_id``, of those modified within ``since``'s
+        second whose id is greater, by id. Each comes with its variants and images: the stamp
+        decoded strictly, the product raw.
         """
-        params = {
-            "include": "variants,images",
-            "sort": "date_modified",
-            "direction": "asc",
-            "limit": str(limit),
-            "page": str(page),
-        }
-        if since is not None:
-            params["date_modified:min"] = _since_iso(since)
+        params = {"include": "variants,images", "limit": str(limit), "page": "1"}
+        if after_id is None:
+            params |= {"sort": "date_modified", "direction": "asc"}
+            if since is not None:
+                params["date_modified:min"] = _since_iso(since)
+        elif since is not None:
+            second = _since_iso(since)
+            params |= {
+                "sort": "id",
+                "direction": "asc",
+                "date_modified:min": second,
+                "date_modified:max": second,
+                "id:greater": str(after_id),
+            }
         what = "list products"
         response = await self._send("GET", "v3/catalog/products", what, params=params)
         self._raise_for_record(response, what, "product")
         raw = decode(response.content, wire.RawPage, what, "product")
         stamps = decode(response.content, _StampPage, what, "product").data
-        pagination = raw.meta.pagination or wire.Pagination()
-        return [(s, bytes(r)) for s, r in zip(stamps, raw.data, strict=True)], pagination
+        return [(s, bytes(r)) for s, r in zip(stamps, raw.data, strict=True)]
 
     async def products_tracking(self, product_ids: Sequence[int]) -> list[wire.ProductTracking]:
         """How each of these products is tracked, with its variants' ids (all pages)."""
@@ -293,18 +299,30 @@ class BigCommerceClient:
     # --- orders -------------------------------------------------------------------------
 
     async def orders_page(
-        self, status_id: int, since: datetime | None, page: int, *, limit: int = V2_PAGE_LIMIT
+        self,
+        status_id: int,
+        since: datetime | None,
+        after_id: int | None = None,
+        *,
+        limit: int = V2_PAGE_LIMIT,
     ) -> list[tuple[wire.OrderStamp, bytes]]:
-        """One page of orders in ``status_id`` modified at or after ``since``, oldest change
-        first; empty past the last page."""
-        params = {
-            "status_id": str(status_id),
-            "sort": "date_modified:asc",
-            "page": str(page),
-            "limit": str(limit),
-        }
-        if since is not None:
-            params["min_date_modified"] = wire.format_v2_time(since.astimezone(UTC))
+        """The first page of orders in ``status_id`` modified at or after ``since`` (inclusive,
+        to the second), oldest change first; with ``after_id``, of those modified within
+        ``since``'s second whose id is greater, by id. Empty when there are none (v2's 204).
+        """
+        params = {"status_id": str(status_id), "page": "1", "limit": str(limit)}
+        if after_id is None:
+            params["sort"] = "date_modified:asc"
+            if since is not None:
+                params["min_date_modified"] = wire.format_v2_time(since.astimezone(UTC))
+        elif since is not None:
+            second = wire.format_v2_time(since.astimezone(UTC).replace(microsecond=0))
+            params |= {
+                "sort": "id:asc",
+                "min_date_modified": second,
+                "max_date_modified": second,
+                "min_id": str(after_id + 1),
+            }
         what = f"list orders in status {status_id}"
         content = await self._v2_list("v2/orders", what, "order", params)
         stamps = decode(content, list[wire.OrderStamp], what, "order")

@@ -3,7 +3,8 @@
 Streams (each read pages by keyset, not by page number: the next request asks for
 ``date_modified`` at or after the last one seen and drops the ids already returned at that
 second, so a record edited while the read goes on cannot shift an unread one onto a page
-already read; only a second holding more records than one page moves on by page number):
+already read; a second holding more records than one page is walked by id, see
+:func:`keyset_pages`):
 
 - ``products``: every product modified at or after ``since`` (``GET /v3/catalog/products``,
   ``sort=date_modified&direction=asc``, ``include=variants,images``), one record per product
@@ -48,7 +49,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Protocol, TypeVar
 
 import msgspec
@@ -127,33 +128,44 @@ class _Stamp(Protocol):
 
 
 S = TypeVar("S", bound=_Stamp)
-Fetch = Callable[[datetime | None, int], Awaitable[list[tuple[S, bytes]]]]
+Fetch = Callable[[datetime | None, int | None], Awaitable[list[tuple[S, bytes]]]]
+"""``fetch(floor, after_id)``: with ``after_id`` None, the first page of the records modified
+at or after ``floor``, oldest change first; with an id, the first page of those modified
+within ``floor``'s second whose id is greater, by id."""
 
 
 async def keyset_pages(
     fetch: Fetch[S], since: datetime | None, limit: int
 ) -> AsyncGenerator[list[tuple[S, bytes]], None]:
-    """Every record ``fetch(floor, page)`` lists from ``since`` on, oldest change first.
+    """Every record modified from ``since`` on, oldest change first, ``limit`` a page.
 
-    ``fetch`` answers page ``page`` (from 1) of the records modified at or after ``floor``,
-    sorted by modification, ``limit`` a page. After a full page the floor moves to the last
-    record's time and paging starts again at 1, skipping the ids already seen at that time;
-    a page all at the floor moves on by page number instead.
+    After a full page the floor moves to its last record's time and the ids already seen at
+    that time are skipped when they come again. A page all at the floor means one second
+    holds more than a page: that second is walked by id (a record edited meanwhile leaves it
+    without shifting the others), then the floor moves to the next second.
     """
-    floor, page, seen = since, 1, set[int]()
+    floor, seen = since, set[int]()
     while True:
-        batch = await fetch(floor, page)
+        batch = await fetch(floor, None)
         fresh = [(s, r) for s, r in batch if not (s.date_modified == floor and s.id in seen)]
         if fresh:
             yield fresh
         if len(batch) < limit:
             return
         last = batch[-1][0].date_modified
-        at_last = {s.id for s, _ in batch if s.date_modified == last}
-        if floor is not None and last <= floor:
-            page, seen = page + 1, seen | at_last
-        else:
-            floor, page, seen = last, 1, at_last
+        if floor is None or last > floor:
+            floor, seen = last, {s.id for s, _ in batch if s.date_modified == last}
+            continue
+        second, after = last.replace(microsecond=0), 0
+        while True:
+            batch = await fetch(second, after)
+            fresh = [(s, r) for s, r in batch if s.id not in seen]
+            if fresh:
+                yield fresh
+            if len(batch) < limit:
+                break
+            after = batch[-1][0].id
+        floor, seen = second + timedelta(seconds=1), set()
 
 
 T = TypeVar("T")
@@ -223,13 +235,15 @@ class BigCommerceConnector:
             raise ValueError(f"bigcommerce has no stream {stream!r}")
 
     async def _products(
-        self, floor: datetime | None, page: int
+        self, floor: datetime | None, after_id: int | None
     ) -> list[tuple[wire.ProductStamp, bytes]]:
-        return (await self.client.products_page(floor, page))[0]
+        return await self.client.products_page(floor, after_id)
 
     def _orders_in(self, status: int) -> Fetch[wire.OrderStamp]:
-        async def fetch(floor: datetime | None, page: int) -> list[tuple[wire.OrderStamp, bytes]]:
-            return await self.client.orders_page(status, floor, page)
+        async def fetch(
+            floor: datetime | None, after_id: int | None
+        ) -> list[tuple[wire.OrderStamp, bytes]]:
+            return await self.client.orders_page(status, floor, after_id)
 
         return fetch
 

@@ -3,7 +3,7 @@
 Lists are wrapped in ``{"data": [...], "meta": {"pagination": {..., "links": {...}}}}`` with
 ``links.next`` a query string; ``limit`` defaults to 50 and above 250 is a 413 (with
 ``include=options`` or ``modifiers``, pages hold at most 10). Products filter on ``id``,
-``id:in``, ``sku`` and ``sku:in`` (base SKU only), ``date_modified:min``/``:max`` (inclusive,
+``id:in``, ``id:greater``, ``sku`` and ``sku:in`` (base SKU only), ``date_modified:min``/``:max`` (inclusive,
 to the second; a date without a time gets the current time of day, as BigCommerce does), sort
 on ``id``, ``name``, ``sku`` or ``date_modified``, and take ``include`` and ``include_fields``.
 Absolute adjustments take at most 2,000 items, each with exactly one of ``sku``,
@@ -184,6 +184,8 @@ def list_products(state: StoreState, query: dict[str, str]) -> Reply:
         if "id:in" in query:
             wanted = _ints(query["id:in"])
             products = [p for p in products if p.id in wanted]
+        if "id:greater" in query:
+            products = [p for p in products if p.id > int(query["id:greater"])]
         if "sku" in query:
             products = [p for p in products if p.sku.casefold() == query["sku"].casefold()]
         if "sku:in" in query:
