@@ -3,9 +3,10 @@
 Lists are wrapped in ``{"data": [...], "meta": {"pagination": {..., "links": {...}}}}`` with
 ``links.next`` a query string; ``limit`` defaults to 50 and above 250 is a 413 (with
 ``include=options`` or ``modifiers``, pages hold at most 10). Products filter on ``id``,
-``id:in``, ``id:greater``, ``sku`` and ``sku:in`` (base SKU only), ``date_modified:min``/``:max`` (inclusive,
-to the second; a date without a time gets the current time of day, as BigCommerce does), sort
-on ``id``, ``name``, ``sku`` or ``date_modified``, and take ``include`` and ``include_fields``.
+``id:in``, ``id:greater``, ``sku`` and ``sku:in`` (base SKU only), ``date_modified:min`` and
+``:max`` (inclusive, to the second; a date without a time gets the current time of day, as
+BigCommerce does), sort on ``id``, ``name``, ``sku`` or ``date_modified``, and take
+``include`` and ``include_fields``.
 Absolute adjustments take at most 2,000 items, each with exactly one of ``sku``,
 ``variant_id``, ``product_id``, keyed by the item's tracking mode (422 problem+json
 otherwise, the whole request refused); they set the level at the location and apply

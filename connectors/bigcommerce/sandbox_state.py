@@ -224,6 +224,11 @@ class StoreState:
         self.requests: deque[str] = deque(maxlen=500)
         self.counters = {"requests": 0, "throttled": 0}
         self._ids: dict[str, int] = {}
+        self.catalog_version = 0
+        """Bumped by every edit of a product, so look-ups by SKU see it."""
+        self._indexed: tuple[int, int] | None = None
+        self._by_sku: dict[str, tuple[Product, Variant]] = {}
+        self._by_variant: dict[int, tuple[Product, Variant]] = {}
         self.notify: Callable[[str, dict[str, Any]], None] = lambda scope, data: None
 
     def next_id(self, kind: str, start: int = 100) -> int:
@@ -237,23 +242,36 @@ class StoreState:
 
     def find_sku(self, sku: str) -> tuple[Product, Variant] | None:
         """The variant with this SKU, compared without regard to case as BigCommerce does."""
-        wanted = sku.casefold()
-        return next(((p, v) for p, v in self.variants() if v.sku.casefold() == wanted), None)
+        return self._index()[0].get(sku.casefold()) if sku else None
 
     def find_variant(self, variant_id: int) -> tuple[Product, Variant] | None:
-        return next(((p, v) for p, v in self.variants() if v.id == variant_id), None)
+        return self._index()[1].get(variant_id)
+
+    def _index(
+        self,
+    ) -> tuple[dict[str, tuple[Product, Variant]], dict[int, tuple[Product, Variant]]]:
+        # Rebuilt whenever the catalog's shape may have changed (a large catalog is looked up
+        # thousands of times per request; a scan each time would take seconds).
+        shape = (len(self.products), self.catalog_version)
+        if self._indexed != shape:
+            pairs = self.variants()
+            self._by_sku = {v.sku.casefold(): (p, v) for p, v in pairs if v.sku}
+            self._by_variant = {v.id: (p, v) for p, v in pairs}
+            self._indexed = shape
+        return self._by_sku, self._by_variant
 
     def level(self, product: Product, variant: Variant | None = None) -> int:
         """The catalog ``inventory_level``: a variant's (or product's) stock, all locations."""
         variants = [variant] if variant is not None else product.variants
         if product.inventory_tracking == "product":
             variants = [product.variants[0]]
-        return sum(q for (_, vid), q in self.stock.items() if vid in {v.id for v in variants})
+        return sum(self.stock.get((location, v.id), 0) for location in LOCATIONS for v in variants)
 
     # --- edits by the shopper or merchant (sandbox hooks) -------------------------------
 
     def touch(self, product: Product) -> None:
         product.date_modified = self.now()
+        self.catalog_version += 1
         self.notify("store/product/updated", {"type": "product", "id": product.id})
 
     def set_stock(
