@@ -78,7 +78,8 @@ def _repair(node: Any) -> Any:
 def documents() -> dict[str, dict[str, Any]]:
     if not SPECS.exists():
         pytest.skip(
-            f"BigCommerce OpenAPI files not found at {SPECS} (present in CI; absent in a fresh clone)"
+            f"BigCommerce OpenAPI files not found at {SPECS} "
+            "(present in CI; absent in a fresh clone)"
         )
     yaml = pytest.importorskip("yaml")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ten times faster
