@@ -8,9 +8,9 @@ value (compared in constant time). The body is thin (``scope``, ``data.type``/``
 ``hash``): a redelivery of the same event carries the same ``hash``, which is the dedupe key,
 and the scope names the stream to re-read.
 
-BigCommerce also signs callbacks the Standard Webhooks way, keyed with the app's client
-secret; a store-level API account (what this connector uses) has no app client secret to
-verify with, so the custom header is the check.
+BigCommerce also signs callbacks the Standard Webhooks way, keyed with the API account's client
+secret, but its documentation does not name the headers it sends them in; until it does, the
+custom header is the check (and the client secret is not asked for).
 """
 
 from __future__ import annotations

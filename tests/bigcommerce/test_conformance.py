@@ -221,6 +221,9 @@ async def test_every_exchange_of_the_connector_conforms() -> None:
         client = BigCommerceClient(
             http, BASE_URL, STORE_HASH, Secret(SANDBOX_TOKEN), RecordingGate()
         )
+        # A second walked by id (what a read does when a second holds more than a page).
+        assert await client.products_page(products[0].updated_at, 0)
+        assert await client.orders_page(11, open_order(app).date_modified, 0)
         with pytest.raises(TrackingMismatch):
             await client.set_absolute(
                 [wire.AdjustmentItem(location_id=1, quantity=1, product_id=by_variant[0].id)],
