@@ -349,7 +349,7 @@ class BigCommerceConnector:
             elif variant_id is not None:
                 by_variant.append(wire.AdjustmentItem(location, quantity, variant_id=variant_id))
             else:
-                untracked.append(sku)
+                del places[sku]  # a product key for a product with several variants: no item
         items = by_variant + [
             wire.AdjustmentItem(location, quantity, product_id=product_id)
             for product_id, quantity in sorted(by_product.items())
