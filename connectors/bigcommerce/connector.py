@@ -47,11 +47,13 @@ Writes (``RemoteWrite.payload`` is JSON of a canonical Struct):
 
 from __future__ import annotations
 
+import re
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
+import httpx
 import msgspec
 
 from connectors import model
@@ -85,39 +87,52 @@ READY_STATUSES = (11, 9, 3)
 ORDERS_PER_PAGE = 50
 """Orders per yielded page: each costs two more calls, and the cursor advances per page."""
 ADJUSTMENT_REASON = "shelfsync: fulfillment stock"
-_LOOPBACK = ("localhost", "::1", "[::1]")
+_STORE_HASH = re.compile(r"[a-z0-9]+")
+_HEADER = re.compile(r"[A-Za-z0-9-]+")
 
 
 class BigCommerceSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    store_hash: Annotated[
-        str,
-        msgspec.Meta(pattern=r"^[a-z0-9]+$", description="the store hash, as in /stores/{hash}/"),
-    ]
+    """A channel's ``[channels.settings]``; ``__post_init__`` checks every value's rule, so
+    the config loader reports a bad one whichever way the table is built."""
+
+    store_hash: str
     """The store's permanent id, as in ``https://api.bigcommerce.com/stores/{store_hash}/``."""
-    location_id: Annotated[int, msgspec.Meta(ge=1)] = 1
+    location_id: int = 1
     """The inventory location shelfsync sets (1 is the store's default location)."""
-    order_statuses: Annotated[
-        list[Annotated[int, msgspec.Meta(ge=0, le=14)]], msgspec.Meta(min_length=1)
-    ] = msgspec.field(default_factory=lambda: list(READY_STATUSES))
+    order_statuses: list[int] = msgspec.field(default_factory=lambda: list(READY_STATUSES))
     """Status ids whose orders are read to ship; cancellations are read in any case."""
     weight_unit: model.WeightUnit = "lb"
     """The store's weight unit (Settings, Display); payloads carry bare numbers."""
     length_unit: model.LengthUnit = "in"
-    webhook_header: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9-]+$")] = (
-        webhooks.DEFAULT_HEADER
-    )
+    webhook_header: str = webhooks.DEFAULT_HEADER
     """The custom header the hooks are registered with; it carries the ``webhook_secret``."""
     base_url: str = "https://api.bigcommerce.com"
     """``http://127.0.0.1:PORT`` only to reach a sandbox on loopback (``shelfsync demo``)."""
 
     def __post_init__(self) -> None:
+        if not _STORE_HASH.fullmatch(self.store_hash):
+            raise ValueError(
+                "store_hash must be the store hash as in /stores/{hash}/: lower-case letters "
+                "and digits"
+            )
+        if self.location_id < 1:
+            raise ValueError("location_id must be 1 or more (1 is the default location)")
+        unknown = sorted(set(self.order_statuses) - set(range(15)))
+        if not self.order_statuses or unknown:
+            raise ValueError(f"order_statuses must list status ids 0 to 14, got {unknown or []}")
+        if not _HEADER.fullmatch(self.webhook_header):
+            raise ValueError("webhook_header must be a header name (letters, digits and -)")
+        try:
+            url = httpx.URL(self.base_url)
+        except httpx.InvalidURL:
+            raise ValueError(f"base_url is not a URL: {self.base_url!r}") from None
         # An access token must never cross a network in clear text.
-        scheme, _, rest = self.base_url.partition("://")
-        host = rest.split("/", 1)[0].rsplit(":", 1)[0] if rest else ""
-        if scheme == "http" and host not in _LOOPBACK and not host.startswith("127."):
-            raise ValueError(f'base_url "http" is only for a sandbox on loopback, not {host}')
-        if scheme not in ("http", "https") or not host:
-            raise ValueError(f"base_url must be an https URL, not {self.base_url!r}")
+        loopback = url.host in ("localhost", "::1") or url.host.startswith("127.")
+        if not (url.scheme == "https" or (url.scheme == "http" and loopback)) or not url.host:
+            raise ValueError(
+                "base_url must be an https URL (http only for a sandbox on loopback), "
+                f"not {self.base_url!r}"
+            )
 
 
 class _Stamp(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -14,6 +15,7 @@ from connectors import model
 from connectors.bigcommerce import mapping, webhooks, wire
 from connectors.bigcommerce.connector import CONNECTOR, BigCommerceSettings
 from connectors.errors import InvalidSignature, RecordError
+from daemon.config import ConfigError, load_config
 from daemon.credentials import Secret
 from tests.bigcommerce.conftest import CHANNEL, SECRET, settings
 
@@ -302,3 +304,43 @@ def test_settings_credentials_and_origin() -> None:
     assert set(problems) == {"token", "webhook_secret"}
     assert "short" not in " ".join(problems.values())
     assert webhooks.secret_problem(SECRET) is None
+
+
+CHANNEL_TABLE = """
+[[channels]]
+name = "bcstore"
+platform = "bigcommerce"
+credentials = { token = "env:BC_TOKEN", webhook_secret = "env:BC_HOOK" }
+[channels.settings]
+"""
+
+
+@pytest.mark.parametrize(
+    ("settings_lines", "problem"),
+    [
+        ('store_hash = "ABC123"', "store_hash must be the store hash"),
+        ('store_hash = "abc123"\nlocation_id = 0', "location_id must be 1 or more"),
+        ('store_hash = "abc123"\norder_statuses = [11, 99]', "status ids 0 to 14, got [99]"),
+        ('store_hash = "abc123"\nwebhook_header = "X Secret"', "webhook_header must be"),
+        ('store_hash = "abc123"\nbase_url = "http://api.example"', "base_url must be an https"),
+    ],
+)
+def test_the_config_loader_reports_bad_settings(
+    tmp_path: Path, settings_lines: str, problem: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(CHANNEL_TABLE + settings_lines + "\n", encoding="utf-8")
+    environ = {"BC_TOKEN": "token-1", "BC_HOOK": SECRET}
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ)
+    (reported,) = caught.value.problems
+    assert reported.startswith("channels[0].settings: ") and problem in reported
+
+
+def test_the_config_loader_takes_a_good_channel(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(CHANNEL_TABLE + 'store_hash = "abc123"\n', encoding="utf-8")
+    config = load_config(path, {"BC_TOKEN": "token-1", "BC_HOOK": SECRET})
+    (channel,) = config.channels
+    assert channel.origin == "bigcommerce:abc123"
+    assert channel.settings.order_statuses == [11, 9, 3]
