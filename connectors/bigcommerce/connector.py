@@ -50,6 +50,7 @@ from __future__ import annotations
 import re
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, aclosing
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -234,18 +235,23 @@ class BigCommerceConnector:
             async for batch in keyset_pages(self._products, since, V3_PAGE_LIMIT):
                 yield Page(records=[Record(str(s.id), s.date_modified, raw) for s, raw in batch])
         elif stream == "orders":
-            sources = [
-                keyset_pages(self._orders_in(status), since, V2_PAGE_LIMIT)
-                for status in self.order_statuses()
-            ]
-            records: list[Record] = []
-            async for stamp, raw in merged(sources, lambda item: item[0].date_modified):
-                records.append(await self._order_record(stamp, raw))
-                if len(records) == ORDERS_PER_PAGE:
+            async with AsyncExitStack() as stack:
+                # Closed with the read, however it ends: a source stopped mid-way holds a
+                # suspended request loop.
+                sources = [
+                    await stack.enter_async_context(
+                        aclosing(keyset_pages(self._orders_in(status), since, V2_PAGE_LIMIT))
+                    )
+                    for status in self.order_statuses()
+                ]
+                records: list[Record] = []
+                async for stamp, raw in merged(sources, lambda item: item[0].date_modified):
+                    records.append(await self._order_record(stamp, raw))
+                    if len(records) == ORDERS_PER_PAGE:
+                        yield Page(records=records)
+                        records = []
+                if records:
                     yield Page(records=records)
-                    records = []
-            if records:
-                yield Page(records=records)
         else:
             raise ValueError(f"bigcommerce has no stream {stream!r}")
 
@@ -268,7 +274,9 @@ class BigCommerceConnector:
             products=msgspec.Raw(await self.client.order_products(stamp.id)),
             shipping_addresses=msgspec.Raw(await self.client.order_shipping_addresses(stamp.id)),
         )
-        return Record(str(stamp.id), stamp.date_modified, msgspec.json.encode(bundle))
+        return Record(
+            str(stamp.id), wire.plain_time(stamp.date_modified), msgspec.json.encode(bundle)
+        )
 
     async def write(self, remote_write: RemoteWrite) -> WriteResult:
         if remote_write.kind == "inventory.set":

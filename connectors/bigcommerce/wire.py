@@ -22,7 +22,8 @@ AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
 class V2Time(datetime):
-    """A v2 date: RFC-2822 on the wire, a timezone-aware datetime here."""
+    """A v2 date: RFC-2822 on the wire, a timezone-aware datetime here (turned into a plain
+    one by :func:`plain_time` before it leaves the package)."""
 
 
 def parse_v2_time(value: str) -> V2Time:
@@ -35,6 +36,12 @@ def parse_v2_time(value: str) -> V2Time:
     if parsed.tzinfo is None:
         raise ValueError(f"RFC-2822 date without a numeric offset: {value!r}")
     return V2Time.fromtimestamp(parsed.timestamp(), parsed.tzinfo)
+
+
+def plain_time(moment: datetime) -> datetime:
+    """``moment`` as a plain ``datetime`` (same instant, same offset): a :class:`V2Time` is for
+    decoding only, and msgspec encodes no subclass of ``datetime``."""
+    return datetime.combine(moment.date(), moment.timetz())
 
 
 def format_v2_time(moment: datetime) -> str:

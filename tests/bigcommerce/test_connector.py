@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from connectors import model
-from connectors.base import RemoteWrite
+from connectors.base import Record, RemoteWrite
 from connectors.bigcommerce import mapping, wire
 from connectors.bigcommerce.client import BigCommerceClient
 from connectors.bigcommerce.connector import BigCommerceConnector, keyset_pages
@@ -76,6 +76,7 @@ async def test_orders_stream_reads_ready_and_cancelled_statuses_merged(
     expected = {o.id for o in app.state.orders.values() if o.status_id in (3, 4, 5, 6, 9, 11)}
     assert {int(r.key) for r in records} == expected
     assert [r.updated_at for r in records] == sorted(r.updated_at for r in records)
+    assert msgspec.json.decode(msgspec.json.encode(records), type=list[Record]) == records
     orders = [
         mapping.order_from_wire(CHANNEL, STORE_HASH, *mapping.decode_order_record(r.body))
         for r in records

@@ -204,6 +204,8 @@ def test_order_mapping() -> None:
     assert order.recipient is not None and order.recipient.name == "Jane Doe"
     assert order.recipient.country == "US" and order.recipient.email == "jane@example.com"
     assert order.updated_at == datetime(2025, 6, 25, 5, 22, 10, tzinfo=UTC)
+    # The order travels on (to the fulfillment provider) as JSON: its times must encode.
+    assert msgspec.json.decode(msgspec.json.encode(order), type=model.Order) == order
 
 
 @pytest.mark.parametrize(
