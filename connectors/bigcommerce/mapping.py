@@ -280,6 +280,12 @@ def order_from_wire(
     )
 
 
+def order_from_record(channel: str, store_hash: str, body: bytes) -> model.Order:
+    """The canonical order in an ``orders`` record's body (:func:`decode_order_record`, then
+    :func:`order_from_wire`); ``RecordError`` as those say."""
+    return order_from_wire(channel, store_hash, *decode_order_record(body))
+
+
 def carrier_fields(carrier: str | None) -> tuple[str, str]:
     """``(shipping_provider, tracking_carrier)`` for a canonical carrier name: BigCommerce's
     provider where it has one, else an AfterShip slug where one is known, else ``("", "")``

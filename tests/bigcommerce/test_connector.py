@@ -77,10 +77,7 @@ async def test_orders_stream_reads_ready_and_cancelled_statuses_merged(
     assert {int(r.key) for r in records} == expected
     assert [r.updated_at for r in records] == sorted(r.updated_at for r in records)
     assert msgspec.json.decode(msgspec.json.encode(records), type=list[Record]) == records
-    orders = [
-        mapping.order_from_wire(CHANNEL, STORE_HASH, *mapping.decode_order_record(r.body))
-        for r in records
-    ]
+    orders = [mapping.order_from_record(CHANNEL, STORE_HASH, r.body) for r in records]
     assert "cancelled" in {o.status for o in orders}
     gift = next(o for o in orders if o.gift_message)
     assert gift.gift_message == "Happy birthday!"
@@ -109,7 +106,7 @@ async def test_a_malformed_order_fails_alone(
     outcomes = {}
     for record in records:
         try:
-            mapping.order_from_wire(CHANNEL, STORE_HASH, *mapping.decode_order_record(record.body))
+            mapping.order_from_record(CHANNEL, STORE_HASH, record.body)
             outcomes[record.key] = "ok"
         except RecordError as exc:
             outcomes[record.key] = str(exc)
