@@ -4,7 +4,7 @@ Streams (each read pages by keyset, not by page number: the next request asks fo
 ``date_modified`` at or after the last one seen and drops the ids already returned at that
 second, so a record edited while the read goes on cannot shift an unread one onto a page
 already read; a second holding more records than one page is walked by id, see
-:func:`keyset_pages`):
+:func:`~.paging.keyset_pages`):
 
 - ``products``: every product modified at or after ``since`` (``GET /v3/catalog/products``,
   ``sort=date_modified&direction=asc``, ``include=variants,images``), one record per product
@@ -48,11 +48,9 @@ Writes (``RemoteWrite.payload`` is JSON of a canonical Struct):
 from __future__ import annotations
 
 import re
-from collections import Counter, deque
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import AsyncExitStack, aclosing
-from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from datetime import datetime
 
 import httpx
 import msgspec
@@ -68,18 +66,12 @@ from connectors.base import (
     WebhookEvent,
     WriteResult,
     check_each_credential,
-    decode_payload,
     opaque_token_problem,
 )
 from connectors.bigcommerce import mapping, webhooks, wire
-from connectors.bigcommerce.client import (
-    ADJUSTMENT_BATCH,
-    V2_PAGE_LIMIT,
-    V3_PAGE_LIMIT,
-    BigCommerceClient,
-    TrackingMismatch,
-    decode,
-)
+from connectors.bigcommerce.client import V2_PAGE_LIMIT, V3_PAGE_LIMIT, BigCommerceClient
+from connectors.bigcommerce.paging import Fetch, keyset_pages, merged
+from connectors.bigcommerce.writes import StoreWriter
 from connectors.errors import RecordError
 from daemon.credentials import Secret
 
@@ -87,7 +79,6 @@ READY_STATUSES = (11, 9, 3)
 """Awaiting Fulfillment, Awaiting Shipment, Partially Shipped: what a store ships from."""
 ORDERS_PER_PAGE = 50
 """Orders per yielded page: each costs two more calls, and the cursor advances per page."""
-ADJUSTMENT_REASON = "shelfsync: fulfillment stock"
 _STORE_HASH = re.compile(r"[a-z0-9]+")
 _HEADER = re.compile(r"[A-Za-z0-9-]+")
 
@@ -136,83 +127,6 @@ class BigCommerceSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
             )
 
 
-class _Stamp(Protocol):
-    @property
-    def id(self) -> int: ...
-    @property
-    def date_modified(self) -> datetime: ...
-
-
-S = TypeVar("S", bound=_Stamp)
-Fetch = Callable[[datetime | None, int | None], Awaitable[list[tuple[S, bytes]]]]
-"""``fetch(floor, after_id)``: with ``after_id`` None, the first page of the records modified
-at or after ``floor``, oldest change first; with an id, the first page of those modified
-within ``floor``'s second whose id is greater, by id."""
-
-
-async def keyset_pages(
-    fetch: Fetch[S], since: datetime | None, limit: int
-) -> AsyncGenerator[list[tuple[S, bytes]], None]:
-    """Every record modified from ``since`` on, oldest change first, ``limit`` a page.
-
-    After a full page the floor moves to its last record's time and the ids already seen at
-    that time are skipped when they come again. A page all at the floor means one second
-    holds more than a page: that second is walked by id (a record edited meanwhile leaves it
-    without shifting the others), then the floor moves to the next second.
-    """
-    floor, seen = since, set[int]()
-    while True:
-        batch = await fetch(floor, None)
-        fresh = [(s, r) for s, r in batch if not (s.date_modified == floor and s.id in seen)]
-        if fresh:
-            yield fresh
-        if len(batch) < limit:
-            return
-        last = batch[-1][0].date_modified
-        if floor is None or last > floor:
-            floor, seen = last, {s.id for s, _ in batch if s.date_modified == last}
-            continue
-        second, after = last.replace(microsecond=0), 0
-        while True:
-            batch = await fetch(second, after)
-            fresh = [(s, r) for s, r in batch if s.id not in seen]
-            if fresh:
-                yield fresh
-            if len(batch) < limit:
-                break
-            after = batch[-1][0].id
-        floor, seen = second + timedelta(seconds=1), set()
-
-
-T = TypeVar("T")
-
-
-async def merged(
-    sources: Sequence[AsyncIterator[list[T]]], key: Callable[[T], Any]
-) -> AsyncIterator[T]:
-    """The items of several sorted sources of batches, in one sorted order; each source is
-    asked for its next batch only once its buffer is empty and its head is next."""
-    buffers: list[deque[T]] = [deque() for _ in sources]
-    live = set(range(len(sources)))
-
-    async def fill(index: int) -> None:
-        while not buffers[index] and index in live:
-            try:
-                buffers[index].extend(await anext(sources[index]))
-            except StopAsyncIteration:
-                live.discard(index)
-
-    for index in range(len(sources)):
-        await fill(index)
-    while True:
-        ready = [i for i, buffer in enumerate(buffers) if buffer]
-        if not ready:
-            return
-        index = min(ready, key=lambda i: key(buffers[i][0]))
-        yield buffers[index].popleft()
-        await fill(index)
-
-
 class BigCommerceConnector:
     def __init__(self, context: ConnectorContext) -> None:
         self.context = context
@@ -224,6 +138,7 @@ class BigCommerceConnector:
             context.secrets["token"],
             context.gate,
         )
+        self.writer = StoreWriter(self.client, context.channel, self.settings.location_id)
 
     def order_statuses(self) -> list[int]:
         """Every status the orders stream reads (see the module docstring)."""
@@ -280,198 +195,17 @@ class BigCommerceConnector:
 
     async def write(self, remote_write: RemoteWrite) -> WriteResult:
         if remote_write.kind == "inventory.set":
-            return await self._set_inventory(remote_write)
+            return await self.writer.set_inventory(remote_write)
         if remote_write.kind == "fulfillment.create":
-            return await self._create_shipments(remote_write)
+            return await self.writer.create_shipments(remote_write)
         raise RecordError(
             f"bigcommerce cannot write {remote_write.kind!r}",
             entity=remote_write.key,
             reason="unsupported",
         )
 
-    # --- inventory ----------------------------------------------------------------------
-
-    async def _set_inventory(self, remote_write: RemoteWrite) -> WriteResult:
-        push = decode_payload(remote_write, model.InventoryPush, entity=remote_write.key)
-        targets = {t.sku: t.quantity for t in push.targets}
-        places = await self._places(list(targets))
-        for attempt in range(2):
-            items, untracked = await self._adjustments(targets, places)
-            try:
-                for start in range(0, len(items), ADJUSTMENT_BATCH):
-                    await self.client.set_absolute(
-                        items[start : start + ADJUSTMENT_BATCH], reason=ADJUSTMENT_REASON
-                    )
-                break
-            except TrackingMismatch:
-                if attempt == 1:
-                    raise
-        requests = -(-len(items) // ADJUSTMENT_BATCH)
-        summary = f"set {len(items)} quantities in {requests} requests"
-        missing = sorted(set(targets) - places.keys())
-        if missing:
-            summary += f"; {len(missing)} SKUs not on this store: {', '.join(missing[:5])}"
-        if untracked:
-            summary += f"; {len(untracked)} not tracked by the store: {', '.join(untracked[:5])}"
-        return WriteResult(remote_id=None, summary=summary)
-
-    async def _places(self, skus: list[str]) -> dict[str, tuple[int, int | None, str | None]]:
-        """``canonical SKU → (product id, variant id or None, BigCommerce SKU or None)`` for
-        each SKU the store lists (a fallback key's ids are checked later, with the product)."""
-        channel = self.context.channel
-        places: dict[str, tuple[int, int | None, str | None]] = {}
-        real: dict[str, str] = {}
-        for sku in skus:
-            item_id = model.fallback_item_id(channel, sku)
-            ids = mapping.parse_item_id(item_id) if item_id is not None else None
-            if ids is not None:
-                places[sku] = (ids[0], ids[1], None)
-            elif item_id is None:
-                real[sku.casefold()] = sku
-        found = await self.client.inventory_items_by_sku(
-            sorted(real.values()), self.settings.location_id
-        )
-        for item in found:
-            canonical = real.get(item.identity.sku.casefold())
-            if canonical is not None and item.identity.product_id is not None:
-                places[canonical] = (
-                    item.identity.product_id,
-                    item.identity.variant_id,
-                    item.identity.sku,
-                )
-        return places
-
-    async def _adjustments(
-        self, targets: Mapping[str, int], places: dict[str, tuple[int, int | None, str | None]]
-    ) -> tuple[list[wire.AdjustmentItem], list[str]]:
-        """The adjustment items for ``targets`` by each product's tracking mode (read now),
-        and the SKUs the store does not track. A fallback key naming no product or variant of
-        the store is dropped from ``places`` (it is not on the store)."""
-        location = self.settings.location_id
-        products = {
-            p.id: p for p in await self.client.products_tracking([p for p, _, _ in places.values()])
-        }
-        by_product: dict[int, int] = {}
-        by_variant: list[wire.AdjustmentItem] = []
-        untracked: list[str] = []
-        for sku, (product_id, variant_id, store_sku) in sorted(places.items()):
-            product = products.get(product_id)
-            variants = {v.id for v in product.variants} if product else set()
-            if variant_id is None and product is not None and len(variants) == 1:
-                variant_id = next(iter(variants))
-            if product is None or (variant_id is not None and variant_id not in variants):
-                del places[sku]
-                continue
-            quantity = targets[sku]
-            if product.inventory_tracking == "none":
-                untracked.append(sku)
-            elif product.inventory_tracking == "product":
-                by_product[product_id] = min(quantity, by_product.get(product_id, quantity))
-            elif store_sku is not None:
-                by_variant.append(wire.AdjustmentItem(location, quantity, sku=store_sku))
-            elif variant_id is not None:
-                by_variant.append(wire.AdjustmentItem(location, quantity, variant_id=variant_id))
-            else:
-                del places[sku]  # a product key for a product with several variants: no item
-        items = by_variant + [
-            wire.AdjustmentItem(location, quantity, product_id=product_id)
-            for product_id, quantity in sorted(by_product.items())
-        ]
-        return items, untracked
-
-    # --- shipments ----------------------------------------------------------------------
-
-    async def _create_shipments(self, remote_write: RemoteWrite) -> WriteResult:
-        push = decode_payload(remote_write, model.TrackingPush, entity=remote_write.key)
-        order_ref, shipment = push.store_order_id, push.shipment
-        if not order_ref.isdigit():
-            raise RecordError(
-                f"{order_ref!r} is not a BigCommerce order id", entity=order_ref, reason="schema"
-            )
-        if not shipment.tracking_number:
-            # BigCommerce takes no idempotency key: the tracking number is the only mark a
-            # retry after a lost answer can find its earlier attempt by.
-            raise RecordError(
-                f"order {order_ref}: a shipment without tracking number cannot be created "
-                "safely (a retry could not tell whether it was already created)",
-                entity=order_ref,
-                reason="no_tracking",
-            )
-        if not shipment.lines:
-            raise RecordError(
-                f"order {order_ref}: shipment {shipment.shipment_id} has no lines",
-                entity=order_ref,
-                reason="schema",
-            )
-        order_id = int(order_ref)
-        channel = self.context.channel
-        lines = decode(
-            await self.client.order_products(order_id),
-            list[wire.OrderProduct],
-            f"order {order_id} products",
-            "order",
-        )
-        sku_of = {line.id: mapping.line_sku(channel, line) for line in lines}
-        wanted: Counter[str] = Counter()
-        for line in shipment.lines:
-            wanted[line.sku] += line.quantity
-        earlier = [
-            s
-            for s in await self.client.order_shipments(order_id)
-            if s.tracking_number == shipment.tracking_number
-        ]
-        done: Counter[str] = Counter()
-        for s in earlier:
-            for item in s.items:
-                done[sku_of.get(item.order_product_id, "")] += item.quantity
-        if earlier and done == wanted:
-            ids = ",".join(str(s.id) for s in earlier)
-            return WriteResult(remote_id=ids, summary="already shipped")
-        # Part of it shipped under this tracking number: an attempt interrupted between two
-        # addresses' shipments. Anything else under the number is another shipment.
-        left = wanted - done if not done - wanted else wanted
-        groups = _allocate(order_id, left, lines, channel)
-        provider, carrier = mapping.carrier_fields(shipment.carrier)
-        created = []
-        for address_id, items in sorted(groups.items()):
-            request = wire.CreateShipment(
-                order_address_id=address_id,
-                items=items,
-                tracking_number=shipment.tracking_number,
-                shipping_provider=provider,
-                tracking_carrier=carrier,
-                tracking_link=shipment.tracking_url or "",
-            )
-            created.append(await self.client.create_shipment(order_id, request))
-        ids = ",".join(str(s.id) for s in created)
-        return WriteResult(remote_id=ids, summary=f"{len(created)} shipments created")
-
     async def aclose(self) -> None:
         """Nothing to close: the HTTP client belongs to the daemon."""
-
-
-def _allocate(
-    order_id: int, wanted: Counter[str], lines: list[wire.OrderProduct], channel: str
-) -> dict[int, list[wire.ShipmentItem]]:
-    """``wanted`` SKU quantities spread over the order's unshipped lines, grouped by the
-    shipping address (``order_address_id``) each line goes to; ``RecordError`` naming what
-    the order has not left to ship."""
-    left = Counter(wanted)
-    groups: dict[int, list[wire.ShipmentItem]] = {}
-    for line in lines:
-        sku = mapping.line_sku(channel, line)
-        open_quantity = line.quantity - line.quantity_shipped
-        take = min(left[sku], open_quantity)
-        if take > 0:
-            groups.setdefault(line.order_address_id, []).append(wire.ShipmentItem(line.id, take))
-            left[sku] -= take
-    if +left:
-        raise RecordError(
-            f"order {order_id}: nothing left to ship for {sorted((+left).items())}",
-            entity=str(order_id),
-            reason="nothing_to_fulfil",
-        )
-    return groups
 
 
 def verify_webhook(

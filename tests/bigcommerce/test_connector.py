@@ -12,7 +12,8 @@ from connectors import model
 from connectors.base import Record, RemoteWrite
 from connectors.bigcommerce import mapping, wire
 from connectors.bigcommerce.client import BigCommerceClient
-from connectors.bigcommerce.connector import BigCommerceConnector, keyset_pages
+from connectors.bigcommerce.connector import BigCommerceConnector
+from connectors.bigcommerce.paging import keyset_pages
 from connectors.bigcommerce.sandbox import SandboxApp, create_app
 from connectors.bigcommerce.sandbox_state import STORE_HASH
 from connectors.errors import RecordError, Retryable
