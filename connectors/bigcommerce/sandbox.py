@@ -10,8 +10,9 @@ hash: 404); ``X-Auth-Token`` (401: plain text on v3, a v2 error array on v2); a 
 ``Content-Type`` on bodies (415); a fixed 30 s window of 150 requests timed with
 ``trio.current_time()``, its four ``X-Rate-Limit-*`` headers on every answer and, once spent,
 429 with ``X-Retry-After``; v2 ``[{"status", "message"}]`` and v3 ``{"status", "title",
-"type", "errors"}`` error bodies. Catalog and inventory: :mod:`.sandbox_catalog`; orders and
-shipments: :mod:`.sandbox_orders`; callbacks: :mod:`.sandbox_webhooks`.
+"type", "errors"}`` error bodies. Catalog and inventory: :mod:`.sandbox_catalog`; orders:
+:mod:`.sandbox_orders`; shipments: :mod:`.sandbox_shipments`; hooks: :mod:`.sandbox_hooks`;
+callbacks: :mod:`.sandbox_webhooks`.
 
 Hooks outside the API and its limits: ``GET /_sandbox/state``, ``POST /_sandbox/faults``
 (:class:`~.sandbox_state.Faults`), ``POST /_sandbox/webhooks`` (register hooks for a
@@ -36,14 +37,15 @@ import trio
 
 from connectors import sandboxkit
 from connectors.bigcommerce import sandbox_catalog as catalog
+from connectors.bigcommerce import sandbox_hooks as hooks
 from connectors.bigcommerce import sandbox_orders as orders
+from connectors.bigcommerce import sandbox_shipments as shipments
 from connectors.bigcommerce.sandbox_seed import new_store
 from connectors.bigcommerce.sandbox_state import (
     LOCATIONS,
     SANDBOX_TOKEN,
     STATUS_NAMES,
     STORE_HASH,
-    Hook,
     Product,
     StoreState,
     Variant,
@@ -226,82 +228,16 @@ class SandboxApp:
             status, payload = catalog.absolute_adjustment(state, body)
             return _json(status, payload, _PROBLEM if status == 422 else _JSON)
         if route == "hooks" and r.method in ("GET", "POST"):
-            return _json(*(self._list_hooks(q) if r.method == "GET" else self._create_hook(body)))
-        if route.startswith("hooks/") and route.removeprefix("hooks/").isdigit():
-            return _json(*self._hook(r.method, int(route.removeprefix("hooks/")), body))
-        return _json(*catalog.v3_error(404, "The route is not found."))
-
-    def _list_hooks(self, q: dict[str, str]) -> Reply:
-        hooks = sorted(self.state.hooks.values(), key=lambda h: h.id)
-        if "scope" in q:
-            hooks = [h for h in hooks if h.scope == q["scope"]]
-        if "destination" in q:
-            hooks = [h for h in hooks if h.destination == q["destination"]]
-        if "is_active" in q:
-            hooks = [h for h in hooks if h.is_active == (q["is_active"] == "true")]
-        return catalog.envelope(q, hooks, msgspec.structs.asdict)
-
-    def _check_hook(self, body: Any, *, partial: bool) -> dict[str, str] | None:
-        """The v3 ``errors`` of a hook body, or None when it is acceptable."""
-        if not isinstance(body, dict):
-            return {"body": "must be a JSON object"}
-        errors = {}
-        scope, destination = body.get("scope"), body.get("destination")
-        if (scope is not None or not partial) and not (
-            isinstance(scope, str) and scope.startswith("store/")
-        ):
-            errors["scope"] = "must be a store/... scope"
-        if destination is not None or not partial:
-            url = httpx.URL(destination) if isinstance(destination, str) else None
-            loopback = url is not None and (
-                url.host in ("localhost", "::1") or url.host.startswith("127.")
+            return _json(
+                *(
+                    hooks.list_hooks(state, q)
+                    if r.method == "GET"
+                    else hooks.create_hook(state, body)
+                )
             )
-            # BigCommerce calls https on port 443 only; the sandbox also reaches loopback receivers.
-            if url is None or not ((url.scheme == "https" and url.port in (None, 443)) or loopback):
-                errors["destination"] = "must be an https URL on port 443"
-        headers = body.get("headers")
-        if headers is not None and not (
-            isinstance(headers, dict) and all(isinstance(v, str) for v in headers.values())
-        ):
-            errors["headers"] = "must be an object of string values"
-        return errors or None
-
-    def _create_hook(self, body: Any) -> Reply:
-        errors = self._check_hook(body, partial=False)
-        if errors is not None:
-            return catalog.v3_error(422, "The hook is not valid.", errors)
-        now = int(self.state.now().timestamp())
-        hook = Hook(
-            id=self.state.next_id("hook", 20_000_000),
-            scope=body["scope"],
-            destination=body["destination"],
-            is_active=bool(body.get("is_active", True)),
-            headers=body.get("headers"),
-            created_at=now,
-            updated_at=now,
-        )
-        self.state.hooks[hook.id] = hook
-        return 200, {"data": hook, "meta": {}}
-
-    def _hook(self, method: str, hook_id: int, body: Any) -> Reply:
-        hook = self.state.hooks.get(hook_id)
-        if hook is None:
-            return catalog.v3_error(404, "The hook is not found.")
-        if method == "GET":
-            return 200, {"data": hook, "meta": {}}
-        if method == "DELETE":
-            del self.state.hooks[hook_id]
-            return 200, {"data": hook, "meta": {}}
-        if method != "PUT":
-            return catalog.v3_error(405, "Method not allowed.")
-        errors = self._check_hook(body, partial=True)
-        if errors is not None:
-            return catalog.v3_error(422, "The hook is not valid.", errors)
-        for field in ("scope", "destination", "is_active", "headers"):
-            if field in body:
-                setattr(hook, field, body[field])
-        hook.updated_at = int(self.state.now().timestamp())
-        return 200, {"data": hook, "meta": {}}
+        if route.startswith("hooks/") and route.removeprefix("hooks/").isdigit():
+            return _json(*hooks.one_hook(state, r.method, int(route.removeprefix("hooks/")), body))
+        return _json(*catalog.v3_error(404, "The route is not found."))
 
     # --- v2 -------------------------------------------------------------------------------
 
@@ -328,15 +264,15 @@ class SandboxApp:
             addresses = [orders.render_address(order, a) for a in order.addresses]
             return _json(*orders.page_of(addresses, r.query))
         if (r.method, rest) == ("GET", ("shipments",)):
-            shipments = [orders.render_shipment(order, s) for s in order.shipments]
-            return _json(*orders.page_of(shipments, r.query))
+            served = [shipments.render_shipment(order, s) for s in order.shipments]
+            return _json(*orders.page_of(served, r.query))
         if (r.method, rest) == ("POST", ("shipments",)):
-            return _json(*orders.create_shipment(state, order, body))
+            return _json(*shipments.create_shipment(state, order, body))
         if r.method == "GET" and len(rest) == 2 and rest[0] == "shipments" and rest[1].isdigit():
             found = next((s for s in order.shipments if s.id == int(rest[1])), None)
             if found is None:
                 return _json(*orders.NOT_FOUND)
-            return _json(200, orders.render_shipment(order, found))
+            return _json(200, shipments.render_shipment(order, found))
         return _json(*orders.NOT_FOUND)
 
     # --- sandbox hooks --------------------------------------------------------------------
@@ -384,12 +320,13 @@ class SandboxApp:
         if path == "/_sandbox/webhooks":
             made = []
             for scope in body.get("scopes", DEFAULT_SCOPES):
-                status, reply = self._create_hook(
+                status, reply = hooks.create_hook(
+                    state,
                     {
                         "scope": scope,
                         "destination": body.get("destination"),
                         "headers": body.get("headers"),
-                    }
+                    },
                 )
                 if status != 200:
                     return 400, reply

@@ -3,10 +3,8 @@
 Served shapes follow BigCommerce's ``orders.v2`` description: bare arrays and objects,
 RFC-2822 dates, money as strings, ``products``/``shipping_addresses`` as resource links.
 Listing takes ONE ``status_id``; ``min_date_modified``/``max_date_modified`` accept RFC-2822
-or ISO-8601 and are inclusive (compared to the second). Shipping checks that the address
-belongs to the order and that no line ships more than it has left, moves ``quantity_shipped``
-and the status (11/9 → 3 Partially Shipped → 2 Shipped), builds ``generated_tracking_link``
-and sends the shipment email when the store's setting says so.
+or ISO-8601 and are inclusive (compared to the second); ``limit`` above 250 is served as 250
+(v2's maximum is not documented). Shipments: :mod:`.sandbox_shipments`.
 """
 
 from __future__ import annotations
@@ -21,35 +19,12 @@ from connectors.bigcommerce.sandbox_state import (
     STATUS_NAMES,
     STORE_HASH,
     Address,
-    Email,
     Order,
     OrderProduct,
-    Shipment,
     StoreState,
 )
 
 API = f"https://api.bigcommerce.com/stores/{STORE_HASH}/v2"
-PROVIDERS = (
-    "auspost",
-    "canadapost",
-    "endicia",
-    "usps",
-    "fedex",
-    "ups",
-    "upsready",
-    "upsonline",
-    "shipperhq",
-    "royalmail",
-    "",
-)
-TRACKING_URLS = {
-    "auspost": "https://auspost.com.au/mypost/track/#/details/{}",
-    "canadapost": "https://www.canadapost-postescanada.ca/track-reperage/en#/details/{}",
-    "fedex": "https://www.fedex.com/fedextrack/?trknbr={}",
-    "royalmail": "https://www.royalmail.com/track-your-item#/tracking-results/{}",
-    "ups": "https://www.ups.com/track?tracknum={}",
-    "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
-}
 SORTABLE = ("id", "customer_id", "date_created", "date_modified", "status_id", "channel_id")
 
 Reply = tuple[int, Any]
@@ -176,7 +151,7 @@ def place_order(state: StoreState, request: PlaceOrder, *, quiet: bool = False) 
     return order
 
 
-def _rfc(moment: datetime | None) -> str:
+def rfc2822(moment: datetime | None) -> str:
     return email.utils.format_datetime(moment.astimezone(UTC)) if moment else ""
 
 
@@ -189,7 +164,7 @@ def parse_date(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _money(value: float) -> str:
+def money(value: float) -> str:
     return f"{value:.4f}"
 
 
@@ -199,26 +174,26 @@ def render_order(order: Order) -> dict[str, Any]:
     return {
         "id": order.id,
         "customer_id": order.customer_id,
-        "date_created": _rfc(order.date_created),
-        "date_modified": _rfc(order.date_modified),
-        "date_shipped": _rfc(order.date_shipped),
+        "date_created": rfc2822(order.date_created),
+        "date_modified": rfc2822(order.date_modified),
+        "date_shipped": rfc2822(order.date_shipped),
         "status_id": order.status_id,
         "status": STATUS_NAMES[order.status_id],
         "custom_status": STATUS_NAMES[order.status_id],
-        "subtotal_ex_tax": _money(subtotal),
-        "subtotal_inc_tax": _money(subtotal),
-        "subtotal_tax": _money(0),
-        "base_shipping_cost": _money(0),
-        "shipping_cost_ex_tax": _money(0),
-        "shipping_cost_inc_tax": _money(0),
-        "total_ex_tax": _money(subtotal),
-        "total_inc_tax": _money(subtotal),
-        "total_tax": _money(0),
+        "subtotal_ex_tax": money(subtotal),
+        "subtotal_inc_tax": money(subtotal),
+        "subtotal_tax": money(0),
+        "base_shipping_cost": money(0),
+        "shipping_cost_ex_tax": money(0),
+        "shipping_cost_inc_tax": money(0),
+        "total_ex_tax": money(subtotal),
+        "total_inc_tax": money(subtotal),
+        "total_tax": money(0),
         "items_total": order.items_total,
         "items_shipped": order.items_shipped,
         "payment_method": "Credit Card",
         "payment_status": order.payment_status,
-        "refunded_amount": _money(0),
+        "refunded_amount": money(0),
         "order_is_digital": False,
         "currency_code": "USD",
         "shipping_address_count": len(order.addresses),
@@ -259,7 +234,7 @@ def render_order(order: Order) -> dict[str, Any]:
 
 
 def render_product(line: OrderProduct) -> dict[str, Any]:
-    price = _money(line.price)
+    price = money(line.price)
     return {
         "id": line.id,
         "order_id": line.order_id,
@@ -278,7 +253,7 @@ def render_product(line: OrderProduct) -> dict[str, Any]:
         "is_refunded": line.quantity_refunded > 0,
         "wrapping_name": line.wrapping_name,
         "wrapping_message": line.wrapping_message,
-        "wrapping_cost_inc_tax": _money(0),
+        "wrapping_cost_inc_tax": money(0),
         "product_options": line.product_options,
         "applied_discounts": [],
         "configurable_fields": [],
@@ -307,36 +282,6 @@ def render_address(order: Order, address: Address) -> dict[str, Any]:
         "shipping_method": address.shipping_method,
         "shipping_zone_name": "United States",
         "form_fields": [],
-    }
-
-
-def render_shipment(order: Order, shipment: Shipment) -> dict[str, Any]:
-    address = next(a for a in order.addresses if a.id == shipment.order_address_id)
-    shipped_to = render_address(order, address)
-    for key in ("id", "order_id", "items_total", "items_shipped", "shipping_method"):
-        shipped_to.pop(key)
-    shipped_to.pop("shipping_zone_name")
-    shipped_to.pop("form_fields")
-    billing = render_order(order)["billing_address"]
-    billing.pop("form_fields")
-    return {
-        "id": shipment.id,
-        "order_id": shipment.order_id,
-        "customer_id": order.customer_id,
-        "order_address_id": shipment.order_address_id,
-        "date_created": _rfc(shipment.date_created),
-        "tracking_number": shipment.tracking_number,
-        "merchant_shipping_cost": _money(0),
-        "shipping_method": shipment.shipping_method,
-        "shipping_provider": shipment.shipping_provider,
-        "shipping_provider_display_name": shipment.shipping_provider.upper(),
-        "tracking_carrier": shipment.tracking_carrier,
-        "tracking_link": shipment.tracking_link,
-        "generated_tracking_link": shipment.generated_tracking_link,
-        "comments": shipment.comments,
-        "billing_address": billing,
-        "shipping_address": shipped_to,
-        "items": shipment.items,
     }
 
 
@@ -375,105 +320,3 @@ def page_of(items: list[dict[str, Any]], query: dict[str, str]) -> Reply:
         return v2_error(400, "page and limit must be numbers.")
     chunk = items[(page - 1) * limit : page * limit]
     return (200, chunk) if chunk else (204, None)
-
-
-def create_shipment(state: StoreState, order: Order, body: Any) -> Reply:
-    """``POST /v2/orders/{id}/shipments`` with BigCommerce's checks."""
-    if not isinstance(body, dict):
-        return v2_error(400, "The request body is not valid JSON.")
-    address = next((a for a in order.addresses if a.id == body.get("order_address_id")), None)
-    items = body.get("items")
-    if address is None:
-        return v2_error(400, "The field 'order_address_id' is invalid.")
-    address_id = address.id
-    if not isinstance(items, list) or not items:
-        return v2_error(400, "The field 'items' is invalid.")
-    provider = body.get("shipping_provider", "")
-    if not isinstance(provider, str) or not (
-        provider in PROVIDERS or provider.startswith("carrier_")
-    ):
-        return v2_error(400, "The field 'shipping_provider' is invalid.")
-    wanted: list[tuple[int, int]] = []
-    lines = {p.id: p for p in order.products}
-    for item in items:
-        line_id = item.get("order_product_id") if isinstance(item, dict) else None
-        line = lines.get(line_id) if isinstance(line_id, int) else None
-        quantity = item.get("quantity") if isinstance(item, dict) else None
-        if line is None or line.order_address_id != address_id:
-            return v2_error(400, "The field 'order_product_id' is invalid.")
-        if not isinstance(quantity, int) or quantity < 1:
-            return v2_error(400, "The field 'quantity' is invalid.")
-        if quantity > line.quantity - line.quantity_shipped:
-            return v2_error(
-                400,
-                "The quantity specified is greater than the quantity of the product "
-                f"{line.id} that is available to ship.",
-            )
-        wanted.append((line.id, quantity))
-    shipment = ship(
-        state,
-        order,
-        address_id,
-        wanted,
-        tracking_number=str(body.get("tracking_number", "")),
-        provider=provider,
-        carrier=str(body.get("tracking_carrier", "")),
-        link=str(body.get("tracking_link", "")),
-        comments=str(body.get("comments", "")),
-    )
-    return 201, render_shipment(order, shipment)
-
-
-def ship(
-    state: StoreState,
-    order: Order,
-    address_id: int,
-    items: list[tuple[int, int]],
-    *,
-    tracking_number: str = "",
-    provider: str = "",
-    carrier: str = "",
-    link: str = "",
-    comments: str = "",
-    quiet: bool = False,
-) -> Shipment:
-    """Record a checked shipment: quantities, status, tracking link, email, webhooks."""
-    lines = {p.id: p for p in order.products}
-    for line_id, quantity in items:
-        lines[line_id].quantity_shipped += quantity
-    generated = ""
-    if provider in TRACKING_URLS and tracking_number:
-        generated = TRACKING_URLS[provider].format(tracking_number)
-    elif carrier and tracking_number:
-        generated = f"https://track.aftership.com/{carrier}/{tracking_number}"
-    address = next(a for a in order.addresses if a.id == address_id)
-    shipment = Shipment(
-        id=state.next_id("shipment", 10),
-        order_id=order.id,
-        order_address_id=address_id,
-        date_created=state.now(),
-        tracking_number=tracking_number,
-        shipping_provider=provider,
-        tracking_carrier=carrier,
-        tracking_link=link,
-        generated_tracking_link=generated,
-        comments=comments,
-        shipping_method=address.shipping_method,
-        items=[
-            {"order_product_id": i, "product_id": lines[i].product_id, "quantity": q}
-            for i, q in items
-        ],
-    )
-    order.shipments.append(shipment)
-    order.date_shipped = shipment.date_created
-    if state.shipment_emails and not quiet:
-        state.emails.append(Email("shipment", order.id, address.email, shipment.id))
-    status = 2 if order.items_shipped >= order.items_total else 3
-    if quiet:
-        order.status_id = status
-        return shipment
-    state.notify(
-        "store/shipment/created", {"type": "shipment", "id": shipment.id, "orderId": order.id}
-    )
-    state.set_status(order, status)
-    return shipment

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from connectors.bigcommerce import sandbox_orders
+from connectors.bigcommerce import sandbox_orders, sandbox_shipments
 from connectors.bigcommerce.sandbox_state import Image, Product, StoreState, Variant
 
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
@@ -134,11 +134,11 @@ def _seed_orders(state: StoreState) -> None:
         )
         if status == 3:
             first = order.products[0]
-            sandbox_orders.ship(
+            sandbox_shipments.ship(
                 state, order, order.addresses[0].id, [(first.id, first.quantity)], quiet=True
             )
         elif status == 2:
             items = [(p.id, p.quantity) for p in order.products]
-            sandbox_orders.ship(state, order, order.addresses[0].id, items, quiet=True)
+            sandbox_shipments.ship(state, order, order.addresses[0].id, items, quiet=True)
         order.status_id = status
         order.date_created = order.date_modified = EPOCH + timedelta(days=30, hours=number)
