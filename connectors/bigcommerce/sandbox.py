@@ -47,6 +47,7 @@ from connectors.bigcommerce.sandbox_state import (
     STATUS_NAMES,
     STORE_HASH,
     Product,
+    Reply,
     StoreState,
     Variant,
 )
@@ -56,7 +57,6 @@ from connectors.sandbox_server import SandboxOptions
 
 __all__ = ["SANDBOX_TOKEN", "STORE_HASH", "SandboxApp", "create_app"]
 
-Reply = tuple[int, Any]
 DEFAULT_SCOPES = ("store/order/*", "store/product/*", "store/sku/*")
 _JSON = "application/json"
 _PROBLEM = "application/problem+json"

@@ -19,7 +19,7 @@ import urllib.parse
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.bigcommerce.sandbox_state import LOCATIONS, Product, StoreState, Variant
+from connectors.bigcommerce.sandbox_state import LOCATIONS, Product, Reply, StoreState, Variant
 
 ERROR_TYPE = "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes"
 INCLUDES = frozenset(
@@ -39,8 +39,6 @@ INCLUDES = frozenset(
 )
 MAX_QUANTITY = 2_147_483_647
 MAX_ADJUSTMENTS = 2000
-
-Reply = tuple[int, Any]
 
 
 def v3_error(status: int, title: str, errors: dict[str, str] | None = None) -> Reply:

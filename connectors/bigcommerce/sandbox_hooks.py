@@ -14,9 +14,7 @@ import httpx
 import msgspec
 
 from connectors.bigcommerce.sandbox_catalog import envelope, v3_error
-from connectors.bigcommerce.sandbox_state import Hook, StoreState
-
-Reply = tuple[int, Any]
+from connectors.bigcommerce.sandbox_state import Hook, Reply, StoreState
 
 
 def list_hooks(state: StoreState, q: dict[str, str]) -> Reply:

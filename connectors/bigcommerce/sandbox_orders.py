@@ -21,13 +21,12 @@ from connectors.bigcommerce.sandbox_state import (
     Address,
     Order,
     OrderProduct,
+    Reply,
     StoreState,
 )
 
 API = f"https://api.bigcommerce.com/stores/{STORE_HASH}/v2"
 SORTABLE = ("id", "customer_id", "date_created", "date_modified", "status_id", "channel_id")
-
-Reply = tuple[int, Any]
 
 
 class Line(msgspec.Struct, forbid_unknown_fields=True):

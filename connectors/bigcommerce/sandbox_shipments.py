@@ -14,14 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.bigcommerce.sandbox_orders import (
-    Reply,
     money,
     render_address,
     render_order,
     rfc2822,
     v2_error,
 )
-from connectors.bigcommerce.sandbox_state import Email, Order, Shipment, StoreState
+from connectors.bigcommerce.sandbox_state import Email, Order, Reply, Shipment, StoreState
 
 PROVIDERS = (
     "auspost",

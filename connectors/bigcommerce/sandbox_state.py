@@ -23,6 +23,8 @@ STORE_HASH = "sbx7a2k9"
 """The store hash of the sandbox's store (``/stores/sbx7a2k9/v3/...``)."""
 STORE_ID = "1025646"
 """The numeric store id callbacks carry in ``store_id``."""
+Reply = tuple[int, Any]
+"""What the sandbox's handlers answer: ``(status, JSON-able body or None for no body)``."""
 LOCATIONS = {1: "Default location", 2: "Back room"}
 STATUS_NAMES = {
     0: "Incomplete",
