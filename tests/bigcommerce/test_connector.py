@@ -252,3 +252,19 @@ async def test_fulfillment_refusals(connector: BigCommerceConnector, app: Sandbo
     with pytest.raises(RecordError) as bad:
         await connector.write(RemoteWrite(kind="inventory.set", key="k", payload=b'{"targets": 1}'))
     assert bad.value.reason == "schema"
+
+
+async def test_a_malformed_product_fails_alone(
+    connector: BigCommerceConnector, app: SandboxApp
+) -> None:
+    broken = next(iter(app.state.products.values()))
+    broken.variants[0].sku = 12345  # type: ignore[assignment]
+    records = [r for p in [p async for p in connector.read("products", None)] for r in p.records]
+    assert len(records) == len(app.state.products)  # the read itself goes on
+    failed = []
+    for record in records:
+        try:
+            msgspec.json.decode(record.body, type=wire.Product)
+        except msgspec.ValidationError as exc:
+            failed.append((record.key, str(exc)))
+    assert failed == [(str(broken.id), "Expected `str`, got `int` - at `$.variants[0].sku`")]
