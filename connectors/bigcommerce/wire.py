@@ -193,15 +193,6 @@ class AdjustmentResult(msgspec.Struct, frozen=True):
     transaction_id: str
 
 
-class Problem(msgspec.Struct, frozen=True):
-    """A v3 error body (``application/problem+json`` or JSON)."""
-
-    status: int = 0
-    title: str = ""
-    type: str = ""
-    errors: dict[str, Any] = {}
-
-
 # -- v3 hooks ---------------------------------------------------------------------------------
 
 
@@ -329,8 +320,3 @@ class CreateShipment(msgspec.Struct, frozen=True):
     tracking_carrier: str = ""
     tracking_link: str = ""
     comments: str = ""
-
-
-class V2Error(msgspec.Struct, frozen=True):
-    status: int
-    message: str
