@@ -32,6 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args.config)
     if args.command == "sandbox":
         return sandbox(args)
+    if args.command == "demo":
+        return demo(args)
     return ctl(args)
 
 
@@ -61,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("channel", nargs="?")
         if verb == "sync":
             sub.add_argument("--stream", help="only this stream (default: every stream)")
+    show = commands.add_parser(
+        "demo", help="run every platform's sandbox and the daemon on loopback, play a shop"
+    )
+    show.add_argument("--duration", type=float, help="seconds of shopping, then the report")
+    show.add_argument("--seed", type=int, default=1, help="same seed, same shop")
+    show.add_argument("--rate", type=float, default=0.5, help="orders a second")
+    show.add_argument("--no-view", action="store_true", help="no live view, only the report")
     box = commands.add_parser("sandbox", help="serve a platform's sandbox (a faithful fake)")
     box.add_argument("platform", help="bigcommerce, shipbob, shipstation, shopify or wix")
     box.add_argument("--host", default="127.0.0.1")
@@ -83,6 +92,18 @@ def sandbox(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"shelfsync sandbox: {exc}", file=sys.stderr)
         return EX_USAGE
+
+
+def demo(args: argparse.Namespace) -> int:
+    from daemon.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        duration=args.duration,
+        seed=args.seed,
+        orders_per_second=args.rate,
+        view=not args.no_view,
+    )
+    return run_demo(options)
 
 
 def check_config(path: str) -> int:

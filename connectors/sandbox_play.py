@@ -1,0 +1,68 @@
+"""Playing a shop on running sandboxes, in the canonical vocabulary: what ``shelfsync demo``
+does to them and reads back from them.
+
+A storefront sandbox is played through a :class:`StorefrontPlay` (shoppers place orders; the
+store shows stock and fulfillments), the fulfillment provider's through a :class:`ProviderPlay`
+(the warehouse ships and receives). Each platform implements them in its own package's
+``sandbox_play`` module, over its in-process sandbox app and its HTTP hooks, so nothing here
+or in the demo knows a platform's field names.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import httpx
+import msgspec
+
+
+class StorefrontPlay(Protocol):
+    origin: str
+    """The store's :func:`~connectors.model.origin`, as its orders carry it."""
+
+    def listed_skus(self) -> list[str]:
+        """SKUs a shopper can put in a basket: listed, and stocked at the store's location."""
+
+    async def place(
+        self, http: httpx.AsyncClient, lines: list[tuple[str, int]], shipping: str
+    ) -> str:
+        """Place a paid order for ``lines`` of (SKU, quantity) with the shipping method named
+        ``shipping``, as a shopper would; returns the store order id the order's canonical form
+        carries (:attr:`~connectors.model.Order.store_order_id`)."""
+
+    def shown_stock(self) -> dict[str, int]:
+        """What the store shows as available, per listed SKU."""
+
+    def tracking_numbers(self) -> dict[str, list[str]]:
+        """Store order id → the tracking number of each of its fulfillments (one entry per
+        fulfillment, so a duplicate shows twice)."""
+
+
+class ProviderShipment(msgspec.Struct, frozen=True):
+    shipment_id: str
+    shipped: bool
+    tracking_number: str | None
+
+
+class ProviderOrder(msgspec.Struct, frozen=True):
+    order_id: int
+    origin: str | None
+    """The origin and store order id the order was created for; None for an order made
+    outside shelfsync."""
+    store_order_id: str | None
+    cancelled: bool
+    shipments: list[ProviderShipment]
+
+
+class ProviderPlay(Protocol):
+    def orders(self) -> list[ProviderOrder]: ...
+
+    async def ship(self, http: httpx.AsyncClient, order_id: int, *, split: bool) -> bool:
+        """Ship the whole order, in two packages if ``split`` and it has more than one unit;
+        False if the warehouse cannot (not in stock, cancelled, already gone)."""
+
+    async def receive(self, http: httpx.AsyncClient, sku: str, units: int) -> None:
+        """Receive ``units`` of ``sku`` into stock."""
+
+    def sellable(self) -> dict[str, int]:
+        """Fulfillable minus exception units per SKU, over every location."""

@@ -1,0 +1,83 @@
+"""The ShipBob sandbox played by ``shelfsync demo`` (see :mod:`connectors.sandbox_play`)."""
+
+from __future__ import annotations
+
+import httpx
+
+from connectors.sandbox_play import ProviderOrder, ProviderShipment
+from connectors.shipbob import sandbox_shipments as lifecycle
+from connectors.shipbob.mapping import split_reference_id
+from connectors.shipbob.sandbox import SandboxApp
+
+
+class ShipBobPlay:
+    def __init__(self, app: SandboxApp, base_url: str) -> None:
+        self.app = app
+        self.base_url = base_url
+
+    def orders(self) -> list[ProviderOrder]:
+        result = []
+        for order in self.app.state.orders.values():
+            store_order = split_reference_id(order.reference_id or "")
+            result.append(
+                ProviderOrder(
+                    order_id=order.id,
+                    origin=store_order[0] if store_order else None,
+                    store_order_id=store_order[1] if store_order else None,
+                    cancelled=order.status == "Cancelled",
+                    shipments=[
+                        ProviderShipment(
+                            shipment_id=str(s.id),
+                            shipped=s.status in ("Completed", "Delivered"),
+                            tracking_number=s.tracking.tracking_number if s.tracking else None,
+                        )
+                        for s in order.shipments
+                    ],
+                )
+            )
+        return result
+
+    async def ship(self, http: httpx.AsyncClient, order_id: int, *, split: bool) -> bool:
+        order = self.app.state.orders.get(order_id)
+        unstarted = (
+            None
+            if order is None
+            else next((s for s in order.shipments if lifecycle.step_of(s) == "Processing"), None)
+        )
+        if unstarted is None:
+            return False
+        units = [(p.sku or "", lifecycle.quantity(p)) for p in unstarted.products]
+        packages = _split(units) if split else [units]
+        body = {
+            "order_id": order_id,
+            "shipments": [
+                {
+                    "products": [{"sku": sku, "quantity": n} for sku, n in package],
+                    "carrier": "USPS",
+                    "tracking_number": f"9400{order_id:08d}{index}",
+                }
+                for index, package in enumerate(packages, start=1)
+            ],
+        }
+        response = await http.post(f"{self.base_url}/_sandbox/ship", json=body)
+        return response.status_code == 200
+
+    async def receive(self, http: httpx.AsyncClient, sku: str, units: int) -> None:
+        response = await http.post(
+            f"{self.base_url}/_sandbox/inventory", json={"sku": sku, "received": units}
+        )
+        response.raise_for_status()
+
+    def sellable(self) -> dict[str, int]:
+        return {
+            stock.sku: sum(stock.on_hand.values()) - sum(stock.committed.values()) - stock.exception
+            for stock in self.app.state.stock.values()
+        }
+
+
+def _split(units: list[tuple[str, int]]) -> list[list[tuple[str, int]]]:
+    """Two packages: the first unit alone, the rest together (one package if only one unit)."""
+    (first_sku, first_count), rest = units[0], units[1:]
+    if first_count > 1:
+        rest = [(first_sku, first_count - 1), *rest]
+    return [[(first_sku, 1)], rest] if rest else [[(first_sku, 1)]]

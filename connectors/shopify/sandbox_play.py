@@ -1,0 +1,47 @@
+"""The Shopify sandbox played by ``shelfsync demo`` (see :mod:`connectors.sandbox_play`)."""
+
+from __future__ import annotations
+
+import httpx
+
+from connectors.shopify.mapping import origin_of_shop
+from connectors.shopify.sandbox import ShopifySandbox
+from connectors.shopify.sandbox_state import LOCATION_ID, gid
+
+
+class ShopifyPlay:
+    def __init__(self, app: ShopifySandbox, shop: str, base_url: str) -> None:
+        """``shop`` is the domain the channel is configured with; ``base_url`` where the
+        sandbox is served."""
+        self.app = app
+        self.origin = origin_of_shop(shop)
+        self.base_url = base_url
+
+    def _stocked(self) -> dict[str, int]:
+        state = self.app.state
+        return {
+            variant.sku: int(state.levels[(variant.inventory_item_id, LOCATION_ID)]["available"])
+            for variant in state.variants.values()
+            if variant.sku and (variant.inventory_item_id, LOCATION_ID) in state.levels
+        }
+
+    def listed_skus(self) -> list[str]:
+        return sorted(self._stocked())
+
+    async def place(
+        self, http: httpx.AsyncClient, lines: list[tuple[str, int]], shipping: str
+    ) -> str:
+        body = {"lines": [{"sku": s, "quantity": n} for s, n in lines], "shipping": shipping}
+        response = await http.post(f"{self.base_url}/_sandbox/orders", json=body)
+        response.raise_for_status()
+        return gid("Order", int(response.json()["id"]))
+
+    def shown_stock(self) -> dict[str, int]:
+        return self._stocked()
+
+    def tracking_numbers(self) -> dict[str, list[str]]:
+        numbers: dict[str, list[str]] = {}
+        for fulfillment in self.app.state.fulfillments.values():
+            number = fulfillment.tracking.get("number") or ""
+            numbers.setdefault(gid("Order", fulfillment.order_id), []).append(number)
+        return numbers

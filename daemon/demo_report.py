@@ -1,0 +1,163 @@
+"""The consistency report ``shelfsync demo`` ends with: did every flow do its job?
+
+:func:`build_report` compares what the shoppers placed and the warehouse shipped with what the
+daemon decided and what the sandboxes now hold. An inconsistency is a broken promise (an order
+lost or created twice, tracking missing or written twice, a store showing the wrong stock);
+holds and oversells are not: they are the daemon doing its job, and are listed with reasons.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import msgspec
+
+from actors.pool import Pool
+from actors.rules.inventory import posted
+from connectors.sandbox_play import ProviderOrder, StorefrontPlay
+from daemon.demo_play import PlacedOrder
+
+
+class StoreLine(msgspec.Struct, frozen=True):
+    channel: str
+    placed: int
+    imported: int
+    held: dict[str, int]
+    skipped: dict[str, int]
+    stock_checked: int
+    stock_wrong: list[str]
+    """``"SKU: shows N, should show M"`` for each SKU the store shows wrongly."""
+
+
+class Report(msgspec.Struct, frozen=True):
+    stores: list[StoreLine]
+    fulfillment_orders: int
+    duplicate_fulfillment_orders: int
+    imported_without_fulfillment_order: int
+    shipments_shipped: int
+    tracking_written: int
+    tracking_missing: int
+    tracking_duplicated: int
+    oversells: int
+    unseen_orders: int
+    """Orders placed that the daemon never decided about."""
+    problems: list[str]
+
+    @property
+    def consistent(self) -> bool:
+        return not self.problems
+
+
+def build_report(
+    placed: list[PlacedOrder],
+    pool: Pool,
+    stores: dict[str, StorefrontPlay],
+    provider_orders: list[ProviderOrder],
+    sellable: dict[str, int],
+    thresholds: dict[str, int],
+    oversells: int,
+) -> Report:
+    """The report on a settled shop (nothing left in hand: see ``Daemon.quiet``)."""
+    problems: list[str] = []
+    ours = [o for o in provider_orders if o.origin is not None]
+    created = Counter((o.origin, o.store_order_id) for o in ours)
+    duplicates = sum(n - 1 for n in created.values() if n > 1)
+    if duplicates:
+        problems.append(f"{duplicates} store orders have more than one fulfillment order")
+
+    imported = [o for o in pool.orders.values() if o.state in ("imported", "cancelled")]
+    missing = [o for o in imported if (o.origin, o.store_order_id) not in created]
+    if missing:
+        problems.append(f"{len(missing)} imported orders have no fulfillment order")
+
+    unseen = [p for p in placed if pool.order(p.origin, p.store_order_id) is None]
+    if unseen:
+        problems.append(f"{len(unseen)} placed orders were never decided")
+
+    by_origin = {store.origin: store for store in stores.values()}
+    shipped = written = missing_tracking = duplicated = 0
+    for order in ours:
+        store = by_origin.get(order.origin or "")
+        numbers = store.tracking_numbers().get(order.store_order_id or "", []) if store else []
+        for shipment in order.shipments:
+            if not shipment.shipped or shipment.tracking_number is None:
+                continue
+            shipped += 1
+            count = numbers.count(shipment.tracking_number)
+            written += min(count, 1)
+            missing_tracking += count == 0
+            duplicated += max(count - 1, 0)
+    if missing_tracking:
+        problems.append(f"{missing_tracking} shipped shipments have no store fulfillment")
+    if duplicated:
+        problems.append(f"{duplicated} store fulfillments were written twice")
+
+    lines = []
+    for channel, store in sorted(stores.items()):
+        mine = [p for p in placed if p.channel == channel]
+        decisions = [pool.order(p.origin, p.store_order_id) for p in mine]
+        wrong = [
+            f"{sku}: shows {shown}, should show {posted(sellable[sku], thresholds[channel])}"
+            for sku, shown in sorted(store.shown_stock().items())
+            if sku in sellable and shown != posted(sellable[sku], thresholds[channel])
+        ]
+        if wrong:
+            problems.append(f"{channel}: {len(wrong)} SKUs show the wrong stock")
+        lines.append(
+            StoreLine(
+                channel=channel,
+                placed=len(mine),
+                imported=sum(1 for d in decisions if d and d.state in ("imported", "cancelled")),
+                held=dict(Counter(d.reason or "" for d in decisions if d and d.state == "held")),
+                skipped=dict(
+                    Counter(d.reason or "" for d in decisions if d and d.state == "skipped")
+                ),
+                stock_checked=sum(1 for sku in store.shown_stock() if sku in sellable),
+                stock_wrong=wrong,
+            )
+        )
+    return Report(
+        stores=lines,
+        fulfillment_orders=len(ours),
+        duplicate_fulfillment_orders=duplicates,
+        imported_without_fulfillment_order=len(missing),
+        shipments_shipped=shipped,
+        tracking_written=written,
+        tracking_missing=missing_tracking,
+        tracking_duplicated=duplicated,
+        oversells=oversells,
+        unseen_orders=len(unseen),
+        problems=problems,
+    )
+
+
+def render(report: Report) -> str:
+    """The report as the terminal shows it."""
+    out = ["", "shelfsync demo: consistency report", ""]
+    for line in report.stores:
+        held = ", ".join(f"{n} {reason}" for reason, n in sorted(line.held.items())) or "none"
+        skipped = ", ".join(f"{n} {r}" for r, n in sorted(line.skipped.items())) or "none"
+        out.append(
+            f"  {line.channel:<10} placed {line.placed:>4}  imported {line.imported:>4}  "
+            f"held: {held}  skipped: {skipped}"
+        )
+        out.append(
+            f"  {'':<10} stock right for {line.stock_checked - len(line.stock_wrong)}"
+            f"/{line.stock_checked} SKUs"
+        )
+        out += [f"  {'':<10}   {wrong}" for wrong in line.stock_wrong[:5]]
+    out += [
+        "",
+        f"  fulfillment orders created: {report.fulfillment_orders} "
+        f"(duplicates: {report.duplicate_fulfillment_orders})",
+        f"  shipments shipped: {report.shipments_shipped}, tracking written: "
+        f"{report.tracking_written} (missing {report.tracking_missing}, "
+        f"twice {report.tracking_duplicated})",
+        f"  oversells held for review: {report.oversells}",
+        "",
+    ]
+    if report.consistent:
+        out.append("  consistent: every order once, every shipment's tracking once, stock right")
+    else:
+        out += ["  INCONSISTENT:", *(f"    - {problem}" for problem in report.problems)]
+    return "\n".join(out) + "\n"
