@@ -66,7 +66,8 @@ def seed_catalog(state: ShopState, count: int) -> None:
 
 def seed_shared_catalog(state: ShopState, catalog: SharedCatalog) -> None:
     """Seed ``catalog``'s products with the shop's own ids, all active, one minute apart (the
-    first oldest), weights in grams, every variant stocked at the location with its stock."""
+    first oldest), weights in grams, every variant stocked at the location with its stock on
+    hand and available (the seeded orders then take theirs off available, as Shopify does)."""
     for n, shared in enumerate(catalog.products):
         stamp = state.epoch - timedelta(minutes=len(catalog.products) - n)
         product = Product(
