@@ -5,8 +5,9 @@ order's shipment is routed and commits its units, or waits out of stock; a cance
 them; a receipt lets waiting shipments through (the rules are in :mod:`.sandbox_stock`).
 
 Everything is generated from ``random.Random(seed)``, so one seed always gives the same ids,
-SKUs and quantities. Methods answer ``(status, body)`` where ``body`` is a wire Struct, a
-ShipBob error map ``{"<field>": ["msg"]}`` or None (empty body); :mod:`.sandbox` does the HTTP.
+SKUs and quantities; the catalog may instead be the shared one (:mod:`.sandbox_seed`).
+Methods answer ``(status, body)`` where ``body`` is a wire Struct, a ShipBob error map
+``{"<field>": ["msg"]}`` or None (empty body); :mod:`.sandbox` does the HTTP.
 Timestamps come from the injected ``now`` (wall clock by default); rate-limit time does not
 (it is trio's clock, see :class:`~connectors.shipbob.sandbox_checks.SlidingWindow`).
 """
@@ -121,6 +122,7 @@ class SandboxState:
         stock.exception = self.rng.choice((0, 0, 0, 1, 2))
 
     def new_product(self, name: str, stamp: datetime) -> wire.Product:
+        """A product with a new id and no variants yet, created and updated at ``stamp``."""
         product = wire.Product(
             id=self.next_id("product"),
             name=name,
@@ -134,6 +136,8 @@ class SandboxState:
     def new_variant(
         self, product: wire.Product, sku: str, name: str, stamp: datetime
     ) -> wire.Variant:
+        """A new active variant of ``product`` with an inventory item of its own, holding
+        nothing at any fulfillment center yet."""
         inventory_id = self.next_id("inventory")
         variant = wire.Variant(
             id=self.next_id("variant"),

@@ -3,7 +3,8 @@ list of it (``GET /products``, one SKU per product: V1 has no variants).
 
 Items come in groups sharing a product name: most in three sizes, one group in four without
 options; about one item in twelve has no SKU (its store never gave it one), so it is sold
-(order lines carry it) but is no ShipStation product, which V1 keys by SKU.
+(order lines carry it) but is no ShipStation product, which V1 keys by SKU. From the shared
+catalog (:meth:`Catalog.shared`), every variant is an item with a SKU and a product.
 """
 
 from __future__ import annotations
