@@ -19,6 +19,8 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
+from connectors.sandbox_catalog import SharedCatalog, build_catalog
+
 SANDBOX_PLATFORMS = ("bigcommerce", "shipbob", "shipstation", "shopify", "wix")
 
 
@@ -27,6 +29,16 @@ class SandboxOptions(msgspec.Struct, frozen=True):
     """Seeds the generated catalog, orders and ids: the same seed gives the same data."""
     catalog: int = 50
     """How many variants the generated catalog has."""
+    shared_catalog: bool = False
+    """Seed the catalog every platform's sandbox shares (:mod:`connectors.sandbox_catalog`),
+    not the platform's own: the same ``seed`` and ``catalog`` then give the same SKUs, names,
+    options, weights and barcodes in every storefront, and the same SKUs with their stock at
+    the fulfillment provider."""
+
+    def shared(self) -> SharedCatalog | None:
+        """The shared catalog of ``seed`` and ``catalog`` when ``shared_catalog`` is set; None
+        when the sandbox generates its own."""
+        return build_catalog(self.seed, self.catalog) if self.shared_catalog else None
 
 
 def load_sandbox(platform: str) -> Any:

@@ -76,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     box.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
     box.add_argument("--seed", type=int, default=1, help="same seed, same generated data")
     box.add_argument("--catalog", type=int, default=50, help="variants in the generated catalog")
+    box.add_argument(
+        "--shared-catalog",
+        action="store_true",
+        help="seed the catalog all sandboxes share (same SKUs and stock), not the platform's own",
+    )
     return parser
 
 
@@ -87,7 +92,9 @@ def sandbox(args: argparse.Namespace) -> int:
             args.platform,
             args.host,
             args.port,
-            SandboxOptions(seed=args.seed, catalog=args.catalog),
+            SandboxOptions(
+                seed=args.seed, catalog=args.catalog, shared_catalog=args.shared_catalog
+            ),
         )
     except ValueError as exc:
         print(f"shelfsync sandbox: {exc}", file=sys.stderr)

@@ -251,4 +251,6 @@ def _throttled(wait: int) -> tuple[int, Any, dict[str, str]]:
 
 def create_app(options: SandboxOptions) -> SandboxApp:
     """A sandbox over a fresh account generated from ``options.seed`` and ``options.catalog``."""
-    return SandboxApp(SandboxState(seed=options.seed, catalog=options.catalog))
+    return SandboxApp(
+        SandboxState(seed=options.seed, catalog=options.catalog, shared=options.shared())
+    )

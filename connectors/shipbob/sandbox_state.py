@@ -5,8 +5,9 @@ order's shipment is routed and commits its units, or waits out of stock; a cance
 them; a receipt lets waiting shipments through (the rules are in :mod:`.sandbox_stock`).
 
 Everything is generated from ``random.Random(seed)``, so one seed always gives the same ids,
-SKUs and quantities. Methods answer ``(status, body)`` where ``body`` is a wire Struct, a
-ShipBob error map ``{"<field>": ["msg"]}`` or None (empty body); :mod:`.sandbox` does the HTTP.
+SKUs and quantities; the catalog may instead be the shared one (:mod:`.sandbox_seed`).
+Methods answer ``(status, body)`` where ``body`` is a wire Struct, a ShipBob error map
+``{"<field>": ["msg"]}`` or None (empty body); :mod:`.sandbox` does the HTTP.
 Timestamps come from the injected ``now`` (wall clock by default); rate-limit time does not
 (it is trio's clock, see :class:`~connectors.shipbob.sandbox_checks.SlidingWindow`).
 """
@@ -22,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from connectors.sandbox_catalog import SharedCatalog
 from connectors.shipbob import sandbox_shipments as lifecycle
 from connectors.shipbob import webhooks, wire
 from connectors.shipbob.sandbox_checks import (
@@ -30,6 +32,7 @@ from connectors.shipbob.sandbox_checks import (
     query_int,
     validate_order,
 )
+from connectors.shipbob.sandbox_seed import seed_shared_catalog
 from connectors.shipbob.sandbox_shipments import LOCATIONS
 from connectors.shipbob.sandbox_stock import Ledger, Stock, backordered, held, located
 
@@ -67,8 +70,13 @@ class SandboxState:
     webhook for (the app connects its webhook sender; by default nothing listens)."""
 
     def __init__(
-        self, seed: int = 1, catalog: int = 50, now: Callable[[], datetime] | None = None
+        self,
+        seed: int = 1,
+        catalog: int = 50,
+        now: Callable[[], datetime] | None = None,
+        shared: SharedCatalog | None = None,
     ) -> None:
+        """An account of ``catalog`` generated variants, or of ``shared``'s when given."""
         self.rng = random.Random(seed)
         self.now = now or (lambda: datetime.now(UTC))
         self.channel_id = 4000 + seed
@@ -83,6 +91,9 @@ class SandboxState:
         self.notify: Callable[[str, wire.Order], None] = lambda topic, order: None
         self._ids = {"product": 1000, "variant": 5000, "inventory": 20000, "order": 700000}
         self._ids["shipment"] = 900000
+        if shared is not None:
+            seed_shared_catalog(self, shared, _EPOCH)
+            return
         for n in range(catalog):
             self._seed_variant(n)
 
@@ -97,8 +108,8 @@ class SandboxState:
         stamp = _EPOCH + timedelta(minutes=n)
         if product is None:
             name = f"{self.rng.choice(_WORDS)} {self.rng.choice(_THINGS)}"
-            product = self._new_product(name, stamp)
-        variant = self._new_variant(product, f"SKU-{n + 1:04d}", f"{product.name} - {n + 1}", stamp)
+            product = self.new_product(name, stamp)
+        variant = self.new_variant(product, f"SKU-{n + 1:04d}", f"{product.name} - {n + 1}", stamp)
         variant.weight = wire.WeightView(weight=float(self.rng.randint(2, 40)), unit="oz")
         size = [float(self.rng.randint(2, 14)) for _ in range(3)]
         variant.dimension = wire.DimensionView(
@@ -110,7 +121,8 @@ class SandboxState:
             stock.committed[location_id] = self.rng.randint(0, min(5, stock.on_hand[location_id]))
         stock.exception = self.rng.choice((0, 0, 0, 1, 2))
 
-    def _new_product(self, name: str, stamp: datetime) -> wire.Product:
+    def new_product(self, name: str, stamp: datetime) -> wire.Product:
+        """A product with a new id and no variants yet, created and updated at ``stamp``."""
         product = wire.Product(
             id=self.next_id("product"),
             name=name,
@@ -121,9 +133,11 @@ class SandboxState:
         self.products[product.id] = product
         return product
 
-    def _new_variant(
+    def new_variant(
         self, product: wire.Product, sku: str, name: str, stamp: datetime
     ) -> wire.Variant:
+        """A new active variant of ``product`` with an inventory item of its own, holding
+        nothing at any fulfillment center yet."""
         inventory_id = self.next_id("inventory")
         variant = wire.Variant(
             id=self.next_id("variant"),
@@ -165,9 +179,9 @@ class SandboxState:
                 errors[f"variants[{i}].sku"] = [f"SKU {sku} already exists."]
         if errors:
             return 422 if any("exists" in m[0] for m in errors.values()) else 400, errors
-        product = self._new_product(request.name, self.now())
+        product = self.new_product(request.name, self.now())
         for variant_request in request.variants:
-            variant: wire.Variant = self._new_variant(
+            variant: wire.Variant = self.new_variant(
                 product, variant_request.sku, variant_request.name, product.created_on
             )
             if variant_request.weight is not None:
@@ -261,8 +275,8 @@ class SandboxState:
         for line in request.products:
             variant = self.variant_by_sku(line.reference_id)
             if variant is None:  # ShipBob auto-creates an unknown reference given a name
-                product = self._new_product(line.name, self.now())
-                variant = self._new_variant(product, line.reference_id, line.name, self.now())
+                product = self.new_product(line.name, self.now())
+                variant = self.new_variant(product, line.reference_id, line.name, self.now())
             products.append(
                 wire.OrderProduct(
                     id=variant.id,

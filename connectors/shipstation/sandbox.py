@@ -304,4 +304,6 @@ def _by_id(items: dict[int, Any], text: str) -> Any:
 
 def create_app(options: SandboxOptions) -> SandboxApp:
     """A sandbox over a fresh account generated from ``options.seed`` and ``options.catalog``."""
-    return SandboxApp(SandboxState(seed=options.seed, catalog=options.catalog))
+    return SandboxApp(
+        SandboxState(seed=options.seed, catalog=options.catalog, shared=options.shared())
+    )

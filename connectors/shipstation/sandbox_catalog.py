@@ -3,7 +3,8 @@ list of it (``GET /products``, one SKU per product: V1 has no variants).
 
 Items come in groups sharing a product name: most in three sizes, one group in four without
 options; about one item in twelve has no SKU (its store never gave it one), so it is sold
-(order lines carry it) but is no ShipStation product, which V1 keys by SKU.
+(order lines carry it) but is no ShipStation product, which V1 keys by SKU. From the shared
+catalog (:meth:`Catalog.shared`), every variant is an item with a SKU and a product.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -26,6 +28,9 @@ from connectors.shipstation.sandbox_checks import (
     paging,
     query_date,
 )
+
+if TYPE_CHECKING:
+    from connectors.sandbox_catalog import SharedCatalog
 
 SIZES = ("S", "M", "L")
 PRODUCT_SORT = ("SKU", "ModifyDate", "CreateDate", "Name")
@@ -50,10 +55,20 @@ class ProductStamps:
 
 
 class Catalog:
-    def __init__(self, rng: random.Random, size: int, epoch: datetime) -> None:
+    """The items sold and ShipStation's products of those with a SKU; made by
+    :meth:`generated` (the sandbox's own) or :meth:`shared`."""
+
+    def __init__(self) -> None:
         self.items: list[CatalogItem] = []
         self.products: dict[int, wire.Product] = {}
         self.stamps: dict[int, ProductStamps] = {}
+        self._by_sku: dict[str, CatalogItem] = {}
+
+    @classmethod
+    def generated(cls, rng: random.Random, size: int, epoch: datetime) -> Catalog:
+        """``size`` items drawn from ``rng`` (see the module's docstring), a minute apart, the
+        last one created a minute before ``epoch``."""
+        made = cls()
         for n in range(size):
             group, index = divmod(n, len(SIZES))
             if index == 0:
@@ -64,33 +79,73 @@ class Catalog:
             options = [wire.ItemOption(name="Size", value=SIZES[index])] if sized else []
             sku = None if n % 12 == 11 else f"SS-{n + 1:04d}"
             price = Decimal(rng.randint(500, 9000)) / 100
-            self.items.append(CatalogItem(sku=sku, name=base, price=price, options=options))
+            item = made._sell(CatalogItem(sku=sku, name=base, price=price, options=options))
             if sku is not None:
-                created = epoch - timedelta(minutes=size - n)
-                self._add(
-                    rng,
+                made._list(
                     400_000 + n,
                     sku,
-                    variant_name(base, [o.value for o in options]),
-                    price,
-                    created,
+                    item,
+                    epoch - timedelta(minutes=size - n),
+                    weight_oz=Decimal(rng.randint(2, 60)),
+                    upc=str(rng.randrange(10**11, 10**12)) if rng.random() < 0.7 else None,
+                    thumbnail=f"https://cdn.example.com/{sku}.jpg" if rng.random() < 0.8 else None,
                 )
-        self._by_sku = {item.sku: item for item in self.items if item.sku}
+        return made
 
-    def _add(
-        self, rng: random.Random, product_id: int, sku: str, name: str, price: Decimal, at: datetime
+    @classmethod
+    def shared(cls, catalog: SharedCatalog, epoch: datetime) -> Catalog:
+        """``catalog`` as ShipStation holds it: one item and one product per variant (V1 has
+        no variants; the product is named as the variant, "Tee - Blue / M"), a minute apart
+        and the last one created a minute before ``epoch``, weights in ounces to the
+        hundredth, barcodes as UPCs, the product's image as every variant's thumbnail. V1
+        products keep no stock."""
+        made = cls()
+        variants = list(catalog.variants())
+        for n, (product, variant) in enumerate(variants):
+            options = [wire.ItemOption(name=o.name, value=o.value) for o in variant.options]
+            item = CatalogItem(
+                sku=variant.sku, name=product.name, price=variant.price, options=options
+            )
+            made._list(
+                400_000 + n,
+                variant.sku,
+                made._sell(item),
+                epoch - timedelta(minutes=len(variants) - n),
+                weight_oz=variant.weight.to("oz").value.quantize(Decimal("0.01")),
+                upc=variant.barcode,
+                thumbnail=product.image_url,
+            )
+        return made
+
+    def _sell(self, item: CatalogItem) -> CatalogItem:
+        self.items.append(item)
+        if item.sku:
+            self._by_sku[item.sku] = item
+        return item
+
+    def _list(
+        self,
+        product_id: int,
+        sku: str,
+        item: CatalogItem,
+        at: datetime,
+        *,
+        weight_oz: Decimal,
+        upc: str | None,
+        thumbnail: str | None,
     ) -> None:
+        """Make ``item`` ShipStation's product ``product_id`` (keyed by ``sku``), created ``at``."""
         self.stamps[product_id] = ProductStamps(create=at, modify=at)
         self.products[product_id] = wire.Product(
             product_id=product_id,
             sku=sku,
-            name=name,
+            name=variant_name(item.name, [o.value for o in item.options]),
             create_date=pacific.wall(at),
             modify_date=pacific.wall(at),
-            price=price,
-            weight_oz=Decimal(rng.randint(2, 60)),
-            upc=str(rng.randrange(10**11, 10**12)) if rng.random() < 0.7 else None,
-            thumbnail_url=f"https://cdn.example.com/{sku}.jpg" if rng.random() < 0.8 else None,
+            price=item.price,
+            weight_oz=weight_oz,
+            upc=upc,
+            thumbnail_url=thumbnail,
         )
 
     def by_sku(self, sku: str | None) -> CatalogItem | None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from connectors.sandbox_catalog import SharedCatalog
 from connectors.shipstation import pacific, wire
 from connectors.shipstation.sandbox_catalog import Catalog, CatalogItem
 from connectors.shipstation.sandbox_checks import (
@@ -70,8 +71,14 @@ def _served(order: wire.Order, stamps: Stamps) -> wire.Order:
 
 class SandboxState:
     def __init__(
-        self, seed: int = 1, catalog: int = 50, now: Callable[[], datetime] | None = None
+        self,
+        seed: int = 1,
+        catalog: int = 50,
+        now: Callable[[], datetime] | None = None,
+        shared: SharedCatalog | None = None,
     ) -> None:
+        """An account selling ``catalog`` generated items, or ``shared``'s when given, with
+        the seeded orders of them."""
         self.rng = random.Random(seed)
         self.now = now or (lambda: datetime.now(UTC))
         self.faults = Faults()
@@ -87,7 +94,11 @@ class SandboxState:
             )
             for store_id, name, marketplace_id, marketplace in STORES
         ]
-        self.catalog = Catalog(self.rng, catalog, _EPOCH)
+        self.catalog = (
+            Catalog.generated(self.rng, catalog, _EPOCH)
+            if shared is None
+            else Catalog.shared(shared, _EPOCH)
+        )
         self.orders: dict[int, wire.Order] = {}
         self.stamps: dict[int, Stamps] = {}
         self.batches: dict[str, list[int]] = {}

@@ -55,7 +55,7 @@ class ShopifySandbox:
     """The ASGI app; ``state`` and ``webhooks`` are public for inspection and knobs."""
 
     def __init__(self, options: SandboxOptions) -> None:
-        self.state = ShopState(options.seed, options.catalog)
+        self.state = ShopState(options.seed, options.catalog, shared=options.shared())
         self.webhooks = Webhooks(self.state)
         self.root = Root(self.state, self.webhooks.emit)
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from connectors.shopify.sandbox_state import LOCATION_ID, UNSTOCKED_ITEMS, Product, Variant
 
 if TYPE_CHECKING:
+    from connectors.sandbox_catalog import SharedCatalog
     from connectors.shopify.sandbox_state import ShopState
 
 _ADJECTIVES = ("Classic", "Organic", "Heavy", "Light", "Vintage", "Urban", "Coastal", "Alpine")
@@ -52,33 +53,76 @@ def seed_catalog(state: ShopState, count: int) -> None:
         state.products[product_id] = product
         for options in option_sets:
             variant_id = state.next_id("ProductVariant")
-            item_id = state.next_id("InventoryItem")
             suffix = "-".join(v[:3].upper() for _, v in options)
             sku = "" if rng.random() < 0.03 else f"SB-{variant_id}{'-' + suffix if suffix else ''}"
             weight = (
                 (round(rng.uniform(0.1, 5), 2), rng.choice(_UNITS)) if rng.random() < 0.9 else None
             )
-            variant = Variant(
-                id=variant_id,
-                product_id=product_id,
-                inventory_item_id=item_id,
-                sku=sku,
-                barcode=str(rng.randrange(10**11, 10**12)) if rng.random() < 0.7 else None,
-                options=list(options),
-                weight=weight,
-                created_at=stamp,
-                updated_at=stamp,
-            )
-            state.variants[variant_id] = variant
-            state.item_to_variant[item_id] = variant_id
-            product.variant_ids.append(variant_id)
-            if made >= UNSTOCKED_ITEMS:
-                available = rng.randrange(0, 60)
-                state.levels[(item_id, LOCATION_ID)] = {
-                    "available": available,
-                    "on_hand": available,
-                }
+            barcode = str(rng.randrange(10**11, 10**12)) if rng.random() < 0.7 else None
+            stock = rng.randrange(0, 60) if made >= UNSTOCKED_ITEMS else None
+            _add_variant(state, product, variant_id, sku, barcode, list(options), weight, stock)
             made += 1
+
+
+def seed_shared_catalog(state: ShopState, catalog: SharedCatalog) -> None:
+    """Seed ``catalog``'s products with the shop's own ids, all active, one minute apart (the
+    first oldest), weights in grams, every variant stocked at the location with its stock on
+    hand and available (the seeded orders then take theirs off available, as Shopify does)."""
+    for n, shared in enumerate(catalog.products):
+        stamp = state.epoch - timedelta(minutes=len(catalog.products) - n)
+        product = Product(
+            id=state.next_id("Product"),
+            title=shared.name,
+            status="ACTIVE",
+            image_url=shared.image_url,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        state.products[product.id] = product
+        for variant in shared.variants:
+            options = [(o.name, o.value) for o in variant.options]
+            weight = (float(variant.weight_grams), "GRAMS")
+            variant_id = state.next_id("ProductVariant")
+            _add_variant(
+                state,
+                product,
+                variant_id,
+                variant.sku,
+                variant.barcode,
+                options,
+                weight,
+                variant.stock,
+            )
+
+
+def _add_variant(
+    state: ShopState,
+    product: Product,
+    variant_id: int,
+    sku: str,
+    barcode: str | None,
+    options: list[tuple[str, str]],
+    weight: tuple[float, str] | None,
+    stock: int | None,
+) -> None:
+    """Add variant ``variant_id`` of ``product``, stamped as the product, with an inventory
+    item of its own holding ``stock`` units at the location (None: not stocked there)."""
+    item_id = state.next_id("InventoryItem")
+    state.variants[variant_id] = Variant(
+        id=variant_id,
+        product_id=product.id,
+        inventory_item_id=item_id,
+        sku=sku,
+        barcode=barcode,
+        options=options,
+        weight=weight,
+        created_at=product.created_at,
+        updated_at=product.updated_at,
+    )
+    state.item_to_variant[item_id] = variant_id
+    product.variant_ids.append(variant_id)
+    if stock is not None:
+        state.levels[(item_id, LOCATION_ID)] = {"available": stock, "on_hand": stock}
 
 
 def seed_orders(state: ShopState) -> None:

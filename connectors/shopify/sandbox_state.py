@@ -13,10 +13,13 @@ import random
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import trio
+
+if TYPE_CHECKING:
+    from connectors.sandbox_catalog import SharedCatalog
 
 LOCATION_ID = 1
 UNSTOCKED_ITEMS = 1
@@ -166,7 +169,15 @@ class Faults(msgspec.Struct, forbid_unknown_fields=True):
 class ShopState:
     """The shop. Mutated only by the sandbox's handlers, all on one Trio thread."""
 
-    def __init__(self, seed: int, catalog: int, epoch: datetime | None = None) -> None:
+    def __init__(
+        self,
+        seed: int,
+        catalog: int,
+        epoch: datetime | None = None,
+        shared: SharedCatalog | None = None,
+    ) -> None:
+        """A shop of ``catalog`` generated variants, or of ``shared``'s when given, and the
+        seeded orders."""
         self.rng = random.Random(seed)
         self.epoch = (epoch or datetime.now(UTC)).replace(microsecond=0)
         self._clock_start: float | None = None
@@ -190,9 +201,12 @@ class ShopState:
         """The latest GraphQL calls: operation, requested and actual cost, outcome."""
         self.counters = {"requests": 0, "throttled": 0, "max_cost_exceeded": 0, "unauthorized": 0}
         self._ids: dict[str, int] = {}
-        from connectors.shopify.sandbox_seed import seed_catalog, seed_orders
+        from connectors.shopify.sandbox_seed import seed_catalog, seed_orders, seed_shared_catalog
 
-        seed_catalog(self, catalog)
+        if shared is None:
+            seed_catalog(self, catalog)
+        else:
+            seed_shared_catalog(self, shared)
         seed_orders(self)
 
     # -- time and ids -------------------------------------------------------------------------

@@ -55,7 +55,12 @@ from connectors.sandbox_faults import FaultsRejected, injected_failure, merge_fa
 from connectors.sandbox_server import SandboxOptions
 from connectors.shipbob.sandbox_checks import SlidingWindow
 from connectors.wix import sandbox_query as q
-from connectors.wix.sandbox_seed import destination, seed_catalog, seed_orders
+from connectors.wix.sandbox_seed import (
+    destination,
+    seed_catalog,
+    seed_orders,
+    seed_shared_catalog,
+)
 from connectors.wix.sandbox_state import Order, Product, SiteState, WixError, invalid
 from connectors.wix.sandbox_webhooks import WebhookSender
 
@@ -97,7 +102,11 @@ class WixSandbox:
 
     def __init__(self, options: SandboxOptions) -> None:
         self.state = SiteState(options.seed)
-        seed_catalog(self.state, options.catalog)
+        shared = options.shared()
+        if shared is None:
+            seed_catalog(self.state, options.catalog)
+        else:
+            seed_shared_catalog(self.state, shared)
         seed_orders(self.state)
         self.webhooks = WebhookSender(self.state)
         self.state.notify = self.webhooks.emit

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.wix.sandbox_state import Product, SiteState, Variant
 from connectors.wix.wire import DEFAULT_VARIANT_ID
+
+if TYPE_CHECKING:
+    from connectors.sandbox_catalog import SharedCatalog
 
 _ADJECTIVES = ("Classic", "Organic", "Heavy", "Light", "Vintage", "Urban", "Coastal", "Alpine")
 _NOUNS = ("Tee", "Hoodie", "Mug", "Backpack", "Candle", "Notebook", "Cap", "Scarf", "Bottle")
@@ -92,6 +95,41 @@ def seed_catalog(state: SiteState, count: int) -> None:
         )
         state.products[product.id] = product
         made += len(variants)
+
+
+def seed_shared_catalog(state: SiteState, catalog: SharedCatalog) -> None:
+    """Seed ``catalog``'s products with the site's own ids, seven minutes apart (the first
+    oldest), every product tracking inventory with the catalog's stock, weights in kilograms
+    (the sandbox site's unit). A product without options carries its SKU and weight itself,
+    as Wix keeps them for its default variant; V1 has no barcodes."""
+    for index, shared in enumerate(catalog.products):
+        stamp = state.epoch - timedelta(minutes=(len(catalog.products) - index) * 7)
+        state.next_numeric_id += 1
+        variants = [
+            Variant(
+                id=_variant_id(index, n + 1) if variant.options else DEFAULT_VARIANT_ID,
+                choices={o.name: o.value for o in variant.options},
+                sku=variant.sku,
+                weight=float(variant.weight.to("kg").value),
+                quantity=variant.stock,
+            )
+            for n, variant in enumerate(shared.variants)
+        ]
+        options = shared.options()
+        product = Product(
+            id=state.uuid(),
+            numeric_id=state.next_numeric_id,
+            name=shared.name,
+            track_inventory=True,
+            image_url=shared.image_url,
+            sku="" if options else variants[0].sku,
+            weight=None if options else variants[0].weight,
+            options=options,
+            variants=variants,
+            created=stamp,
+            last_updated=stamp,
+        )
+        state.products[product.id] = product
 
 
 def seed_orders(state: SiteState) -> None:
