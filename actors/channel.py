@@ -336,8 +336,15 @@ class ChannelActor:
         await self._store.begin_write(self.name, pending, self._now())
         try:
             result = await self._with_retries(lambda: connector.write(pending.write))
-        except (Retryable, RecordError) as exc:
+        except Retryable as exc:
+            # Still in the outbox: the next drain tries it again.
             await self._hold(None, exc, entity=pending.write.key, payload=pending.write.payload)
+            return
+        except RecordError as exc:
+            # The platform refused this write as it is: trying it again cannot help, and would
+            # hold up every drain. It leaves the outbox and waits in the exception queue.
+            await self._hold(None, exc, entity=pending.write.key, payload=pending.write.payload)
+            await self._store.fail_write(self.name, pending, str(exc), self._now())
             return
         finished = self._now()
         await self._store.finish_write(self.name, pending, result, finished)

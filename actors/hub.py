@@ -240,6 +240,9 @@ class Hub:
         known = self.pool.order(order.origin, order.store_order_id)
         if known is not None and order.updated_at < known.updated_at:
             return set()  # an older version, read after a newer one: nothing new in it
+        unchanged = known is not None and order.updated_at == known.updated_at
+        if unchanged and known is not None and known.state in ("held", "skipped"):
+            return set()  # read again unchanged: decided already (a reload re-decides holds)
         if known is not None and known.state in ("imported", "cancelled"):
             if known.state == "imported" and order.status == "cancelled":
                 return self._cancel(changes, channel, order)

@@ -10,7 +10,7 @@ or in the demo knows a platform's field names.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 import msgspec
@@ -66,3 +66,23 @@ class ProviderPlay(Protocol):
 
     def sellable(self) -> dict[str, int]:
         """Fulfillable minus exception units per SKU, over every location."""
+
+
+class Played(msgspec.Struct, frozen=True):
+    """A storefront sandbox, served, as the demo connects a channel to it."""
+
+    play: StorefrontPlay
+    settings: dict[str, Any]
+    """The channel's ``[channels.settings]`` for this sandbox."""
+    secrets: dict[str, str]
+    """Credential name → the value this sandbox accepts."""
+
+
+class StorefrontSandbox(Protocol):
+    """What a platform's ``sandbox_play.demo_storefront(options)`` returns: the sandbox app to
+    serve, and how to play it once it is served at ``url``."""
+
+    platform: str
+    app: Any
+
+    def played(self, url: str) -> Played: ...

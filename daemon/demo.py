@@ -11,6 +11,7 @@ settled (every stream read once more, every queued write done) and the consisten
 
 from __future__ import annotations
 
+import importlib
 import random
 import signal
 import sys
@@ -26,19 +27,14 @@ import trio
 from actors.messages import SyncNow
 from connectors.sandbox_play import ProviderPlay, StorefrontPlay
 from connectors.sandbox_server import SandboxOptions, serve_app
-from connectors.shipbob import sandbox as shipbob_sandbox
-from connectors.shipbob.sandbox_play import ShipBobPlay
-from connectors.shipbob.sandbox_state import SANDBOX_TOKEN
-from connectors.shopify import sandbox as shopify_sandbox
-from connectors.shopify.sandbox_play import ShopifyPlay
-from connectors.shopify.sandbox_state import LOCATION_ID
+from connectors.shipbob import sandbox_play as shipbob_play
 from daemon.app import Daemon
 from daemon.config import load_config
 from daemon.demo_play import Shoppers, Warehouse
 from daemon.demo_report import build_report, render
 from daemon.logs import configure_logging
 
-SHIPBOB_SECRET = "whsec_" + "c2hlbGZzeW5jZGVtb3NoZWxmc3luY2RlbW8"[:32]
+HOST = "127.0.0.1"
 SETTLE_SECONDS = 60.0
 """How long the end of the demo may take to read everything once more and drain every write."""
 
@@ -58,12 +54,23 @@ class DemoOptions(msgspec.Struct, frozen=True):
     view: bool = True
 
 
-class Storefront(msgspec.Struct):
-    """One storefront channel of the demo: its sandbox, served, and its config table."""
+STOREFRONTS = (("web", "shopify"), ("outlet", "shopify"))
+"""The demo's storefront channels and their platforms; every one sells from the one pool."""
+SCHEDULES = {
+    "shopify": {"orders": "2s", "products": "1m"},
+    "shipbob": {"shipments": "2s", "inventory": "3s"},
+}
+"""Short schedules: the demo reads often instead of subscribing every sandbox's webhooks."""
+SHIP_METHODS = {"Standard": {"ship_option": "Ground"}, "Express": {"ship_option": "2-Day"}}
+
+
+class Channel(msgspec.Struct):
+    """A demo channel: its name, platform, settings and credential values."""
 
     name: str
-    play: StorefrontPlay
-    table: dict[str, Any]
+    platform: str
+    settings: dict[str, Any]
+    secrets: dict[str, str]
 
 
 def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
@@ -73,16 +80,28 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
 
 async def _demo(options: DemoOptions, out: TextIO) -> int:
     rng = random.Random(options.seed)
+    sandbox = SandboxOptions(seed=options.seed, catalog=options.catalog, shared_catalog=True)
     with tempfile.TemporaryDirectory(prefix="shelfsync-demo-") as folder:
         workdir = Path(folder)
         with (workdir / "shelfsync.log").open("w") as log:
             configure_logging("info", log)
             async with trio.open_nursery() as nursery:
                 stop = trio.Event()
-                stores, provider, provider_table = await _serve_sandboxes(nursery, stop, options)
+                stores: dict[str, StorefrontPlay] = {}
+                channels: list[Channel] = []
+                for name, platform in STOREFRONTS:
+                    made = _platform_play(platform).demo_storefront(sandbox)
+                    played = made.played(await serve_app(nursery, made.app, HOST, 0, stop))
+                    stores[name] = played.play
+                    channels.append(Channel(name, platform, played.settings, played.secrets))
+                fc = shipbob_play.demo_provider(sandbox)
+                provider, settings, secrets = fc.played(
+                    await serve_app(nursery, fc.app, HOST, 0, stop)
+                )
+                channels.append(Channel("fc", "shipbob", settings, secrets))
                 config_path = workdir / "shelfsync.toml"
-                config_path.write_text(_config(workdir, stores, provider_table))
-                daemon = Daemon(load_config(config_path, environ=_ENVIRON))
+                config_path.write_text(_config(workdir, channels))
+                daemon = Daemon(load_config(config_path, environ=_environ(channels)))
                 urls: list[str] = await nursery.start(daemon.run)
                 async with httpx.AsyncClient(timeout=10.0) as http:
                     code = await _play(daemon, urls[0], stores, provider, http, rng, options, out)
@@ -91,52 +110,20 @@ async def _demo(options: DemoOptions, out: TextIO) -> int:
         return code
 
 
-async def _serve_sandboxes(
-    nursery: trio.Nursery, stop: trio.Event, options: DemoOptions
-) -> tuple[list[Storefront], ShipBobPlay, dict[str, Any]]:
-    stores = []
-    # Two Shopify shops from one seed list the same catalog: storefronts sharing one pool.
-    for name in ("web", "outlet"):
-        app = shopify_sandbox.create_app(SandboxOptions(seed=options.seed, catalog=options.catalog))
-        url = await serve_app(nursery, app, "127.0.0.1", 0, stop)
-        shop = url.removeprefix("http://")
-        stores.append(
-            Storefront(
-                name=name,
-                play=ShopifyPlay(app, shop, url),
-                table={
-                    "platform": "shopify",
-                    "credentials": {"token": "env:SHOP_TOKEN", "webhook_secret": "env:SHOP_SECRET"},
-                    "schedule": {"orders": "2s", "products": "1m"},
-                    "settings": {
-                        "shop": shop,
-                        "scheme": "http",
-                        "location_id": f"gid://shopify/Location/{LOCATION_ID}",
-                    },
-                },
-            )
-        )
-    fc = shipbob_sandbox.create_app(SandboxOptions(seed=options.seed, catalog=0))
-    fc_url = await serve_app(nursery, fc, "127.0.0.1", 0, stop)
-    provider_table = {
-        "platform": "shipbob",
-        "credentials": {"token": "env:FC_TOKEN", "webhook_secret": "env:FC_SECRET"},
-        "schedule": {"shipments": "2s", "inventory": "3s"},
-        "settings": {"channel_id": fc.state.channel_id, "base_url": fc_url},
-    }
-    return stores, ShipBobPlay(fc, fc_url), provider_table
+def _platform_play(platform: str) -> Any:
+    """The platform's ``sandbox_play`` module (it exports ``demo_storefront``)."""
+    return importlib.import_module(f"connectors.{platform}.sandbox_play")
 
 
-_ENVIRON = {
-    "SHOP_TOKEN": "shpat_sandbox",
-    "SHOP_SECRET": "sandbox-webhook-secret",
-    "FC_TOKEN": SANDBOX_TOKEN,
-    "FC_SECRET": SHIPBOB_SECRET,
-}
-_SHIP_METHODS = {"Standard": {"ship_option": "Ground"}, "Express": {"ship_option": "2-Day"}}
+def _variable(channel: str, credential: str) -> str:
+    return f"SHELFSYNC_DEMO_{channel}_{credential}".upper()
 
 
-def _config(workdir: Path, stores: list[Storefront], provider: dict[str, Any]) -> str:
+def _environ(channels: list[Channel]) -> dict[str, str]:
+    return {_variable(c.name, name): value for c in channels for name, value in c.secrets.items()}
+
+
+def _config(workdir: Path, channels: list[Channel]) -> str:
     lines = [
         "[daemon]",
         f'state = "sqlite:///{workdir}/state.db"',
@@ -145,12 +132,18 @@ def _config(workdir: Path, stores: list[Storefront], provider: dict[str, Any]) -
         'sqlite_synchronous = "normal"',
         "",
     ]
-    tables = [(s.name, {**s.table, "ship_methods": _SHIP_METHODS}) for s in stores]
-    for name, table in [*tables, ("fc", provider)]:
-        lines += ["[[channels]]", f'name = "{name}"']
-        lines += [f"{key} = {_toml(value)}" for key, value in table.items() if key != "settings"]
+    for channel in channels:
+        table: dict[str, Any] = {
+            "name": channel.name,
+            "platform": channel.platform,
+            "credentials": {n: f"env:{_variable(channel.name, n)}" for n in channel.secrets},
+            "schedule": SCHEDULES.get(channel.platform, {}),
+        }
+        if channel.name != "fc":
+            table["ship_methods"] = SHIP_METHODS
+        lines += ["[[channels]]", *(f"{key} = {_toml(value)}" for key, value in table.items())]
         lines += ["[channels.settings]"]
-        lines += [f"{key} = {_toml(value)}" for key, value in table["settings"].items()]
+        lines += [f"{key} = {_toml(value)}" for key, value in channel.settings.items()]
         lines.append("")
     return "\n".join(lines)
 
@@ -168,15 +161,14 @@ def _toml(value: Any) -> str:
 async def _play(
     daemon: Daemon,
     metrics_url: str,
-    stores: list[Storefront],
-    provider: ShipBobPlay,
+    plays: dict[str, StorefrontPlay],
+    provider: ProviderPlay,
     http: httpx.AsyncClient,
     rng: random.Random,
     options: DemoOptions,
     out: TextIO,
 ) -> int:
-    plays = {s.name: s.play for s in stores}
-    await _stock_the_warehouse(daemon, stores, provider, http, rng, out)
+    await _catalogs_synced(plays, provider, out)
     shoppers = Shoppers(plays, http, rng, options.orders_per_second)
     warehouse = Warehouse(provider, http, rng, options.ship_after)
     stop = trio.Event()
@@ -207,24 +199,16 @@ async def _play(
     return 0 if report.consistent and settled else 1
 
 
-async def _stock_the_warehouse(
-    daemon: Daemon,
-    stores: list[Storefront],
-    provider: ProviderPlay,
-    http: httpx.AsyncClient,
-    rng: random.Random,
-    out: TextIO,
+async def _catalogs_synced(
+    plays: dict[str, StorefrontPlay], provider: ProviderPlay, out: TextIO
 ) -> None:
-    """Wait for the stores' products to reach the provider's catalog, then receive stock for
-    each (a few SKUs near zero, to show oversells and the threshold at work)."""
-    print("starting: syncing the storefronts' catalogs to the fulfillment provider...", file=out)
-    wanted = {sku for store in stores for sku in store.play.listed_skus()}
+    """Wait (a little) until the provider lists every SKU the storefronts sell: it is seeded
+    with the shared catalog, and the daemon creates what it lacks."""
+    print("starting: checking the storefronts' catalogs at the fulfillment provider...", file=out)
+    wanted = {sku for play in plays.values() for sku in play.listed_skus()}
     with trio.move_on_after(SETTLE_SECONDS):
         while not wanted <= provider.sellable().keys():
             await trio.sleep(0.2)
-    for sku in sorted(provider.sellable()):
-        await provider.receive(http, sku, rng.choice((1, 2, 3)) if rng.random() < 0.2 else 40)
-    _sync_all(daemon, {"fc": ("inventory",)})
 
 
 def _sync_all(daemon: Daemon, only: dict[str, tuple[str, ...]] | None = None) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+from typing import Any
+
 import httpx
 
 from connectors.sandbox_play import ProviderOrder, ProviderShipment
+from connectors.sandbox_server import SandboxOptions
 from connectors.shipbob import sandbox_shipments as lifecycle
 from connectors.shipbob.mapping import split_reference_id
-from connectors.shipbob.sandbox import SandboxApp
+from connectors.shipbob.sandbox import SandboxApp, create_app
+from connectors.shipbob.sandbox_state import SANDBOX_TOKEN
 
 
 class ShipBobPlay:
@@ -81,3 +86,23 @@ def _split(units: list[tuple[str, int]]) -> list[list[tuple[str, int]]]:
     if first_count > 1:
         rest = [(first_sku, first_count - 1), *rest]
     return [[(first_sku, 1)], rest] if rest else [[(first_sku, 1)]]
+
+
+class ShipBobDemo:
+    """The provider side of the demo: the sandbox app, and how to play it once served."""
+
+    def __init__(self, options: SandboxOptions) -> None:
+        self.app = create_app(options)
+
+    def played(self, url: str) -> tuple[ShipBobPlay, dict[str, Any], dict[str, str]]:
+        """The play, the channel's settings and its credentials for the sandbox at ``url``."""
+        secret = "whsec_" + base64.b64encode(b"shelfsync demo: webhooks").decode()
+        return (
+            ShipBobPlay(self.app, url),
+            {"channel_id": self.app.state.channel_id, "base_url": url},
+            {"token": SANDBOX_TOKEN, "webhook_secret": secret},
+        )
+
+
+def demo_provider(options: SandboxOptions) -> ShipBobDemo:
+    return ShipBobDemo(options)

@@ -155,15 +155,17 @@ def order_from_wire(channel: str, store: str, node: wire.OrderNode) -> Order:
             entity=node.id,
             reason="too_many_lines",
         )
+    # What is left to ship: a partially fulfilled order's shipped units, like refunded or
+    # removed ones, must not reach the warehouse again.
     lines = [
         OrderLine(
             sku=line_sku(channel, line.sku, line.variant, line.id),
-            quantity=line.current_quantity,
+            quantity=left,
             name=line.title,
             store_line_id=line.id,
         )
         for line in node.line_items.nodes
-        if line.current_quantity > 0
+        if (left := min(line.current_quantity, line.unfulfilled_quantity)) > 0
     ]
     return Order(
         channel=channel,

@@ -109,7 +109,7 @@ query Orders($first: Int!, $after: String, $query: String) {
       shippingLine { title }
       lineItems(first: 50) {
         pageInfo { hasNextPage }
-        nodes { id sku title quantity currentQuantity variant { id } }
+        nodes { id sku title quantity currentQuantity unfulfilledQuantity variant { id } }
       }
     }
   }

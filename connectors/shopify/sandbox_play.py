@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import httpx
 
+from connectors.sandbox_play import Played
+from connectors.sandbox_server import SandboxOptions
 from connectors.shopify.mapping import origin_of_shop
-from connectors.shopify.sandbox import ShopifySandbox
+from connectors.shopify.sandbox import ShopifySandbox, create_app
 from connectors.shopify.sandbox_state import LOCATION_ID, gid
 
 
@@ -45,3 +47,29 @@ class ShopifyPlay:
             number = fulfillment.tracking.get("number") or ""
             numbers.setdefault(gid("Order", fulfillment.order_id), []).append(number)
         return numbers
+
+
+class ShopifyDemo:
+    platform = "shopify"
+
+    def __init__(self, options: SandboxOptions) -> None:
+        self.app = create_app(options)
+
+    def played(self, url: str) -> Played:
+        shop = url.removeprefix("http://")
+        return Played(
+            play=ShopifyPlay(self.app, shop, url),
+            settings={
+                "shop": shop,
+                "scheme": "http",
+                "location_id": gid("Location", LOCATION_ID),
+            },
+            secrets={
+                "token": self.app.state.access_token,
+                "webhook_secret": self.app.state.webhook_secret,
+            },
+        )
+
+
+def demo_storefront(options: SandboxOptions) -> ShopifyDemo:
+    return ShopifyDemo(options)

@@ -204,7 +204,13 @@ def line_item_node(state: ShopState, order: Order, line_id: int) -> dict[str, An
         "title": item.title,
         "quantity": item.quantity,
         "currentQuantity": 0 if order.cancelled_at else item.quantity,
-        "unfulfilledQuantity": item.quantity,
+        # Units no fulfillment has taken yet: what the order's fulfillment orders still hold.
+        "unfulfilledQuantity": sum(
+            line.remaining
+            for fo_id in order.fulfillment_order_ids
+            for line in state.fulfillment_orders[fo_id].lines
+            if line.line_item_id == item.id
+        ),
         "requiresShipping": True,
         "variant": None if variant is None else lambda info: variant_node(state, variant),
     }

@@ -224,7 +224,9 @@ class LineItem(msgspec.Struct, frozen=True, rename="camel"):
     quantity: int
     """Units ordered, refunded and removed ones included: not what is left to ship."""
     current_quantity: int
-    """Units ordered, excluding refunded and removed units (what the canonical line carries)."""
+    """Units ordered, excluding refunded and removed units."""
+    unfulfilled_quantity: int
+    """Units no fulfillment has taken yet."""
     variant: IdRef | None
 
 

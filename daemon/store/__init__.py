@@ -180,6 +180,11 @@ class StateStore(Protocol):
     ) -> None:
         """Mark a write done and audit its result, atomically."""
 
+    async def fail_write(
+        self, channel: str, pending: PendingWrite, reason: str, at: datetime
+    ) -> None:
+        """Take a write the platform refused out of the outbox and audit why, atomically."""
+
     async def record_exception(
         self,
         channel: str,

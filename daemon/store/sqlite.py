@@ -241,6 +241,15 @@ class SqliteStore:
 
         await self._transaction(work)
 
+    async def fail_write(
+        self, channel: str, pending: PendingWrite, reason: str, at: datetime
+    ) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE outbox SET done_at = ? WHERE id = ?", (_iso(at), pending.id))
+            _audit(db, at, channel, "write.failed", pending.write, reason)
+
+        await self._transaction(work)
+
     async def record_exception(
         self,
         channel: str,

@@ -208,14 +208,15 @@ async def test_connector_refuses_an_api_version_before_2026_01(
 # -- order lines ----------------------------------------------------------------------------
 
 
-def test_order_lines_carry_current_quantity_and_drop_removed_lines() -> None:
-    def line(n: int, quantity: int, current: int) -> dict[str, Any]:
+def test_order_lines_carry_what_is_left_to_ship_and_drop_removed_lines() -> None:
+    def line(n: int, quantity: int, current: int, unfulfilled: int | None = None) -> dict[str, Any]:
         return {
             "id": f"gid://shopify/LineItem/{n}",
             "sku": f"SKU-{n}",
             "title": f"Thing {n}",
             "quantity": quantity,
             "currentQuantity": current,
+            "unfulfilledQuantity": quantity if unfulfilled is None else unfulfilled,
             "variant": None,
         }
 
@@ -234,7 +235,15 @@ def test_order_lines_carry_current_quantity_and_drop_removed_lines() -> None:
         "shippingLine": None,
         "lineItems": {
             "pageInfo": {"hasNextPage": False},
-            "nodes": [line(1, 3, 1), line(2, 2, 0), line(3, 1, 1)],
+            # 1 refunded down to 1; 2 removed; 3 untouched; 4 two of three already shipped;
+            # 5 shipped in full.
+            "nodes": [
+                line(1, 3, 1),
+                line(2, 2, 0),
+                line(3, 1, 1),
+                line(4, 3, 3, unfulfilled=1),
+                line(5, 2, 2, unfulfilled=0),
+            ],
         },
     }
     order = mapping.order_from_wire(
@@ -242,7 +251,11 @@ def test_order_lines_carry_current_quantity_and_drop_removed_lines() -> None:
         mapping.origin_of_shop(SHOP),
         msgspec.json.decode(msgspec.json.encode(node), type=wire.OrderNode),
     )
-    assert [(li.sku, li.quantity) for li in order.lines] == [("SKU-1", 1), ("SKU-3", 1)]
+    assert [(li.sku, li.quantity) for li in order.lines] == [
+        ("SKU-1", 1),
+        ("SKU-3", 1),
+        ("SKU-4", 1),
+    ]
 
 
 async def test_sandbox_serves_only_2026_01(http: httpx.AsyncClient) -> None:
