@@ -349,6 +349,8 @@ class ChannelActor:
         finished = self._now()
         await self._store.finish_write(self.name, pending, result, finished)
         self._metrics.records_synced.labels(self.name, pending.write.kind, "out").inc()
+        if result.drift_units:
+            self._metrics.inventory_drift.labels(self.name).inc(result.drift_units)
         if pending.caused_at is not None:
             self._metrics.propagation.observe((finished - pending.caused_at).total_seconds())
 

@@ -10,7 +10,9 @@ takes the waiting records in batches, asks each record's platform what it means
   (``order.create`` on the provider, keyed by its origin and store order id), skipped, or
   held with its reason; a later cancellation of an imported order cancels it at the provider;
 - the provider's **stock** and every import change what each store should show
-  (:mod:`actors.rules.inventory`); only changed quantities are queued (``inventory.set``);
+  (:mod:`actors.rules.inventory`); only changed quantities are queued (``inventory.set``),
+  and every ``[inventory] reconcile`` interval every target is, for each store to be compared
+  with and corrected where it drifted;
 - the provider's **shipments** become store fulfillments on the store the order came from
   (``fulfillment.create``, keyed by shipment id, so a shipment is written once ever).
 
@@ -92,6 +94,7 @@ class Hub:
         self._doorbell_send, self._doorbell = trio.open_memory_channel[None](1)
         self._pool: Pool | None = None
         self._recheck_holds = False
+        self._reconcile_due = False
         self._draining = False
         self.changed = trio.Event()
         """Set when a batch has been committed or the hub has gone idle (then replaced by a
@@ -128,18 +131,31 @@ class Hub:
         """Load the pool, then process records whenever rung, until cancelled."""
         self._pool = Pool(await self._store.hub_snapshot())
         self._publish_holds()
-        task_status.started()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._keep_reconcile_schedule)
+            task_status.started()
+            while True:
+                self._draining = True
+                await self._drain()
+                self._draining = False
+                self._changed()
+                await self._doorbell.receive()
+
+    async def _keep_reconcile_schedule(self) -> None:
         while True:
-            self._draining = True
-            await self._drain()
-            self._draining = False
-            self._changed()
-            await self._doorbell.receive()
+            await trio.sleep(self.config.inventory.reconcile.seconds)
+            self._reconcile_due = True
+            self.ring()
 
     async def _drain(self) -> None:
         if self._recheck_holds:
             self._recheck_holds = False
             await self._commit(self._release_holds(), [])
+        if self._reconcile_due:
+            self._reconcile_due = False
+            changes = HubChanges()
+            self._queue_stock(changes, set(self.pool.stock), None, reconcile=True)
+            await self._commit(changes, [])
         while records := await self._store.pending_records(BATCH):
             await self._commit(HubChanges(), records)
 
@@ -340,9 +356,18 @@ class Hub:
 
     # -- inventory ----------------------------------------------------------------------------
 
-    def _queue_stock(self, changes: HubChanges, skus: set[str], arrived: datetime | None) -> None:
+    def _queue_stock(
+        self,
+        changes: HubChanges,
+        skus: set[str],
+        arrived: datetime | None,
+        *,
+        reconcile: bool = False,
+    ) -> None:
         """Queue, for every storefront, the changed quantities of ``skus`` (and the bundles made
-        of them); ``arrived`` is when the earliest change behind them reached the daemon."""
+        of them); ``arrived`` is when the earliest change behind them reached the daemon. A
+        ``reconcile`` queues every target, changed or not, for the store to be compared with
+        (see :class:`~connectors.model.InventoryPush`)."""
         if not skus:
             return
         quantities = self._sellable_quantities(skus)
@@ -352,7 +377,7 @@ class Hub:
             threshold = channel.config.safety_threshold
             targets = {sku: stock_rules.posted(n, threshold) for sku, n in quantities.items()}
             last = self.pool.pushed[channel.name]
-            differing = stock_rules.changed(targets, last)
+            differing = dict(targets) if reconcile else stock_rules.changed(targets, last)
             review = channel.config.review_threshold or None
             for sku, target in list(differing.items()):
                 if stock_rules.needs_review(last.get(sku), target, review):
@@ -370,7 +395,10 @@ class Hub:
             if not differing:
                 continue
             self.pool.record_pushed(changes, channel.name, differing)
-            push = InventoryPush(targets=[StockTarget(s, n) for s, n in sorted(differing.items())])
+            push = InventoryPush(
+                targets=[StockTarget(s, n) for s, n in sorted(differing.items())],
+                reconcile=reconcile,
+            )
             key = f"stock:{uuid.uuid4()}"
             self._queue(changes, channel, "inventory.set", key, push, caused_at=arrived)
 

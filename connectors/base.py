@@ -100,6 +100,9 @@ def decode_payload(remote_write: RemoteWrite, type_: type[T], *, entity: str) ->
 class WriteResult(msgspec.Struct, frozen=True):
     remote_id: str | None
     summary: str
+    drift_units: int = 0
+    """For a reconcile ``inventory.set``: units the store showed away from its targets (and
+    now corrected), where the platform let the connector read them; 0 otherwise."""
 
 
 class RateSignal(msgspec.Struct, frozen=True):

@@ -219,6 +219,10 @@ class InventoryPush(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """
 
     targets: list[StockTarget]
+    reconcile: bool = False
+    """A periodic comparison, not a change: every SKU's target, whether or not it moved, so
+    that what the store shows is corrected wherever it drifted (an edit in the store's admin,
+    a write lost upstream); the connector reports the drift it corrected where it can read it."""
 
 
 class TrackingPush(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

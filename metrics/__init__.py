@@ -105,6 +105,12 @@ class Metrics:
             ["channel"],
             registry=self.registry,
         )
+        self.inventory_drift = Counter(
+            "shelfsync_inventory_drift_units",
+            "Units a store showed away from its target, found and corrected by a reconcile.",
+            ["channel"],
+            registry=self.registry,
+        )
         self.propagation = Histogram(
             "shelfsync_propagation_seconds",
             "From a change that moves stock reaching the daemon to each store write it caused.",
@@ -150,6 +156,7 @@ class Metrics:
             self.records_synced,
             self.oversells,
             self.orders_held,
+            self.inventory_drift,
         )
         for family in families:
             _remove_matching(family, {"channel": channel})

@@ -27,7 +27,9 @@ variant without SKU is named by its fallback key ``<channel>:<variant GID>``):
   as ``changeFromQuantity`` (a compare-and-set), 250 per call. Each target is absolute, not a
   delta: on a stale answer the connector re-reads the current quantities and sends again (at
   most ``STALE_RETRIES`` times; then ``RecordError(reason="stale")``). SKUs the store does not
-  list, or does not stock at the channel's location, are skipped and named in the summary.
+  list, or does not stock at the channel's location, are skipped and named in the summary; so are
+  those already at their target (no write that changes nothing). For a reconcile push the
+  units between what the store showed and the targets are the write's ``drift_units``.
 - ``fulfillment.create``: a :class:`~connectors.model.TrackingPush` (one shipment of one store
   order). ``fulfillmentCreate`` takes no ``@idempotent`` key (2026-01) and a Fulfillment has
   no metadata, so a retried write finds its earlier attempt by content: an existing
@@ -178,8 +180,14 @@ class ShopifyConnector:
                 change_from=stock[target.sku].available,
             )
             for target in push.targets
-            if target.sku in stock
+            # Already showing its target: writing it would change nothing and spend budget.
+            if target.sku in stock and stock[target.sku].available != target.quantity
         ]
+        drift = sum(
+            abs(change.quantity - change.change_from)
+            for change in changes
+            if change.change_from is not None
+        )
         applied: list[wire.InventoryChange] = []
         for attempt in range(STALE_RETRIES + 1):
             if not changes:
@@ -198,7 +206,11 @@ class ShopifyConnector:
         if unstocked:
             names = ", ".join(sorted(unstocked)[:5])
             summary += f"; {len(unstocked)} SKUs not stocked at the location: {names}"
-        return WriteResult(remote_id=None, summary=summary)
+        if push.reconcile:
+            summary += f"; {drift} units of drift corrected"
+        return WriteResult(
+            remote_id=None, summary=summary, drift_units=drift if push.reconcile else 0
+        )
 
     async def _stock_by_sku(self, skus: list[str]) -> tuple[dict[str, Stock], set[str]]:
         """The inventory item and ``available`` quantity at the channel's location of each

@@ -163,7 +163,9 @@ def tables(tmp_path: Path, storefronts: list[str], shipbob_channel_id: int) -> d
             "state": f"sqlite:///{tmp_path}/state.db",
             "listen": "127.0.0.1:0",
             "control_socket": str(tmp_path / "control.sock"),
-        }
+        },
+        # Often, so that a test sees a reconcile correct a store within its bounds.
+        "inventory": {"reconcile": "2s"},
     }
     for name in storefronts:
         layout[name] = {

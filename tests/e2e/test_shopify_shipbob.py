@@ -6,6 +6,7 @@ from typing import Any
 
 from prometheus_client import generate_latest
 
+from connectors.shopify.sandbox_state import LOCATION_ID
 from tests.e2e.conftest import SHOP, Shop
 from tests.e2e.shopping import (
     decision,
@@ -122,3 +123,15 @@ async def test_metrics_count_calls_records_and_rate_budget(shop: Shop) -> None:
     await shop.until(lambda: not missing())
     ratio = shop.daemon.metrics.rate_limit_remaining.labels("web")._value.get()
     assert 0 < ratio <= 1
+
+
+async def test_a_reconcile_corrects_a_store_that_drifted_and_counts_the_units(shop: Shop) -> None:
+    sku = await stocked_sku(shop)
+    expected = shipbob_sellable(shop, sku)
+    # A merchant edits the stock in the store's admin: no webhook, no change at the provider.
+    state = shop.shopify.state
+    variant = next(v for v in state.variants.values() if v.sku == sku)
+    state.levels[(variant.inventory_item_id, LOCATION_ID)]["available"] = expected + 7
+    drift = shop.daemon.metrics.inventory_drift.labels("web")
+    await shop.until(lambda: shopify_available(shop, sku) == expected and drift._value.get() >= 7)
+    assert drift._value.get() == 7
