@@ -63,6 +63,10 @@ class ActorStatistics(msgspec.Struct, frozen=True):
     streams: list[StreamStatus]
     limiter: RateLimiterStatistics
 
+    def streams_failed(self, stream: str) -> bool:
+        """Whether the last run of ``stream`` ended in an error."""
+        return any(s.stream == stream and s.last_error is not None for s in self.streams)
+
 
 class CallGate:
     """The door every outbound call goes through: closed while paused, paced by the limiter."""

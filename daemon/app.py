@@ -16,6 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import NamedTuple
 
 import httpx
+import msgspec
 import structlog
 import trio
 
@@ -23,12 +24,13 @@ from actors.channel import StreamStatus as ActorStreamStatus
 from actors.hub import Hub
 from actors.messages import DrainOutbox, InboundEvent, Message, Pause, Resume, SyncNow
 from connectors.errors import InvalidSignature, RecordError
+from connectors.model import Order
 from daemon import control
 from daemon.config import Channel, Config, ConfigError, load_config
 from daemon.control import ChannelStatus, ControlRequest, ControlResponse, StreamStatus
 from daemon.http import HttpApp, WebhookAnswer, serve_http
 from daemon.logs import redact, register_secrets
-from daemon.store import StateStore, open_store
+from daemon.store import OrderEntry, StateStore, open_store
 from daemon.supervisor import ChannelSlot, ChannelState, Supervisor
 from daemon.systemd import Notifier
 from metrics import ChannelGaugeState, Metrics, StreamGaugeState
@@ -322,6 +324,8 @@ class Daemon:
                 return await self._for_channels(
                     request.channel, lambda slot: self._sync(slot, stream)
                 )
+            case "import":
+                return await self.import_orders(request.channel, request.orders)
 
     async def _for_channels(
         self, name: str | None, action: Callable[[ChannelSlot], Awaitable[Outcome]]
@@ -362,6 +366,56 @@ class Daemon:
         if not await self._tell(slot, SyncNow(stream=stream)):
             return Outcome(False, f"{slot.name}: mailbox full, sync not queued")
         return Outcome(True, f"{slot.name}: sync of {stream or 'all streams'} queued")
+
+    async def import_orders(self, channel: str | None, orders: list[str]) -> ControlResponse:
+        """Read ``channel``'s orders now and say, per order (its store id or order number),
+        what the hub decided: imported, already imported, or the filter or hold that stopped
+        it. An order its orders stream does not return (one not changed since the cursor is
+        decided already; one the stream never offers is not found) is reported as such."""
+        slot = None if channel is None else self.supervisor.slot(channel)
+        if slot is None or slot.actor is None:
+            return ControlResponse(ok=False, lines=["import needs a running channel"])
+        if "orders" not in slot.channel.streams:
+            return ControlResponse(ok=False, lines=[f"{slot.name}: its orders stream is off"])
+        if not orders:
+            return ControlResponse(ok=False, lines=["import needs at least one order id"])
+        before = {order: self._decision(slot.channel, order) for order in orders}
+        await self._sync_and_settle(slot, "orders")
+        lines, ok = [], True
+        for order in orders:
+            entry = self._decision(slot.channel, order)
+            ok &= entry is not None
+            lines.append(f"{order}: {_describe(entry, before[order])}")
+        return ControlResponse(ok=ok, lines=lines)
+
+    async def _sync_and_settle(self, slot: ChannelSlot, stream: str) -> None:
+        """Run a sync of ``stream`` now and wait until it ended and the hub took what it read."""
+        actor = slot.actor
+        assert actor is not None
+
+        def runs() -> datetime | None:
+            return next(s.last_success_at for s in actor.statistics().streams if s.stream == stream)
+
+        started = runs()
+        await self._tell(slot, SyncNow(stream=stream))
+        with trio.move_on_after(IMPORT_WAIT_SECONDS):
+            while runs() == started and not actor.statistics().streams_failed(stream):
+                await actor.worked.wait()
+            while self.hub.busy:
+                await self.hub.changed.wait()
+
+    def _decision(self, channel: Channel, order: str) -> OrderEntry | None:
+        origin = channel.origin
+        pool = self.hub.pool
+        if origin is not None and (found := pool.order(origin, order)) is not None:
+            return found
+        for entry in pool.orders.values():
+            if entry.channel == channel.name and order in (
+                entry.store_order_id,
+                _order_number(entry),
+            ):
+                return entry
+        return None
 
     async def _tell(self, slot: ChannelSlot, message: Message) -> bool:
         assert self._supervisor is not None
@@ -457,6 +511,25 @@ class Daemon:
         states = [str(slot.state) for slot in self._supervisor.slots()]
         running = states.count(str(ChannelState.RUNNING))
         return f"{running} of {len(states)} channels running"
+
+
+IMPORT_WAIT_SECONDS = 120.0
+"""How long ``ctl import`` waits for the orders read and the hub's decisions."""
+
+
+def _order_number(entry: OrderEntry) -> str:
+    return msgspec.json.decode(entry.body, type=Order).reference_id
+
+
+def _describe(entry: OrderEntry | None, before: OrderEntry | None) -> str:
+    if entry is None:
+        return "not found: the store's orders stream did not return it"
+    if entry.state == "imported":
+        already = before is not None and before.state == "imported"
+        return "already imported" if already else "imported"
+    if entry.state == "cancelled":
+        return "cancelled in the store (its fulfillment order is cancelled)"
+    return f"{entry.state}: {entry.reason} ({entry.detail})"
 
 
 class Outcome(NamedTuple):

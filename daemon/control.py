@@ -29,9 +29,11 @@ MAX_REQUEST_BYTES = 64 * 1024
 
 
 class ControlRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    verb: Literal["status", "pause", "resume", "sync"]
+    verb: Literal["status", "pause", "resume", "sync", "import"]
     channel: str | None = None
     stream: str | None = None
+    orders: list[str] = msgspec.field(default_factory=list)
+    """For ``import``: the store's order ids or order numbers."""
 
 
 class StreamStatus(msgspec.Struct, frozen=True):

@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("channel", nargs="?")
         if verb == "sync":
             sub.add_argument("--stream", help="only this stream (default: every stream)")
+    picked = verbs.add_parser("import", help="import chosen orders of one channel now")
+    picked.add_argument("channel")
+    picked.add_argument("orders", nargs="+", help="the store's order ids or order numbers")
     show = commands.add_parser(
         "demo", help="run every platform's sandbox and the daemon on loopback, play a shop"
     )
@@ -166,7 +169,12 @@ def ctl(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"shelfsync ctl: {exc}", file=sys.stderr)
         return EX_CONFIG
-    req = ControlRequest(verb=args.verb, channel=args.channel, stream=getattr(args, "stream", None))
+    req = ControlRequest(
+        verb=args.verb,
+        channel=args.channel,
+        stream=getattr(args, "stream", None),
+        orders=getattr(args, "orders", []),
+    )
     try:
         response = request(socket_path, req)
     except ControlError as exc:

@@ -212,6 +212,14 @@ async def test_every_ctl_verb_round_trips_and_the_socket_is_private(
         0,
         "shop1: sync of all streams queued\nshop2: sync of all streams queued\n",
     )
+    # The fake platform's orders mean nothing to the hub: an order the stream returns is not
+    # one the hub decides about, and import says so, order by order, with exit code 1.
+    code, output = await ctl(socket_path, "import", "shop1", "1001", "#1002")
+    assert (code, output) == (
+        1,
+        "1001: not found: the store's orders stream did not return it\n"
+        "#1002: not found: the store's orders stream did not return it\n",
+    )
     code, output = await ctl(socket_path, "pause", "nosuch")
     assert (code, output) == (1, "no enabled channel named 'nosuch'\n")
     assert await daemon.stop() == 0

@@ -7,6 +7,7 @@ from typing import Any
 from prometheus_client import generate_latest
 
 from connectors.shopify.sandbox_state import LOCATION_ID
+from daemon.control import ControlRequest
 from tests.e2e.conftest import SHOP, Shop
 from tests.e2e.shopping import (
     decision,
@@ -135,3 +136,32 @@ async def test_a_reconcile_corrects_a_store_that_drifted_and_counts_the_units(sh
     drift = shop.daemon.metrics.inventory_drift.labels("web")
     await shop.until(lambda: shopify_available(shop, sku) == expected and drift._value.get() >= 7)
     assert drift._value.get() == 7
+
+
+async def test_ctl_import_reports_per_order_what_happened(shop: Shop) -> None:
+    sku = await stocked_sku(shop)
+    fresh = await place(shop, sku)
+    unpaid = await place(shop, sku, paid=False)
+    unmapped = await place(shop, sku, shipping="Overnight")
+    done = await place(shop, sku)
+    await shop.sync("web", "orders")
+    assert decision(shop, done) == "imported:None"
+    fresh_number = f"#{fresh}"  # an operator may name an order by its number
+    wanted = [fresh_number, f"gid://shopify/Order/{unpaid}", f"gid://shopify/Order/{unmapped}"]
+    # ``fresh`` was read too by the sync above; place one more the import itself reads.
+    late = await place(shop, sku)
+    wanted += [f"#{late}", f"gid://shopify/Order/{done}", "#999999"]
+    answer = await shop.daemon.handle_control(
+        ControlRequest(verb="import", channel="web", orders=wanted)
+    )
+    assert answer.lines == [
+        f"{fresh_number}: already imported",
+        f"gid://shopify/Order/{unpaid}: skipped: payment_status (payment status pending, not paid)",
+        f"gid://shopify/Order/{unmapped}: held: unmapped_ship_method "
+        "(shipping method 'Overnight' has no ship option)",
+        f"#{late}: imported",
+        f"gid://shopify/Order/{done}: already imported",
+        "#999999: not found: the store's orders stream did not return it",
+    ]
+    assert not answer.ok  # one was not found
+    await shop.until(lambda: shipbob_order(shop, late) is not None)
