@@ -1,0 +1,268 @@
+"""The storefront platforms an end-to-end shop can be made of, each over its own sandbox.
+
+A :class:`Storefront` is one storefront channel: its sandbox app and the host it answers on,
+the channel's table for the config file (credentials as ``env:`` references, with the values
+they resolve to), and what a test does to the store and reads back from it, in the same words
+for every platform: place an order, cancel it, the store's SKUs and stock, the tracking
+numbers of its fulfillments. Orders are known by :class:`Placed`, which carries both the
+platform's own id (for its hooks) and the canonical one the hub keys on.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import httpx
+import msgspec
+
+from connectors.registry import BUILTIN
+from connectors.sandbox_server import SandboxOptions
+from connectors.shipstation import sandbox as shipstation_sandbox
+from connectors.shopify import sandbox as shopify_sandbox
+from connectors.shopify.sandbox_state import LOCATION_ID
+from connectors.wix import sandbox as wix_sandbox
+
+SEED = 5
+"""Every sandbox of a shop is seeded alike: two Shopify stores list the same catalog."""
+
+
+class Placed(msgspec.Struct, frozen=True):
+    """An order a shopper placed on a storefront."""
+
+    channel: str
+    origin: str
+    """The store's permanent identity, as the hub and ShipBob's reference id know it."""
+    id: str
+    """The platform's own id of the order, as its sandbox hooks take it."""
+    store_order_id: str
+    """The canonical store order id (:attr:`connectors.model.Order.store_order_id`)."""
+    number: str
+    """The store's order number, which becomes ShipBob's ``order_number``."""
+
+
+class Storefront:
+    """One storefront channel over its sandbox; ``table`` entries override the channel's
+    defaults (``ship_methods``, ``streams``, ``orders``, ...)."""
+
+    platform: ClassVar[str]
+    keeps_stock: ClassVar[bool] = True
+    """Whether the platform holds stock quantities the daemon sets."""
+
+    def __init__(self, channel: str, host: str, app: Any, **table: Any) -> None:
+        self.channel = channel
+        self.host = host
+        self.app = app
+        self.overrides = table
+        self.secrets: dict[str, str] = {}
+        """Credential name → its value, filled by :meth:`connect`."""
+        self.settings: dict[str, Any] = {}
+        self.defaults: dict[str, Any] = {}
+        """Channel table entries the platform's tests expect unless overridden."""
+
+    @property
+    def state(self) -> Any:
+        return self.app.state
+
+    async def connect(self, http: httpx.AsyncClient) -> None:
+        """Learn what the channel needs from the sandbox (credentials, settings)."""
+
+    def environ(self) -> dict[str, str]:
+        """The variables the channel's ``env:`` credentials name, with their values."""
+        return {self._variable(name): value for name, value in self.secrets.items()}
+
+    def table(self) -> dict[str, Any]:
+        credentials = {name: f"env:{self._variable(name)}" for name in self.secrets}
+        return {
+            "name": self.channel,
+            "platform": self.platform,
+            "credentials": credentials,
+            "settings": self.settings,
+            **self.defaults,
+            **self.overrides,
+        }
+
+    @property
+    def origin(self) -> str:
+        """The store's origin, as the platform's connector derives it from the settings."""
+        spec = BUILTIN[self.platform]
+        assert spec.origin is not None
+        return spec.origin(msgspec.convert(self.settings, spec.settings_type))
+
+    def _variable(self, credential: str) -> str:
+        return f"{self.channel}_{credential}".upper()
+
+    def _placed(self, native_id: object, store_order_id: str, number: object) -> Placed:
+        return Placed(self.channel, self.origin, str(native_id), store_order_id, str(number))
+
+    async def _hook(self, http: httpx.AsyncClient, path: str, body: object) -> Any:
+        """POST ``body`` to the sandbox hook ``path``; its JSON answer, which must be 2xx."""
+        response = await http.post(f"https://{self.host}{path}", json=body)
+        assert response.is_success, response.text
+        return response.json()
+
+    # -- what each platform does its own way ----------------------------------------------
+
+    def skus(self) -> set[str]:
+        """The SKUs the store lists."""
+        raise NotImplementedError
+
+    def available(self, sku: str) -> int | None:
+        """The quantity of ``sku`` the store shows, or None when it keeps none for it."""
+        raise NotImplementedError
+
+    async def place(
+        self, http: httpx.AsyncClient, sku: str, quantity: int, **extra: object
+    ) -> Placed:
+        """A shopper's order of ``quantity`` of ``sku`` (``extra``: the hook's other fields)."""
+        raise NotImplementedError
+
+    async def cancel(self, http: httpx.AsyncClient, order: Placed) -> None:
+        """The merchant cancels ``order`` in the store."""
+        raise NotImplementedError
+
+    def trackings(self, order: Placed) -> list[str]:
+        """The tracking number of each of the order's fulfillments in the store, in order."""
+        raise NotImplementedError
+
+    def fulfilled(self, order: Placed) -> bool:
+        """Whether the store counts the whole order as shipped."""
+        raise NotImplementedError
+
+
+class ShopifyStore(Storefront):
+    platform = "shopify"
+
+    def __init__(self, channel: str, **table: Any) -> None:
+        host = "sandbox-shop.myshopify.com" if channel == "web" else f"{channel}.myshopify.com"
+        app = shopify_sandbox.create_app(SandboxOptions(seed=SEED, catalog=8))
+        super().__init__(channel, host, app, **table)
+        secret = self.state.webhook_secret
+        self.secrets = {"token": self.state.access_token, "webhook_secret": secret}
+        self.settings = {"shop": host, "location_id": f"gid://shopify/Location/{LOCATION_ID}"}
+        self.defaults = {"ship_methods": {"Standard": {"ship_option": "Ground"}}}
+
+    def skus(self) -> set[str]:
+        return {v.sku for v in self.state.variants.values() if v.sku}
+
+    def available(self, sku: str) -> int | None:
+        variant = next(v for v in self.state.variants.values() if v.sku == sku)
+        level = self.state.levels.get((variant.inventory_item_id, LOCATION_ID))
+        return None if level is None else int(level["available"])
+
+    async def place(
+        self, http: httpx.AsyncClient, sku: str, quantity: int, **extra: object
+    ) -> Placed:
+        lines = [{"sku": sku, "quantity": quantity}]
+        body = await self._hook(http, "/_sandbox/orders", {"lines": lines, **extra})
+        return self._placed(body["id"], body["admin_graphql_api_id"], body["name"])
+
+    async def cancel(self, http: httpx.AsyncClient, order: Placed) -> None:
+        await self._hook(http, f"/_sandbox/orders/{order.id}/cancel", {})
+
+    def trackings(self, order: Placed) -> list[str]:
+        fulfillments = self.state.fulfillments.values()
+        return [f.tracking["number"] for f in fulfillments if f.order_id == int(order.id)]
+
+    def fulfilled(self, order: Placed) -> bool:
+        return bool(self.state.orders[int(order.id)].fulfillment == "FULFILLED")
+
+
+class WixStore(Storefront):
+    platform = "wix"
+
+    def __init__(self, channel: str, **table: Any) -> None:
+        app = wix_sandbox.create_app(SandboxOptions(seed=SEED, catalog=8))
+        # The seed's orders would reserve the very SKUs a test stocks, before it places its
+        # own: this site opens with none.
+        app.state.orders.clear()
+        super().__init__(channel, f"{channel}.wixapis.test", app, **table)
+        self.defaults = {"ship_methods": {"Standard Shipping": {"ship_option": "Ground"}}}
+
+    async def connect(self, http: httpx.AsyncClient) -> None:
+        response = await http.get(f"https://{self.host}/_sandbox/public-key")
+        assert response.status_code == 200, response.text
+        keys = response.json()
+        self.secrets = {"token": keys["apiKey"], "public_key": keys["publicKey"]}
+        self.settings = {"site_id": keys["siteId"], "base_url": f"https://{self.host}"}
+
+    def _variant(self, sku: str) -> tuple[Any, Any]:
+        products = self.state.products.values()
+        return next((p, v) for p in products for v in p.variants if v.sku == sku)
+
+    def skus(self) -> set[str]:
+        return {v.sku for p in self.state.products.values() for v in p.variants if v.sku}
+
+    def available(self, sku: str) -> int | None:
+        product, variant = self._variant(sku)
+        # Catalog V1 keeps quantities only for products whose inventory is tracked.
+        return int(variant.quantity) if product.track_inventory else None
+
+    async def place(
+        self, http: httpx.AsyncClient, sku: str, quantity: int, **extra: object
+    ) -> Placed:
+        lines = [{"sku": sku, "quantity": quantity}]
+        body = await self._hook(http, "/_sandbox/orders", {"lines": lines, **extra})
+        return self._placed(body["id"], body["id"], body["number"])
+
+    async def cancel(self, http: httpx.AsyncClient, order: Placed) -> None:
+        await self._hook(http, f"/_sandbox/orders/{order.id}/cancel", {})
+
+    def trackings(self, order: Placed) -> list[str]:
+        fulfillments = self.state.orders[order.id].fulfillments
+        return [f["trackingInfo"]["trackingNumber"] for f in fulfillments]
+
+    def fulfilled(self, order: Placed) -> bool:
+        return bool(self.state.orders[order.id].fulfillment_status == "FULFILLED")
+
+
+class ShipStationStore(Storefront):
+    """One store of a ShipStation account: its orders, as ShipStation imported them."""
+
+    platform = "shipstation"
+    keeps_stock = False
+
+    def __init__(self, channel: str, **table: Any) -> None:
+        app = shipstation_sandbox.create_app(SandboxOptions(seed=SEED, catalog=4))
+        super().__init__(channel, f"{channel}.shipstation.test", app, **table)
+        self.store_id = int(self.state.stores[0].store_id)
+        self.secrets = {
+            "api_key": shipstation_sandbox.SANDBOX_KEY,
+            "api_secret": shipstation_sandbox.SANDBOX_SECRET,
+            "webhook_secret": "sandbox-webhook-token",
+        }
+        self.settings = {"store_id": self.store_id, "base_url": f"https://{self.host}"}
+        self.defaults = {
+            # The sandbox picks each order's requested service among these three.
+            "ship_methods": {
+                "Standard Shipping": {"ship_option": "Ground"},
+                "Free Shipping": {"ship_option": "Ground"},
+                "Express": {"ship_option": "2-Day"},
+            },
+            # The account's seeded orders date from long before the merchant switched over.
+            "orders": {"ship_start": datetime.now(UTC).date()},
+        }
+
+    def skus(self) -> set[str]:
+        return {item.sku for item in self.state.catalog.items if item.sku}
+
+    def available(self, sku: str) -> int | None:
+        return None  # ShipStation V1 keeps no stock
+
+    async def place(
+        self, http: httpx.AsyncClient, sku: str, quantity: int, **extra: object
+    ) -> Placed:
+        lines = [{"sku": sku, "quantity": quantity}]
+        body = {"store_id": self.store_id, "lines": lines, **extra}
+        [order] = await self._hook(http, "/_sandbox/orders", body)
+        return self._placed(order["orderId"], str(order["orderId"]), order["orderNumber"])
+
+    async def cancel(self, http: httpx.AsyncClient, order: Placed) -> None:
+        await self._hook(http, f"/_sandbox/orders/{order.id}/status", {"status": "cancelled"})
+
+    def trackings(self, order: Placed) -> list[str]:
+        fulfillments = self.state.fulfillments
+        return [f.tracking_number for f in fulfillments if f.order_id == int(order.id)]
+
+    def fulfilled(self, order: Placed) -> bool:
+        return bool(self.state.orders[int(order.id)].order_status == "shipped")
