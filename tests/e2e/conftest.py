@@ -25,7 +25,7 @@ from connectors.shipbob import sandbox as shipbob_sandbox
 from connectors.shipbob.sandbox_state import SANDBOX_TOKEN
 from daemon.app import Daemon
 from daemon.config import load_config
-from tests.e2e.storefronts import SEED, ShopifyStore, Storefront
+from tests.e2e.storefronts import SEED, ShopifyStore, Storefront, WixStore
 from tests.helpers import toml_value
 
 SHIPBOB_HOST = "shipbob.test"
@@ -211,4 +211,11 @@ async def pool(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Shop]:
     """Two Shopify storefronts, ``web`` and ``outlet``, selling from one pool."""
     stores = [ShopifyStore("web"), ShopifyStore("outlet")]
     async with running_shop(tmp_path, nursery, stores) as running:
+        yield running
+
+
+@pytest.fixture
+async def wix(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Shop]:
+    """One Wix site, channel ``wix``."""
+    async with running_shop(tmp_path, nursery, [WixStore("wix")]) as running:
         yield running

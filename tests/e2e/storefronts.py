@@ -72,14 +72,15 @@ class Storefront:
         return {self._variable(name): value for name, value in self.secrets.items()}
 
     def table(self) -> dict[str, Any]:
+        """The channel's ``[[channels]]`` table; overridden ``settings`` add to the platform's."""
         credentials = {name: f"env:{self._variable(name)}" for name in self.secrets}
         return {
             "name": self.channel,
             "platform": self.platform,
             "credentials": credentials,
-            "settings": self.settings,
             **self.defaults,
             **self.overrides,
+            "settings": self.settings | self.overrides.get("settings", {}),
         }
 
     @property
@@ -87,7 +88,7 @@ class Storefront:
         """The store's origin, as the platform's connector derives it from the settings."""
         spec = BUILTIN[self.platform]
         assert spec.origin is not None
-        return spec.origin(msgspec.convert(self.settings, spec.settings_type))
+        return spec.origin(msgspec.convert(self.table()["settings"], spec.settings_type))
 
     def _variable(self, credential: str) -> str:
         return f"{self.channel}_{credential}".upper()

@@ -1,0 +1,174 @@
+"""Wix storefront and ShipBob fulfillment, over the full daemon: every sync flow."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import trio
+
+from tests.e2e.conftest import Shop, running_shop
+from tests.e2e.shopping import (
+    available,
+    cancel,
+    decision,
+    place,
+    receive,
+    ship,
+    shipbob_order,
+    shipbob_sellable,
+    shipbob_skus,
+    shipment,
+    stocked_sku,
+    store_skus,
+    trackings,
+)
+from tests.e2e.storefronts import Placed, WixStore
+
+
+async def test_site_products_are_created_in_the_fulfillment_catalog(wix: Shop) -> None:
+    wanted = store_skus(wix)
+    await wix.until(lambda: wanted <= shipbob_skus(wix))
+    assert len(wix.net.calls("POST", "/2026-01/product")) >= len(wanted)
+
+
+async def test_received_stock_reaches_the_site_for_tracked_variants(wix: Shop) -> None:
+    # The merchant stopped tracking the first product's inventory: Wix keeps no quantity of
+    # it, only "in stock", which is theirs to set.
+    untracked = next(iter(wix.store().state.products.values()))
+    untracked.track_inventory = False
+    [kept] = untracked.variants
+    before = kept.quantity
+    await wix.until(lambda: kept.sku in shipbob_skus(wix))
+    await receive(wix, kept.sku, 5)
+
+    sku = await stocked_sku(wix, on_hand=37)
+    assert available(wix, sku) == shipbob_sellable(wix, sku) == 37
+    patched = {e.path for e in wix.net.exchanges if e.method == "PATCH"}
+    assert f"/stores/v2/inventoryItems/product/{untracked.id}" not in patched
+    assert kept.quantity == before
+
+
+async def test_an_order_is_imported_once_shipped_and_its_tracking_written(wix: Shop) -> None:
+    sku = await stocked_sku(wix)
+    order = await place(wix, sku, 2, gift_message="Happy birthday", note="Leave at the door")
+    await wix.sync("wix", "orders")
+    await wix.until(lambda: shipbob_order(wix, order) is not None)
+    created = shipbob_order(wix, order)
+    assert created.shipping_method == "Ground"
+    assert [(p.sku, p.quantity) for p in created.products] == [(sku, 2)]
+    assert created.gift_message == "Happy birthday"
+    assert created.order_number == order.number
+    assert created.recipient.address.city == "New York"
+    creates = len(wix.net.calls("POST", "/2026-01/order"))
+
+    # Read again (a redelivered webhook, a scheduled run): still one fulfillment order.
+    await wix.sync("wix", "orders")
+    assert len(wix.net.calls("POST", "/2026-01/order")) == creates
+    assert decision(wix, order) == "imported:None"
+
+    await ship(wix, order, shipment(sku, 2, "1Z9"))
+    await wix.until(lambda: trackings(wix, order) == ["1Z9"])
+    assert wix.store().fulfilled(order)
+    shipments = wix.shipbob.state.orders[created.id].shipments
+    await wix.until(lambda: all(s.is_tracking_uploaded for s in shipments))
+    await wix.sync("fc", "shipments")
+    await wix.sync("wix", "orders")
+    assert trackings(wix, order) == ["1Z9"]
+
+
+async def test_a_split_shipment_becomes_two_fulfillments(wix: Shop) -> None:
+    sku = await stocked_sku(wix)
+    order = await place(wix, sku, 3)
+    await wix.sync("wix", "orders")
+    await wix.until(lambda: shipbob_order(wix, order) is not None)
+    await ship(wix, order, shipment(sku, 1, "1ZA"), shipment(sku, 2, "1ZB"))
+    await wix.until(lambda: sorted(trackings(wix, order)) == ["1ZA", "1ZB"])
+    assert wix.store().fulfilled(order)
+    fulfillments = wix.store().state.orders[order.id].fulfillments
+    assert sorted(item["quantity"] for f in fulfillments for item in f["lineItems"]) == [1, 2]
+
+
+async def test_an_unmapped_method_holds_the_order_until_the_mapping_is_fixed(wix: Shop) -> None:
+    sku = await stocked_sku(wix)
+    order = await place(wix, sku, shipping="Express")
+    await wix.sync("wix", "orders")
+    await wix.until(lambda: decision(wix, order) == "held:unmapped_ship_method")
+    assert shipbob_order(wix, order) is None
+
+    await wix.rewrite_config(
+        ship_methods={
+            "Standard Shipping": {"ship_option": "Ground"},
+            "Express": {"ship_option": "2-Day"},
+        }
+    )
+    await wix.until(lambda: shipbob_order(wix, order) is not None)
+    assert shipbob_order(wix, order).shipping_method == "2-Day"
+    assert decision(wix, order) == "imported:None"
+
+
+async def test_a_site_cancellation_cancels_the_fulfillment_order(wix: Shop) -> None:
+    sku = await stocked_sku(wix)
+    order = await place(wix, sku)
+    await wix.sync("wix", "orders")
+    await wix.until(lambda: shipbob_order(wix, order) is not None)
+    await cancel(wix, order)
+    await wix.sync("wix", "orders")
+    await wix.until(lambda: shipbob_order(wix, order).status == "Cancelled")
+    assert decision(wix, order) == "cancelled:cancelled in the store"
+
+
+async def orders_not_to_ship(shop: Shop, sku: str) -> dict[str, Placed]:
+    """One order of each kind the import rules leave alone, by what is wrong with it."""
+    unpaid = await place(shop, sku, paid=False)
+    checkout = await place(shop, sku, initialized=True)
+    cancelled = await place(shop, sku)
+    await cancel(shop, cancelled)
+    shipped = await place(shop, sku)
+    # Shipped from the merchant's own shelf, in Wix's dashboard, before the daemon saw it.
+    site = shop.store().state
+    [line] = site.orders[shipped.id].lines
+    site.create_fulfillment(site.orders[shipped.id], {"lineItems": [{"id": line.id}]})
+    return {"unpaid": unpaid, "checkout": checkout, "cancelled": cancelled, "shipped": shipped}
+
+
+async def test_orders_the_import_filter_leaves_out_are_not_imported(wix: Shop) -> None:
+    sku = await stocked_sku(wix)
+    left_out = await orders_not_to_ship(wix, sku)
+    ready = await place(wix, sku)
+    await wix.sync("wix", "orders")
+    await wix.until(lambda: shipbob_order(wix, ready) is not None)
+    assert len(wix.shipbob.state.orders) == 1  # the ready one alone
+    # Wix's search filter keeps them from being read at all, but for the cancelled one.
+    assert {kind: decision(wix, order) for kind, order in left_out.items()} == {
+        "unpaid": None,
+        "checkout": None,
+        "cancelled": "skipped:cancelled",
+        "shipped": None,
+    }
+
+
+@pytest.fixture
+async def wide(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Shop]:
+    """A Wix site whose orders search takes every payment and fulfillment status, so the
+    daemon's own import rules decide."""
+    settings = {
+        "order_payment_statuses": ["PAID", "NOT_PAID"],
+        "order_fulfillment_statuses": ["NOT_FULFILLED", "PARTIALLY_FULFILLED", "FULFILLED"],
+    }
+    async with running_shop(tmp_path, nursery, [WixStore("wix", settings=settings)]) as shop:
+        yield shop
+
+
+async def test_orders_the_import_rules_skip_are_not_imported(wide: Shop) -> None:
+    sku = await stocked_sku(wide)
+    left_out = await orders_not_to_ship(wide, sku)
+    await wide.sync("wix", "orders")
+    assert {kind: decision(wide, order) for kind, order in left_out.items()} == {
+        "unpaid": "skipped:payment_status",
+        "checkout": None,  # a checkout not placed is never in Wix's search
+        "cancelled": "skipped:cancelled",
+        "shipped": "skipped:fulfillment_status",
+    }
+    assert not wide.shipbob.state.orders
