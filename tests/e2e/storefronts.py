@@ -48,6 +48,8 @@ class Storefront:
     platform: ClassVar[str]
     keeps_stock: ClassVar[bool] = True
     """Whether the platform holds stock quantities the daemon sets."""
+    cancel_hook: ClassVar[tuple[str, dict[str, str]]] = ("cancel", {})
+    """The hook ``/_sandbox/orders/{id}/<action>`` that cancels an order, and its body."""
 
     def __init__(self, channel: str, host: str, app: Any, **table: Any) -> None:
         self.channel = channel
@@ -93,14 +95,25 @@ class Storefront:
     def _variable(self, credential: str) -> str:
         return f"{self.channel}_{credential}".upper()
 
-    def _placed(self, native_id: object, store_order_id: str, number: object) -> Placed:
-        return Placed(self.channel, self.origin, str(native_id), store_order_id, str(number))
-
     async def _hook(self, http: httpx.AsyncClient, path: str, body: object) -> Any:
         """POST ``body`` to the sandbox hook ``path``; its JSON answer, which must be 2xx."""
         response = await http.post(f"https://{self.host}{path}", json=body)
         assert response.is_success, response.text
         return response.json()
+
+    async def place(
+        self, http: httpx.AsyncClient, sku: str, quantity: int, **extra: object
+    ) -> Placed:
+        """A shopper's order of ``quantity`` of ``sku`` (``extra``: the hook's other fields)."""
+        lines = [{"sku": sku, "quantity": quantity}]
+        answer = await self._hook(http, "/_sandbox/orders", {"lines": lines, **extra})
+        native_id, store_order_id, number = self._placed(answer)
+        return Placed(self.channel, self.origin, str(native_id), store_order_id, str(number))
+
+    async def cancel(self, http: httpx.AsyncClient, order: Placed) -> None:
+        """The merchant cancels ``order`` in the store."""
+        action, body = self.cancel_hook
+        await self._hook(http, f"/_sandbox/orders/{order.id}/{action}", body)
 
     # -- what each platform does its own way ----------------------------------------------
 
@@ -112,14 +125,8 @@ class Storefront:
         """The quantity of ``sku`` the store shows, or None when it keeps none for it."""
         raise NotImplementedError
 
-    async def place(
-        self, http: httpx.AsyncClient, sku: str, quantity: int, **extra: object
-    ) -> Placed:
-        """A shopper's order of ``quantity`` of ``sku`` (``extra``: the hook's other fields)."""
-        raise NotImplementedError
-
-    async def cancel(self, http: httpx.AsyncClient, order: Placed) -> None:
-        """The merchant cancels ``order`` in the store."""
+    def _placed(self, answer: Any) -> tuple[object, str, object]:
+        """From the order hook's answer: the order's platform id, canonical id and number."""
         raise NotImplementedError
 
     def trackings(self, order: Placed) -> list[str]:
@@ -151,15 +158,8 @@ class ShopifyStore(Storefront):
         level = self.state.levels.get((variant.inventory_item_id, LOCATION_ID))
         return None if level is None else int(level["available"])
 
-    async def place(
-        self, http: httpx.AsyncClient, sku: str, quantity: int, **extra: object
-    ) -> Placed:
-        lines = [{"sku": sku, "quantity": quantity}]
-        body = await self._hook(http, "/_sandbox/orders", {"lines": lines, **extra})
-        return self._placed(body["id"], body["admin_graphql_api_id"], body["name"])
-
-    async def cancel(self, http: httpx.AsyncClient, order: Placed) -> None:
-        await self._hook(http, f"/_sandbox/orders/{order.id}/cancel", {})
+    def _placed(self, answer: Any) -> tuple[object, str, object]:
+        return answer["id"], answer["admin_graphql_api_id"], answer["name"]
 
     def trackings(self, order: Placed) -> list[str]:
         fulfillments = self.state.fulfillments.values()
@@ -199,15 +199,8 @@ class WixStore(Storefront):
         # Catalog V1 keeps quantities only for products whose inventory is tracked.
         return int(variant.quantity) if product.track_inventory else None
 
-    async def place(
-        self, http: httpx.AsyncClient, sku: str, quantity: int, **extra: object
-    ) -> Placed:
-        lines = [{"sku": sku, "quantity": quantity}]
-        body = await self._hook(http, "/_sandbox/orders", {"lines": lines, **extra})
-        return self._placed(body["id"], body["id"], body["number"])
-
-    async def cancel(self, http: httpx.AsyncClient, order: Placed) -> None:
-        await self._hook(http, f"/_sandbox/orders/{order.id}/cancel", {})
+    def _placed(self, answer: Any) -> tuple[object, str, object]:
+        return answer["id"], answer["id"], answer["number"]
 
     def trackings(self, order: Placed) -> list[str]:
         fulfillments = self.state.orders[order.id].fulfillments
@@ -222,6 +215,7 @@ class ShipStationStore(Storefront):
 
     platform = "shipstation"
     keeps_stock = False
+    cancel_hook = ("status", {"status": "cancelled"})
 
     def __init__(self, channel: str, **table: Any) -> None:
         app = shipstation_sandbox.create_app(SandboxOptions(seed=SEED, catalog=4))
@@ -253,13 +247,12 @@ class ShipStationStore(Storefront):
     async def place(
         self, http: httpx.AsyncClient, sku: str, quantity: int, **extra: object
     ) -> Placed:
-        lines = [{"sku": sku, "quantity": quantity}]
-        body = {"store_id": self.store_id, "lines": lines, **extra}
-        [order] = await self._hook(http, "/_sandbox/orders", body)
-        return self._placed(order["orderId"], str(order["orderId"]), order["orderNumber"])
+        # Imported from the channel's store, not the account's first.
+        return await super().place(http, sku, quantity, store_id=self.store_id, **extra)
 
-    async def cancel(self, http: httpx.AsyncClient, order: Placed) -> None:
-        await self._hook(http, f"/_sandbox/orders/{order.id}/status", {"status": "cancelled"})
+    def _placed(self, answer: Any) -> tuple[object, str, object]:
+        [order] = answer  # one order per "count"
+        return order["orderId"], str(order["orderId"]), order["orderNumber"]
 
     def trackings(self, order: Placed) -> list[str]:
         fulfillments = self.state.fulfillments

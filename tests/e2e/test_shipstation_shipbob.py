@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e import flows
 from tests.e2e.conftest import Shop
 from tests.e2e.shopping import (
     available,
-    cancel,
     decision,
     place,
     receive,
-    ship,
     shipbob_order,
     shipbob_sellable,
-    shipment,
     stocked_sku,
-    trackings,
 )
 
 
@@ -30,52 +27,27 @@ def ship_option(shop: Shop, service: str) -> str:
 async def test_an_order_is_imported_once_and_marked_shipped_with_its_tracking(
     shipstation: Shop, notify_sales_channel: bool
 ) -> None:
-    shop = shipstation
-    sku = await stocked_sku(shop)
-    order = await place(shop, sku, 2, gift_message="Happy birthday")
-    await shop.sync("ss", "orders")
-    await shop.until(lambda: shipbob_order(shop, order) is not None)
-    created = shipbob_order(shop, order)
-    service = shop.store().state.orders[int(order.id)].requested_shipping_service
-    assert created.shipping_method == ship_option(shop, service)
-    assert [(p.sku, p.quantity) for p in created.products] == [(sku, 2)]
-    assert created.gift_message == "Happy birthday"
-    assert created.order_number == order.number
-    creates = len(shop.net.calls("POST", "/2026-01/order"))
-
-    # Read again (a redelivered webhook, a scheduled run): still one fulfillment order.
-    await shop.sync("ss", "orders")
-    assert len(shop.net.calls("POST", "/2026-01/order")) == creates
-
-    await ship(shop, order, shipment(sku, 2, "1Z9"))
-    await shop.until(lambda: trackings(shop, order) == ["1Z9"])
-    assert shop.store().fulfilled(order)
-    assert shop.store().state.notified == [
+    sku = await stocked_sku(shipstation)
+    order, created = await flows.imported(shipstation, sku, 2, gift_message="Happy birthday")
+    account = shipstation.store().state
+    service = account.orders[int(order.id)].requested_shipping_service
+    assert created.shipping_method == ship_option(shipstation, service)
+    await flows.read_again_creates_nothing(shipstation, order)
+    await flows.tracked_once(shipstation, order, sku, 2)
+    assert len(shipstation.net.calls("POST", "/orders/markasshipped")) == 1
+    assert account.notified == [
         {
             "orderId": int(order.id),
             "notifyCustomer": True,
             "notifySalesChannel": notify_sales_channel,
         }
     ]
-    shipments = shop.shipbob.state.orders[created.id].shipments
-    await shop.until(lambda: all(s.is_tracking_uploaded for s in shipments))
-    await shop.sync("fc", "shipments")
-    assert trackings(shop, order) == ["1Z9"]
-    assert len(shop.net.calls("POST", "/orders/markasshipped")) == 1
 
 
 async def test_a_cancellation_in_shipstation_cancels_the_fulfillment_order(
     shipstation: Shop,
 ) -> None:
-    shop = shipstation
-    sku = await stocked_sku(shop)
-    order = await place(shop, sku)
-    await shop.sync("ss", "orders")
-    await shop.until(lambda: shipbob_order(shop, order) is not None)
-    await cancel(shop, order)
-    await shop.sync("ss", "orders")
-    await shop.until(lambda: shipbob_order(shop, order).status == "Cancelled")
-    assert decision(shop, order) == "cancelled:cancelled in the store"
+    await flows.cancelled_in_the_store(shipstation)
 
 
 async def test_orders_from_before_the_switch_over_are_not_imported(shipstation: Shop) -> None:

@@ -4,28 +4,13 @@ from __future__ import annotations
 
 from prometheus_client import generate_latest
 
+from tests.e2e import flows
 from tests.e2e.conftest import Shop
-from tests.e2e.shopping import (
-    available,
-    cancel,
-    decision,
-    place,
-    ship,
-    shipbob_order,
-    shipbob_sellable,
-    shipbob_skus,
-    shipment,
-    stocked_sku,
-    store_skus,
-    trackings,
-)
+from tests.e2e.shopping import available, shipbob_sellable, stocked_sku
 
 
 async def test_store_products_are_created_in_the_fulfillment_catalog(shop: Shop) -> None:
-    wanted = store_skus(shop)
-    await shop.until(lambda: wanted <= shipbob_skus(shop))
-    created = shop.net.calls("POST", "/2026-01/product")
-    assert len(created) >= len(wanted)
+    await flows.products_created_at_shipbob(shop)
 
 
 async def test_received_stock_reaches_the_store(shop: Shop) -> None:
@@ -37,55 +22,19 @@ async def test_received_stock_reaches_the_store(shop: Shop) -> None:
 
 async def test_an_order_is_imported_once_shipped_and_its_tracking_written(shop: Shop) -> None:
     sku = await stocked_sku(shop)
-    order = await place(shop, sku, 2, gift_message="Happy birthday")
-    await shop.sync("web", "orders")
-    await shop.until(lambda: shipbob_order(shop, order) is not None)
-    created = shipbob_order(shop, order)
+    order, created = await flows.imported(shop, sku, 2, gift_message="Happy birthday")
     assert created.shipping_method == "Ground"
-    assert [(p.sku, p.quantity) for p in created.products] == [(sku, 2)]
-    assert created.gift_message == "Happy birthday"
-    assert created.order_number == order.number
-    creates = len(shop.net.calls("POST", "/2026-01/order"))
-
-    # Read again (a redelivered webhook, a scheduled run): still one fulfillment order.
-    await shop.sync("web", "orders")
-    assert len(shop.net.calls("POST", "/2026-01/order")) == creates
-
-    await ship(shop, order, shipment(sku, 2, "1Z9"))
-    await shop.until(lambda: trackings(shop, order) == ["1Z9"])
-    assert shop.store().fulfilled(order)
-    shipments = shop.shipbob.state.orders[created.id].shipments
-    await shop.until(lambda: all(s.is_tracking_uploaded for s in shipments))
-    await shop.sync("fc", "shipments")
-    assert trackings(shop, order) == ["1Z9"]
+    await flows.read_again_creates_nothing(shop, order)
+    await flows.tracked_once(shop, order, sku, 2)
 
 
 async def test_an_unmapped_method_holds_the_order_until_the_mapping_is_fixed(shop: Shop) -> None:
-    sku = await stocked_sku(shop)
-    order = await place(shop, sku, shipping="Express")
-    await shop.sync("web", "orders")
-    await shop.until(lambda: decision(shop, order) == "held:unmapped_ship_method")
-    held = shop.daemon.metrics.orders_held.labels("web", "unmapped_ship_method")
-    assert held._value.get() >= 1
-    assert shipbob_order(shop, order) is None
-
-    await shop.rewrite_config(
-        ship_methods={"Standard": {"ship_option": "Ground"}, "Express": {"ship_option": "2-Day"}}
-    )
-    await shop.until(lambda: shipbob_order(shop, order) is not None)
-    assert shipbob_order(shop, order).shipping_method == "2-Day"
-    assert decision(shop, order) == "imported:None"
+    mapped = {"Standard": {"ship_option": "Ground"}, "Express": {"ship_option": "2-Day"}}
+    await flows.held_until_mapped(shop, "Express", mapped)
 
 
 async def test_a_store_cancellation_cancels_the_fulfillment_order(shop: Shop) -> None:
-    sku = await stocked_sku(shop)
-    order = await place(shop, sku)
-    await shop.sync("web", "orders")
-    await shop.until(lambda: shipbob_order(shop, order) is not None)
-    await cancel(shop, order)
-    await shop.sync("web", "orders")
-    await shop.until(lambda: shipbob_order(shop, order).status == "Cancelled")
-    assert decision(shop, order) == "cancelled:cancelled in the store"
+    await flows.cancelled_in_the_store(shop)
 
 
 async def test_metrics_count_calls_records_and_rate_budget(shop: Shop) -> None:

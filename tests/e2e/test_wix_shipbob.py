@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from tests.e2e import flows
 from tests.e2e.conftest import Shop, running_shop
 from tests.e2e.shopping import (
     available,
@@ -21,16 +22,13 @@ from tests.e2e.shopping import (
     shipbob_skus,
     shipment,
     stocked_sku,
-    store_skus,
     trackings,
 )
 from tests.e2e.storefronts import Placed, WixStore
 
 
 async def test_site_products_are_created_in_the_fulfillment_catalog(wix: Shop) -> None:
-    wanted = store_skus(wix)
-    await wix.until(lambda: wanted <= shipbob_skus(wix))
-    assert len(wix.net.calls("POST", "/2026-01/product")) >= len(wanted)
+    await flows.products_created_at_shipbob(wix)
 
 
 async def test_received_stock_reaches_the_site_for_tracked_variants(wix: Shop) -> None:
@@ -52,37 +50,16 @@ async def test_received_stock_reaches_the_site_for_tracked_variants(wix: Shop) -
 
 async def test_an_order_is_imported_once_shipped_and_its_tracking_written(wix: Shop) -> None:
     sku = await stocked_sku(wix)
-    order = await place(wix, sku, 2, gift_message="Happy birthday", note="Leave at the door")
-    await wix.sync("wix", "orders")
-    await wix.until(lambda: shipbob_order(wix, order) is not None)
-    created = shipbob_order(wix, order)
+    order, created = await flows.imported(wix, sku, 2, gift_message="Happy birthday")
     assert created.shipping_method == "Ground"
-    assert [(p.sku, p.quantity) for p in created.products] == [(sku, 2)]
-    assert created.gift_message == "Happy birthday"
-    assert created.order_number == order.number
     assert created.recipient.address.city == "New York"
-    creates = len(wix.net.calls("POST", "/2026-01/order"))
-
-    # Read again (a redelivered webhook, a scheduled run): still one fulfillment order.
-    await wix.sync("wix", "orders")
-    assert len(wix.net.calls("POST", "/2026-01/order")) == creates
-    assert decision(wix, order) == "imported:None"
-
-    await ship(wix, order, shipment(sku, 2, "1Z9"))
-    await wix.until(lambda: trackings(wix, order) == ["1Z9"])
-    assert wix.store().fulfilled(order)
-    shipments = wix.shipbob.state.orders[created.id].shipments
-    await wix.until(lambda: all(s.is_tracking_uploaded for s in shipments))
-    await wix.sync("fc", "shipments")
-    await wix.sync("wix", "orders")
-    assert trackings(wix, order) == ["1Z9"]
+    await flows.read_again_creates_nothing(wix, order)
+    await flows.tracked_once(wix, order, sku, 2)
 
 
 async def test_a_split_shipment_becomes_two_fulfillments(wix: Shop) -> None:
     sku = await stocked_sku(wix)
-    order = await place(wix, sku, 3)
-    await wix.sync("wix", "orders")
-    await wix.until(lambda: shipbob_order(wix, order) is not None)
+    order, _ = await flows.imported(wix, sku, 3)
     await ship(wix, order, shipment(sku, 1, "1ZA"), shipment(sku, 2, "1ZB"))
     await wix.until(lambda: sorted(trackings(wix, order)) == ["1ZA", "1ZB"])
     assert wix.store().fulfilled(order)
@@ -91,32 +68,12 @@ async def test_a_split_shipment_becomes_two_fulfillments(wix: Shop) -> None:
 
 
 async def test_an_unmapped_method_holds_the_order_until_the_mapping_is_fixed(wix: Shop) -> None:
-    sku = await stocked_sku(wix)
-    order = await place(wix, sku, shipping="Express")
-    await wix.sync("wix", "orders")
-    await wix.until(lambda: decision(wix, order) == "held:unmapped_ship_method")
-    assert shipbob_order(wix, order) is None
-
-    await wix.rewrite_config(
-        ship_methods={
-            "Standard Shipping": {"ship_option": "Ground"},
-            "Express": {"ship_option": "2-Day"},
-        }
-    )
-    await wix.until(lambda: shipbob_order(wix, order) is not None)
-    assert shipbob_order(wix, order).shipping_method == "2-Day"
-    assert decision(wix, order) == "imported:None"
+    mapped = {"Standard Shipping": {"ship_option": "Ground"}, "Express": {"ship_option": "2-Day"}}
+    await flows.held_until_mapped(wix, "Express", mapped)
 
 
 async def test_a_site_cancellation_cancels_the_fulfillment_order(wix: Shop) -> None:
-    sku = await stocked_sku(wix)
-    order = await place(wix, sku)
-    await wix.sync("wix", "orders")
-    await wix.until(lambda: shipbob_order(wix, order) is not None)
-    await cancel(wix, order)
-    await wix.sync("wix", "orders")
-    await wix.until(lambda: shipbob_order(wix, order).status == "Cancelled")
-    assert decision(wix, order) == "cancelled:cancelled in the store"
+    await flows.cancelled_in_the_store(wix)
 
 
 async def orders_not_to_ship(shop: Shop, sku: str) -> dict[str, Placed]:
