@@ -7,7 +7,7 @@ sandbox answered a request, an actor ended a unit of work, or the hub took a ste
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -153,7 +153,7 @@ def config_text(tables: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def tables(tmp_path: Path, stores: list[Storefront], shipbob_channel_id: int) -> dict[str, Any]:
+def tables(tmp_path: Path, stores: Sequence[Storefront], shipbob_channel_id: int) -> dict[str, Any]:
     layout: dict[str, Any] = {
         "daemon": {
             "state": f"sqlite:///{tmp_path}/state.db",
@@ -176,7 +176,7 @@ SHIPBOB_ENVIRON = {"FC_TOKEN": SANDBOX_TOKEN, "FC_SECRET": SHIPBOB_SECRET}
 
 @asynccontextmanager
 async def running_shop(
-    tmp_path: Path, nursery: trio.Nursery, stores: list[Storefront]
+    tmp_path: Path, nursery: trio.Nursery, stores: Sequence[Storefront]
 ) -> AsyncIterator[Shop]:
     """The daemon over ``stores`` (each on its own sandbox; sandboxes of one platform share
     the seed, so the same catalog and one pool) and an empty ShipBob sandbox."""

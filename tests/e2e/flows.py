@@ -31,16 +31,18 @@ async def products_created_at_shipbob(shop: Shop) -> None:
     assert len(shop.net.calls("POST", "/2026-01/product")) >= len(wanted)
 
 
-async def imported(shop: Shop, sku: str, quantity: int = 1, **extra: object) -> tuple[Placed, Any]:
+async def imported(
+    shop: Shop, sku: str, quantity: int = 1, *, gift_message: str | None = None
+) -> tuple[Placed, Any]:
     """A shopper's order on the first storefront, read by its orders stream: the order and its
     ShipBob order, which holds the order's lines, number and gift message."""
-    order = await place(shop, sku, quantity, **extra)
+    order = await place(shop, sku, quantity, gift_message=gift_message)
     await shop.sync(order.channel, "orders")
     await shop.until(lambda: shipbob_order(shop, order) is not None)
     created = shipbob_order(shop, order)
     assert [(p.sku, p.quantity) for p in created.products] == [(sku, quantity)]
     assert created.order_number == order.number
-    assert created.gift_message == extra.get("gift_message")
+    assert created.gift_message == gift_message
     return order, created
 
 

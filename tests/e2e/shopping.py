@@ -29,7 +29,7 @@ def shipbob_skus(shop: Shop) -> set[str]:
 def shipbob_sellable(shop: Shop, sku: str) -> int:
     stock = next(s for s in shop.shipbob.state.stock.values() if s.sku == sku)
     fulfillable = sum(stock.on_hand[loc] - stock.committed[loc] for loc in stock.on_hand)
-    return fulfillable - stock.exception
+    return int(fulfillable - stock.exception)
 
 
 def shipbob_order(shop: Shop, order: Placed) -> Any:

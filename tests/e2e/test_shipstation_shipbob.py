@@ -16,6 +16,7 @@ from tests.e2e.shopping import (
     shipbob_sellable,
     stocked_sku,
 )
+from tests.e2e.storefronts import ShipStationStore
 
 
 def ship_option(shop: Shop, service: str) -> str:
@@ -53,6 +54,7 @@ async def test_a_cancellation_in_shipstation_cancels_the_fulfillment_order(
 async def test_orders_from_before_the_switch_over_are_not_imported(shipstation: Shop) -> None:
     shop = shipstation
     store = shop.store()
+    assert isinstance(store, ShipStationStore)
     # The account's seeded orders waiting for shipment, in the channel's store.
     waiting = [
         o
