@@ -10,12 +10,14 @@ from __future__ import annotations
 import importlib
 
 from connectors.base import ConnectorSpec
+from connectors.bigcommerce.connector import CONNECTOR as BIGCOMMERCE
 from connectors.shipbob.connector import CONNECTOR as SHIPBOB
 from connectors.shipstation.connector import CONNECTOR as SHIPSTATION
 from connectors.shopify.connector import CONNECTOR as SHOPIFY
 from connectors.wix.connector import CONNECTOR as WIX
 
 BUILTIN: dict[str, ConnectorSpec] = {
+    "bigcommerce": BIGCOMMERCE,
     "shipbob": SHIPBOB,
     "shipstation": SHIPSTATION,
     "shopify": SHOPIFY,

@@ -19,7 +19,7 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
-SANDBOX_PLATFORMS = ("shipbob", "shipstation", "shopify", "wix")
+SANDBOX_PLATFORMS = ("bigcommerce", "shipbob", "shipstation", "shopify", "wix")
 
 
 class SandboxOptions(msgspec.Struct, frozen=True):

@@ -367,6 +367,21 @@ class Daemon:
         assert self._supervisor is not None
         return await self._supervisor.deliver(slot.name, message)
 
+    async def quiet(self) -> bool:
+        """Whether nothing is in hand: no actor busy or with work requested, the hub idle, and
+        no write waiting in any channel's outbox."""
+        assert self._store is not None and self._supervisor is not None
+        if self.hub.busy:
+            return False
+        for slot in self._supervisor.slots():
+            if slot.actor is not None:
+                stats = slot.actor.statistics()
+                if stats.busy or stats.pending:
+                    return False
+            if await self._store.pending_writes(slot.name, 1):
+                return False
+        return True
+
     async def status(self, only: str | None = None) -> list[ChannelStatus]:
         assert self._store is not None and self._supervisor is not None
         counts = await self._store.open_exceptions()

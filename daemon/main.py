@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         if verb == "sync":
             sub.add_argument("--stream", help="only this stream (default: every stream)")
     box = commands.add_parser("sandbox", help="serve a platform's sandbox (a faithful fake)")
-    box.add_argument("platform", help="shipbob or shopify")
+    box.add_argument("platform", help="bigcommerce, shipbob, shipstation, shopify or wix")
     box.add_argument("--host", default="127.0.0.1")
     box.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
     box.add_argument("--seed", type=int, default=1, help="same seed, same generated data")

@@ -1,0 +1,144 @@
+"""The sandbox's generated store: a catalog of ``catalog`` variants and a few orders.
+
+Deterministic from the seed. About two products in five have options (two to four variants,
+tracked by variant); the rest are simple products (their base variant only, mostly tracked
+by product, some not tracked). About one variant in ten has no SKU; some variants override
+the product's weight or size, the rest inherit it (null). Three products share each minute
+of ``date_modified``, so reads meet records modified in the same second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from connectors.bigcommerce import sandbox_orders, sandbox_shipments
+from connectors.bigcommerce.sandbox_state import Image, Product, StoreState, Variant
+
+EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+_WORDS = ("Classic", "Organic", "Canvas", "Merino", "Ceramic", "Bamboo", "Linen", "Steel")
+_THINGS = ("Tote", "Mug", "Shirt", "Sock", "Bottle", "Notebook", "Candle", "Cap")
+_SIZES = ("S", "M", "L", "XL")
+_COLOURS = ("Red", "Blue", "Green", "Black")
+SEED_ORDERS = ((11, 2), (11, 1), (9, 1), (3, 2), (5, 1), (2, 1), (7, 1), (11, 3))
+"""``(status id, lines)`` of the seeded orders."""
+
+
+def new_store(seed: int, catalog: int, now: Callable[[], datetime] | None = None) -> StoreState:
+    """A store generated from ``seed`` with ``catalog`` variants and the seeded orders."""
+    state = StoreState(seed=seed, now=now)
+    rng = state.rng
+    made = 0
+    index = 0
+    while made < catalog:
+        product_id = state.next_id("product", 110)
+        stamp = EPOCH + timedelta(minutes=index // 3)
+        index += 1
+        with_options = rng.random() < 0.4 and catalog - made >= 2
+        count = min(rng.randint(2, 4), catalog - made) if with_options else 1
+        name = f"{rng.choice(_WORDS)} {rng.choice(_THINGS)} {product_id}"
+        variants = []
+        for n in range(count):
+            variant_id = state.next_id("variant", 200)
+            has_sku = rng.random() >= 0.1
+            options = []
+            if with_options:
+                options = [
+                    {
+                        "id": 300 + n,
+                        "option_id": 30,
+                        "label": f"{_SIZES[n]}",
+                        "option_display_name": "Size",
+                    },
+                    {
+                        "id": 400 + n,
+                        "option_id": 40,
+                        "label": rng.choice(_COLOURS),
+                        "option_display_name": "Colour",
+                    },
+                ]
+            sku = (
+                (f"BC-{product_id}-{_SIZES[n]}" if with_options else f"BC-{product_id}")
+                if has_sku
+                else ""
+            )
+            overrides = rng.random() < 0.2
+            variants.append(
+                Variant(
+                    id=variant_id,
+                    product_id=product_id,
+                    sku=sku,
+                    sku_id=variant_id + 5000 if sku else None,
+                    option_values=options,
+                    weight=round(rng.uniform(0.1, 3.0), 2) if overrides else None,
+                    width=round(rng.uniform(1, 20), 1) if overrides else None,
+                    upc=f"0{rng.randrange(10**10, 10**11)}" if rng.random() < 0.5 else None,
+                    price=round(rng.uniform(5, 80), 2),
+                )
+            )
+        tracking = "variant" if with_options else ("product" if rng.random() < 0.9 else "none")
+        images = [
+            Image(
+                id=state.next_id("image", 900),
+                product_id=product_id,
+                url=f"https://cdn11.bigcommerce.com/s-{product_id}/products/{product_id}/images/{n}.jpg",
+                is_thumbnail=n == 0,
+                sort_order=n,
+                date_modified=stamp,
+            )
+            for n in range(rng.randint(0, 2))
+        ]
+        product = Product(
+            id=product_id,
+            name=name,
+            sku=variants[0].sku if not with_options else f"BC-{product_id}",
+            weight=round(rng.uniform(0.2, 5.0), 2),
+            width=round(rng.uniform(2, 30), 1),
+            depth=round(rng.uniform(2, 30), 1),
+            height=round(rng.uniform(1, 20), 1),
+            price=variants[0].price,
+            inventory_tracking=tracking,
+            upc="",
+            date_created=stamp,
+            date_modified=stamp,
+            variants=variants,
+            images=images,
+        )
+        state.products[product_id] = product
+        for variant in variants[: 1 if tracking == "product" else None]:
+            state.stock[(1, variant.id)] = rng.randint(0, 100)
+        made += count
+    _seed_orders(state)
+    return state
+
+
+def _seed_orders(state: StoreState) -> None:
+    physical = [(p, v) for p, v in state.variants() if p.inventory_tracking != "none"]
+    if not physical:
+        return
+    rng = state.rng
+    for number, (status, count) in enumerate(SEED_ORDERS):
+        lines = [
+            sandbox_orders.Line(variant_id=v.id, quantity=rng.randint(1, 3))
+            for _, v in rng.sample(physical, min(count, len(physical)))
+        ]
+        if number == 1:
+            lines[0].wrapping_message = "Happy birthday!"
+        order = sandbox_orders.place_order(
+            state,
+            sandbox_orders.PlaceOrder(
+                lines=lines,
+                customer_message="Leave at the back door" if number == 0 else "",
+            ),
+            quiet=True,
+        )
+        if status == 3:
+            first = order.products[0]
+            sandbox_shipments.ship(
+                state, order, order.addresses[0].id, [(first.id, first.quantity)], quiet=True
+            )
+        elif status == 2:
+            items = [(p.id, p.quantity) for p in order.products]
+            sandbox_shipments.ship(state, order, order.addresses[0].id, items, quiet=True)
+        order.status_id = status
+        order.date_created = order.date_modified = EPOCH + timedelta(days=30, hours=number)
