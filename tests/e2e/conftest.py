@@ -25,7 +25,7 @@ from connectors.shipbob import sandbox as shipbob_sandbox
 from connectors.shipbob.sandbox_state import SANDBOX_TOKEN
 from daemon.app import Daemon
 from daemon.config import load_config
-from tests.e2e.storefronts import SEED, ShipStationStore, ShopifyStore, Storefront, WixStore
+from tests.e2e.storefronts import SEED, ShopifyStore, Storefront
 from tests.helpers import toml_value
 
 SHIPBOB_HOST = "shipbob.test"
@@ -201,50 +201,16 @@ async def running_shop(
 
 
 @pytest.fixture
-async def shop(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Shop]:
-    async with running_shop(tmp_path, nursery, [ShopifyStore("web")]) as running:
-        yield running
+def storefronts() -> list[Storefront]:
+    """The shop's storefronts: one Shopify store, ``web``. A test module overrides this
+    fixture to make its shop of other platforms."""
+    return [ShopifyStore("web")]
 
 
 @pytest.fixture
-async def pool(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Shop]:
-    """Two Shopify storefronts, ``web`` and ``outlet``, selling from one pool."""
-    stores = [ShopifyStore("web"), ShopifyStore("outlet")]
-    async with running_shop(tmp_path, nursery, stores) as running:
-        yield running
-
-
-@pytest.fixture
-async def wix(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Shop]:
-    """One Wix site, channel ``wix``."""
-    async with running_shop(tmp_path, nursery, [WixStore("wix")]) as running:
-        yield running
-
-
-@pytest.fixture
-def notify_sales_channel() -> bool:
-    """The ShipStation channel's setting; a test parametrizes it to try the other value."""
-    return True
-
-
-@pytest.fixture
-async def shipstation(
-    tmp_path: Path, nursery: trio.Nursery, notify_sales_channel: bool
+async def shop(
+    tmp_path: Path, nursery: trio.Nursery, storefronts: list[Storefront]
 ) -> AsyncIterator[Shop]:
-    """Orders through one ShipStation store, channel ``ss``."""
-    settings = {"notify_sales_channel": notify_sales_channel}
-    stores = [ShipStationStore("ss", settings=settings)]
-    async with running_shop(tmp_path, nursery, stores) as running:
-        yield running
-
-
-@pytest.fixture
-async def relay(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Shop]:
-    """A Shopify store ``web`` whose orders reach the daemon through ShipStation (``ss``):
-    the Shopify channel reads nothing and only receives inventory."""
-    stores = [
-        ShipStationStore("ss"),
-        ShopifyStore("web", streams={"products": False, "orders": False}),
-    ]
-    async with running_shop(tmp_path, nursery, stores) as running:
+    """The daemon running over ``storefronts`` and ShipBob."""
+    async with running_shop(tmp_path, nursery, storefronts) as running:
         yield running

@@ -53,10 +53,20 @@ async def receive(shop: Shop, sku: str, on_hand: int) -> None:
 
 
 async def place(
-    shop: Shop, sku: str, quantity: int = 1, *, channel: str | None = None, **extra: object
+    shop: Shop,
+    sku: str,
+    quantity: int = 1,
+    *,
+    channel: str | None = None,
+    gift_message: str | None = None,
+    shipping: str | None = None,
+    **extra: object,
 ) -> Placed:
-    """A shopper's order on the storefront; ``extra`` are its sandbox hook's other fields."""
-    return await shop.store(channel).place(shop.http, sku, quantity, **extra)
+    """A shopper's order on the storefront (see :meth:`Storefront.place`)."""
+    store = shop.store(channel)
+    return await store.place(
+        shop.http, sku, quantity, gift_message=gift_message, shipping=shipping, **extra
+    )
 
 
 async def cancel(shop: Shop, order: Placed) -> None:

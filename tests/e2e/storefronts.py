@@ -10,12 +10,14 @@ platform's own id (for its hooks) and the canonical one the hub keys on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
 import msgspec
 
+from connectors.bigcommerce import sandbox as bigcommerce_sandbox
 from connectors.registry import BUILTIN
 from connectors.sandbox_server import SandboxOptions
 from connectors.shipstation import sandbox as shipstation_sandbox
@@ -51,10 +53,20 @@ class Storefront:
     cancel_hook: ClassVar[tuple[str, dict[str, str]]] = ("cancel", {})
     """The hook ``/_sandbox/orders/{id}/<action>`` that cancels an order, and its body."""
 
-    def __init__(self, channel: str, host: str, app: Any, **table: Any) -> None:
+    sandbox: ClassVar[Callable[[SandboxOptions], Any]]
+    """The platform's sandbox factory (``create_app``)."""
+    domain: ClassVar[str]
+    """The store answers at ``<channel>.<domain>``."""
+    opens_with_orders: ClassVar[bool] = True
+    """False: the seed's orders are dropped, since they would reserve the very SKUs a test
+    stocks before it places its own."""
+
+    def __init__(self, channel: str, **table: Any) -> None:
         self.channel = channel
-        self.host = host
-        self.app = app
+        self.host = f"{channel}.{self.domain}"
+        self.app = type(self).sandbox(SandboxOptions(seed=SEED, catalog=8))
+        if not self.opens_with_orders:
+            self.state.orders.clear()
         self.overrides = table
         self.secrets: dict[str, str] = {}
         """Credential name → its value, filled by :meth:`connect`."""
@@ -102,11 +114,19 @@ class Storefront:
         return response.json()
 
     async def place(
-        self, http: httpx.AsyncClient, sku: str, quantity: int, **extra: object
+        self,
+        http: httpx.AsyncClient,
+        sku: str,
+        quantity: int,
+        *,
+        gift_message: str | None = None,
+        shipping: str | None = None,
+        **extra: object,
     ) -> Placed:
-        """A shopper's order of ``quantity`` of ``sku`` (``extra``: the hook's other fields)."""
-        lines = [{"sku": sku, "quantity": quantity}]
-        answer = await self._hook(http, "/_sandbox/orders", {"lines": lines, **extra})
+        """A shopper's order of ``quantity`` of ``sku``, with a gift message and shipping
+        method if given (the store's defaults otherwise); ``extra``: the hook's own fields."""
+        body = self._order(sku, quantity, gift_message, shipping) | extra
+        answer = await self._hook(http, "/_sandbox/orders", body)
         native_id, store_order_id, number = self._placed(answer)
         return Placed(self.channel, self.origin, str(native_id), store_order_id, str(number))
 
@@ -125,6 +145,14 @@ class Storefront:
         """The quantity of ``sku`` the store shows, or None when it keeps none for it."""
         raise NotImplementedError
 
+    def _order(
+        self, sku: str, quantity: int, gift_message: str | None, shipping: str | None
+    ) -> dict[str, Any]:
+        """The order hook's body; most sandboxes take these fields."""
+        given = {"gift_message": gift_message, "shipping": shipping}
+        lines = [{"sku": sku, "quantity": quantity}]
+        return {"lines": lines} | {k: v for k, v in given.items() if v is not None}
+
     def _placed(self, answer: Any) -> tuple[object, str, object]:
         """From the order hook's answer: the order's platform id, canonical id and number."""
         raise NotImplementedError
@@ -141,13 +169,15 @@ class Storefront:
 class ShopifyStore(Storefront):
     platform = "shopify"
 
+    sandbox = shopify_sandbox.create_app
+    domain = "myshopify.com"
+
     def __init__(self, channel: str, **table: Any) -> None:
-        host = "sandbox-shop.myshopify.com" if channel == "web" else f"{channel}.myshopify.com"
-        app = shopify_sandbox.create_app(SandboxOptions(seed=SEED, catalog=8))
-        super().__init__(channel, host, app, **table)
+        super().__init__(channel, **table)
         secret = self.state.webhook_secret
         self.secrets = {"token": self.state.access_token, "webhook_secret": secret}
-        self.settings = {"shop": host, "location_id": f"gid://shopify/Location/{LOCATION_ID}"}
+        location = f"gid://shopify/Location/{LOCATION_ID}"
+        self.settings = {"shop": self.host, "location_id": location}
         self.defaults = {"ship_methods": {"Standard": {"ship_option": "Ground"}}}
 
     def skus(self) -> set[str]:
@@ -172,12 +202,12 @@ class ShopifyStore(Storefront):
 class WixStore(Storefront):
     platform = "wix"
 
+    sandbox = wix_sandbox.create_app
+    domain = "wixapis.test"
+    opens_with_orders = False
+
     def __init__(self, channel: str, **table: Any) -> None:
-        app = wix_sandbox.create_app(SandboxOptions(seed=SEED, catalog=8))
-        # The seed's orders would reserve the very SKUs a test stocks, before it places its
-        # own: this site opens with none.
-        app.state.orders.clear()
-        super().__init__(channel, f"{channel}.wixapis.test", app, **table)
+        super().__init__(channel, **table)
         self.defaults = {"ship_methods": {"Standard Shipping": {"ship_option": "Ground"}}}
 
     async def connect(self, http: httpx.AsyncClient) -> None:
@@ -217,9 +247,11 @@ class ShipStationStore(Storefront):
     keeps_stock = False
     cancel_hook = ("status", {"status": "cancelled"})
 
+    sandbox = shipstation_sandbox.create_app
+    domain = "shipstation.test"
+
     def __init__(self, channel: str, **table: Any) -> None:
-        app = shipstation_sandbox.create_app(SandboxOptions(seed=SEED, catalog=4))
-        super().__init__(channel, f"{channel}.shipstation.test", app, **table)
+        super().__init__(channel, **table)
         self.store_id = int(self.state.stores[0].store_id)
         self.secrets = {
             "api_key": shipstation_sandbox.SANDBOX_KEY,
@@ -244,11 +276,13 @@ class ShipStationStore(Storefront):
     def available(self, sku: str) -> int | None:
         return None  # ShipStation V1 keeps no stock
 
-    async def place(
-        self, http: httpx.AsyncClient, sku: str, quantity: int, **extra: object
-    ) -> Placed:
-        # Imported from the channel's store, not the account's first.
-        return await super().place(http, sku, quantity, store_id=self.store_id, **extra)
+    def _order(
+        self, sku: str, quantity: int, gift_message: str | None, shipping: str | None
+    ) -> dict[str, Any]:
+        # ShipStation picks the requested service itself; the order comes from the channel's
+        # store, not the account's first.
+        assert shipping is None, "the ShipStation sandbox picks each order's shipping service"
+        return super()._order(sku, quantity, gift_message, None) | {"store_id": self.store_id}
 
     def _placed(self, answer: Any) -> tuple[object, str, object]:
         [order] = answer  # one order per "count"
@@ -260,3 +294,51 @@ class ShipStationStore(Storefront):
 
     def fulfilled(self, order: Placed) -> bool:
         return bool(self.state.orders[int(order.id)].order_status == "shipped")
+
+
+class BigCommerceStore(Storefront):
+    platform = "bigcommerce"
+
+    sandbox = bigcommerce_sandbox.create_app
+    domain = "bigcommerce.test"
+    opens_with_orders = False
+
+    def __init__(self, channel: str, **table: Any) -> None:
+        super().__init__(channel, **table)
+        self.secrets = {
+            "token": bigcommerce_sandbox.SANDBOX_TOKEN,
+            "webhook_secret": "sandbox-webhook-secret",
+        }
+        self.settings = {
+            "store_hash": bigcommerce_sandbox.STORE_HASH,
+            "base_url": f"https://{self.host}",
+        }
+        self.defaults = {"ship_methods": {"Free Shipping": {"ship_option": "Ground"}}}
+
+    def skus(self) -> set[str]:
+        return {v.sku for p in self.state.products.values() for v in p.variants if v.sku}
+
+    def available(self, sku: str) -> int | None:
+        product, variant = self.state.find_sku(sku)
+        if product.inventory_tracking == "none":
+            return None
+        # Stock tracked by product is kept on its first variant's key, at location 1.
+        tracked = product.variants[0] if product.inventory_tracking == "product" else variant
+        level = self.state.stock.get((1, tracked.id))
+        return None if level is None else int(level)
+
+    def _order(
+        self, sku: str, quantity: int, gift_message: str | None, shipping: str | None
+    ) -> dict[str, Any]:
+        # BigCommerce's gift message is the line's gift-wrapping message.
+        line = {"sku": sku, "quantity": quantity, "wrapping_message": gift_message or ""}
+        return {"lines": [line]} | ({"shipping_method": shipping} if shipping else {})
+
+    def _placed(self, answer: Any) -> tuple[object, str, object]:
+        return answer["id"], str(answer["id"]), answer["id"]  # the order number is its id
+
+    def trackings(self, order: Placed) -> list[str]:
+        return [s.tracking_number for s in self.state.orders[int(order.id)].shipments]
+
+    def fulfilled(self, order: Placed) -> bool:
+        return bool(self.state.orders[int(order.id)].status_id == 2)  # Shipped

@@ -3,10 +3,14 @@ store behind ShipStation whose channel only receives stock."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
+import trio
 
 from tests.e2e import flows
-from tests.e2e.conftest import Shop
+from tests.e2e.conftest import Shop, running_shop
 from tests.e2e.shopping import (
     available,
     decision,
@@ -16,7 +20,31 @@ from tests.e2e.shopping import (
     shipbob_sellable,
     stocked_sku,
 )
-from tests.e2e.storefronts import ShipStationStore
+from tests.e2e.storefronts import ShipStationStore, ShopifyStore, Storefront
+
+
+@pytest.fixture
+def notify_sales_channel() -> bool:
+    """The ShipStation channel's setting; a test parametrizes it to try the other value."""
+    return True
+
+
+@pytest.fixture
+def storefronts(notify_sales_channel: bool) -> list[Storefront]:
+    """Orders through one ShipStation store, channel ``ss``."""
+    return [ShipStationStore("ss", settings={"notify_sales_channel": notify_sales_channel})]
+
+
+@pytest.fixture
+async def relay(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Shop]:
+    """A Shopify store ``web`` whose orders reach the daemon through ShipStation (``ss``):
+    the Shopify channel reads nothing and only receives inventory."""
+    stores = [
+        ShipStationStore("ss"),
+        ShopifyStore("web", streams={"products": False, "orders": False}),
+    ]
+    async with running_shop(tmp_path, nursery, stores) as running:
+        yield running
 
 
 def ship_option(shop: Shop, service: str) -> str:
@@ -26,16 +54,16 @@ def ship_option(shop: Shop, service: str) -> str:
 
 @pytest.mark.parametrize("notify_sales_channel", [True, False])
 async def test_an_order_is_imported_once_and_marked_shipped_with_its_tracking(
-    shipstation: Shop, notify_sales_channel: bool
+    shop: Shop, notify_sales_channel: bool
 ) -> None:
-    sku = await stocked_sku(shipstation)
-    order, created = await flows.imported(shipstation, sku, 2, gift_message="Happy birthday")
-    account = shipstation.store().state
+    sku = await stocked_sku(shop)
+    order, created = await flows.imported(shop, sku, 2, gift_message="Happy birthday")
+    account = shop.store().state
     service = account.orders[int(order.id)].requested_shipping_service
-    assert created.shipping_method == ship_option(shipstation, service)
-    await flows.read_again_creates_nothing(shipstation, order)
-    await flows.tracked_once(shipstation, order, sku, 2)
-    assert len(shipstation.net.calls("POST", "/orders/markasshipped")) == 1
+    assert created.shipping_method == ship_option(shop, service)
+    await flows.read_again_creates_nothing(shop, order)
+    await flows.tracked_once(shop, order, sku, 2)
+    assert len(shop.net.calls("POST", "/orders/markasshipped")) == 1
     assert account.notified == [
         {
             "orderId": int(order.id),
@@ -46,13 +74,13 @@ async def test_an_order_is_imported_once_and_marked_shipped_with_its_tracking(
 
 
 async def test_a_cancellation_in_shipstation_cancels_the_fulfillment_order(
-    shipstation: Shop,
+    shop: Shop,
 ) -> None:
-    await flows.cancelled_in_the_store(shipstation)
+    await flows.cancelled_in_the_store(shop)
 
 
-async def test_orders_from_before_the_switch_over_are_not_imported(shipstation: Shop) -> None:
-    shop = shipstation
+async def test_orders_from_before_the_switch_over_are_not_imported(shop: Shop) -> None:
+
     store = shop.store()
     assert isinstance(store, ShipStationStore)
     # The account's seeded orders waiting for shipment, in the channel's store.

@@ -24,56 +24,62 @@ from tests.e2e.shopping import (
     stocked_sku,
     trackings,
 )
-from tests.e2e.storefronts import Placed, WixStore
+from tests.e2e.storefronts import Placed, Storefront, WixStore
 
 
-async def test_site_products_are_created_in_the_fulfillment_catalog(wix: Shop) -> None:
-    await flows.products_created_at_shipbob(wix)
+@pytest.fixture
+def storefronts() -> list[Storefront]:
+    """One Wix site, channel ``wix``."""
+    return [WixStore("wix")]
 
 
-async def test_received_stock_reaches_the_site_for_tracked_variants(wix: Shop) -> None:
+async def test_site_products_are_created_in_the_fulfillment_catalog(shop: Shop) -> None:
+    await flows.products_created_at_shipbob(shop)
+
+
+async def test_received_stock_reaches_the_site_for_tracked_variants(shop: Shop) -> None:
     # The merchant stopped tracking the first product's inventory: Wix keeps no quantity of
     # it, only "in stock", which is theirs to set.
-    untracked = next(iter(wix.store().state.products.values()))
+    untracked = next(iter(shop.store().state.products.values()))
     untracked.track_inventory = False
     [kept] = untracked.variants
     before = kept.quantity
-    await wix.until(lambda: kept.sku in shipbob_skus(wix))
-    await receive(wix, kept.sku, 5)
+    await shop.until(lambda: kept.sku in shipbob_skus(shop))
+    await receive(shop, kept.sku, 5)
 
-    sku = await stocked_sku(wix, on_hand=37)
-    assert available(wix, sku) == shipbob_sellable(wix, sku) == 37
-    patched = {e.path for e in wix.net.exchanges if e.method == "PATCH"}
+    sku = await stocked_sku(shop, on_hand=37)
+    assert available(shop, sku) == shipbob_sellable(shop, sku) == 37
+    patched = {e.path for e in shop.net.exchanges if e.method == "PATCH"}
     assert f"/stores/v2/inventoryItems/product/{untracked.id}" not in patched
     assert kept.quantity == before
 
 
-async def test_an_order_is_imported_once_shipped_and_its_tracking_written(wix: Shop) -> None:
-    sku = await stocked_sku(wix)
-    order, created = await flows.imported(wix, sku, 2, gift_message="Happy birthday")
+async def test_an_order_is_imported_once_shipped_and_its_tracking_written(shop: Shop) -> None:
+    sku = await stocked_sku(shop)
+    order, created = await flows.imported(shop, sku, 2, gift_message="Happy birthday")
     assert created.shipping_method == "Ground"
     assert created.recipient.address.city == "New York"
-    await flows.read_again_creates_nothing(wix, order)
-    await flows.tracked_once(wix, order, sku, 2)
+    await flows.read_again_creates_nothing(shop, order)
+    await flows.tracked_once(shop, order, sku, 2)
 
 
-async def test_a_split_shipment_becomes_two_fulfillments(wix: Shop) -> None:
-    sku = await stocked_sku(wix)
-    order, _ = await flows.imported(wix, sku, 3)
-    await ship(wix, order, shipment(sku, 1, "1ZA"), shipment(sku, 2, "1ZB"))
-    await wix.until(lambda: sorted(trackings(wix, order)) == ["1ZA", "1ZB"])
-    assert wix.store().fulfilled(order)
-    fulfillments = wix.store().state.orders[order.id].fulfillments
+async def test_a_split_shipment_becomes_two_fulfillments(shop: Shop) -> None:
+    sku = await stocked_sku(shop)
+    order, _ = await flows.imported(shop, sku, 3)
+    await ship(shop, order, shipment(sku, 1, "1ZA"), shipment(sku, 2, "1ZB"))
+    await shop.until(lambda: sorted(trackings(shop, order)) == ["1ZA", "1ZB"])
+    assert shop.store().fulfilled(order)
+    fulfillments = shop.store().state.orders[order.id].fulfillments
     assert sorted(item["quantity"] for f in fulfillments for item in f["lineItems"]) == [1, 2]
 
 
-async def test_an_unmapped_method_holds_the_order_until_the_mapping_is_fixed(wix: Shop) -> None:
+async def test_an_unmapped_method_holds_the_order_until_the_mapping_is_fixed(shop: Shop) -> None:
     mapped = {"Standard Shipping": {"ship_option": "Ground"}, "Express": {"ship_option": "2-Day"}}
-    await flows.held_until_mapped(wix, "Express", mapped)
+    await flows.held_until_mapped(shop, "Express", mapped)
 
 
-async def test_a_site_cancellation_cancels_the_fulfillment_order(wix: Shop) -> None:
-    await flows.cancelled_in_the_store(wix)
+async def test_a_site_cancellation_cancels_the_fulfillment_order(shop: Shop) -> None:
+    await flows.cancelled_in_the_store(shop)
 
 
 async def orders_not_to_ship(shop: Shop, sku: str) -> dict[str, Placed]:
@@ -90,15 +96,15 @@ async def orders_not_to_ship(shop: Shop, sku: str) -> dict[str, Placed]:
     return {"unpaid": unpaid, "checkout": checkout, "cancelled": cancelled, "shipped": shipped}
 
 
-async def test_orders_the_import_filter_leaves_out_are_not_imported(wix: Shop) -> None:
-    sku = await stocked_sku(wix)
-    left_out = await orders_not_to_ship(wix, sku)
-    ready = await place(wix, sku)
-    await wix.sync("wix", "orders")
-    await wix.until(lambda: shipbob_order(wix, ready) is not None)
-    assert len(wix.shipbob.state.orders) == 1  # the ready one alone
+async def test_orders_the_import_filter_leaves_out_are_not_imported(shop: Shop) -> None:
+    sku = await stocked_sku(shop)
+    left_out = await orders_not_to_ship(shop, sku)
+    ready = await place(shop, sku)
+    await shop.sync("wix", "orders")
+    await shop.until(lambda: shipbob_order(shop, ready) is not None)
+    assert len(shop.shipbob.state.orders) == 1  # the ready one alone
     # Wix's search filter keeps them from being read at all, but for the cancelled one.
-    assert {kind: decision(wix, order) for kind, order in left_out.items()} == {
+    assert {kind: decision(shop, order) for kind, order in left_out.items()} == {
         "unpaid": None,
         "checkout": None,
         "cancelled": "skipped:cancelled",
