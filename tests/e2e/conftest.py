@@ -3,6 +3,10 @@
 :class:`Sandboxes` routes each request by host to a sandbox app and records every exchange;
 :func:`until` waits, without sleeping, for a condition to hold: it re-checks whenever a
 sandbox answered a request, an actor ended a unit of work, or the hub took a step.
+
+The ``shop`` fixture runs the daemon over the ``storefronts`` fixture's stores
+(:mod:`tests.e2e.storefronts`) and ShipBob as ``fc``; a test module overrides
+``storefronts`` to make its shop of other platforms, or calls :func:`running_shop`.
 """
 
 from __future__ import annotations

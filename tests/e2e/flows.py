@@ -15,20 +15,22 @@ from tests.e2e.shopping import (
     place,
     ship,
     shipbob_order,
-    shipbob_skus,
     shipment,
     stocked_sku,
-    store_skus,
     trackings,
 )
 from tests.e2e.storefronts import Placed
 
 
-async def products_created_at_shipbob(shop: Shop) -> None:
-    """Every SKU the first storefront lists is created in ShipBob's catalog."""
-    wanted = store_skus(shop)
-    await shop.until(lambda: wanted <= shipbob_skus(shop))
-    assert len(shop.net.calls("POST", "/2026-01/product")) >= len(wanted)
+async def imported_shipped_and_tracked(shop: Shop) -> tuple[Placed, Any]:
+    """An order of two units with a gift message imported once, then shipped whole and
+    tracked once in its store (see :func:`imported`, :func:`read_again_creates_nothing`,
+    :func:`tracked_once`); the order and its ShipBob order."""
+    sku = await stocked_sku(shop)
+    order, created = await imported(shop, sku, 2, gift_message="Happy birthday")
+    await read_again_creates_nothing(shop, order)
+    await tracked_once(shop, order, sku, 2)
+    return order, created
 
 
 async def imported(
@@ -66,23 +68,6 @@ async def tracked_once(shop: Shop, order: Placed, sku: str, quantity: int) -> No
     await shop.until(lambda: all(s.is_tracking_uploaded for s in shipments))
     await shop.sync("fc", "shipments")
     assert trackings(shop, order) == ["1Z9"]
-
-
-async def held_until_mapped(shop: Shop, method: str, ship_methods: dict[str, Any]) -> None:
-    """An order shipped by ``method``, which the first storefront does not map, is held; a
-    reload with ``ship_methods`` (mapping it to ``2-Day``) imports it."""
-    sku = await stocked_sku(shop)
-    order = await place(shop, sku, shipping=method)
-    await shop.sync(order.channel, "orders")
-    await shop.until(lambda: decision(shop, order) == "held:unmapped_ship_method")
-    held = shop.daemon.metrics.orders_held.labels(order.channel, "unmapped_ship_method")
-    assert held._value.get() >= 1
-    assert shipbob_order(shop, order) is None
-
-    await shop.rewrite_config(ship_methods=ship_methods)
-    await shop.until(lambda: shipbob_order(shop, order) is not None)
-    assert shipbob_order(shop, order).shipping_method == "2-Day"
-    assert decision(shop, order) == "imported:None"
 
 
 async def cancelled_in_the_store(shop: Shop) -> None:

@@ -43,6 +43,20 @@ class Placed(msgspec.Struct, frozen=True):
     """The store's order number, which becomes ShipBob's ``order_number``."""
 
 
+class Site(msgspec.Struct, frozen=True):
+    """Where a platform's store lives in a test: its sandbox and what that sandbox starts with."""
+
+    sandbox: Callable[[SandboxOptions], Any]
+    """The platform's sandbox factory (``create_app``)."""
+    domain: str
+    """The store answers at ``<channel>.<domain>``."""
+    shipping: str
+    """The shipping method the store's orders have unless a test says otherwise."""
+    opens_with_orders: bool = True
+    """False: the seed's orders are dropped, since they would reserve the very SKUs a test
+    stocks before it places its own."""
+
+
 class Storefront:
     """One storefront channel over its sandbox; ``table`` entries override the channel's
     defaults (``ship_methods``, ``streams``, ``orders``, ...)."""
@@ -53,26 +67,25 @@ class Storefront:
     cancel_hook: ClassVar[tuple[str, dict[str, str]]] = ("cancel", {})
     """The hook ``/_sandbox/orders/{id}/<action>`` that cancels an order, and its body."""
 
-    sandbox: ClassVar[Callable[[SandboxOptions], Any]]
-    """The platform's sandbox factory (``create_app``)."""
-    domain: ClassVar[str]
-    """The store answers at ``<channel>.<domain>``."""
-    opens_with_orders: ClassVar[bool] = True
-    """False: the seed's orders are dropped, since they would reserve the very SKUs a test
-    stocks before it places its own."""
+    site: ClassVar[Site]
+    unpaid: ClassVar[dict[str, Any]] = {"paid": False}
+    """The order hook's fields that place an order not paid for."""
 
     def __init__(self, channel: str, **table: Any) -> None:
         self.channel = channel
-        self.host = f"{channel}.{self.domain}"
-        self.app = type(self).sandbox(SandboxOptions(seed=SEED, catalog=8))
-        if not self.opens_with_orders:
+        self.host = f"{channel}.{self.site.domain}"
+        self.app = self.site.sandbox(SandboxOptions(seed=SEED, catalog=8))
+        if not self.site.opens_with_orders:
             self.state.orders.clear()
         self.overrides = table
         self.secrets: dict[str, str] = {}
         """Credential name → its value, filled by :meth:`connect`."""
         self.settings: dict[str, Any] = {}
-        self.defaults: dict[str, Any] = {}
-        """Channel table entries the platform's tests expect unless overridden."""
+        self.defaults: dict[str, Any] = {
+            "ship_methods": {self.site.shipping: {"ship_option": "Ground"}},
+        }
+        """Channel table entries the tests expect unless overridden: the store's default
+        shipping method goes by ShipBob's ``Ground``."""
 
     @property
     def state(self) -> Any:
@@ -168,9 +181,7 @@ class Storefront:
 
 class ShopifyStore(Storefront):
     platform = "shopify"
-
-    sandbox = shopify_sandbox.create_app
-    domain = "myshopify.com"
+    site = Site(shopify_sandbox.create_app, "myshopify.com", "Standard")
 
     def __init__(self, channel: str, **table: Any) -> None:
         super().__init__(channel, **table)
@@ -178,7 +189,6 @@ class ShopifyStore(Storefront):
         self.secrets = {"token": self.state.access_token, "webhook_secret": secret}
         location = f"gid://shopify/Location/{LOCATION_ID}"
         self.settings = {"shop": self.host, "location_id": location}
-        self.defaults = {"ship_methods": {"Standard": {"ship_option": "Ground"}}}
 
     def skus(self) -> set[str]:
         return {v.sku for v in self.state.variants.values() if v.sku}
@@ -201,14 +211,9 @@ class ShopifyStore(Storefront):
 
 class WixStore(Storefront):
     platform = "wix"
-
-    sandbox = wix_sandbox.create_app
-    domain = "wixapis.test"
-    opens_with_orders = False
-
-    def __init__(self, channel: str, **table: Any) -> None:
-        super().__init__(channel, **table)
-        self.defaults = {"ship_methods": {"Standard Shipping": {"ship_option": "Ground"}}}
+    site = Site(
+        wix_sandbox.create_app, "wixapis.test", "Standard Shipping", opens_with_orders=False
+    )
 
     async def connect(self, http: httpx.AsyncClient) -> None:
         response = await http.get(f"https://{self.host}/_sandbox/public-key")
@@ -246,9 +251,7 @@ class ShipStationStore(Storefront):
     platform = "shipstation"
     keeps_stock = False
     cancel_hook = ("status", {"status": "cancelled"})
-
-    sandbox = shipstation_sandbox.create_app
-    domain = "shipstation.test"
+    site = Site(shipstation_sandbox.create_app, "shipstation.test", "Standard Shipping")
 
     def __init__(self, channel: str, **table: Any) -> None:
         super().__init__(channel, **table)
@@ -298,10 +301,10 @@ class ShipStationStore(Storefront):
 
 class BigCommerceStore(Storefront):
     platform = "bigcommerce"
-
-    sandbox = bigcommerce_sandbox.create_app
-    domain = "bigcommerce.test"
-    opens_with_orders = False
+    site = Site(
+        bigcommerce_sandbox.create_app, "bigcommerce.test", "Free Shipping", opens_with_orders=False
+    )
+    unpaid: ClassVar[dict[str, Any]] = {"status_id": 7, "payment_status": ""}  # Awaiting Payment
 
     def __init__(self, channel: str, **table: Any) -> None:
         super().__init__(channel, **table)
@@ -313,7 +316,6 @@ class BigCommerceStore(Storefront):
             "store_hash": bigcommerce_sandbox.STORE_HASH,
             "base_url": f"https://{self.host}",
         }
-        self.defaults = {"ship_methods": {"Free Shipping": {"ship_option": "Ground"}}}
 
     def skus(self) -> set[str]:
         return {v.sku for p in self.state.products.values() for v in p.variants if v.sku}

@@ -1,40 +1,12 @@
-"""Shopify storefront and ShipBob fulfillment, over the full daemon: every sync flow."""
+"""Shopify storefront and ShipBob fulfillment, over the full daemon: what the daemon tells
+Prometheus (the flows every storefront goes through are in ``test_storefronts``)."""
 
 from __future__ import annotations
 
 from prometheus_client import generate_latest
 
-from tests.e2e import flows
 from tests.e2e.conftest import Shop
-from tests.e2e.shopping import available, shipbob_sellable, stocked_sku
-
-
-async def test_store_products_are_created_in_the_fulfillment_catalog(shop: Shop) -> None:
-    await flows.products_created_at_shipbob(shop)
-
-
-async def test_received_stock_reaches_the_store(shop: Shop) -> None:
-    sku = await stocked_sku(shop, on_hand=37)
-    assert available(shop, sku) == shipbob_sellable(shop, sku) > 0
-    writes = shop.net.calls("POST", "/admin/api/2026-01/graphql.json")
-    assert any(b"inventorySetQuantities" in e.body for e in writes)
-
-
-async def test_an_order_is_imported_once_shipped_and_its_tracking_written(shop: Shop) -> None:
-    sku = await stocked_sku(shop)
-    order, created = await flows.imported(shop, sku, 2, gift_message="Happy birthday")
-    assert created.shipping_method == "Ground"
-    await flows.read_again_creates_nothing(shop, order)
-    await flows.tracked_once(shop, order, sku, 2)
-
-
-async def test_an_unmapped_method_holds_the_order_until_the_mapping_is_fixed(shop: Shop) -> None:
-    mapped = {"Standard": {"ship_option": "Ground"}, "Express": {"ship_option": "2-Day"}}
-    await flows.held_until_mapped(shop, "Express", mapped)
-
-
-async def test_a_store_cancellation_cancels_the_fulfillment_order(shop: Shop) -> None:
-    await flows.cancelled_in_the_store(shop)
+from tests.e2e.shopping import stocked_sku
 
 
 async def test_metrics_count_calls_records_and_rate_budget(shop: Shop) -> None:

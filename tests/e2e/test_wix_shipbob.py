@@ -1,4 +1,5 @@
-"""Wix storefront and ShipBob fulfillment, over the full daemon: every sync flow."""
+"""Wix storefront and ShipBob fulfillment, over the full daemon: what is Wix's own (the flows
+every storefront goes through are in ``test_storefronts``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.e2e import flows
 from tests.e2e.conftest import Shop, running_shop
 from tests.e2e.shopping import (
     available,
@@ -16,13 +16,10 @@ from tests.e2e.shopping import (
     decision,
     place,
     receive,
-    ship,
     shipbob_order,
     shipbob_sellable,
     shipbob_skus,
-    shipment,
     stocked_sku,
-    trackings,
 )
 from tests.e2e.storefronts import Placed, Storefront, WixStore
 
@@ -31,10 +28,6 @@ from tests.e2e.storefronts import Placed, Storefront, WixStore
 def storefronts() -> list[Storefront]:
     """One Wix site, channel ``wix``."""
     return [WixStore("wix")]
-
-
-async def test_site_products_are_created_in_the_fulfillment_catalog(shop: Shop) -> None:
-    await flows.products_created_at_shipbob(shop)
 
 
 async def test_received_stock_reaches_the_site_for_tracked_variants(shop: Shop) -> None:
@@ -52,34 +45,6 @@ async def test_received_stock_reaches_the_site_for_tracked_variants(shop: Shop) 
     patched = {e.path for e in shop.net.exchanges if e.method == "PATCH"}
     assert f"/stores/v2/inventoryItems/product/{untracked.id}" not in patched
     assert kept.quantity == before
-
-
-async def test_an_order_is_imported_once_shipped_and_its_tracking_written(shop: Shop) -> None:
-    sku = await stocked_sku(shop)
-    order, created = await flows.imported(shop, sku, 2, gift_message="Happy birthday")
-    assert created.shipping_method == "Ground"
-    assert created.recipient.address.city == "New York"
-    await flows.read_again_creates_nothing(shop, order)
-    await flows.tracked_once(shop, order, sku, 2)
-
-
-async def test_a_split_shipment_becomes_two_fulfillments(shop: Shop) -> None:
-    sku = await stocked_sku(shop)
-    order, _ = await flows.imported(shop, sku, 3)
-    await ship(shop, order, shipment(sku, 1, "1ZA"), shipment(sku, 2, "1ZB"))
-    await shop.until(lambda: sorted(trackings(shop, order)) == ["1ZA", "1ZB"])
-    assert shop.store().fulfilled(order)
-    fulfillments = shop.store().state.orders[order.id].fulfillments
-    assert sorted(item["quantity"] for f in fulfillments for item in f["lineItems"]) == [1, 2]
-
-
-async def test_an_unmapped_method_holds_the_order_until_the_mapping_is_fixed(shop: Shop) -> None:
-    mapped = {"Standard Shipping": {"ship_option": "Ground"}, "Express": {"ship_option": "2-Day"}}
-    await flows.held_until_mapped(shop, "Express", mapped)
-
-
-async def test_a_site_cancellation_cancels_the_fulfillment_order(shop: Shop) -> None:
-    await flows.cancelled_in_the_store(shop)
 
 
 async def orders_not_to_ship(shop: Shop, sku: str) -> dict[str, Placed]:
