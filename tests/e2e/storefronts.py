@@ -27,6 +27,9 @@ from connectors.wix import sandbox as wix_sandbox
 
 SEED = 5
 """Every sandbox of a shop is seeded alike: two Shopify stores list the same catalog."""
+CATALOG = 4
+"""Variants (or products) each store is seeded with: few, since each becomes a product created
+at ShipBob, which the daemon paces at ShipBob's 150 calls a minute."""
 
 
 class Placed(msgspec.Struct, frozen=True):
@@ -74,7 +77,7 @@ class Storefront:
     def __init__(self, channel: str, **table: Any) -> None:
         self.channel = channel
         self.host = f"{channel}.{self.site.domain}"
-        self.app = self.site.sandbox(SandboxOptions(seed=SEED, catalog=8))
+        self.app = self.site.sandbox(SandboxOptions(seed=SEED, catalog=CATALOG))
         if not self.site.opens_with_orders:
             self.state.orders.clear()
         self.overrides = table
