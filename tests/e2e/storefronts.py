@@ -285,8 +285,8 @@ class ShipStationStore(Storefront):
     def _order(
         self, sku: str, quantity: int, gift_message: str | None, shipping: str | None
     ) -> dict[str, Any]:
-        # ShipStation picks the requested service itself; the order comes from the channel's
-        # store, not the account's first.
+        # The sandbox picks the requested service itself; the order is said to come from the
+        # channel's store, so that the channel reads it.
         assert shipping is None, "the ShipStation sandbox picks each order's shipping service"
         return super()._order(sku, quantity, gift_message, None) | {"store_id": self.store_id}
 
