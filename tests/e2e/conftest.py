@@ -3,11 +3,15 @@
 :class:`Sandboxes` routes each request by host to a sandbox app and records every exchange;
 :func:`until` waits, without sleeping, for a condition to hold: it re-checks whenever a
 sandbox answered a request, an actor ended a unit of work, or the hub took a step.
+
+The ``shop`` fixture runs the daemon over the ``storefronts`` fixture's stores
+(:mod:`tests.e2e.storefronts`) and ShipBob as ``fc``; a test module overrides
+``storefronts`` to make its shop of other platforms, or calls :func:`running_shop`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -23,13 +27,11 @@ from actors.messages import SyncNow
 from connectors.sandbox_server import SandboxOptions
 from connectors.shipbob import sandbox as shipbob_sandbox
 from connectors.shipbob.sandbox_state import SANDBOX_TOKEN
-from connectors.shopify import sandbox as shopify_sandbox
-from connectors.shopify.sandbox_state import LOCATION_ID
 from daemon.app import Daemon
 from daemon.config import load_config
+from tests.e2e.storefronts import SEED, ShopifyStore, Storefront
 from tests.helpers import toml_value
 
-SHOP = "sandbox-shop.myshopify.com"
 SHIPBOB_HOST = "shipbob.test"
 SHIPBOB_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk"[:32]
 
@@ -73,20 +75,20 @@ class Sandboxes(httpx.AsyncBaseTransport):
 
 
 class Shop(msgspec.Struct):
-    """A running daemon with Shopify storefronts (``web`` first) and ShipBob ``fc``."""
+    """A running daemon with its storefronts (the first is the default) and ShipBob ``fc``."""
 
     daemon: Daemon
-    stores: dict[str, Any]
-    """Channel name → its Shopify sandbox."""
+    stores: dict[str, Storefront]
+    """Channel name → the storefront, in the order the shop was made."""
     shipbob: Any
     net: Sandboxes
     http: httpx.AsyncClient
     config_path: Path
     tables: dict[str, Any]
 
-    @property
-    def shopify(self) -> Any:
-        return self.stores["web"]
+    def store(self, channel: str | None = None) -> Storefront:
+        """The storefront ``channel``, or the shop's first one."""
+        return self.stores[channel] if channel is not None else next(iter(self.stores.values()))
 
     def actor(self, channel: str) -> ChannelActor:
         slot = self.daemon.supervisor.slot(channel)
@@ -110,9 +112,11 @@ class Shop(msgspec.Struct):
     async def until(self, check: Callable[[], bool | Awaitable[bool]], seconds: float = 10) -> None:
         await until(self, check, seconds)
 
-    async def rewrite_config(self, **changes: Any) -> None:
-        """Change the ``web`` channel's tables and reload, as an operator's SIGHUP would."""
-        self.tables["web"] = {**self.tables["web"], **changes}
+    async def rewrite_config(self, channel: str | None = None, **changes: Any) -> None:
+        """Change a channel's table (the first storefront's by default) and reload, as an
+        operator's SIGHUP would."""
+        name = self.store(channel).channel if channel is None else channel
+        self.tables[name] = {**self.tables[name], **changes}
         self.config_path.write_text(config_text(self.tables))
         assert await self.daemon.reload()
 
@@ -153,11 +157,7 @@ def config_text(tables: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def store_host(channel: str) -> str:
-    return SHOP if channel == "web" else f"{channel}.myshopify.com"
-
-
-def tables(tmp_path: Path, storefronts: list[str], shipbob_channel_id: int) -> dict[str, Any]:
+def tables(tmp_path: Path, stores: Sequence[Storefront], shipbob_channel_id: int) -> dict[str, Any]:
     layout: dict[str, Any] = {
         "daemon": {
             "state": f"sqlite:///{tmp_path}/state.db",
@@ -167,17 +167,7 @@ def tables(tmp_path: Path, storefronts: list[str], shipbob_channel_id: int) -> d
         # Often, so that a test sees a reconcile correct a store within its bounds.
         "inventory": {"reconcile": "2s"},
     }
-    for name in storefronts:
-        layout[name] = {
-            "name": name,
-            "platform": "shopify",
-            "credentials": {"token": "env:SHOP_TOKEN", "webhook_secret": "env:SHOP_SECRET"},
-            "settings": {
-                "shop": store_host(name),
-                "location_id": f"gid://shopify/Location/{LOCATION_ID}",
-            },
-            "ship_methods": {"Standard": {"ship_option": "Ground"}},
-        }
+    layout |= {store.channel: store.table() for store in stores}
     layout["fc"] = {
         "name": "fc",
         "platform": "shipbob",
@@ -187,47 +177,46 @@ def tables(tmp_path: Path, storefronts: list[str], shipbob_channel_id: int) -> d
     return layout
 
 
-ENVIRON = {
-    "SHOP_TOKEN": "shpat_sandbox",
-    "SHOP_SECRET": "sandbox-webhook-secret",
-    "FC_TOKEN": SANDBOX_TOKEN,
-    "FC_SECRET": SHIPBOB_SECRET,
-}
+SHIPBOB_ENVIRON = {"FC_TOKEN": SANDBOX_TOKEN, "FC_SECRET": SHIPBOB_SECRET}
 
 
 @asynccontextmanager
 async def running_shop(
-    tmp_path: Path, nursery: trio.Nursery, storefronts: list[str]
+    tmp_path: Path, nursery: trio.Nursery, stores: Sequence[Storefront]
 ) -> AsyncIterator[Shop]:
-    """The daemon over one Shopify sandbox per storefront (same seed: the same catalog, a
-    shared pool) and an empty ShipBob sandbox."""
-    stores = {
-        name: shopify_sandbox.create_app(SandboxOptions(seed=5, catalog=8)) for name in storefronts
-    }
-    shipbob = shipbob_sandbox.create_app(SandboxOptions(seed=5, catalog=0))
-    net = Sandboxes({SHIPBOB_HOST: shipbob} | {store_host(n): app for n, app in stores.items()})
-    layout = tables(tmp_path, storefronts, shipbob.state.channel_id)
-    config_path = tmp_path / "shelfsync.toml"
-    config_path.write_text(config_text(layout))
-    daemon = Daemon(load_config(config_path, environ=ENVIRON), http_client=net.client)
-    # Reloads read the same variables: the daemon resolves credentials from os.environ.
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in ENVIRON.items():
-            patch.setenv(name, value)
-        await nursery.start(daemon.run)
-        async with net.client() as http:
-            yield Shop(daemon, stores, shipbob, net, http, config_path, layout)
-        daemon.request_stop()
+    """The daemon over ``stores`` (each on its own sandbox; sandboxes of one platform share
+    the seed, so the same catalog and one pool) and an empty ShipBob sandbox."""
+    shipbob = shipbob_sandbox.create_app(SandboxOptions(seed=SEED, catalog=0))
+    net = Sandboxes({SHIPBOB_HOST: shipbob} | {store.host: store.app for store in stores})
+    async with net.client() as http:
+        for store in stores:
+            await store.connect(http)
+        layout = tables(tmp_path, stores, shipbob.state.channel_id)
+        config_path = tmp_path / "shelfsync.toml"
+        config_path.write_text(config_text(layout))
+        environ = SHIPBOB_ENVIRON | {k: v for s in stores for k, v in s.environ().items()}
+        daemon = Daemon(load_config(config_path, environ=environ), http_client=net.client)
+        # Reloads read the same variables: the daemon resolves credentials from os.environ.
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in environ.items():
+                patch.setenv(name, value)
+            await nursery.start(daemon.run)
+            by_channel = {store.channel: store for store in stores}
+            yield Shop(daemon, by_channel, shipbob, net, http, config_path, layout)
+            daemon.request_stop()
 
 
 @pytest.fixture
-async def shop(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Shop]:
-    async with running_shop(tmp_path, nursery, ["web"]) as running:
-        yield running
+def storefronts() -> list[Storefront]:
+    """The shop's storefronts: one Shopify store, ``web``. A test module overrides this
+    fixture to make its shop of other platforms."""
+    return [ShopifyStore("web")]
 
 
 @pytest.fixture
-async def pool(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Shop]:
-    """Two storefronts, ``web`` and ``outlet``, selling from one pool."""
-    async with running_shop(tmp_path, nursery, ["web", "outlet"]) as running:
+async def shop(
+    tmp_path: Path, nursery: trio.Nursery, storefronts: list[Storefront]
+) -> AsyncIterator[Shop]:
+    """The daemon running over ``storefronts`` and ShipBob."""
+    async with running_shop(tmp_path, nursery, storefronts) as running:
         yield running

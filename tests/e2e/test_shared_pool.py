@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.conftest import Shop
 from tests.e2e.shopping import (
     decision,
@@ -11,31 +13,38 @@ from tests.e2e.shopping import (
     shipbob_sellable,
     stocked_sku,
 )
+from tests.e2e.storefronts import ShopifyStore, Storefront
 
 
-async def test_a_sale_on_one_storefront_lowers_the_other(pool: Shop) -> None:
-    sku = await stocked_sku(pool, on_hand=20)
-    order_id = await place(pool, sku, 3, channel="web")
-    await pool.sync("web", "orders")
+@pytest.fixture
+def storefronts() -> list[Storefront]:
+    """Two Shopify storefronts, ``web`` and ``outlet``, selling from one pool."""
+    return [ShopifyStore("web"), ShopifyStore("outlet")]
+
+
+async def test_a_sale_on_one_storefront_lowers_the_other(shop: Shop) -> None:
+    sku = await stocked_sku(shop, on_hand=20)
+    order = await place(shop, sku, 3, channel="web")
+    await shop.sync("web", "orders")
     # The provider has not been read since: the sale is reserved, and both stores show it.
-    await pool.until(lambda: everywhere(pool, sku, 17))
-    assert decision(pool, order_id) == "imported:None"
+    await shop.until(lambda: everywhere(shop, sku, 17))
+    assert decision(shop, order) == "imported:None"
     # Once the provider is read after it created the order, it counts the units itself: the
     # reservation ends without the sale being subtracted twice, or given back.
-    await pool.sync("fc", "inventory")
-    assert pool.daemon.hub.pool.reserved[sku] == 0
-    assert shipbob_sellable(pool, sku) == 17
-    assert everywhere(pool, sku, 17)
+    await shop.sync("fc", "inventory")
+    assert shop.daemon.hub.pool.reserved[sku] == 0
+    assert shipbob_sellable(shop, sku) == 17
+    assert everywhere(shop, sku, 17)
 
 
-async def test_two_storefronts_selling_the_last_unit_make_exactly_one_oversell(pool: Shop) -> None:
-    sku = await stocked_sku(pool, on_hand=1)
-    first = await place(pool, sku, channel="web")
-    second = await place(pool, sku, channel="outlet")
-    await pool.sync("web", "orders")
-    await pool.sync("outlet", "orders")
-    assert decision(pool, first, "web") == "imported:None"
-    assert decision(pool, second, "outlet") == "held:oversell"
-    assert shipbob_order(pool, second, "outlet") is None
-    assert pool.daemon.metrics.oversells.labels("outlet")._value.get() == 1
-    await pool.until(lambda: everywhere(pool, sku, 0))
+async def test_two_storefronts_selling_the_last_unit_make_exactly_one_oversell(shop: Shop) -> None:
+    sku = await stocked_sku(shop, on_hand=1)
+    first = await place(shop, sku, channel="web")
+    second = await place(shop, sku, channel="outlet")
+    await shop.sync("web", "orders")
+    await shop.sync("outlet", "orders")
+    assert decision(shop, first) == "imported:None"
+    assert decision(shop, second) == "held:oversell"
+    assert shipbob_order(shop, second) is None
+    assert shop.daemon.metrics.oversells.labels("outlet")._value.get() == 1
+    await shop.until(lambda: everywhere(shop, sku, 0))
