@@ -34,7 +34,7 @@ import msgspec
 import structlog
 import trio
 
-from actors.pool import Pool
+from actors.pool import Pool, order_number
 from actors.rules import inventory as stock_rules
 from actors.rules.orders import Hold, Import, Skip, decide
 from connectors.base import RemoteWrite
@@ -267,6 +267,11 @@ class Hub:
 
     def _decide(self, changes: HubChanges, channel: Channel, order: Order) -> set[str]:
         provider = self._provider()
+        twin = self._imported_through_another_route(channel, order)
+        if twin is not None:
+            detail = f"imported from channel {twin.channel} as {twin.store_order_id}"
+            self._record(changes, channel, order, "skipped", "another_route", detail)
+            return set()
         decision = decide(order, channel.import_policy, self._now())
         if isinstance(decision, Skip):
             self._record(changes, channel, order, "skipped", decision.reason, decision.detail)
@@ -412,6 +417,19 @@ class Hub:
         return quantities
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _imported_through_another_route(self, channel: Channel, order: Order) -> OrderEntry | None:
+        """The same store order, already imported through a channel that relays this one's
+        orders (or that this one relays), matched by order number."""
+        partners = {c.name for c in self.config.enabled_channels if c.config.relays == channel.name}
+        if channel.config.relays:
+            partners.add(channel.config.relays)
+        number = order_number(order.reference_id)
+        for partner in sorted(partners):
+            twin = self.pool.imported_numbers.get((partner, number))
+            if twin is not None:
+                return twin
+        return None
 
     def _release_holds(self) -> HubChanges:
         changes = HubChanges()

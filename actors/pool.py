@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
+import msgspec
+
+from connectors.model import Order
 from daemon.store import (
     HubChanges,
     HubSnapshot,
@@ -23,11 +26,19 @@ from daemon.store import (
 )
 
 
+def order_number(reference: str) -> str:
+    """An order number as two routes to the same store both spell it: ShipStation may write a
+    Shopify order's "#1001" as "1001"."""
+    return reference.strip().lstrip("#").strip()
+
+
 class Pool:
     def __init__(self, snapshot: HubSnapshot) -> None:
-        self.orders: dict[tuple[str, str], OrderEntry] = {
-            (o.origin, o.store_order_id): o for o in snapshot.orders
-        }
+        self.orders: dict[tuple[str, str], OrderEntry] = {}
+        self.imported_numbers: dict[tuple[str, str], OrderEntry] = {}
+        """``(channel, order number)`` → the order imported under it (see :func:`order_number`)."""
+        for entry in snapshot.orders:
+            self._remember(entry)
         self.stock: dict[str, dict[str, StockRow]] = defaultdict(dict)
         for level in snapshot.stock:
             self.stock[level.sku][level.location] = level
@@ -63,8 +74,14 @@ class Pool:
     # -- changing (each also noted in ``changes``) ---------------------------------------------
 
     def record_order(self, changes: HubChanges, entry: OrderEntry) -> None:
-        self.orders[(entry.origin, entry.store_order_id)] = entry
+        self._remember(entry)
         changes.orders.append(entry)
+
+    def _remember(self, entry: OrderEntry) -> None:
+        self.orders[(entry.origin, entry.store_order_id)] = entry
+        if entry.state in ("imported", "cancelled"):
+            number = order_number(msgspec.json.decode(entry.body, type=Order).reference_id)
+            self.imported_numbers[(entry.channel, number)] = entry
 
     def reserve(self, changes: HubChanges, reservations: Iterable[Reservation]) -> None:
         for reservation in reservations:

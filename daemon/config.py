@@ -75,6 +75,9 @@ class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     orders: OrdersConfig = msgspec.field(default_factory=OrdersConfig)
     ship_methods: dict[str, ShipOption] = msgspec.field(default_factory=dict)
     """Store shipping method → fulfillment ship option."""
+    relays: str = ""
+    """The storefront channel whose orders this channel also carries (a ShipStation store fed
+    by that store): an order both read is imported once, by whichever reads it first."""
     auto_create_products: bool = True
     """Create the store's new products in the fulfillment catalog (and an order line's
     unknown SKU); false: such an order is held instead."""
@@ -215,6 +218,7 @@ class _Loader:
                 channels.append(channel)
         self.check_unique_names(raw_channels)
         self.check_one_fulfillment_provider(channels)
+        self.check_relays(channels)
         if self.problems or daemon is None or inventory is None:
             raise ConfigError(self.problems)
         return Config(
@@ -249,6 +253,15 @@ class _Loader:
             first_index.setdefault(bundle.sku, index)
             bundles.append(bundle)
         return bundles
+
+    def check_relays(self, channels: list[Channel]) -> None:
+        names = {c.name for c in channels}
+        for index, channel in enumerate(channels):
+            relayed = channel.config.relays
+            if relayed and (relayed not in names or relayed == channel.name):
+                self.problems.append(
+                    f'channels[{index}].relays: "{relayed}" is not another channel of this file'
+                )
 
     def check_one_fulfillment_provider(self, channels: list[Channel]) -> None:
         providers = [c.name for c in channels if c.config.enabled and c.spec.role == "fulfillment"]
