@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import httpx
+import msgspec
 import trio
 
 from actors.pool import Pool
+from connectors.model import Order
 from connectors.sandbox_play import ProviderOrder, ProviderShipment
 from daemon.demo_play import PlacedOrder
 from daemon.demo_report import build_report, render
@@ -58,7 +60,20 @@ class Store:
 
 def decided(store_order_id: str, state: str = "imported", reason: str | None = None) -> OrderEntry:
     stamp = datetime(2026, 1, 1, tzinfo=UTC)
-    return OrderEntry(ORIGIN, store_order_id, "web", state, reason, None, b"{}", stamp)  # type: ignore[arg-type]
+    order = Order(
+        channel="web",
+        origin=ORIGIN,
+        store_order_id=store_order_id,
+        reference_id=f"#{store_order_id}",
+        status="open",
+        payment_status="paid",
+        fulfillment_status="unfulfilled",
+        created_at=stamp,
+        updated_at=stamp,
+        lines=[],
+    )
+    body = msgspec.json.encode(order)
+    return OrderEntry(ORIGIN, store_order_id, "web", state, reason, None, body, stamp)  # type: ignore[arg-type]
 
 
 def shipped(order_id: int, store_order_id: str, *tracking: str) -> ProviderOrder:

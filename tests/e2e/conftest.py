@@ -105,9 +105,21 @@ class Shop(msgspec.Struct):
         slot = self.daemon.supervisor.slot(channel)
         assert slot is not None
         await slot.send.send(SyncNow(stream))
-        await self.until(
-            lambda: self.last_success(channel, stream) != before and not self.daemon.hub.busy
-        )
+
+        def done() -> bool:
+            # A run already under way when asked may end first: only a run that began after
+            # the request counts, so the request must have been taken from the mailbox, and
+            # no run of the stream be waiting or under way.
+            stats = self.actor(channel).statistics()
+            return (
+                slot.mailbox_depth == 0
+                and self.last_success(channel, stream) != before
+                and stream not in stats.pending
+                and not stats.busy
+                and not self.daemon.hub.busy
+            )
+
+        await self.until(done)
 
     async def until(self, check: Callable[[], bool | Awaitable[bool]], seconds: float = 10) -> None:
         await until(self, check, seconds)

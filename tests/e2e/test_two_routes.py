@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from connectors.shipstation.sandbox import SANDBOX_KEY, SANDBOX_SECRET
+from daemon.control import ControlRequest
 from tests.e2e.conftest import Shop
 from tests.e2e.shopping import decision, place, shipbob_order
 from tests.e2e.storefronts import Placed, ShipStationStore, ShopifyStore, Storefront
@@ -51,11 +52,16 @@ async def test_an_order_read_from_its_store_first_is_not_imported_again_from_shi
 async def test_an_order_read_from_shipstation_first_is_not_imported_again_from_its_store(
     shop: Shop,
 ) -> None:
+    # The store's own channel must not read the order first: it is paused (and done with
+    # what it had in hand) until ShipStation's copy has been read.
+    await shop.daemon.handle_control(ControlRequest(verb="pause", channel="web"))
+    await shop.until(lambda: not shop.actor("web").statistics().busy)
     sku = min(shop.store("web").skus())
     original = await place(shop, sku, channel="web")
     copy = await copy_into_shipstation(shop, original)
     await shop.sync("ss", "orders")
     assert decision(shop, copy) == "imported:None"
+    await shop.daemon.handle_control(ControlRequest(verb="resume", channel="web"))
     await shop.sync("web", "orders")
     assert decision(shop, original) == "skipped:another_route"
     await shop.until(lambda: shipbob_order(shop, copy) is not None)
