@@ -11,7 +11,7 @@ The ``shop`` fixture runs the daemon over the ``storefronts`` fixture's stores
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -154,6 +154,11 @@ async def _cancel_when_set(event: trio.Event, scope: trio.CancelScope) -> None:
 def config_text(tables: dict[str, Any]) -> str:
     lines: list[str] = []
     for section, table in tables.items():
+        if isinstance(table, list):  # an array of tables, such as [[bundles]]
+            for entry in table:
+                lines += [f"[[{section}]]", *(f"{k} = {toml_value(v)}" for k, v in entry.items())]
+            lines.append("")
+            continue
         channel = "platform" in table
         if channel:
             lines.append("[[channels]]")
@@ -194,16 +199,20 @@ SHIPBOB_ENVIRON = {"FC_TOKEN": SANDBOX_TOKEN, "FC_SECRET": SHIPBOB_SECRET}
 
 @asynccontextmanager
 async def running_shop(
-    tmp_path: Path, nursery: trio.Nursery, stores: Sequence[Storefront]
+    tmp_path: Path,
+    nursery: trio.Nursery,
+    stores: Sequence[Storefront],
+    pool_tables: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Shop]:
     """The daemon over ``stores`` (each on its own sandbox; sandboxes of one platform share
-    the seed, so the same catalog and one pool) and an empty ShipBob sandbox."""
+    the seed, so the same catalog and one pool) and an empty ShipBob sandbox; ``pool_tables``
+    are added to the config's top level (``bundles``, ``inventory``)."""
     shipbob = shipbob_sandbox.create_app(SandboxOptions(seed=SEED, catalog=0))
     net = Sandboxes({SHIPBOB_HOST: shipbob} | {store.host: store.app for store in stores})
     async with net.client() as http:
         for store in stores:
             await store.connect(http)
-        layout = tables(tmp_path, stores, shipbob.state.channel_id)
+        layout = tables(tmp_path, stores, shipbob.state.channel_id) | dict(pool_tables or {})
         config_path = tmp_path / "shelfsync.toml"
         config_path.write_text(config_text(layout))
         environ = SHIPBOB_ENVIRON | {k: v for s in stores for k, v in s.environ().items()}
@@ -226,9 +235,19 @@ def storefronts() -> list[Storefront]:
 
 
 @pytest.fixture
+def pool_tables() -> dict[str, Any]:
+    """Top-level config tables of the shop (none by default); a test module overrides this
+    fixture to declare bundles."""
+    return {}
+
+
+@pytest.fixture
 async def shop(
-    tmp_path: Path, nursery: trio.Nursery, storefronts: list[Storefront]
+    tmp_path: Path,
+    nursery: trio.Nursery,
+    storefronts: list[Storefront],
+    pool_tables: dict[str, Any],
 ) -> AsyncIterator[Shop]:
     """The daemon running over ``storefronts`` and ShipBob."""
-    async with running_shop(tmp_path, nursery, storefronts) as running:
+    async with running_shop(tmp_path, nursery, storefronts, pool_tables) as running:
         yield running
