@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from connectors.base import ConnectorContext
+from connectors.base import ConnectorContext, RateSignal
 from daemon.config import Channel, ChannelConfig
 from daemon.credentials import Secret
 from daemon.durations import Duration
@@ -15,6 +16,31 @@ from tests import fakeplatform
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "fake-token-0123456789"
+
+
+class RecordingGate:
+    """A CallGate that lets every call through, remembers what it was told, and can run a
+    step before a given call (how a test changes a platform between two calls of a write)."""
+
+    def __init__(self) -> None:
+        self.costs: list[float] = []
+        """The cost of each call, in order."""
+        self.signals: list[RateSignal] = []
+        self.before: dict[int, Callable[[], None]] = {}
+        """Call number (1-based) → a step to run just before that call."""
+
+    @property
+    def calls(self) -> int:
+        return len(self.costs)
+
+    async def before_call(self, cost: float = 1.0) -> None:
+        self.costs.append(cost)
+        step = self.before.pop(self.calls, None)
+        if step is not None:
+            step()
+
+    def observe(self, signal: RateSignal) -> None:
+        self.signals.append(signal)
 
 
 class RecordingPlatform:

@@ -14,7 +14,7 @@ import trio
 import trio.testing
 
 from connectors import model
-from connectors.base import CallGate, ConnectorContext, RateSignal, RemoteWrite, WebhookEvent
+from connectors.base import CallGate, ConnectorContext, RemoteWrite, WebhookEvent
 from connectors.bigcommerce import mapping, wire
 from connectors.bigcommerce.client import BigCommerceClient
 from connectors.bigcommerce.connector import CONNECTOR, BigCommerceConnector, BigCommerceSettings
@@ -25,6 +25,7 @@ from connectors.errors import InvalidSignature
 from connectors.sandbox_server import SandboxOptions
 from connectors.sandboxkit import header_map, read_body
 from daemon.credentials import Secret
+from tests.helpers import RecordingGate
 
 BASE_URL = "http://127.0.0.1:9"
 """Where the client thinks the API is (requests go through the ASGI transport instead)."""
@@ -32,25 +33,6 @@ API = f"{BASE_URL}/stores/{STORE_HASH}"
 SECRET = "whk-0123456789abcdef-sandbox"
 CHANNEL = "bc"
 HEADERS = {"X-Auth-Token": SANDBOX_TOKEN, "Accept": "application/json"}
-
-
-class RecordingGate:
-    """A CallGate that lets every call through, remembers what it was told, and can run a
-    step before a given call (how a test changes the store between two of a write's calls)."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.signals: list[RateSignal] = []
-        self.before: dict[int, Callable[[], None]] = {}
-
-    async def before_call(self, cost: float = 1.0) -> None:
-        self.calls += 1
-        step = self.before.pop(self.calls, None)
-        if step is not None:
-            step()
-
-    def observe(self, signal: RateSignal) -> None:
-        self.signals.append(signal)
 
 
 @pytest.fixture

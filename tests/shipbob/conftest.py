@@ -14,7 +14,6 @@ import trio
 import trio.testing
 
 from connectors import model
-from connectors.base import RateSignal
 from connectors.errors import InvalidSignature
 from connectors.sandbox_server import SandboxOptions
 from connectors.sandboxkit import read_body
@@ -23,24 +22,11 @@ from connectors.shipbob.client import ShipBobClient
 from connectors.shipbob.sandbox import SANDBOX_TOKEN, SandboxApp, create_app
 from connectors.shipbob.wire import Address, CreateOrderRequest, OrderProductRequest, Recipient
 from daemon.credentials import Secret
+from tests.helpers import RecordingGate
 
 BASE_URL = "http://shipbob.test"
 SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk"[:32]
 """A webhook secret of ShipBob's shape (``whsec_`` + 32 base64 characters)."""
-
-
-class RecordingGate:
-    """A CallGate that lets every call through and remembers what it was told."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.signals: list[RateSignal] = []
-
-    async def before_call(self, cost: float = 1.0) -> None:
-        self.calls += 1
-
-    def observe(self, signal: RateSignal) -> None:
-        self.signals.append(signal)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from connectors.shipstation.client import ShipStationClient
 from connectors.shipstation.connector import ShipStationConnector, ShipStationSettings
 from connectors.shipstation.sandbox import SANDBOX_KEY, SANDBOX_SECRET, SandboxApp, create_app
 from daemon.credentials import Secret
-from tests.shipbob.conftest import RecordingGate
+from tests.helpers import RecordingGate
 
 BASE_URL = "https://shipstation.test"
 STORE_ID = 2001

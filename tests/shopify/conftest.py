@@ -11,30 +11,17 @@ import msgspec
 import pytest
 
 from connectors import model
-from connectors.base import CallGate, ConnectorContext, RateSignal, RemoteWrite
+from connectors.base import CallGate, ConnectorContext, RemoteWrite
 from connectors.sandbox_server import SandboxOptions
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.connector import CONNECTOR, ShopifyConnector, ShopifySettings
 from connectors.shopify.sandbox import ShopifySandbox, create_app
 from connectors.shopify.sandbox_state import Order, gid
 from daemon.credentials import Secret
+from tests.helpers import RecordingGate
 
 SHOP = "sandbox-shop.myshopify.com"
 TOKEN = "shpat_sandbox"
-
-
-class RecordingGate:
-    """A CallGate that lets every call through and remembers what it was told."""
-
-    def __init__(self) -> None:
-        self.costs: list[float] = []
-        self.signals: list[RateSignal] = []
-
-    async def before_call(self, cost: float = 1.0) -> None:
-        self.costs.append(cost)
-
-    def observe(self, signal: RateSignal) -> None:
-        self.signals.append(signal)
 
 
 @pytest.fixture

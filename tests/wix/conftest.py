@@ -11,29 +11,16 @@ import msgspec
 import pytest
 
 from connectors import model
-from connectors.base import CallGate, ConnectorContext, RateSignal, RemoteWrite
+from connectors.base import CallGate, ConnectorContext, RemoteWrite
 from connectors.sandbox_server import SandboxOptions
 from connectors.wix.auth import ApiKey
 from connectors.wix.client import WixClient
 from connectors.wix.connector import CONNECTOR, WixConnector, WixSettings
 from connectors.wix.sandbox import WixSandbox, create_app
 from daemon.credentials import Secret
+from tests.helpers import RecordingGate
 
 BASE_URL = "https://www.wixapis.com"
-
-
-class RecordingGate:
-    """A CallGate that lets every call through and remembers what it was told."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.signals: list[RateSignal] = []
-
-    async def before_call(self, cost: float = 1.0) -> None:
-        self.calls += 1
-
-    def observe(self, signal: RateSignal) -> None:
-        self.signals.append(signal)
 
 
 @pytest.fixture
