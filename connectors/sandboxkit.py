@@ -6,9 +6,11 @@ platform's ``sandbox`` module; these helpers only move bytes between ASGI and it
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
+import msgspec
 import trio
 
 Scope = MutableMapping[str, Any]
@@ -17,6 +19,29 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Background = Callable[..., Awaitable[None]]
 """A task for ``nursery.start``: takes ``task_status=`` and calls ``started()`` once ready."""
+
+
+class Request(msgspec.Struct):
+    """One HTTP request as a sandbox routes it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    """The query string's parameters (a repeated name: the last wins)."""
+    headers: dict[str, str]
+    """Lower-cased names (see :func:`header_map`)."""
+    body: bytes
+
+
+async def read_request(scope: Scope, receive: Receive) -> Request:
+    """The ``http`` request of ``scope``, its whole body read."""
+    return Request(
+        method=scope["method"],
+        path=scope["path"],
+        query=dict(urllib.parse.parse_qsl(scope.get("query_string", b"").decode())),
+        headers=header_map(scope),
+        body=await read_body(receive),
+    )
 
 
 async def read_body(receive: Receive) -> bytes:

@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
 import pytest
 import trio.testing
+
+from tests.helpers import RecordingGate
 
 
 @pytest.fixture
@@ -13,3 +19,16 @@ def virtual_clock() -> trio.testing.MockClock:
     The short real threshold lets real I/O finish first; sleeps still take no real time.
     """
     return trio.testing.MockClock(autojump_threshold=0.05)
+
+
+@pytest.fixture
+def gate() -> RecordingGate:
+    return RecordingGate()
+
+
+@pytest.fixture
+async def http(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the ``app`` fixture (a platform's sandbox, which each platform's tests
+    provide) through httpx's ASGI transport."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+        yield client

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import urllib.parse
 from typing import Any
 
 import httpx
@@ -54,20 +53,13 @@ from connectors.bigcommerce.sandbox_state import (
 from connectors.bigcommerce.sandbox_webhooks import WebhookSender
 from connectors.sandbox_faults import FaultsRejected, injected_failure, merge_faults
 from connectors.sandbox_server import SandboxOptions
+from connectors.sandboxkit import Request
 
 __all__ = ["SANDBOX_TOKEN", "STORE_HASH", "SandboxApp", "create_app"]
 
 DEFAULT_SCOPES = ("store/order/*", "store/product/*", "store/sku/*")
 _JSON = "application/json"
 _PROBLEM = "application/problem+json"
-
-
-class Request(msgspec.Struct):
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
 
 
 class Answer(msgspec.Struct):
@@ -128,13 +120,7 @@ class SandboxApp:
             return
         if scope["type"] != "http":
             return
-        request = Request(
-            method=scope["method"],
-            path=scope["path"],
-            query=dict(urllib.parse.parse_qsl(scope.get("query_string", b"").decode())),
-            headers=sandboxkit.header_map(scope),
-            body=await sandboxkit.read_body(receive),
-        )
+        request = await sandboxkit.read_request(scope, receive)
         answer = await self.handle(request)
         self.state.requests.append(f"{request.method} {request.path} {answer.status}")
         await sandboxkit.send_response(

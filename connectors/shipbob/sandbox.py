@@ -42,6 +42,7 @@ import trio
 from connectors import sandboxkit
 from connectors.sandbox_faults import FaultsRejected, injected_failure, merge_faults
 from connectors.sandbox_server import SandboxOptions
+from connectors.sandboxkit import Request
 from connectors.shipbob import sandbox_stock, wire
 from connectors.shipbob.sandbox_checks import SlidingWindow
 from connectors.shipbob.sandbox_state import SANDBOX_TOKEN, SandboxState
@@ -52,14 +53,6 @@ Reply = tuple[int, Any]
 _V = "/2026-01"
 
 __all__ = ["SANDBOX_TOKEN", "SandboxApp", "create_app"]
-
-
-class Request(msgspec.Struct):
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
 
 
 class SandboxApp:
@@ -89,13 +82,7 @@ class SandboxApp:
             return
         if scope["type"] != "http":
             return
-        request = Request(
-            method=scope["method"],
-            path=scope["path"],
-            query=dict(urllib.parse.parse_qsl(scope.get("query_string", b"").decode())),
-            headers=sandboxkit.header_map(scope),
-            body=await sandboxkit.read_body(receive),
-        )
+        request = await sandboxkit.read_request(scope, receive)
         status, payload, headers = await self.handle(request)
         content = b"" if payload is None else msgspec.json.encode(payload)
         self.state.requests.append(f"{request.method} {request.path} {status}")

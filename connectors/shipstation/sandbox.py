@@ -40,7 +40,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import urllib.parse
 from typing import Any
 
 import httpx
@@ -50,6 +49,7 @@ import trio
 from connectors import sandboxkit
 from connectors.sandbox_faults import FaultsRejected, injected_failure, merge_faults
 from connectors.sandbox_server import SandboxOptions
+from connectors.sandboxkit import Request
 from connectors.shipstation import wire
 from connectors.shipstation.sandbox_checks import FixedWindow, Reply, aspnet, message
 from connectors.shipstation.sandbox_shipping import Shipping
@@ -59,14 +59,6 @@ from connectors.shipstation.sandbox_webhooks import WebhookSender
 __all__ = ["SANDBOX_KEY", "SANDBOX_SECRET", "SandboxApp", "create_app"]
 
 _AUTH = "Basic " + base64.b64encode(f"{SANDBOX_KEY}:{SANDBOX_SECRET}".encode()).decode()
-
-
-class Request(msgspec.Struct):
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
 
 
 class HoldRequest(msgspec.Struct, rename="camel"):
@@ -103,13 +95,7 @@ class SandboxApp:
             return
         if scope["type"] != "http":
             return
-        request = Request(
-            method=scope["method"],
-            path=scope["path"],
-            query=dict(urllib.parse.parse_qsl(scope.get("query_string", b"").decode())),
-            headers=sandboxkit.header_map(scope),
-            body=await sandboxkit.read_body(receive),
-        )
+        request = await sandboxkit.read_request(scope, receive)
         host = request.headers.get("host")
         if host:
             # Resource URLs in webhooks point back at wherever the sandbox is reached.

@@ -41,17 +41,6 @@ def app() -> SandboxApp:
 
 
 @pytest.fixture
-def gate() -> RecordingGate:
-    return RecordingGate()
-
-
-@pytest.fixture
-async def http(app: SandboxApp) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
-        yield client
-
-
-@pytest.fixture
 def client(http: httpx.AsyncClient, gate: RecordingGate) -> BigCommerceClient:
     return BigCommerceClient(http, BASE_URL, STORE_HASH, Secret(SANDBOX_TOKEN), gate)
 

@@ -34,17 +34,6 @@ def app() -> SandboxApp:
     return create_app(SandboxOptions(seed=7, catalog=30))
 
 
-@pytest.fixture
-def gate() -> RecordingGate:
-    return RecordingGate()
-
-
-@pytest.fixture
-async def http(app: SandboxApp) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
-        yield client
-
-
 def make_client(
     http: httpx.AsyncClient, gate: RecordingGate, token: str = SANDBOX_TOKEN, channel_id: int = 4007
 ) -> ShipBobClient:

@@ -42,11 +42,6 @@ def app() -> SandboxApp:
 
 
 @pytest.fixture
-def gate() -> RecordingGate:
-    return RecordingGate()
-
-
-@pytest.fixture
 async def http(app: SandboxApp) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url=BASE_URL

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,17 +26,6 @@ TOKEN = "shpat_sandbox"
 @pytest.fixture
 def app() -> ShopifySandbox:
     return create_app(SandboxOptions(seed=3, catalog=40))
-
-
-@pytest.fixture
-def gate() -> RecordingGate:
-    return RecordingGate()
-
-
-@pytest.fixture
-async def http(app: ShopifySandbox) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
-        yield client
 
 
 def make_client(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,17 +25,6 @@ BASE_URL = "https://www.wixapis.com"
 @pytest.fixture
 def app() -> WixSandbox:
     return create_app(SandboxOptions(seed=5, catalog=300))
-
-
-@pytest.fixture
-def gate() -> RecordingGate:
-    return RecordingGate()
-
-
-@pytest.fixture
-async def http(app: WixSandbox) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
-        yield client
 
 
 def headers(app: WixSandbox) -> dict[str, str]:
