@@ -68,6 +68,15 @@ class ProviderPlay(Protocol):
         """Fulfillable minus exception units per SKU, over every location."""
 
 
+async def shopper_hook(http: httpx.AsyncClient, url: str, body: dict[str, Any]) -> Any:
+    """POST ``body`` to a sandbox's shopper hook at ``url`` and return its JSON answer;
+    :class:`httpx.HTTPStatusError` when the sandbox refuses it (a SKU it does not sell), as
+    :meth:`StorefrontPlay.place` promises."""
+    response = await http.post(url, json=body)
+    response.raise_for_status()
+    return response.json()
+
+
 class Played(msgspec.Struct, frozen=True):
     """A storefront sandbox, served, as the demo connects a channel to it."""
 

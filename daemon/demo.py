@@ -54,10 +54,19 @@ class DemoOptions(msgspec.Struct, frozen=True):
     view: bool = True
 
 
-STOREFRONTS = (("web", "shopify"), ("outlet", "shopify"))
+STOREFRONTS = (
+    ("web", "shopify"),
+    ("wixshop", "wix"),
+    ("bigc", "bigcommerce"),
+    ("ss", "shipstation"),
+)
 """The demo's storefront channels and their platforms; every one sells from the one pool."""
 SCHEDULES = {
     "shopify": {"orders": "2s", "products": "1m"},
+    "wix": {"orders": "2s", "products": "1m"},
+    "bigcommerce": {"orders": "3s", "products": "1m"},
+    # 40 requests a minute: each orders read is two (one per status), each tracking write two.
+    "shipstation": {"orders": "15s", "products": "5m"},
     "shipbob": {"shipments": "2s", "inventory": "3s"},
 }
 """Short schedules: the demo reads often instead of subscribing every sandbox's webhooks."""
