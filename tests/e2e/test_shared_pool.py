@@ -39,3 +39,15 @@ async def test_two_storefronts_selling_the_last_unit_make_exactly_one_oversell(p
     assert shipbob_order(pool, second, "outlet") is None
     assert pool.daemon.metrics.oversells.labels("outlet")._value.get() == 1
     await pool.until(lambda: everywhere(pool, sku, 0))
+
+
+async def test_an_order_held_in_its_store_leaves_the_store_showing_the_pools_stock(
+    pool: Shop,
+) -> None:
+    sku = await stocked_sku(pool, on_hand=20)
+    order_id = await place(pool, sku, 2, channel="web", shipping="Overnight")
+    # The store took the units off at checkout, but the hub holds the order (no ship option
+    # for Overnight): the provider ships nothing, so the pool still sells 20.
+    await pool.sync("web", "orders")
+    assert decision(pool, order_id) == "held:unmapped_ship_method"
+    await pool.until(lambda: everywhere(pool, sku, 20))
