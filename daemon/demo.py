@@ -31,7 +31,7 @@ from connectors.shipbob import sandbox_play as shipbob_play
 from daemon.app import Daemon
 from daemon.config import load_config
 from daemon.demo_play import Shoppers, Warehouse
-from daemon.demo_report import build_report, render
+from daemon.demo_report import build_report, held_tracking, render
 from daemon.logs import configure_logging
 
 HOST = "127.0.0.1"
@@ -201,6 +201,7 @@ async def _play(
         provider.sellable(),
         {c.name: c.config.safety_threshold for c in daemon.config.enabled_channels},
         sum(n for (_, reason), n in daemon.hub.pool.held().items() if reason == "oversell"),
+        held_tracking(await daemon.held_writes()),
     )
     out.write(render(report))
     if not settled:
