@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import msgspec
+import pytest
 
 from connectors import model
 from connectors.base import Connector, ConnectorContext, ConnectorSpec, RemoteWrite
+from connectors.sandbox_play import StorefrontPlay
 
 SHARED_SEED, SHARED_VARIANTS = 4, 10
 """A small shared catalog for the play tests."""
@@ -28,6 +31,31 @@ async def read_orders(
                 if isinstance(canonical, model.Order):
                     orders[canonical.store_order_id] = canonical
     return orders
+
+
+async def place_read_and_ship_twice(
+    play: StorefrontPlay,
+    http: httpx.AsyncClient,
+    connector: Connector,
+    context: ConnectorContext,
+    spec: ConnectorSpec,
+) -> tuple[str, str]:
+    """Through ``play``: a SKU the store does not sell is refused, and an Express order of
+    two of the first listed SKU and one of the second is the one the connector then reads;
+    it is shipped in two packages through the connector, "1Z-A" and "1Z-B". Returns the store
+    order id and the first SKU."""
+    first, second = play.listed_skus()[:2]
+    store_order_id = await play.place(http, [(first, 2), (second, 1)], "Express")
+    with pytest.raises(httpx.HTTPStatusError):
+        await play.place(http, [("NOT-SOLD", 1)], "Standard")
+    order = (await read_orders(connector, context, spec))[store_order_id]
+    assert (order.origin, order.shipping_method) == (play.origin, "Express")
+    assert lines_of(order) == [(first, 2), (second, 1)]
+    assert play.tracking_numbers().get(store_order_id) is None
+    await connector.write(shipped(store_order_id, [(first, 2)], "1Z-A"))
+    await connector.write(shipped(store_order_id, [(second, 1)], "1Z-B"))
+    assert play.tracking_numbers()[store_order_id] == ["1Z-A", "1Z-B"]
+    return store_order_id, first
 
 
 def lines_of(order: model.Order) -> list[tuple[str, int]]:

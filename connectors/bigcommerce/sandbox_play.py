@@ -6,31 +6,23 @@ import httpx
 
 from connectors.bigcommerce.mapping import origin_of_store
 from connectors.bigcommerce.sandbox import SANDBOX_TOKEN, STORE_HASH, SandboxApp, create_app
-from connectors.sandbox_play import Played, shopper_hook
+from connectors.sandbox_play import HookedStorefront, Played, shopper_hook
 from connectors.sandbox_server import SandboxOptions
 
 WEBHOOK_SECRET = "shelfsync-demo-bigcommerce-hooks"
 """BigCommerce hooks carry a header of the merchant's choosing: any long enough secret does."""
 
 
-class BigCommercePlay:
+class BigCommercePlay(HookedStorefront):
     def __init__(self, app: SandboxApp, base_url: str) -> None:
         """``base_url``: where the sandbox is served."""
+        super().__init__(origin_of_store(STORE_HASH), base_url)
         self.app = app
-        self.origin = origin_of_store(STORE_HASH)
-        self.base_url = base_url
-
-    def listed_skus(self) -> list[str]:
-        return sorted(self.shown_stock())
 
     async def place(
         self, http: httpx.AsyncClient, lines: list[tuple[str, int]], shipping: str
     ) -> str:
-        body = {
-            "lines": [{"sku": sku, "quantity": n} for sku, n in lines],
-            "shipping_method": shipping,
-        }
-        placed = await shopper_hook(http, f"{self.base_url}/_sandbox/orders", body)
+        placed = await shopper_hook(http, self.orders_hook, lines, shipping_method=shipping)
         return str(placed["id"])
 
     def shown_stock(self) -> dict[str, int]:

@@ -108,23 +108,13 @@ def _seed_catalog(state: StoreState, catalog: int) -> None:
             )
             for n in range(rng.randint(0, 2))
         ]
-        product = Product(
-            id=product_id,
-            name=name,
-            sku=variants[0].sku if not with_options else f"BC-{product_id}",
-            weight=round(rng.uniform(0.2, 5.0), 2),
-            width=round(rng.uniform(2, 30), 1),
-            depth=round(rng.uniform(2, 30), 1),
-            height=round(rng.uniform(1, 20), 1),
-            price=variants[0].price,
-            inventory_tracking=tracking,
-            upc="",
-            date_created=stamp,
-            date_modified=stamp,
-            variants=variants,
-            images=images,
+        weight = round(rng.uniform(0.2, 5.0), 2)
+        sides = (round(rng.uniform(2, 30), 1), round(rng.uniform(2, 30), 1))
+        height = round(rng.uniform(1, 20), 1)
+        sku = variants[0].sku if not with_options else f"BC-{product_id}"
+        state.products[product_id] = _product(
+            product_id, name, sku, tracking, stamp, variants, images, (weight, *sides, height)
         )
-        state.products[product_id] = product
         for variant in variants[: 1 if tracking == "product" else None]:
             state.stock[(1, variant.id)] = rng.randint(0, 100)
         made += count
@@ -186,24 +176,44 @@ def seed_shared_catalog(state: StoreState, catalog: SharedCatalog) -> None:
             if shared.image_url
             else []
         )
-        state.products[product_id] = Product(
-            id=product_id,
-            name=shared.name,
-            sku="" if names else variants[0].sku,
-            weight=variants[0].weight or 0.0,
-            width=10.0,
-            depth=10.0,
-            height=5.0,
-            price=variants[0].price,
-            inventory_tracking=tracking,
-            upc="",
-            date_created=stamp,
-            date_modified=stamp,
-            variants=variants,
-            images=images,
+        sku = "" if names else variants[0].sku
+        size = (variants[0].weight or 0.0, 10.0, 10.0, 5.0)
+        state.products[product_id] = _product(
+            product_id, shared.name, sku, tracking, stamp, variants, images, size
         )
         for variant, seeded in zip(shared.variants, variants, strict=True):
             state.stock[(1, seeded.id)] = variant.stock
+
+
+def _product(
+    product_id: int,
+    name: str,
+    sku: str,
+    tracking: str,
+    stamp: datetime,
+    variants: list[Variant],
+    images: list[Image],
+    size: tuple[float, float, float, float],
+) -> Product:
+    """A visible physical product created and modified at ``stamp``, priced as its first
+    variant; ``size`` is its weight, width, depth and height."""
+    weight, width, depth, height = size
+    return Product(
+        id=product_id,
+        name=name,
+        sku=sku,
+        weight=weight,
+        width=width,
+        depth=depth,
+        height=height,
+        price=variants[0].price,
+        inventory_tracking=tracking,
+        upc="",
+        date_created=stamp,
+        date_modified=stamp,
+        variants=variants,
+        images=images,
+    )
 
 
 def _seed_orders(state: StoreState) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import httpx
 
-from connectors.sandbox_play import Played, shopper_hook
+from connectors.sandbox_play import HookedStorefront, Played, shopper_hook
 from connectors.sandbox_server import SandboxOptions
 from connectors.shipstation.mapping import origin_of_store
 from connectors.shipstation.sandbox import SANDBOX_KEY, SANDBOX_SECRET, SandboxApp, create_app
@@ -22,12 +22,11 @@ WEBHOOK_SECRET = "shelfsync-demo-shipstation-hooks"
 """The secret in the webhook target URL: the channel chooses it, any long enough one does."""
 
 
-class ShipStationPlay:
+class ShipStationPlay(HookedStorefront):
     def __init__(self, app: SandboxApp, base_url: str) -> None:
         """``base_url``: where the sandbox is served."""
+        super().__init__(origin_of_store(STORE_ID), base_url)
         self.app = app
-        self.origin = origin_of_store(STORE_ID)
-        self.base_url = base_url
 
     def listed_skus(self) -> list[str]:
         return sorted(item.sku for item in self.app.state.catalog.items if item.sku)
@@ -35,12 +34,9 @@ class ShipStationPlay:
     async def place(
         self, http: httpx.AsyncClient, lines: list[tuple[str, int]], shipping: str
     ) -> str:
-        body = {
-            "store_id": STORE_ID,
-            "lines": [{"sku": sku, "quantity": n} for sku, n in lines],
-            "shipping": shipping,
-        }
-        [placed] = await shopper_hook(http, f"{self.base_url}/_sandbox/orders", body)
+        [placed] = await shopper_hook(
+            http, self.orders_hook, lines, store_id=STORE_ID, shipping=shipping
+        )
         return str(placed["orderId"])
 
     def shown_stock(self) -> dict[str, int]:

@@ -33,8 +33,9 @@ class ShopifyPlay:
     async def place(
         self, http: httpx.AsyncClient, lines: list[tuple[str, int]], shipping: str
     ) -> str:
-        body = {"lines": [{"sku": s, "quantity": n} for s, n in lines], "shipping": shipping}
-        placed = await shopper_hook(http, f"{self.base_url}/_sandbox/orders", body)
+        placed = await shopper_hook(
+            http, f"{self.base_url}/_sandbox/orders", lines, shipping=shipping
+        )
         return gid("Order", int(placed["id"]))
 
     def shown_stock(self) -> dict[str, int]:

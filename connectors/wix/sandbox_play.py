@@ -4,31 +4,22 @@ from __future__ import annotations
 
 import httpx
 
-from connectors.sandbox_play import Played, shopper_hook
+from connectors.sandbox_play import HookedStorefront, Played, shopper_hook
 from connectors.sandbox_server import SandboxOptions
 from connectors.wix.mapping import origin_of_site
 from connectors.wix.sandbox import WixSandbox, create_app
 
 
-class WixPlay:
+class WixPlay(HookedStorefront):
     def __init__(self, app: WixSandbox, base_url: str) -> None:
         """``base_url``: where the sandbox is served."""
+        super().__init__(origin_of_site(app.state.site_id), base_url)
         self.app = app
-        self.origin = origin_of_site(app.state.site_id)
-        self.base_url = base_url
-
-    def listed_skus(self) -> list[str]:
-        return sorted(self.shown_stock())
 
     async def place(
         self, http: httpx.AsyncClient, lines: list[tuple[str, int]], shipping: str
     ) -> str:
-        body = {
-            "lines": [{"sku": sku, "quantity": n} for sku, n in lines],
-            "shipping": shipping,
-            "paid": True,
-        }
-        placed = await shopper_hook(http, f"{self.base_url}/_sandbox/orders", body)
+        placed = await shopper_hook(http, self.orders_hook, lines, shipping=shipping, paid=True)
         return str(placed["id"])
 
     def shown_stock(self) -> dict[str, int]:
