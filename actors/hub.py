@@ -275,10 +275,10 @@ class Hub:
         decision = decide(order, channel.import_policy, self._now())
         if isinstance(decision, Skip):
             self._record(changes, channel, order, "skipped", decision.reason, decision.detail)
-            return set()
+            return self._shown_again(channel, order)
         if isinstance(decision, Hold):
             self._hold(changes, channel, order, decision.reason, decision.detail)
-            return set()
+            return self._shown_again(channel, order)
         if provider is None:
             log.warning("no_fulfillment_provider", channel=channel.name, order=order.reference_id)
             return set()
@@ -296,7 +296,7 @@ class Hub:
         if unknown and not channel.config.auto_create_products:
             skus = ", ".join(line.sku for line in unknown)
             self._hold(changes, channel, order, "unknown_sku", f"SKUs not at the provider: {skus}")
-            return set()
+            return self._shown_again(channel, order)
         short = [
             line.sku
             for line in order.lines
@@ -306,7 +306,7 @@ class Hub:
             self._metrics.oversells.labels(channel.name).inc()
             detail = "takes below zero: " + ", ".join(sorted(set(short)))
             self._hold(changes, channel, order, "oversell", detail)
-            return set()
+            return self._shown_again(channel, order)
         for line in unknown:
             if self.pool.add_to_catalog(changes, line.sku):
                 item = Item(
@@ -331,6 +331,16 @@ class Hub:
         )
         self._record(changes, channel, order, "imported", None, None)
         return set(quantities)
+
+    def _shown_again(self, channel: Channel, order: Order) -> set[str]:
+        """The SKUs of an order the hub does not route, forgotten as pushed to its store: the
+        store changed what it shows for them by itself (checkout took the units off), while
+        the pool did not change, so the store is told the pool's quantities again."""
+        skus = {line.sku for line in order.lines}
+        pushed = self.pool.pushed[channel.name]
+        for sku in skus:
+            pushed.pop(sku, None)
+        return skus
 
     def _cancel(self, changes: HubChanges, channel: Channel, order: Order) -> set[str]:
         provider = self._provider()

@@ -68,6 +68,39 @@ class ProviderPlay(Protocol):
         """Fulfillable minus exception units per SKU, over every location."""
 
 
+class HookedStorefront:
+    """Base of a storefront play over a sandbox served at ``base_url``, whose shoppers order
+    through its ``/_sandbox/orders`` hook (:attr:`orders_hook`) and who can buy what the
+    store shows stock of."""
+
+    def __init__(self, origin: str, base_url: str) -> None:
+        self.origin = origin
+        self.base_url = base_url
+
+    @property
+    def orders_hook(self) -> str:
+        return f"{self.base_url}/_sandbox/orders"
+
+    def shown_stock(self) -> dict[str, int]:
+        raise NotImplementedError
+
+    def listed_skus(self) -> list[str]:
+        return sorted(self.shown_stock())
+
+
+async def shopper_hook(
+    http: httpx.AsyncClient, url: str, lines: list[tuple[str, int]], **fields: Any
+) -> Any:
+    """POST a shopper's order of ``lines`` (SKU, quantity), with the platform's other
+    ``fields``, to a sandbox's order hook at ``url`` and return its JSON answer;
+    :class:`httpx.HTTPStatusError` when the sandbox refuses it (a SKU it does not sell), as
+    :meth:`StorefrontPlay.place` promises."""
+    body = {"lines": [{"sku": sku, "quantity": n} for sku, n in lines], **fields}
+    response = await http.post(url, json=body)
+    response.raise_for_status()
+    return response.json()
+
+
 class Played(msgspec.Struct, frozen=True):
     """A storefront sandbox, served, as the demo connects a channel to it."""
 

@@ -30,7 +30,7 @@ from daemon.config import Channel, Config, ConfigError, load_config
 from daemon.control import ChannelStatus, ControlRequest, ControlResponse, StreamStatus
 from daemon.http import HttpApp, WebhookAnswer, serve_http
 from daemon.logs import redact, register_secrets
-from daemon.store import OrderEntry, StateStore, open_store
+from daemon.store import HeldException, OrderEntry, StateStore, open_store
 from daemon.supervisor import ChannelSlot, ChannelState, Supervisor
 from daemon.systemd import Notifier
 from metrics import ChannelGaugeState, Metrics, StreamGaugeState
@@ -435,6 +435,12 @@ class Daemon:
             if await self._store.pending_writes(slot.name, 1):
                 return False
         return True
+
+    async def held_writes(self) -> list[HeldException]:
+        """The writes waiting in the exception queue (refused by their platform, or out of
+        retries), with their payloads."""
+        assert self._store is not None
+        return await self._store.open_write_exceptions()
 
     async def status(self, only: str | None = None) -> list[ChannelStatus]:
         assert self._store is not None and self._supervisor is not None

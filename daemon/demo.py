@@ -31,7 +31,7 @@ from connectors.shipbob import sandbox_play as shipbob_play
 from daemon.app import Daemon
 from daemon.config import load_config
 from daemon.demo_play import Shoppers, Warehouse
-from daemon.demo_report import build_report, render
+from daemon.demo_report import build_report, held_tracking, render
 from daemon.logs import configure_logging
 
 HOST = "127.0.0.1"
@@ -54,10 +54,19 @@ class DemoOptions(msgspec.Struct, frozen=True):
     view: bool = True
 
 
-STOREFRONTS = (("web", "shopify"), ("outlet", "shopify"))
+STOREFRONTS = (
+    ("web", "shopify"),
+    ("wixshop", "wix"),
+    ("bigc", "bigcommerce"),
+    ("ss", "shipstation"),
+)
 """The demo's storefront channels and their platforms; every one sells from the one pool."""
 SCHEDULES = {
     "shopify": {"orders": "2s", "products": "1m"},
+    "wix": {"orders": "2s", "products": "1m"},
+    "bigcommerce": {"orders": "3s", "products": "1m"},
+    # 40 requests a minute: each orders read is two (one per status), each tracking write two.
+    "shipstation": {"orders": "15s", "products": "5m"},
     "shipbob": {"shipments": "2s", "inventory": "3s"},
 }
 """Short schedules: the demo reads often instead of subscribing every sandbox's webhooks."""
@@ -192,6 +201,7 @@ async def _play(
         provider.sellable(),
         {c.name: c.config.safety_threshold for c in daemon.config.enabled_channels},
         sum(n for (_, reason), n in daemon.hub.pool.held().items() if reason == "oversell"),
+        held_tracking(await daemon.held_writes()),
     )
     out.write(render(report))
     if not settled:

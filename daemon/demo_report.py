@@ -4,6 +4,8 @@
 daemon decided and what the sandboxes now hold. An inconsistency is a broken promise (an order
 lost or created twice, tracking missing or written twice, a store showing the wrong stock);
 holds and oversells are not: they are the daemon doing its job, and are listed with reasons.
+So is a tracking write its store refused and the daemon holds for an operator (a store that
+keeps one tracking number per order cannot take a second package's).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import msgspec
 
 from actors.pool import Pool
 from actors.rules.inventory import posted
+from connectors.model import TrackingPush
 from connectors.sandbox_play import ProviderOrder, StorefrontPlay
 from daemon.demo_play import PlacedOrder
+from daemon.store import HeldException
 
 
 class StoreLine(msgspec.Struct, frozen=True):
@@ -38,6 +42,8 @@ class Report(msgspec.Struct, frozen=True):
     tracking_written: int
     tracking_missing: int
     tracking_duplicated: int
+    tracking_held: dict[str, int]
+    """Reason → shipments whose tracking write the store refused, held for an operator."""
     oversells: int
     unseen_orders: int
     """Orders placed that the daemon never decided about."""
@@ -48,6 +54,19 @@ class Report(msgspec.Struct, frozen=True):
         return not self.problems
 
 
+def held_tracking(held_writes: list[HeldException]) -> dict[str, str]:
+    """Shipment id → the reason its tracking write waits in the exception queue, of the
+    held writes that are tracking writes (``Daemon.held_writes``)."""
+    held: dict[str, str] = {}
+    for write in held_writes:
+        try:
+            push = msgspec.json.decode(write.payload or b"", type=TrackingPush)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue  # another kind of write
+        held[push.shipment.shipment_id] = write.reason
+    return held
+
+
 def build_report(
     placed: list[PlacedOrder],
     pool: Pool,
@@ -56,8 +75,12 @@ def build_report(
     sellable: dict[str, int],
     thresholds: dict[str, int],
     oversells: int,
+    tracking_held: dict[str, str] | None = None,
 ) -> Report:
-    """The report on a settled shop (nothing left in hand: see ``Daemon.quiet``)."""
+    """The report on a settled shop (nothing left in hand: see ``Daemon.quiet``);
+    ``tracking_held`` is :func:`held_tracking` of the daemon's held writes."""
+    tracking_held = tracking_held or {}
+    held_reasons: Counter[str] = Counter()
     problems: list[str] = []
     ours = [o for o in provider_orders if o.origin is not None]
     created = Counter((o.origin, o.store_order_id) for o in ours)
@@ -85,6 +108,9 @@ def build_report(
             shipped += 1
             count = numbers.count(shipment.tracking_number)
             written += min(count, 1)
+            if count == 0 and shipment.shipment_id in tracking_held:
+                held_reasons[tracking_held[shipment.shipment_id]] += 1
+                continue
             missing_tracking += count == 0
             duplicated += max(count - 1, 0)
     if missing_tracking:
@@ -125,6 +151,7 @@ def build_report(
         tracking_written=written,
         tracking_missing=missing_tracking,
         tracking_duplicated=duplicated,
+        tracking_held=dict(held_reasons),
         oversells=oversells,
         unseen_orders=len(unseen),
         problems=problems,
@@ -153,6 +180,8 @@ def render(report: Report) -> str:
         f"  shipments shipped: {report.shipments_shipped}, tracking written: "
         f"{report.tracking_written} (missing {report.tracking_missing}, "
         f"twice {report.tracking_duplicated})",
+        "  tracking held for review: "
+        + (", ".join(f"{n} {r}" for r, n in sorted(report.tracking_held.items())) or "none"),
         f"  oversells held for review: {report.oversells}",
         "",
     ]

@@ -528,6 +528,27 @@ async def test_record_exception_merges_repeats_without_stream_or_entity(db_path:
     assert query(db_path, "SELECT attempts, payload FROM exceptions") == [(2, None)]
 
 
+async def test_open_write_exceptions_lists_the_writes_held_not_the_records(
+    db_path: Path,
+) -> None:
+    async with open_store(url(db_path)) as store:
+        for stream, entity in (("orders", "o-1"), (None, "shipment:9"), (None, "stock:1")):
+            await store.record_exception(
+                "shop",
+                stream=stream,
+                entity=entity,
+                reason="refused",
+                detail="no",
+                payload=entity.encode(),
+                at=T0,
+            )
+        held = await store.open_write_exceptions()
+    assert [(h.channel, h.stream, h.entity, h.payload) for h in held] == [
+        ("shop", None, "shipment:9", b"shipment:9"),
+        ("shop", None, "stock:1", b"stock:1"),
+    ]
+
+
 async def test_open_exceptions_counts_distinct_failures_per_channel(db_path: Path) -> None:
     async def fail(channel: str, entity: str | None, reason: str) -> None:
         await store.record_exception(

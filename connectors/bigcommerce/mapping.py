@@ -16,8 +16,9 @@ Choices where BigCommerce and the canonical model do not line up one to one:
   (nothing is left to ship); 2 Shipped, 10 Completed → ``closed``; the rest → ``open``.
   Fulfillment: 2/10 → ``fulfilled``, 3 → ``partially_fulfilled``, 12 Manual Verification
   Required and 13 Disputed → ``on_hold``, the rest → ``unfulfilled``;
-- lines: the quantity is ``quantity - quantity_refunded``; lines with nothing left and lines
-  that do not ship (digital products, gift certificates) are dropped;
+- lines: the quantity is what is left to ship, ``quantity - quantity_shipped -
+  quantity_refunded``, so a partially shipped order imports only the rest; lines with nothing
+  left and lines that do not ship (digital products, gift certificates) are dropped;
 - the gift message is the shipped lines' ``wrapping_message`` (BigCommerce has no order-level
   one), distinct ones in line order joined by a blank line; the notes are ``customer_message``;
 - the store order number is the order id (BigCommerce shows no other); an order shipping to
@@ -150,6 +151,11 @@ def items_from_product(
     return items
 
 
+def _left(line: wire.OrderProduct) -> int:
+    """Units of the line still to ship: neither shipped nor refunded."""
+    return line.quantity - line.quantity_shipped - line.quantity_refunded
+
+
 def line_sku(channel: str, line: wire.OrderProduct) -> str:
     """The canonical SKU of an order line: its own, else its item's fallback key."""
     if line.sku:
@@ -249,11 +255,11 @@ def order_from_wire(
             entity=str(order.id),
             reason="schema",
         )
-    shipping = [p for p in products if p.type == "physical" and p.quantity > p.quantity_refunded]
+    shipping = [p for p in products if p.type == "physical" and _left(p) > 0]
     lines = [
         model.OrderLine(
             sku=line_sku(channel, line),
-            quantity=line.quantity - line.quantity_refunded,
+            quantity=_left(line),
             name=line.name,
             store_line_id=str(line.id),
         )

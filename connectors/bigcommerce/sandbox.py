@@ -368,5 +368,6 @@ class SandboxApp:
 
 
 def create_app(options: SandboxOptions) -> SandboxApp:
-    """A sandbox over a fresh store generated from ``options.seed`` and ``options.catalog``."""
-    return SandboxApp(new_store(options.seed, options.catalog))
+    """A sandbox over a fresh store generated from ``options.seed`` and ``options.catalog``,
+    or seeded with the shared catalog when ``options`` ask for it."""
+    return SandboxApp(new_store(options.seed, options.catalog, shared=options.shared()))

@@ -26,9 +26,10 @@ creation, ``showInactive``, ``sortBy``), ``GET /products/{id}``, ``GET /fulfillm
 V1 has none.
 
 Test hooks, outside the API and its limits: ``POST /_sandbox/orders`` (a shopper's order,
-imported from a store: ``{"store_id", "lines": [{"sku", "quantity"}], "gift_message",
-"notes", "count"}``), ``POST /_sandbox/orders/{id}/status`` (the store cancelled, held or
-released it: ``{"status": ...}``), ``POST /_sandbox/orders/{id}/label`` (a label made in
+imported from a store: ``{"store_id", "lines": [{"sku", "quantity"}], "shipping",
+"gift_message", "notes", "count"}``, ``shipping`` the service the shopper chose), ``POST
+/_sandbox/orders/{id}/status`` (the store cancelled, held or released it: ``{"status":
+...}``), ``POST /_sandbox/orders/{id}/label`` (a label made in
 ShipStation: ``{"carrier_code", "tracking_number"}``), ``POST /_sandbox/products/{id}``
 (edited in ShipStation: ``{"name", "weight_oz", "upc", "active"}``), ``POST
 /_sandbox/webhooks`` (subscribe a receiver, as ``/webhooks/subscribe`` does), ``POST
@@ -269,6 +270,7 @@ class SandboxApp:
                 lines=lines,
                 gift_message=body.get("gift_message"),
                 notes=body.get("notes"),
+                shipping=body.get("shipping"),
             )
             for _ in range(count)
         ]

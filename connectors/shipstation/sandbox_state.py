@@ -180,9 +180,11 @@ class SandboxState:
         gift_message: str | None = None,
         notes: str | None = None,
         notify: bool = True,
+        shipping: str | None = None,
     ) -> wire.Order:
         """An order imported from store ``store_id`` (a shopper's order), in its own import
-        batch; ORDER_NOTIFY and ITEM_ORDER_NOTIFY go to the store's subscribers."""
+        batch, with the ``shipping`` service the shopper chose (a seeded one when None);
+        ORDER_NOTIFY and ITEM_ORDER_NOTIFY go to the store's subscribers."""
         at = at or self.now()
         order_id = self.next_id("order")
         number = f"#{1000 + order_id % 100_000}"
@@ -198,6 +200,8 @@ class SandboxState:
             residential=True,
         )
         paid = at if status != "awaiting_payment" else None
+        items = self._lines(lines)
+        service = self.rng.choice(_SERVICES)  # drawn either way: the same seed, the same orders
         order = wire.Order(
             order_id=order_id,
             order_number=number,
@@ -208,11 +212,11 @@ class SandboxState:
             customer_email=f"{name.split()[0].lower()}@example.com",
             bill_to=wire.Address(name=name),
             ship_to=address,
-            items=self._lines(lines),
+            items=items,
             customer_notes=notes,
             gift=gift_message is not None,
             gift_message=gift_message,
-            requested_shipping_service=self.rng.choice(_SERVICES),
+            requested_shipping_service=shipping or service,
             advanced_options=wire.AdvancedOptions(store_id=store_id, source="web"),
         )
         self.stamps[order_id] = Stamps(create=at, modify=at, order=at, payment=paid)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from connectors.sandbox_play import Played
+from connectors.sandbox_play import Played, shopper_hook
 from connectors.sandbox_server import SandboxOptions
 from connectors.shopify.mapping import origin_of_shop
 from connectors.shopify.sandbox import ShopifySandbox, create_app
@@ -33,10 +33,10 @@ class ShopifyPlay:
     async def place(
         self, http: httpx.AsyncClient, lines: list[tuple[str, int]], shipping: str
     ) -> str:
-        body = {"lines": [{"sku": s, "quantity": n} for s, n in lines], "shipping": shipping}
-        response = await http.post(f"{self.base_url}/_sandbox/orders", json=body)
-        response.raise_for_status()
-        return gid("Order", int(response.json()["id"]))
+        placed = await shopper_hook(
+            http, f"{self.base_url}/_sandbox/orders", lines, shipping=shipping
+        )
+        return gid("Order", int(placed["id"]))
 
     def shown_stock(self) -> dict[str, int]:
         return self._stocked()

@@ -25,7 +25,9 @@ Streams (record keys are Wix ids, bodies the raw JSON, decoded with :mod:`.wire`
   first result set (its status is no longer ``APPROVED``) and would otherwise never be seen
   again; it arrives through the second, so the actor cancels its fulfillment order. An order
   refunded without being cancelled is not returned; a refund that should stop a shipment is a
-  cancellation on Wix. Each merged page only holds records no later page can precede.
+  cancellation on Wix. Each merged page only holds records no later page can precede. A
+  partially fulfilled order's record carries its fulfillments too (one more call for each:
+  Wix's order does not say what a line has left), so that only what is left is imported.
 
 Writes (``RemoteWrite.payload`` is JSON of a canonical Struct):
 
@@ -219,9 +221,21 @@ class WixConnector:
         cursor: str | None = None
         while True:
             page, cursor = await self.client.search_orders(filter_, cursor, ORDERS_PAGE_SIZE)
-            yield [Record(s.id, s.updated_date, raw) for s, raw in page]
+            yield [
+                Record(s.id, s.updated_date, await self._with_fulfillments(raw)) for s, raw in page
+            ]
             if cursor is None:
                 return
+
+    async def _with_fulfillments(self, raw: bytes) -> bytes:
+        """A partially fulfilled order's record with its fulfillments added (see
+        :attr:`~.wire.Order.fulfillments`), so that only what is left is imported; any other
+        order's record as Wix sent it."""
+        body = msgspec.json.decode(raw)
+        if not isinstance(body, dict) or body.get("fulfillmentStatus") != "PARTIALLY_FULFILLED":
+            return raw
+        fulfillments = await self.client.list_fulfillments(str(body["id"]))
+        return msgspec.json.encode(body | {"fulfillments": fulfillments})
 
     async def write(self, remote_write: RemoteWrite) -> WriteResult:
         if remote_write.kind == "inventory.set":

@@ -20,6 +20,8 @@ Choices where Wix and the canonical model do not line up one to one:
   ships. The shipping destination is the recipient (``recipientInfo`` when the order has no
   shipping destination); one without a name, street, city or country gives ``recipient=None``.
   ``subdivision`` (``US-NY``) loses its country prefix.
+- An order's lines are what is left to ship: a line's quantity less what the order's
+  fulfillments (:attr:`~.wire.Order.fulfillments`, added by the connector) already took.
 - Wix has no gift-message field: a custom field titled like "gift message" is taken as one.
 - A site's origin is ``wix:<site id>``, the id Wix never changes for a site.
 """
@@ -221,16 +223,20 @@ def _enum(table: dict[str, T], value: str, what: str, order_id: str) -> T:
 def order_from_wire(channel: str, store: str, order: wire.Order) -> Order:
     """The canonical order read by ``channel`` from the site whose origin is ``store``
     (:func:`origin_of_site`); RecordError(reason="schema") for a status it does not know."""
+    fulfilled: dict[str, int] = {}
+    for fulfillment in order.fulfillments:
+        for item in fulfillment.line_items:
+            fulfilled[item.id] = fulfilled.get(item.id, 0) + item.quantity
     lines = [
         OrderLine(
             sku=line_sku(channel, order.id, line),
-            quantity=line.quantity,
+            quantity=line.quantity - fulfilled.get(line.id, 0),
             name=line.product_name.original,
             store_line_id=line.id,
             unit_price=Decimal(line.price.amount) if line.price else None,
         )
         for line in order.line_items
-        if line.quantity > 0
+        if line.quantity > fulfilled.get(line.id, 0)
         and (line.physical_properties is None or line.physical_properties.shippable)
     ]
     shipping = order.shipping_info

@@ -284,6 +284,9 @@ class Order(_Wire):
     recipient_info: Destination | None = None
     custom_fields: list[CustomField] = msgspec.field(default_factory=list)
     archived: bool = False
+    fulfillments: list[Fulfillment] = msgspec.field(default_factory=list)
+    """Not Wix's: the order's fulfillments, which the connector adds to a partially
+    fulfilled order's record (Wix's order tells no line's fulfilled quantity)."""
 
 
 class OrderStamp(_Wire):

@@ -200,6 +200,10 @@ class StateStore(Protocol):
     async def open_exceptions(self) -> dict[str, int]:
         """Open exception count per channel (channels without any are absent)."""
 
+    async def open_write_exceptions(self) -> list[HeldException]:
+        """The open exceptions of writes (they belong to no stream), oldest first: the
+        writes a platform refused and the ones that ran out of retries, with their payload."""
+
     async def pending_records(self, limit: int, *, after_id: int = 0) -> list[StoredRecord]:
         """Polled records the hub has not processed, oldest first, ids above ``after_id``."""
 

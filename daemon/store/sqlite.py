@@ -273,6 +273,15 @@ class SqliteStore:
         )
         return {channel: count for channel, count in rows}
 
+    async def open_write_exceptions(self) -> list[HeldException]:
+        rows = await self._transaction(
+            lambda db: db.execute(
+                "SELECT channel, stream, entity, reason, detail, payload FROM exceptions"
+                " WHERE resolved_at IS NULL AND stream IS NULL ORDER BY id"
+            ).fetchall()
+        )
+        return [HeldException(*row) for row in rows]
+
     async def pending_records(self, limit: int, *, after_id: int = 0) -> list[StoredRecord]:
         rows = await self._transaction(
             lambda db: db.execute(

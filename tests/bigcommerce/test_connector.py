@@ -85,6 +85,20 @@ async def test_orders_stream_reads_ready_and_cancelled_statuses_merged(
     assert all(o.recipient is not None and o.lines for o in orders)
 
 
+async def test_a_partially_shipped_order_reads_as_what_is_left_to_ship(
+    connector: BigCommerceConnector, app: SandboxApp
+) -> None:
+    partial = next(o for o in app.state.orders.values() if o.status_id == 3)
+    left = {str(p.id): p.quantity - p.quantity_shipped for p in partial.products}
+    assert left != {str(p.id): p.quantity for p in partial.products}  # seeded half shipped
+    records = [r for p in [p async for p in connector.read("orders", None)] for r in p.records]
+    [body] = [r.body for r in records if r.key == str(partial.id)]
+    order = mapping.order_from_record(CHANNEL, STORE_HASH, body)
+    assert {line.store_line_id: line.quantity for line in order.lines} == {
+        line_id: n for line_id, n in left.items() if n > 0
+    }
+
+
 async def test_a_cancellation_reaches_the_next_read(
     connector: BigCommerceConnector, app: SandboxApp, http: httpx.AsyncClient
 ) -> None:

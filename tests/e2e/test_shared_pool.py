@@ -48,3 +48,15 @@ async def test_two_storefronts_selling_the_last_unit_make_exactly_one_oversell(s
     assert shipbob_order(shop, second) is None
     assert shop.daemon.metrics.oversells.labels("outlet")._value.get() == 1
     await shop.until(lambda: everywhere(shop, sku, 0))
+
+
+async def test_an_order_held_in_its_store_leaves_the_store_showing_the_pools_stock(
+    shop: Shop,
+) -> None:
+    sku = await stocked_sku(shop, on_hand=20)
+    order = await place(shop, sku, 2, channel="web", shipping="Overnight")
+    # The store took the units off at checkout, but the hub holds the order (no ship option
+    # for Overnight): the provider ships nothing, so the pool still sells what it did.
+    await shop.sync("web", "orders")
+    assert decision(shop, order) == "held:unmapped_ship_method"
+    await shop.until(lambda: everywhere(shop, sku, shipbob_sellable(shop, sku)))

@@ -92,6 +92,23 @@ async def test_orders_stream_merges_the_import_filter_with_cancellations(
     assert msgspec.json.decode(again[0].body, type=wire.Order).status == "CANCELED"
 
 
+async def test_a_partially_fulfilled_order_reads_as_what_is_left_to_ship(
+    http: httpx.AsyncClient, connector: WixConnector, app: WixSandbox
+) -> None:
+    partial = next(
+        o for o in app.state.orders.values() if o.fulfillment_status == "PARTIALLY_FULFILLED"
+    )
+    placed = {line.id: line.quantity for line in partial.lines}
+    left = {line.id: placed[line.id] - partial.fulfilled(line.id) for line in partial.lines}
+    assert left != placed  # the seeded order has a fulfillment
+    records = [r for page in await read_all(connector, "orders") for r in page.records]
+    [body] = [r.body for r in records if r.key == partial.id]
+    order = mapping.order_from_wire("wix", "wix:s", msgspec.json.decode(body, type=wire.Order))
+    assert {line.store_line_id: line.quantity for line in order.lines} == {
+        line_id: n for line_id, n in left.items() if n > 0
+    }
+
+
 async def test_orders_stream_pages_and_cursor_per_page(
     http: httpx.AsyncClient,
     app: WixSandbox,
