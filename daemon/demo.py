@@ -283,8 +283,9 @@ def _view_lines(
     ]
     for slot in daemon.supervisor.slots():
         stats = slot.actor.statistics() if slot.actor else None
+        # Lag: how long since the channel last finished reading any of its streams.
         synced = [s.last_success_at for s in (stats.streams if stats else []) if s.last_success_at]
-        lag = (now - min(synced)).total_seconds() if synced else 0.0
+        lag = (now - max(synced)).total_seconds() if synced else 0.0
         read = sum(records(slot.name, stream, "in") for stream in slot.channel.streams)
         written = sum(records(slot.name, kind, "out") for kind in slot.channel.spec.writes)
         state = "paused" if stats and stats.paused else str(slot.state)
