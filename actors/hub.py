@@ -507,11 +507,24 @@ class Hub:
         for (channel, reason), count in self.pool.held().items():
             gauge.labels(channel, reason).set(count)
 
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        # Looked up for every record: indexed once per configuration.
+        self._config = config
+        enabled = config.enabled_channels
+        self._by_name = {c.name: c for c in enabled}
+        self._by_origin = {c.origin: c for c in enabled if c.origin is not None}
+        self._fulfillment = next((c for c in enabled if c.spec.role == "fulfillment"), None)
+
     def _channel(self, name: str) -> Channel | None:
-        return next((c for c in self.config.enabled_channels if c.name == name), None)
+        return self._by_name.get(name)
 
     def _provider(self) -> Channel | None:
-        return next((c for c in self.config.enabled_channels if c.spec.role == "fulfillment"), None)
+        return self._fulfillment
 
     def _storefront(self, origin: str) -> Channel | None:
-        return next((c for c in self.config.enabled_channels if c.origin == origin), None)
+        return self._by_origin.get(origin)
