@@ -318,7 +318,7 @@ class _Loader:
             self.problems.append(f"{path}: must be a table, got {_toml_type(raw)}")
             return None
         fields = {field.encode_name: field for field in msgspec.structs.fields(cls)}
-        hints = typing.get_type_hints(cls)
+        hints = typing.get_type_hints(cls, include_extras=True)
         values: dict[str, Any] = {}
         before = len(self.problems)
         for key in raw:

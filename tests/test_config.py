@@ -404,6 +404,30 @@ def test_a_storefront_channel_must_name_its_store(tmp_path: Path) -> None:
     ]
 
 
+def test_constraints_a_platform_puts_on_its_settings_are_checked(tmp_path: Path) -> None:
+    environ = {"SHOP_TOKEN": "shpat_0d9e8f", "SHOP_HMAC": "hmac-7a6b5c"}
+    text = shopify_channel("main", "example.myshopify.com") + 'api_version = "2025-10"\n'
+    [problem] = problems(tmp_path, text, environ)
+    assert problem.startswith("channels[0].settings.api_version: expected string matching regex")
+
+
+def test_relays_and_bundles_are_checked(tmp_path: Path) -> None:
+    environ = {"SHOP_TOKEN": "shpat_0d9e8f", "SHOP_HMAC": "hmac-7a6b5c"}
+    text = (
+        shopify_channel("main", "example.myshopify.com").replace(
+            "[channels.settings]", 'relays = "nosuch"\n[channels.settings]'
+        )
+        + '[[bundles]]\nsku = "KIT"\ncomponents = { "KIT" = 1, "A" = 0 }\n'
+        + '[[bundles]]\nsku = "KIT"\ncomponents = { "B" = 2 }\n'
+    )
+    assert problems(tmp_path, text, environ) == [
+        "bundles[0].components.KIT: a bundle cannot contain itself",
+        "bundles[0].components.A: must be at least 1",
+        'bundles[1].sku: "KIT" is already a bundle in bundles[0]',
+        'channels[0].relays: "nosuch" is not another channel of this file',
+    ]
+
+
 def test_a_platform_credential_check_sees_only_what_resolved(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
