@@ -63,10 +63,6 @@ class ActorStatistics(msgspec.Struct, frozen=True):
     streams: list[StreamStatus]
     limiter: RateLimiterStatistics
 
-    def streams_failed(self, stream: str) -> bool:
-        """Whether the last run of ``stream`` ended in an error."""
-        return any(s.stream == stream and s.last_error is not None for s in self.streams)
-
 
 class CallGate:
     """The door every outbound call goes through: closed while paused, paced by the limiter."""
@@ -284,9 +280,9 @@ class ChannelActor:
                     await self._sync(connector, stream)
                     # Writes the hub queued while this ran may have found the mailbox full.
                     self._outbox_requested = True
+                self._busy = False
                 self.worked.set()
                 self.worked = trio.Event()
-                self._busy = False
         finally:
             self._worker_done.set()
 

@@ -10,16 +10,18 @@ takes the waiting records in batches, asks each record's platform what it means
   (``order.create`` on the provider, keyed by its origin and store order id), skipped, or
   held with its reason; a later cancellation of an imported order cancels it at the provider;
 - the provider's **stock** and every import change what each store should show
-  (:mod:`actors.rules.inventory`); only changed quantities are queued (``inventory.set``),
-  and every ``[inventory] reconcile`` interval every target is, for each store to be compared
-  with and corrected where it drifted;
+  (:mod:`actors.rules.inventory`); only changed quantities are queued (``inventory.set``).
+  Every ``[inventory] reconcile`` interval, every target is queued to every store, changed or
+  not, so that a store that drifted is corrected;
 - the provider's **shipments** become store fulfillments on the store the order came from
   (``fulfillment.create``, keyed by shipment id, so a shipment is written once ever).
 
 Everything a batch decides (order decisions, reservations, stock, pushed quantities, queued
 writes, held exceptions) is applied in one transaction together with marking its records
-processed, so a crash at any point either loses nothing or redoes the whole batch, and queued
-writes are keyed so that redoing one queues nothing twice. After the transaction the hub
+processed, so a crash at any point either loses nothing or redoes the whole batch. Writes that
+must happen once are keyed by what they are about (an order, a shipment, a product), so
+redoing a batch queues nothing twice; a stock write has a key of its own, and a redone batch
+writes the same absolute quantities again, which changes nothing. After the transaction the hub
 tells each channel with new writes to drain its outbox.
 """
 
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 import msgspec
@@ -70,9 +72,14 @@ BATCH = 200
 """Records decided per transaction: large enough to amortise the commit, small enough that a
 sale's stock change reaches the stores without waiting behind a long backlog."""
 
-RELEASED_BY_RELOAD = frozenset({"unmapped_ship_method", "inactive_ship_method", "unknown_sku"})
+RETRY_SECONDS = 5.0
+"""Wait after a batch that failed to apply before the hub reloads and tries again."""
+
+RELEASED_BY_RELOAD = frozenset(
+    {"unmapped_ship_method", "inactive_ship_method", "unknown_sku", "no_fulfillment_provider"}
+)
 """Hold reasons a configuration change can cure: those orders are decided again on reload.
-An oversell or a review hold waits for an operator."""
+An oversell waits for an operator, or for a new version of the order from its store."""
 
 
 class Hub:
@@ -96,6 +103,8 @@ class Hub:
         self._recheck_holds = False
         self._reconcile_due = False
         self._draining = False
+        self._shown: dict[str, set[str]] = {}
+        """Per channel, SKUs to write to it again in this batch even if unchanged."""
         self.changed = trio.Event()
         """Set when a batch has been committed or the hub has gone idle (then replaced by a
         fresh event): lets a caller wait for the hub's next step without polling."""
@@ -136,7 +145,16 @@ class Hub:
             task_status.started()
             while True:
                 self._draining = True
-                await self._drain()
+                try:
+                    await self._drain()
+                except Exception:
+                    # The store has none of the failed batch, the memory may have some of it:
+                    # reload it from the store and try again, without stopping the channels.
+                    log.exception("hub_batch_failed", retry_in=RETRY_SECONDS)
+                    self._shown = {}
+                    await trio.sleep(RETRY_SECONDS)
+                    self._pool = Pool(await self._store.hub_snapshot())
+                    continue
                 self._draining = False
                 self._changed()
                 await self._doorbell.receive()
@@ -150,7 +168,8 @@ class Hub:
     async def _drain(self) -> None:
         if self._recheck_holds:
             self._recheck_holds = False
-            await self._commit(self._release_holds(), [])
+            changes, skus = self._release_holds()
+            await self._commit(changes, [], skus)
         if self._reconcile_due:
             self._reconcile_due = False
             changes = HubChanges()
@@ -159,26 +178,42 @@ class Hub:
         while records := await self._store.pending_records(BATCH):
             await self._commit(HubChanges(), records)
 
-    async def _commit(self, changes: HubChanges, records: list[StoredRecord]) -> None:
+    async def _commit(
+        self, changes: HubChanges, records: list[StoredRecord], forced: Iterable[str] = ()
+    ) -> None:
+        """Decide ``records`` and apply it all with ``changes`` in one transaction; the stock
+        of ``forced`` SKUs is recomputed too."""
         meanings = [(record, self._interpret(changes, record)) for record in records]
         stock_reads = [
             record.updated_at
             for record, (_, values) in meanings
             if any(isinstance(value, InventoryLevel) for value in values)
         ]
-        changed_skus: set[str] = set()
+        changed_skus = set(forced)
         if stock_reads:
-            # A stock read that began after an order was created at the provider counts it:
-            # its reservation ends, or the units would be subtracted twice.
-            for origin, store_order_id in await self._store.counted_reservations(min(stock_reads)):
-                changed_skus |= self.pool.release(changes, origin, store_order_id)
+            # A stock read that began after an order was created at the provider counts its
+            # units: the reservation ends, or they would be subtracted twice. Only for SKUs
+            # this batch read: another SKU's count is still from before the order.
+            read = {
+                value.sku
+                for _, (_, values) in meanings
+                for value in values
+                if isinstance(value, InventoryLevel)
+            }
+            for origin, store_order_id, sku in await self._store.counted_reservations(
+                min(stock_reads)
+            ):
+                if sku in read:
+                    changed_skus |= self.pool.release(changes, origin, store_order_id, sku)
         for record, (channel, values) in meanings:
             changes.processed.append(record.id)
             if channel is not None:
                 changed_skus |= self._take(changes, channel, values)
         changed_skus |= {r.sku for r in changes.reservations}
+        changed_skus |= {sku for skus in self._shown.values() for sku in skus}
         arrived = min((r.received_at for r in records), default=None)
         self._queue_stock(changes, changed_skus, arrived)
+        self._shown = {}
         await self._store.apply_hub_changes(changes, self._now())
         for record in records:
             self._metrics.records_synced.labels(record.channel, record.stream, "in").inc()
@@ -209,6 +244,14 @@ class Hub:
         except RecordError as exc:
             held = HeldException(
                 channel.name, record.stream, exc.entity, exc.reason, str(exc), record.body
+            )
+            changes.exceptions.append(held)
+            return channel, []
+        except Exception as exc:  # a connector's bug must not stop every channel's records
+            log.exception("interpret_failed", channel=channel.name, record=record.id)
+            detail = f"{type(exc).__name__}: {exc}"
+            held = HeldException(
+                channel.name, record.stream, None, "interpret_failed", detail, record.body
             )
             changes.exceptions.append(held)
             return channel, []
@@ -280,8 +323,9 @@ class Hub:
             self._hold(changes, channel, order, decision.reason, decision.detail)
             return self._shown_again(channel, order)
         if provider is None:
-            log.warning("no_fulfillment_provider", channel=channel.name, order=order.reference_id)
-            return set()
+            detail = "no fulfillment provider is configured (or enabled) to create it in"
+            self._hold(changes, channel, order, "no_fulfillment_provider", detail)
+            return self._shown_again(channel, order)
         return self._import(changes, channel, provider, order, decision)
 
     def _import(
@@ -297,14 +341,17 @@ class Hub:
             skus = ", ".join(line.sku for line in unknown)
             self._hold(changes, channel, order, "unknown_sku", f"SKUs not at the provider: {skus}")
             return self._shown_again(channel, order)
+        quantities: dict[str, int] = {}
+        for line in order.lines:
+            quantities[line.sku] = quantities.get(line.sku, 0) + line.quantity
         short = [
-            line.sku
-            for line in order.lines
-            if self.pool.knows_stock(line.sku) and self.pool.sellable(line.sku) < line.quantity
+            sku
+            for sku, units in quantities.items()
+            if self.pool.knows_stock(sku) and self.pool.sellable(sku) < units
         ]
         if short:
             self._metrics.oversells.labels(channel.name).inc()
-            detail = "takes below zero: " + ", ".join(sorted(set(short)))
+            detail = "takes below zero: " + ", ".join(sorted(short))
             self._hold(changes, channel, order, "oversell", detail)
             return self._shown_again(channel, order)
         for line in unknown:
@@ -319,9 +366,6 @@ class Hub:
         key = f"order:{order.origin}:{order.store_order_id}"
         routed = msgspec.structs.replace(order, shipping_method=decision.ship_option)
         self._queue(changes, provider, "order.create", key, routed)
-        quantities: dict[str, int] = {}
-        for line in order.lines:
-            quantities[line.sku] = quantities.get(line.sku, 0) + line.quantity
         self.pool.reserve(
             changes,
             [
@@ -333,13 +377,11 @@ class Hub:
         return set(quantities)
 
     def _shown_again(self, channel: Channel, order: Order) -> set[str]:
-        """The SKUs of an order the hub does not route, forgotten as pushed to its store: the
-        store changed what it shows for them by itself (checkout took the units off), while
-        the pool did not change, so the store is told the pool's quantities again."""
+        """The SKUs of an order the hub does not route, to be written to its store again even
+        if unchanged: the store changed what it shows for them by itself (checkout took the
+        units off), while the pool did not change."""
         skus = {line.sku for line in order.lines}
-        pushed = self.pool.pushed[channel.name]
-        for sku in skus:
-            pushed.pop(sku, None)
+        self._shown.setdefault(channel.name, set()).update(skus)
         return skus
 
     def _cancel(self, changes: HubChanges, channel: Channel, order: Order) -> set[str]:
@@ -393,6 +435,8 @@ class Hub:
             targets = {sku: stock_rules.posted(n, threshold) for sku, n in quantities.items()}
             last = self.pool.pushed[channel.name]
             differing = dict(targets) if reconcile else stock_rules.changed(targets, last)
+            shown = self._shown.get(channel.name, set())
+            differing |= {sku: n for sku, n in targets.items() if sku in shown}
             review = channel.config.review_threshold or None
             for sku, target in list(differing.items()):
                 if stock_rules.needs_review(last.get(sku), target, review):
@@ -441,16 +485,19 @@ class Hub:
                 return twin
         return None
 
-    def _release_holds(self) -> HubChanges:
+    def _release_holds(self) -> tuple[HubChanges, set[str]]:
+        """Decide again the held orders a new configuration may release; the changes, and the
+        SKUs whose stock that moved."""
         changes = HubChanges()
+        skus: set[str] = set()
         for entry in list(self.pool.orders.values()):
             if entry.state != "held" or entry.reason not in RELEASED_BY_RELOAD:
                 continue
             channel = self._channel(entry.channel)
             if channel is not None:
                 order = msgspec.json.decode(entry.body, type=Order)
-                self._decide(changes, channel, order)
-        return changes
+                skus |= self._decide(changes, channel, order)
+        return changes, skus
 
     def _hold(
         self, changes: HubChanges, channel: Channel, order: Order, reason: str, detail: str

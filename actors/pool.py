@@ -2,10 +2,10 @@
 the state store.
 
 :class:`Pool` is loaded from a :class:`~daemon.store.HubSnapshot` when the hub starts and
-changed only through :meth:`Pool.record`, which also notes each change in the batch's
-:class:`~daemon.store.HubChanges`; the hub applies those durably in one transaction, so the
-memory never runs ahead of the store for longer than one batch (a failed apply restarts the
-hub, which reloads).
+changed only through its methods that take the batch's :class:`~daemon.store.HubChanges`,
+which note each change there too; the hub applies those durably in one transaction, so the
+memory never runs ahead of the store for longer than one batch (a failed batch makes the hub
+reload the pool from the store and try again).
 """
 
 from __future__ import annotations
@@ -88,13 +88,20 @@ class Pool:
             self._reserve(reservation)
             changes.reservations.append(reservation)
 
-    def release(self, changes: HubChanges, origin: str, store_order_id: str) -> set[str]:
-        """End the order's reservations; returns the SKUs whose sellable count changed."""
-        ended = self.reservations.pop((origin, store_order_id), [])
+    def release(
+        self, changes: HubChanges, origin: str, store_order_id: str, sku: str | None = None
+    ) -> set[str]:
+        """End the order's reservations (of ``sku`` only, if given); returns the SKUs whose
+        sellable count changed."""
+        held = self.reservations.pop((origin, store_order_id), [])
+        ended = [r for r in held if sku is None or r.sku == sku]
+        kept = [r for r in held if r not in ended]
+        if kept:
+            self.reservations[(origin, store_order_id)] = kept
         for reservation in ended:
             self.reserved[reservation.sku] -= reservation.quantity
         if ended:
-            changes.released.append((origin, store_order_id))
+            changes.released.append((origin, store_order_id, sku))
         return {r.sku for r in ended}
 
     def record_stock(self, changes: HubChanges, rows: Iterable[StockRow]) -> None:

@@ -23,6 +23,7 @@ import trio
 from actors.channel import StreamStatus as ActorStreamStatus
 from actors.hub import Hub
 from actors.messages import DrainOutbox, InboundEvent, Message, Pause, Resume, SyncNow
+from actors.pool import order_number
 from connectors.errors import InvalidSignature, RecordError
 from connectors.model import Order
 from daemon import control
@@ -380,7 +381,7 @@ class Daemon:
         if not orders:
             return ControlResponse(ok=False, lines=["import needs at least one order id"])
         before = {order: self._decision(slot.channel, order) for order in orders}
-        await self._sync_and_settle(slot, "orders")
+        await self.sync_and_settle(slot.name, "orders")
         lines, ok = [], True
         for order in orders:
             entry = self._decision(slot.channel, order)
@@ -388,34 +389,59 @@ class Daemon:
             lines.append(f"{order}: {_describe(entry, before[order])}")
         return ControlResponse(ok=ok, lines=lines)
 
-    async def _sync_and_settle(self, slot: ChannelSlot, stream: str) -> None:
-        """Run a sync of ``stream`` now and wait until it ended and the hub took what it read."""
+    async def sync_and_settle(self, channel: str, stream: str) -> None:
+        """Run a sync of ``channel``'s ``stream`` now, and return once a run that began after
+        the request has ended (well or not) and the hub has taken what it read; at most
+        ``IMPORT_WAIT_SECONDS``."""
+        slot = self.supervisor.slot(channel)
+        if slot is None or slot.actor is None:
+            return
         actor = slot.actor
-        assert actor is not None
+        registry = self.metrics.registry
 
-        def runs() -> datetime | None:
-            return next(s.last_success_at for s in actor.statistics().streams if s.stream == stream)
+        def runs() -> float:
+            return sum(
+                registry.get_sample_value(
+                    "shelfsync_sync_runs_total",
+                    {"channel": channel, "stream": stream, "outcome": outcome},
+                )
+                or 0.0
+                for outcome in ("ok", "failed")
+            )
+
+        def done(started: float) -> bool:
+            # A run under way when asked ends first; the request then waits in ``pending``
+            # (once taken from the mailbox) until the next run takes it.
+            stats = actor.statistics()
+            return (
+                slot.mailbox_depth == 0
+                and runs() > started
+                and stream not in stats.pending
+                and not stats.busy
+            )
 
         started = runs()
         await self._tell(slot, SyncNow(stream=stream))
         with trio.move_on_after(IMPORT_WAIT_SECONDS):
-            while runs() == started and not actor.statistics().streams_failed(stream):
+            while not done(started):
                 await actor.worked.wait()
             while self.hub.busy:
                 await self.hub.changed.wait()
 
     def _decision(self, channel: Channel, order: str) -> OrderEntry | None:
-        origin = channel.origin
+        """The hub's decision about ``channel``'s order named by its id or its number."""
         pool = self.hub.pool
-        if origin is not None and (found := pool.order(origin, order)) is not None:
+        if channel.origin is not None and (found := pool.order(channel.origin, order)) is not None:
             return found
-        for entry in pool.orders.values():
-            if entry.channel == channel.name and order in (
-                entry.store_order_id,
-                _order_number(entry),
-            ):
-                return entry
-        return None
+        return pool.imported_numbers.get((channel.name, order_number(order))) or next(
+            (
+                entry
+                for entry in pool.orders.values()
+                if entry.channel == channel.name
+                and order_number(_number_of(entry)) == order_number(order)
+            ),
+            None,
+        )
 
     async def _tell(self, slot: ChannelSlot, message: Message) -> bool:
         assert self._supervisor is not None
@@ -523,7 +549,7 @@ IMPORT_WAIT_SECONDS = 120.0
 """How long ``ctl import`` waits for the orders read and the hub's decisions."""
 
 
-def _order_number(entry: OrderEntry) -> str:
+def _number_of(entry: OrderEntry) -> str:
     return msgspec.json.decode(entry.body, type=Order).reference_id
 
 

@@ -125,8 +125,8 @@ class HubChanges(msgspec.Struct):
     processed: list[int] = msgspec.field(default_factory=list)
     orders: list[OrderEntry] = msgspec.field(default_factory=list)
     reservations: list[Reservation] = msgspec.field(default_factory=list)
-    released: list[tuple[str, str]] = msgspec.field(default_factory=list)
-    """``(origin, store_order_id)`` whose reservations end."""
+    released: list[tuple[str, str, str | None]] = msgspec.field(default_factory=list)
+    """``(origin, store_order_id, sku)`` whose reservations end (every SKU's if None)."""
     stock: list[StockRow] = msgspec.field(default_factory=list)
     pushed: list[PushedRow] = msgspec.field(default_factory=list)
     catalog: list[str] = msgspec.field(default_factory=list)
@@ -213,9 +213,9 @@ class StateStore(Protocol):
         """Apply ``changes`` and mark its records processed, atomically; queued writes whose
         key is already in their channel's outbox are not queued again."""
 
-    async def counted_reservations(self, read_before: datetime) -> list[tuple[str, str]]:
-        """``(origin, store_order_id)`` of reservations whose fulfillment order was created
-        before ``read_before``: a stock read started then already counts their units."""
+    async def counted_reservations(self, read_before: datetime) -> list[tuple[str, str, str]]:
+        """``(origin, store_order_id, sku)`` of reservations whose fulfillment order was
+        created before ``read_before``: a stock read started then already counts their units."""
 
     async def aclose(self) -> None: ...
 

@@ -368,8 +368,9 @@ class SqliteStore:
                 ],
             )
             db.executemany(
-                "DELETE FROM reservations WHERE origin = ? AND store_order_id = ?",
-                changes.released,
+                "DELETE FROM reservations WHERE origin = ? AND store_order_id = ?"
+                " AND (? IS NULL OR sku = ?)",
+                [(origin, order, sku, sku) for origin, order, sku in changes.released],
             )
             db.executemany(
                 "INSERT OR REPLACE INTO reservations (origin, store_order_id, sku, quantity,"
@@ -416,16 +417,16 @@ class SqliteStore:
 
         await self._transaction(work)
 
-    async def counted_reservations(self, read_before: datetime) -> list[tuple[str, str]]:
+    async def counted_reservations(self, read_before: datetime) -> list[tuple[str, str, str]]:
         rows = await self._transaction(
             lambda db: db.execute(
-                "SELECT DISTINCT r.origin, r.store_order_id FROM reservations r JOIN outbox o"
+                "SELECT r.origin, r.store_order_id, r.sku FROM reservations r JOIN outbox o"
                 " ON o.channel = r.write_channel AND o.idempotency_key = r.write_key"
                 " WHERE o.done_at IS NOT NULL AND o.done_at < ?",
                 (_iso(read_before),),
             ).fetchall()
         )
-        return [(origin, store_order_id) for origin, store_order_id in rows]
+        return [(origin, store_order_id, sku) for origin, store_order_id, sku in rows]
 
     async def aclose(self) -> None:
         async with self._lock:

@@ -23,7 +23,6 @@ import pytest
 import trio
 
 from actors.channel import ChannelActor
-from actors.messages import SyncNow
 from connectors.sandbox_server import SandboxOptions
 from connectors.shipbob import sandbox as shipbob_sandbox
 from connectors.shipbob.sandbox_state import SANDBOX_TOKEN
@@ -101,25 +100,8 @@ class Shop(msgspec.Struct):
 
     async def sync(self, channel: str, stream: str) -> None:
         """Sync one stream now and wait until the run and what the hub made of it are done."""
-        before = self.last_success(channel, stream)
-        slot = self.daemon.supervisor.slot(channel)
-        assert slot is not None
-        await slot.send.send(SyncNow(stream))
-
-        def done() -> bool:
-            # A run already under way when asked may end first: only a run that began after
-            # the request counts, so the request must have been taken from the mailbox, and
-            # no run of the stream be waiting or under way.
-            stats = self.actor(channel).statistics()
-            return (
-                slot.mailbox_depth == 0
-                and self.last_success(channel, stream) != before
-                and stream not in stats.pending
-                and not stats.busy
-                and not self.daemon.hub.busy
-            )
-
-        await self.until(done)
+        with trio.fail_after(10):
+            await self.daemon.sync_and_settle(channel, stream)
 
     async def until(self, check: Callable[[], bool | Awaitable[bool]], seconds: float = 10) -> None:
         await until(self, check, seconds)
