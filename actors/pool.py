@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 import msgspec
 
+from actors.rules import inventory as stock_rules
 from connectors.model import Order
 from daemon.store import (
     HubChanges,
@@ -62,8 +63,7 @@ class Pool:
     def sellable(self, sku: str) -> int:
         """Fulfillable minus exception over every location, minus reservations (0 for a SKU the
         provider has never reported)."""
-        levels = self.stock.get(sku, {}).values()
-        return sum(row.fulfillable - row.exception for row in levels) - self.reserved[sku]
+        return stock_rules.sellable(self.stock.get(sku, {}).values(), self.reserved[sku])
 
     def held(self) -> Counter[tuple[str, str]]:
         """Held orders per ``(channel, reason)``."""

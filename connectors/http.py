@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 import httpx
-import msgspec
 
-from connectors.errors import AuthFailed, RateLimited, RecordError, Retryable
+from connectors.base import decode_strictly
+from connectors.errors import AuthFailed, RateLimited, Retryable
 
 T = TypeVar("T")
 
@@ -61,11 +61,6 @@ def check_status(response: httpx.Response, what: str, *retry_after_headers: str)
 
 
 def decode_body(content: bytes, type_: type[T], what: str, entity: str) -> T:
-    """``content`` (JSON) strictly as ``type_``; one that does not decode is a ``RecordError``
-    about ``entity`` (reason ``schema``) whose message names the field path."""
-    try:
-        return msgspec.json.decode(content, type=type_)
-    except msgspec.DecodeError as exc:  # ValidationError included: both carry the field path
-        raise RecordError(
-            f"{what}: unexpected payload: {exc}", entity=entity, reason="schema"
-        ) from None
+    """A response body (JSON) strictly as ``type_``; one that does not decode is a
+    ``RecordError`` about ``entity`` (reason ``schema``) whose message names the field path."""
+    return decode_strictly(content, type_, what=f"{what}: unexpected payload", entity=entity)

@@ -8,11 +8,21 @@ only what differs and :func:`needs_review` to hold a suspicious jump.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Protocol
 
-from connectors.model import BundleComponent, InventoryLevel
+from connectors.model import BundleComponent
 
 
-def sellable(levels: Iterable[InventoryLevel], reserved: int = 0) -> int:
+class Counts(Protocol):
+    """One location's counts of a SKU (a canonical ``InventoryLevel``, a stored stock row)."""
+
+    @property
+    def fulfillable(self) -> int: ...
+    @property
+    def exception(self) -> int: ...
+
+
+def sellable(levels: Iterable[Counts], reserved: int = 0) -> int:
     """Units of one SKU that can be sold: fulfillable minus exception over every fulfillment
     center, minus ``reserved`` (units of orders accepted here that the provider has not counted
     yet). Negative when more is promised than there is: an oversell."""
