@@ -533,7 +533,7 @@ class Hub:
             body=msgspec.json.encode(order),
             updated_at=order.updated_at,
         )
-        self.pool.record_order(changes, entry)
+        self.pool.record_order(changes, entry, order.reference_id)
 
     def _queue(
         self,

@@ -36,6 +36,7 @@ def order_number(reference: str) -> str:
 class Pool:
     def __init__(self, snapshot: HubSnapshot) -> None:
         self.orders: dict[tuple[str, str], OrderEntry] = {}
+        self._held: Counter[tuple[str, str]] = Counter()
         self.imported_numbers: dict[tuple[str, str], OrderEntry] = {}
         """``(channel, order number)`` → the order imported under it (see :func:`order_number`)."""
         for entry in snapshot.orders:
@@ -66,22 +67,28 @@ class Pool:
         return stock_rules.sellable(self.stock.get(sku, {}).values(), self.reserved[sku])
 
     def held(self) -> Counter[tuple[str, str]]:
-        """Held orders per ``(channel, reason)``."""
-        return Counter(
-            (o.channel, o.reason or "") for o in self.orders.values() if o.state == "held"
-        )
+        """Held orders per ``(channel, reason)`` (kept up to date, not counted on each call)."""
+        return +self._held
 
     # -- changing (each also noted in ``changes``) ---------------------------------------------
 
-    def record_order(self, changes: HubChanges, entry: OrderEntry) -> None:
-        self._remember(entry)
+    def record_order(self, changes: HubChanges, entry: OrderEntry, reference_id: str) -> None:
+        """Note the decision ``entry`` about the order whose number is ``reference_id``."""
+        self._remember(entry, reference_id)
         changes.orders.append(entry)
 
-    def _remember(self, entry: OrderEntry) -> None:
-        self.orders[(entry.origin, entry.store_order_id)] = entry
+    def _remember(self, entry: OrderEntry, reference_id: str | None = None) -> None:
+        key = (entry.origin, entry.store_order_id)
+        before = self.orders.get(key)
+        if before is not None and before.state == "held":
+            self._held[(before.channel, before.reason or "")] -= 1
+        if entry.state == "held":
+            self._held[(entry.channel, entry.reason or "")] += 1
+        self.orders[key] = entry
         if entry.state in ("imported", "cancelled"):
-            number = order_number(msgspec.json.decode(entry.body, type=Order).reference_id)
-            self.imported_numbers[(entry.channel, number)] = entry
+            if reference_id is None:
+                reference_id = msgspec.json.decode(entry.body, type=Order).reference_id
+            self.imported_numbers[(entry.channel, order_number(reference_id))] = entry
 
     def reserve(self, changes: HubChanges, reservations: Iterable[Reservation]) -> None:
         for reservation in reservations:

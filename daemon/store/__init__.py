@@ -211,7 +211,8 @@ class StateStore(Protocol):
 
     async def apply_hub_changes(self, changes: HubChanges, at: datetime) -> None:
         """Apply ``changes`` and mark its records processed, atomically; queued writes whose
-        key is already in their channel's outbox are not queued again."""
+        key is already in their channel's outbox are not queued again, and the open hold of an
+        order decided again and no longer held is resolved."""
 
     async def counted_reservations(self, read_before: datetime) -> list[tuple[str, str, str]]:
         """``(origin, store_order_id, sku)`` of reservations whose fulfillment order was

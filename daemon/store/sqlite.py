@@ -408,6 +408,16 @@ class SqliteStore:
                     for q in changes.writes
                 ],
             )
+            # An order decided again, no longer held for a reason: that hold is resolved, not
+            # left open (a new reason is recorded below as an exception of its own).
+            db.executemany(
+                "UPDATE exceptions SET resolved_at = ? WHERE channel = ? AND stream = 'orders'"
+                " AND entity = ? AND resolved_at IS NULL AND reason IS NOT ?",
+                [
+                    (stamp, o.channel, o.store_order_id, o.reason if o.state == "held" else None)
+                    for o in changes.orders
+                ],
+            )
             for held in changes.exceptions:
                 _record_exception(db, held, at)
             db.executemany(

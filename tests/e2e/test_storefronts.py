@@ -67,12 +67,18 @@ async def test_an_unmapped_method_holds_the_order_until_the_mapping_is_fixed(sho
     held = shop.daemon.metrics.orders_held.labels("web", "unmapped_ship_method")
     assert held._value.get() >= 1
     assert shipbob_order(shop, order) is None
+    [status] = await shop.daemon.status("web")
+    open_before = status.open_exceptions
 
     mapped = {**shop.tables["web"]["ship_methods"], "Express": {"ship_option": "2-Day"}}
     await shop.rewrite_config(ship_methods=mapped)
     await shop.until(lambda: shipbob_order(shop, order) is not None)
     assert shipbob_order(shop, order).shipping_method == "2-Day"
     assert decision(shop, order) == "imported:None"
+    # Its hold is resolved, not left open for an operator (others the reload decided again
+    # may be held for another reason now, each its own exception).
+    [status] = await shop.daemon.status("web")
+    assert status.open_exceptions == open_before - 1
 
 
 async def test_a_store_cancellation_cancels_the_fulfillment_order(shop: Shop) -> None:
