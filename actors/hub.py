@@ -105,6 +105,8 @@ class Hub:
         self._draining = False
         self._shown: dict[str, set[str]] = {}
         """Per channel, SKUs to write to it again in this batch even if unchanged."""
+        self._oversold: list[str] = []
+        """The channel of each order this batch held as an oversell."""
         self.changed = trio.Event()
         """Set when a batch has been committed or the hub has gone idle (then replaced by a
         fresh event): lets a caller wait for the hub's next step without polling."""
@@ -151,7 +153,7 @@ class Hub:
                     # The store has none of the failed batch, the memory may have some of it:
                     # reload it from the store and try again, without stopping the channels.
                     log.exception("hub_batch_failed", retry_in=RETRY_SECONDS)
-                    self._shown = {}
+                    self._shown, self._oversold = {}, []
                     await trio.sleep(RETRY_SECONDS)
                     self._pool = Pool(await self._store.hub_snapshot())
                     continue
@@ -214,7 +216,10 @@ class Hub:
         arrived = min((r.received_at for r in records), default=None)
         self._queue_stock(changes, changed_skus, arrived)
         self._shown = {}
+        oversold, self._oversold = self._oversold, []
         await self._store.apply_hub_changes(changes, self._now())
+        for channel_name in oversold:
+            self._metrics.oversells.labels(channel_name).inc()
         for record in records:
             self._metrics.records_synced.labels(record.channel, record.stream, "in").inc()
         self._publish_holds()
@@ -350,7 +355,7 @@ class Hub:
             if self.pool.knows_stock(sku) and self.pool.sellable(sku) < units
         ]
         if short:
-            self._metrics.oversells.labels(channel.name).inc()
+            self._oversold.append(channel.name)  # counted once the batch is committed
             detail = "takes below zero: " + ", ".join(sorted(short))
             self._hold(changes, channel, order, "oversell", detail)
             return self._shown_again(channel, order)
