@@ -37,6 +37,7 @@ import structlog
 import trio
 
 from actors.pool import Pool, order_number
+from actors.rules import bundles as bundle_rules
 from actors.rules import inventory as stock_rules
 from actors.rules.orders import Hold, Import, Skip, decide
 from connectors.base import RemoteWrite
@@ -287,6 +288,8 @@ class Hub:
     def _take_item(self, changes: HubChanges, channel: Channel, item: Item) -> None:
         if not channel.config.auto_create_products or item.sku in self.pool.catalog:
             return
+        if item.sku in self._bundles:
+            return  # the warehouse ships its components: not a product of its own there
         provider = self._provider()
         if provider is None or "product.create" not in provider.spec.writes:
             return
@@ -341,13 +344,15 @@ class Hub:
         order: Order,
         decision: Import,
     ) -> set[str]:
-        unknown = [line for line in order.lines if line.sku not in self.pool.catalog]
+        # What the warehouse picks: a bundle's components, not the bundle.
+        lines = bundle_rules.expand(order.lines, self._bundles)
+        unknown = [line for line in lines if line.sku not in self.pool.catalog]
         if unknown and not channel.config.auto_create_products:
             skus = ", ".join(line.sku for line in unknown)
             self._hold(changes, channel, order, "unknown_sku", f"SKUs not at the provider: {skus}")
             return self._shown_again(channel, order)
         quantities: dict[str, int] = {}
-        for line in order.lines:
+        for line in lines:
             quantities[line.sku] = quantities.get(line.sku, 0) + line.quantity
         short = [
             sku
@@ -369,7 +374,7 @@ class Hub:
                 )
                 self._queue(changes, provider, "product.create", f"product:{line.sku}", item)
         key = f"order:{order.origin}:{order.store_order_id}"
-        routed = msgspec.structs.replace(order, shipping_method=decision.ship_option)
+        routed = msgspec.structs.replace(order, shipping_method=decision.ship_option, lines=lines)
         self._queue(changes, provider, "order.create", key, routed)
         self.pool.reserve(
             changes,
@@ -406,7 +411,9 @@ class Hub:
         if store is None or "fulfillment.create" not in store.spec.writes:
             log.warning("shipment_without_store", origin=shipment.origin)
             return
-        push = TrackingPush(store_order_id=shipment.store_order_id, shipment=shipment)
+        push = TrackingPush(
+            store_order_id=shipment.store_order_id, shipment=self._as_sold(shipment)
+        )
         self._queue(changes, store, "fulfillment.create", f"shipment:{shipment.shipment_id}", push)
         provider = self._provider()
         if provider is not None and "tracking.uploaded" in provider.spec.writes:
@@ -415,6 +422,18 @@ class Hub:
             acknowledged = ShipmentsAcknowledged(shipment_ids=[shipment.shipment_id])
             key = f"tracking:{shipment.shipment_id}"
             self._queue(changes, provider, "tracking.uploaded", key, acknowledged)
+
+    def _as_sold(self, shipment: Shipment) -> Shipment:
+        """``shipment`` with the components of bundles the order sold named as those bundles,
+        as the store's order lines are."""
+        entry = self.pool.order(shipment.origin or "", shipment.store_order_id or "")
+        if entry is None or not self._bundles:
+            return shipment
+        ordered = msgspec.json.decode(entry.body, type=Order).lines
+        if not any(line.sku in self._bundles for line in ordered):
+            return shipment
+        lines = bundle_rules.contract(shipment.lines, ordered, self._bundles)
+        return msgspec.structs.replace(shipment, lines=lines)
 
     # -- inventory ----------------------------------------------------------------------------
 
@@ -571,6 +590,7 @@ class Hub:
         self._by_name = {c.name: c for c in enabled}
         self._by_origin = {c.origin: c for c in enabled if c.origin is not None}
         self._fulfillment = next((c for c in enabled if c.spec.role == "fulfillment"), None)
+        self._bundles = {bundle.sku: bundle.parts for bundle in config.bundles}
 
     def _channel(self, name: str) -> Channel | None:
         return self._by_name.get(name)

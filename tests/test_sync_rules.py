@@ -8,9 +8,17 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
+from actors.rules.bundles import contract, expand
 from actors.rules.inventory import bundle_quantity, changed, needs_review, posted, sellable
 from actors.rules.orders import Hold, Import, ImportPolicy, ShipOption, Skip, decide
-from connectors.model import Address, BundleComponent, InventoryLevel, Order, OrderLine
+from connectors.model import (
+    Address,
+    BundleComponent,
+    InventoryLevel,
+    Order,
+    OrderLine,
+    ShipmentLine,
+)
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 POLICY = ImportPolicy(ship_methods={"Standard": ShipOption("Ground")})
@@ -127,3 +135,30 @@ def test_only_changed_targets_are_written_and_big_jumps_are_reviewed() -> None:
     assert changed({"A": 3, "B": 4, "C": 0}, {"A": 3, "B": 5}) == {"B": 4, "C": 0}
     assert needs_review(100, 10, 50) and not needs_review(100, 60, 50)
     assert not needs_review(None, 10_000, 50) and not needs_review(100, 0, None)
+
+
+KIT = {"KIT": [BundleComponent("A", 2), BundleComponent("B", 1)]}
+
+
+def test_a_bundle_line_is_picked_as_its_components_and_shipped_back_as_the_bundle() -> None:
+    sold = [OrderLine(sku="KIT", quantity=3, name="Kit"), OrderLine(sku="C", quantity=1, name="C")]
+    picked = expand(sold, KIT)
+    assert [(line.sku, line.quantity) for line in picked] == [("A", 6), ("B", 3), ("C", 1)]
+    # A split shipment: two kits and C in one package, the third kit in another.
+    first = contract([ShipmentLine("A", 4), ShipmentLine("B", 2), ShipmentLine("C", 1)], sold, KIT)
+    assert [(line.sku, line.quantity) for line in first] == [("KIT", 2), ("C", 1)]
+    # Components that make no whole bundle are named as they are.
+    odd = contract([ShipmentLine("A", 3), ShipmentLine("B", 1)], sold, KIT)
+    assert [(line.sku, line.quantity) for line in odd] == [("KIT", 1), ("A", 1)]
+
+
+@given(st.integers(min_value=1, max_value=20), st.integers(min_value=0, max_value=5))
+def test_contracting_what_expanding_picked_gives_back_the_order(kits: int, others: int) -> None:
+    sold = [OrderLine(sku="KIT", quantity=kits, name="Kit")]
+    if others:
+        sold.append(OrderLine(sku="C", quantity=others, name="C"))
+    picked = [ShipmentLine(line.sku, line.quantity) for line in expand(sold, KIT)]
+    back = contract(picked, sold, KIT)
+    assert [(line.sku, line.quantity) for line in back] == [
+        (line.sku, line.quantity) for line in sold
+    ]

@@ -1,5 +1,6 @@
 """What a store is told about stock, over the full daemon: bundles floored by their scarcest
-component, the safety threshold, and a jump held for review instead of written."""
+component (and sold as their components), the safety threshold, and a jump held for review
+instead of written."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Shop
-from tests.e2e.shopping import available, receive, shipbob_sellable, shipbob_skus
+from tests.e2e.shopping import (
+    available,
+    place,
+    receive,
+    ship,
+    shipbob_order,
+    shipbob_sellable,
+    shipbob_skus,
+    trackings,
+)
 from tests.e2e.storefronts import ShopifyStore, Storefront
 
 THRESHOLD = 3
@@ -46,7 +56,7 @@ def told(shop: Shop, sku: str) -> int:
 
 
 async def test_a_bundle_shows_what_its_scarcest_component_allows(shop: Shop) -> None:
-    await stock(shop, **{PART_A: 7, PART_B: 10, KIT: 0})
+    await stock(shop, **{PART_A: 30, PART_B: 20})
 
     def kits() -> int:
         bundles = min(shipbob_sellable(shop, PART_A) // 2, shipbob_sellable(shop, PART_B))
@@ -58,7 +68,8 @@ async def test_a_bundle_shows_what_its_scarcest_component_allows(shop: Shop) -> 
         told(shop, PART_A),
         told(shop, PART_B),
     )
-    await stock(shop, **{PART_A: 2})  # one kit's worth: below the threshold
+    committed = 30 - shipbob_sellable(shop, PART_A)  # what the seeded orders hold
+    await stock(shop, **{PART_A: committed + 2})  # one kit's worth: below the threshold
     await shop.until(lambda: available(shop, KIT) == kits() == 0)
 
 
@@ -82,3 +93,27 @@ async def test_a_jump_over_the_review_threshold_is_held_not_written(shop: Shop) 
     assert status.open_exceptions >= 1
     await stock(shop, **{BIG: 20 + REVIEW})  # exactly the threshold from what it was told
     await shop.until(lambda: available(shop, BIG) == told(shop, BIG) == before + REVIEW)
+
+
+async def test_a_bundle_sold_is_picked_as_its_components_and_fulfilled_as_sold(shop: Shop) -> None:
+    await stock(shop, **{PART_A: 30, PART_B: 20})
+    await shop.until(lambda: available(shop, PART_B) == told(shop, PART_B))
+    before = {sku: shipbob_sellable(shop, sku) for sku in (PART_A, PART_B)}
+    order = await place(shop, KIT, 2)
+    await shop.sync("web", "orders")
+    await shop.until(lambda: shipbob_order(shop, order) is not None)
+    picked = {p.sku: p.quantity for p in shipbob_order(shop, order).products}
+    assert picked == {PART_A: 4, PART_B: 2}
+    # The components the kits take are what every store is now told.
+    await shop.until(lambda: available(shop, PART_A) == before[PART_A] - 4)
+    assert KIT not in shipbob_skus(shop)  # a bundle is no product of its own at the warehouse
+    await ship(
+        shop,
+        order,
+        {
+            "products": [{"sku": PART_A, "quantity": 4}, {"sku": PART_B, "quantity": 2}],
+            "tracking_number": "1ZKIT",
+        },
+    )
+    await shop.until(lambda: trackings(shop, order) == ["1ZKIT"])
+    assert shop.store().fulfilled(order)
