@@ -1,12 +1,17 @@
-"""Shared test helpers: channels of the fake platform, and config files written as TOML."""
+"""Shared test helpers: a recording call gate, a sandbox webhook sender run in-process, channels
+of the fake platform, and config files written as TOML."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+import httpx
+import trio
 
 from connectors.base import ConnectorContext, RateSignal
 from daemon.config import Channel, ChannelConfig
@@ -102,3 +107,16 @@ def toml_config(daemon: dict[str, Any], channels: list[dict[str, Any]]) -> str:
 
 def fake_channel_table(name: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "platform": "fake", "credentials": {"token": "env:FAKE_TOKEN"}, **extra}
+
+
+@asynccontextmanager
+async def delivering_to(app: Any, receiver: Any) -> AsyncIterator[trio.Nursery]:
+    """Run the sandbox ``app``'s webhook sender (its ``run_webhooks``), delivering to the ASGI
+    ``receiver`` in-process, for the block; the nursery is yielded so that the block can stop
+    the sender by cancelling it."""
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver)) as outbound,
+        trio.open_nursery() as nursery,
+    ):
+        await nursery.start(app.run_webhooks, outbound)
+        yield nursery

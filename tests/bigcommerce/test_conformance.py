@@ -44,13 +44,13 @@ from tests.bigcommerce.conftest import (
     Receiver,
     RecordingGate,
     canonical_lines,
-    delivering_to,
     inventory_write,
     make_connector,
     open_order,
     subscribe,
     tracking_write,
 )
+from tests.helpers import delivering_to
 
 SPECS = Path(__file__).resolve().parents[2].parent / "shared/reference/specs/bigcommerce"
 FILES = {

@@ -15,10 +15,10 @@ from tests.bigcommerce.conftest import (
     BASE_URL,
     HEADERS,
     Receiver,
-    delivering_to,
     open_order,
     subscribe,
 )
+from tests.helpers import delivering_to
 
 SHOPPER = f"{BASE_URL}/_sandbox"
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -136,15 +135,3 @@ class Receiver:
         await send({"type": "http.response.start", "status": status, "headers": []})
         await send({"type": "http.response.body", "body": b""})
         self.arrived.set()
-
-
-@asynccontextmanager
-async def delivering_to(app: SandboxApp, receiver: Receiver) -> AsyncIterator[trio.Nursery]:
-    """Run ``app``'s webhook sender, delivering to ``receiver`` in-process, for the block;
-    the nursery is yielded so that the block can stop the sender by cancelling it."""
-    async with (
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver)) as outbound,
-        trio.open_nursery() as nursery,
-    ):
-        await nursery.start(app.run_webhooks, outbound)
-        yield nursery

@@ -14,7 +14,8 @@ from connectors.shipbob import webhooks
 from connectors.shipbob.client import ShipBobClient
 from connectors.shipbob.sandbox import SANDBOX_TOKEN, SandboxApp
 from connectors.shipbob.wire import CreateWebhookRequest
-from tests.shipbob.conftest import SECRET, Receiver, delivering_to, order_request
+from tests.helpers import delivering_to
+from tests.shipbob.conftest import SECRET, Receiver, order_request
 
 AUTH = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
 

@@ -18,7 +18,8 @@ from connectors.shipbob.client import ShipBobClient
 from connectors.shipbob.sandbox import SandboxApp
 from connectors.shipbob.sandbox_shipments import quantity
 from connectors.shipbob.wire import CreateWebhookRequest
-from tests.shipbob.conftest import BASE_URL, SECRET, Receiver, delivering_to, order_request
+from tests.helpers import delivering_to
+from tests.shipbob.conftest import BASE_URL, SECRET, Receiver, order_request
 
 LABEL = {"carrier": "UPS", "tracking_number": "1Z9"}
 SHIPMENT_TOPICS = [

@@ -18,7 +18,8 @@ from connectors.shipbob.client import ShipBobClient
 from connectors.shipbob.sandbox import SANDBOX_TOKEN, SandboxApp, create_app
 from connectors.shipbob.sandbox_stock import held
 from connectors.shipbob.wire import CreateWebhookRequest
-from tests.shipbob.conftest import BASE_URL, SECRET, Receiver, delivering_to, order_request
+from tests.helpers import delivering_to
+from tests.shipbob.conftest import BASE_URL, SECRET, Receiver, order_request
 
 AUTH = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
 CICERO, MORENO = 10, 28

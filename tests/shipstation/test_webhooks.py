@@ -15,7 +15,8 @@ from connectors.shipstation.connector import CONNECTOR
 from connectors.shipstation.sandbox import SandboxApp
 from connectors.shipstation.sandbox_webhooks import RETRY_SCHEDULE
 from daemon.credentials import Secret
-from tests.shipstation.conftest import AUTH, STORE_ID, WEBHOOK_SECRET, Receiver, delivering_to
+from tests.helpers import delivering_to
+from tests.shipstation.conftest import AUTH, STORE_ID, WEBHOOK_SECRET, Receiver
 
 RECEIVER = "https://shelfsync.test/webhooks/ss"
 BODY = b'{"resource_url":"https://ssapi.shipstation.com/orders?importBatch=ab12","resource_type":"ORDER_NOTIFY"}'
