@@ -34,7 +34,7 @@ SPEC = Path(__file__).parents[2].parent / "shared/reference/specs/shopify/admin-
 
 @cache
 def shopify_schema() -> GraphQLSchema:
-    """Shopify's schema, built once per session (about a second)."""
+    """Shopify's schema, built once per test run (about a second)."""
     # graphql-core 3.3 rejects Shopify's schema as a whole (implementations deprecating fields their
     # interfaces do not): a schema-design rule, not one documents depend on, so skip it.
     return build_schema(SPEC.read_text(), assume_valid=True)
