@@ -273,13 +273,15 @@ class WixConnector:
         variants = await self._variants_for(sorted(targets))
         updates: dict[str, list[wire.InventoryVariantUpdate]] = {}
         untracked: list[str] = []
-        unchanged = 0
+        unchanged = drift = 0
         for sku, variant in sorted(variants.items()):
             if not variant.stock.track_quantity:
                 untracked.append(sku)
             elif variant.stock.quantity == targets[sku]:
                 unchanged += 1
             else:
+                if variant.stock.quantity is not None:
+                    drift += abs(targets[sku] - variant.stock.quantity)
                 updates.setdefault(variant.product_id, []).append(
                     wire.InventoryVariantUpdate(
                         variant_id=variant.variant_id, quantity=targets[sku]
@@ -294,7 +296,11 @@ class WixConnector:
             summary += f"; {len(untracked)} SKUs untracked: {', '.join(untracked[:5])}"
         if missing:
             summary += f"; {len(missing)} SKUs not on this store: {', '.join(missing[:5])}"
-        return WriteResult(remote_id=None, summary=summary)
+        if push.reconcile:
+            summary += f"; {drift} units of drift corrected"
+        return WriteResult(
+            remote_id=None, summary=summary, drift_units=drift if push.reconcile else 0
+        )
 
     # --- fulfillment --------------------------------------------------------------------------
 
