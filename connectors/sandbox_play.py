@@ -10,6 +10,7 @@ or in the demo knows a platform's field names.
 
 from __future__ import annotations
 
+import abc
 from typing import Any, Protocol
 
 import httpx
@@ -68,7 +69,7 @@ class ProviderPlay(Protocol):
         """Fulfillable minus exception units per SKU, over every location."""
 
 
-class HookedStorefront:
+class HookedStorefront(abc.ABC):
     """Base of a storefront play over a sandbox served at ``base_url``, whose shoppers order
     through its ``/_sandbox/orders`` hook (:attr:`orders_hook`) and who can buy what the
     store shows stock of."""
@@ -81,8 +82,9 @@ class HookedStorefront:
     def orders_hook(self) -> str:
         return f"{self.base_url}/_sandbox/orders"
 
+    @abc.abstractmethod
     def shown_stock(self) -> dict[str, int]:
-        raise NotImplementedError
+        """What the store shows as available, per listed SKU."""
 
     def listed_skus(self) -> list[str]:
         return sorted(self.shown_stock())

@@ -10,6 +10,7 @@ platform's own id (for its hooks) and the canonical one the hub keys on.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -60,7 +61,7 @@ class Site(msgspec.Struct, frozen=True):
     stocks before it places its own."""
 
 
-class Storefront:
+class Storefront(abc.ABC):
     """One storefront channel over its sandbox; ``table`` entries override the channel's
     defaults (``ship_methods``, ``streams``, ``orders``, ...)."""
 
@@ -95,7 +96,9 @@ class Storefront:
         return self.app.state
 
     async def connect(self, http: httpx.AsyncClient) -> None:
-        """Learn what the channel needs from the sandbox (credentials, settings)."""
+        """Learn what the channel needs from the sandbox (credentials, settings); most
+        sandboxes' values are known without asking."""
+        return None
 
     def environ(self) -> dict[str, str]:
         """The variables the channel's ``env:`` credentials name, with their values."""
@@ -153,13 +156,13 @@ class Storefront:
 
     # -- what each platform does its own way ----------------------------------------------
 
+    @abc.abstractmethod
     def skus(self) -> set[str]:
         """The SKUs the store lists."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def available(self, sku: str) -> int | None:
         """The quantity of ``sku`` the store shows, or None when it keeps none for it."""
-        raise NotImplementedError
 
     def _order(
         self, sku: str, quantity: int, gift_message: str | None, shipping: str | None
@@ -169,17 +172,17 @@ class Storefront:
         lines = [{"sku": sku, "quantity": quantity}]
         return {"lines": lines} | {k: v for k, v in given.items() if v is not None}
 
+    @abc.abstractmethod
     def _placed(self, answer: Any) -> tuple[object, str, object]:
         """From the order hook's answer: the order's platform id, canonical id and number."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def trackings(self, order: Placed) -> list[str]:
         """The tracking number of each of the order's fulfillments in the store, in order."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def fulfilled(self, order: Placed) -> bool:
         """Whether the store counts the whole order as shipped."""
-        raise NotImplementedError
 
 
 class ShopifyStore(Storefront):
