@@ -44,6 +44,19 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
     )
 
 
+async def accept(
+    scope: Scope, receive: Receive, send: Send, background: Background
+) -> Request | None:
+    """The ``http`` request of ``scope``; None once any other scope has been served (the
+    lifespan runs ``background``, see :func:`run_lifespan`; websockets are not served)."""
+    if scope["type"] == "lifespan":
+        await run_lifespan(receive, send, background)
+        return None
+    if scope["type"] != "http":
+        return None
+    return await read_request(scope, receive)
+
+
 async def read_body(receive: Receive) -> bytes:
     """The whole request body, joined from every ``http.request`` message."""
     body = b""

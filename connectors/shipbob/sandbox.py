@@ -77,12 +77,9 @@ class SandboxApp:
     async def __call__(
         self, scope: sandboxkit.Scope, receive: sandboxkit.Receive, send: sandboxkit.Send
     ) -> None:
-        if scope["type"] == "lifespan":
-            await sandboxkit.run_lifespan(receive, send, self.run_webhooks)
+        request = await sandboxkit.accept(scope, receive, send, self.run_webhooks)
+        if request is None:
             return
-        if scope["type"] != "http":
-            return
-        request = await sandboxkit.read_request(scope, receive)
         status, payload, headers = await self.handle(request)
         content = b"" if payload is None else msgspec.json.encode(payload)
         self.state.requests.append(f"{request.method} {request.path} {status}")

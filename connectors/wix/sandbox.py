@@ -126,14 +126,11 @@ class WixSandbox:
     async def __call__(
         self, scope: sandboxkit.Scope, receive: sandboxkit.Receive, send: sandboxkit.Send
     ) -> None:
-        if scope["type"] == "lifespan":
-            await sandboxkit.run_lifespan(receive, send, self.run_webhooks)
+        request = await sandboxkit.accept(scope, receive, send, self.run_webhooks)
+        if request is None:
             return
-        if scope["type"] != "http":
-            return
-        body = await sandboxkit.read_body(receive)
-        method, path = scope["method"], scope["path"]
-        status, payload = await self._route(method, path, sandboxkit.header_map(scope), body)
+        method, path = request.method, request.path
+        status, payload = await self._route(method, path, request.headers, request.body)
         self.state.requests.append(
             {"method": method, "path": path, "status": status, "at": trio.current_time()}
         )
