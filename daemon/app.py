@@ -9,6 +9,7 @@ cancelled there was not committed and is picked up again on the next start.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import signal
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -291,7 +292,9 @@ class Daemon:
             await self._store.record_exception(
                 channel_name,
                 stream=None,
-                entity=exc.entity,
+                # One exception per body: the same body again counts as another attempt of
+                # it, a different one is kept beside it (not folded into the first one).
+                entity=f"{exc.entity or 'webhook'} sha256:{hashlib.sha256(body).hexdigest()[:16]}",
                 reason=exc.reason,
                 detail=str(exc),
                 payload=body,
