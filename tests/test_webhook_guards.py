@@ -5,9 +5,9 @@ no delivery, signed or not, makes the app fail (500) or leaves a half-written tr
 from __future__ import annotations
 
 import sqlite3
-from urllib.parse import quote
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import hypothesis.strategies as st
