@@ -155,6 +155,7 @@ BODIES = st.one_of(
     st.binary(max_size=300),
     st.from_regex(r"\A[{}\[\]\":,0-9a-z .\-]{0,120}\Z").map(str.encode),
 )
+# Each example is a request through the whole daemon: few examples, no deadline.
 FUZZ = settings(
     max_examples=25,
     deadline=None,
