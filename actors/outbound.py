@@ -29,9 +29,7 @@ def bound_calls(http: httpx.AsyncClient, *, limit: int, timeout: float) -> None:
         async with in_flight:
             with trio.move_on_after(timeout):
                 return await send(request, **kwargs)
-        raise httpx.TimeoutException(
-            f"no response within {timeout:g}s of sending", request=request
-        )
+        raise httpx.TimeoutException(f"no response within {timeout:g}s of sending", request=request)
 
     # Every request of the client (request, get, post, stream...) goes through ``send``, and
     # the client comes ready-made from the daemon's factory (or a test's), so this is the one
