@@ -20,8 +20,8 @@ from actors.outbound import bound_calls
 from actors.ratelimit import RateLimiter
 from connectors.base import ConnectorContext, WebhookEvent
 from connectors.registry import BUILTIN
-from daemon.app import Daemon, wall_clock
-from daemon.config import Channel, ChannelConfig, load_config
+from daemon.app import wall_clock
+from daemon.config import Channel, ChannelConfig
 from daemon.control import ControlRequest
 from daemon.credentials import Secret
 from daemon.durations import Duration
@@ -30,7 +30,8 @@ from daemon.supervisor import ChannelState
 from metrics import Metrics
 from tests.daemon_process import child_env
 from tests.five_platforms import PlatformChannel, platform_channels
-from tests.helpers import RecordingPlatform, fake_channel_table, toml_config
+from tests.helpers import RecordingPlatform, fake_channel_table
+from tests.test_http import start_daemon
 
 
 @pytest.fixture
@@ -201,20 +202,10 @@ async def test_a_webhook_the_mailbox_never_announced_is_acted_on_after_the_next_
 async def test_a_full_mailbox_keeps_webhooks_and_refuses_control_requests_whole(
     tmp_path: Path, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
 ) -> None:
-    config_path = tmp_path / "shelfsync.toml"
-    settings = {
-        "state": f"sqlite:///{tmp_path}/state.db",
-        "listen": "127.0.0.1:0",
-        "control_socket": str(tmp_path / "control.sock"),
-        "plugins": ["tests.fakeplatform"],
-        "mailbox_size": 1,
-        "max_restarts": 0,
-    }
     # A failed channel reads no mailbox: its messages wait for the next start.
     broken = fake_channel_table("shop1", settings={"crash_on_read": True})
-    config_path.write_text(toml_config(settings, [broken]))
-    daemon = Daemon(load_config(config_path, environ=child_env()))
-    await nursery.start(daemon.run)
+    running = await start_daemon(tmp_path, nursery, [broken], mailbox_size=1, max_restarts=0)
+    daemon = running.daemon
     slot = daemon.supervisor.slot("shop1")
     assert slot is not None
     await slot.wait_state(ChannelState.FAILED)
