@@ -35,6 +35,7 @@ from prometheus_client import Gauge
 
 from actors.messages import DrainOutbox, InboundEvent, Message, Pause, Resume, Stop, SyncNow
 from actors.observed import observe_calls
+from actors.outbound import bound_calls
 from actors.ratelimit import RateLimiter, RateLimiterStatistics
 from actors.retry import RetryPolicy
 from actors.rules.cursor import advance, read_from
@@ -115,9 +116,13 @@ class ChannelActor:
         metrics: Metrics,
         now: Callable[[], datetime],
         http_client: Callable[[], httpx.AsyncClient],
+        request_timeout: float = 30.0,
         records_stored: Callable[[], None] = lambda: None,
     ) -> None:
+        """``request_timeout`` bounds each outbound request (:func:`actors.outbound.bound_calls`),
+        as the channel's ``max_concurrent_requests`` bounds how many are in flight."""
         self.channel = channel
+        self._request_timeout = request_timeout
         self._records_stored = records_stored
         self.name = channel.name
         self._mailbox = mailbox
@@ -183,10 +188,14 @@ class ChannelActor:
             self._last_success[stream] = state.last_success_at if state else None
         if await self._store.is_paused(self.name):
             self._gate.pause()
-        for item in await self._store.pending_webhooks(self.name):
-            await self._take_event(InboundEvent(inbox_id=item.id, stream=item.stream))
+        await self._adopt_stored_webhooks()
         async with self._http_client() as http:
             observe_calls(http, self.name, self._metrics)
+            bound_calls(
+                http,
+                limit=self.channel.config.max_concurrent_requests,
+                timeout=self._request_timeout,
+            )
             connector = self.channel.spec.create(
                 ConnectorContext(
                     channel=self.name,
@@ -237,9 +246,18 @@ class ChannelActor:
             return  # work parked at the closed gate has no call in flight: nothing to finish
         await self._worker_done.wait()
 
+    async def _adopt_stored_webhooks(self) -> None:
+        """Take the inbox's unprocessed webhooks that no message announced: those stored
+        before this actor started, and those that found the mailbox full (a webhook is
+        stored before the actor is told, so a full mailbox delays it, never drops it)."""
+        for item in await self._store.pending_webhooks(self.name):
+            await self._take_event(InboundEvent(inbox_id=item.id, stream=item.stream))
+
     async def _take_event(self, event: InboundEvent) -> None:
         # A webhook means "this changed": re-reading its stream acts on it, and the event
         # counts as processed once that read has been committed.
+        if any(event.inbox_id in ids for ids in self._webhooks_waiting.values()):
+            return  # adopted from the inbox before its message arrived
         if event.stream in self._streams:
             self._webhooks_waiting.setdefault(event.stream, []).append(event.inbox_id)
             self._request(event.stream)
@@ -278,8 +296,10 @@ class ChannelActor:
                     stream = next(iter(self._pending))
                     del self._pending[stream]
                     await self._sync(connector, stream)
-                    # Writes the hub queued while this ran may have found the mailbox full.
+                    # Writes the hub queued, and webhooks stored, while this ran may have
+                    # found the mailbox full.
                     self._outbox_requested = True
+                    await self._adopt_stored_webhooks()
                 self._busy = False
                 self.worked.set()
                 self.worked = trio.Event()

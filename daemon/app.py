@@ -9,6 +9,7 @@ cancelled there was not committed and is picked up again on the next start.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import signal
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -53,8 +54,10 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def default_http_client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+def default_http_client(timeout: float = 30.0) -> httpx.AsyncClient:
+    """The client each channel's actor talks to its platform with: every phase of a request
+    (connect, write, read, waiting for a pooled connection) bounded by ``timeout`` seconds."""
+    return httpx.AsyncClient(timeout=httpx.Timeout(timeout))
 
 
 class Daemon:
@@ -63,12 +66,16 @@ class Daemon:
         config: Config,
         *,
         now: Callable[[], datetime] = wall_clock,
-        http_client: Callable[[], httpx.AsyncClient] = default_http_client,
+        http_client: Callable[[], httpx.AsyncClient] | None = None,
         notifier: Notifier | None = None,
     ) -> None:
+        """``http_client`` makes each actor's client; by default :func:`default_http_client`
+        with the config's ``request_timeout``."""
         self.config = config
         self._now = now
-        self._http_client = http_client
+        self._http_client = http_client or (
+            lambda: default_http_client(self.config.daemon.request_timeout.seconds)
+        )
         self._notifier = notifier or Notifier()
         self.metrics = Metrics(shelfsync_version())
         self.metrics.watch(self)
@@ -285,7 +292,9 @@ class Daemon:
             await self._store.record_exception(
                 channel_name,
                 stream=None,
-                entity=exc.entity,
+                # One exception per body: the same body again counts as another attempt of
+                # it, a different one is kept beside it (not folded into the first one).
+                entity=f"{exc.entity or 'webhook'} sha256:{hashlib.sha256(body).hexdigest()[:16]}",
                 reason=exc.reason,
                 detail=str(exc),
                 payload=body,
@@ -344,19 +353,25 @@ class Daemon:
 
     async def _pause(self, slot: ChannelSlot) -> Outcome:
         assert self._store is not None
+        # Told first: a request refused for a full mailbox changes nothing, stored flag included.
+        if not await self._tell(slot, Pause()):
+            return Outcome(False, f"{slot.name}: mailbox full, not paused")
         await self._store.set_paused(slot.name, True)
         self._paused[slot.name] = True
-        await self._tell(slot, Pause())
         log.info("paused", channel=slot.name)
         return Outcome(True, f"{slot.name}: paused")
 
     async def _resume(self, slot: ChannelSlot) -> Outcome:
         assert self._store is not None
+        config_paused = slot.channel.config.paused
+        if not config_paused and not await self._tell(slot, Resume()):
+            return Outcome(False, f"{slot.name}: mailbox full, not resumed")
+        # Cleared even when the config pauses the channel: removing ``paused = true`` later
+        # then resumes it.
         await self._store.set_paused(slot.name, False)
-        if slot.channel.config.paused:
+        if config_paused:
             return Outcome(False, f"{slot.name}: still paused by its config (paused = true)")
         self._paused[slot.name] = False
-        await self._tell(slot, Resume())
         log.info("resumed", channel=slot.name)
         return Outcome(True, f"{slot.name}: resumed")
 

@@ -40,6 +40,10 @@ class DaemonConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     shutdown_grace: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
     webhook_max_bytes: int = 1_048_576
     mailbox_size: int = 64
+    request_timeout: Duration = msgspec.field(default_factory=lambda: Duration("30s"))
+    """The longest any outbound request may take to answer (its connect, write and read
+    phases each, and from sending to the response headers as a whole); a request that takes
+    longer is abandoned and retried."""
     max_restarts: int = 5
     restart_window: Duration = msgspec.field(default_factory=lambda: Duration("10m"))
     restart_backoff: Duration = msgspec.field(default_factory=lambda: Duration("1s"))
@@ -68,6 +72,8 @@ class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     credentials: dict[str, CredentialRef] = msgspec.field(default_factory=dict)
     schedule: dict[str, Duration] = msgspec.field(default_factory=dict)
     retry_attempts: int = 5
+    max_concurrent_requests: int = 4
+    """At most this many requests to the channel's platform in flight at once."""
     retry_backoff: Duration = msgspec.field(default_factory=lambda: Duration("1s"))
     retry_backoff_max: Duration = msgspec.field(default_factory=lambda: Duration("2m"))
     streams: dict[str, bool] = msgspec.field(default_factory=dict)
@@ -514,6 +520,7 @@ _DAEMON_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "control_socket": lambda path: None if path else "must not be empty",
     "webhook_max_bytes": _at_least(1),
     "mailbox_size": _at_least(1),
+    "request_timeout": _positive_duration,
     "max_restarts": _at_least(0),
     "restart_window": _positive_duration,
     "restart_backoff_max": _positive_duration,
@@ -524,6 +531,7 @@ _CHANNEL_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "safety_threshold": _at_least(0),
     "review_threshold": _at_least(0),
     "retry_attempts": _at_least(1),
+    "max_concurrent_requests": _at_least(1),
     "retry_backoff_max": _positive_duration,
 }
 _CHANNEL_HINTS = typing.get_type_hints(ChannelConfig)

@@ -244,6 +244,7 @@ class Supervisor:
             metrics=self._metrics,
             now=self._now,
             http_client=self._http_client,
+            request_timeout=self._settings.request_timeout.seconds,
             records_stored=self._records_stored,
         )
         slot.actor = actor

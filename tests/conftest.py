@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 import trio.testing
+from hypothesis import settings
 
 from tests.helpers import RecordingGate
+
+# "ci" (HYPOTHESIS_PROFILE=ci) draws the same examples on every run, so a failure in CI
+# reproduces; each test keeps its own number of examples.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture

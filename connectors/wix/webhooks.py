@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
 from connectors.base import WebhookEvent
-from connectors.errors import InvalidSignature
+from connectors.errors import InvalidSignature, RecordError
 from connectors.wix import wire
 
 _PEM_HEADER = "-----BEGIN PUBLIC KEY-----"
@@ -96,8 +96,9 @@ def verify(
     """Check a delivery's JWT and return the event it announces.
 
     Raises ``InvalidSignature`` for a body that is not a JWT signed RS256 by ``public_key``,
-    one past its ``exp``, one whose claims are not Wix's envelope, or (when ``instance_id`` is
-    given) one from another app instance, which is another site. ``headers`` play no part.
+    one past its ``exp``, or (when ``instance_id`` is given) one from another app instance,
+    which is another site; ``RecordError`` for a signed JWT whose claims are not Wix's
+    envelope. ``headers`` play no part.
     """
     try:
         key = load_public_key(public_key)
@@ -109,14 +110,18 @@ def verify(
         raise InvalidSignature("the webhook's JWT has expired") from None
     except jwt.InvalidTokenError as exc:
         raise InvalidSignature(f"not a JWT signed by the app's key: {type(exc).__name__}") from None
+    # Signed by the app's key, so authentic from here on: a claim of another shape is held
+    # for an operator (RecordError), not refused as forged.
     data = claims.get("data")
     if not isinstance(data, str):
-        raise InvalidSignature("the JWT has no data claim")
+        raise RecordError("the webhook's JWT has no data claim", entity="webhook", reason="schema")
     try:
         envelope = msgspec.json.decode(data, type=wire.WebhookEnvelope)
         event = msgspec.json.decode(envelope.data, type=wire.WebhookEventData)
     except msgspec.DecodeError as exc:
-        raise InvalidSignature(f"the JWT's data is not a Wix event: {exc}") from None
+        raise RecordError(
+            f"the webhook JWT's data is not a Wix event: {exc}", entity="webhook", reason="schema"
+        ) from None
     if instance_id is not None and envelope.instance_id != instance_id:
         raise InvalidSignature("the event is for another app instance (another site)")
     delivery_id = event.id
