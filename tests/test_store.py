@@ -48,8 +48,10 @@ def record(key: str, at: datetime, body: bytes | None = b"{}") -> Record:
     return Record(key=key, updated_at=at, body=body)  # type: ignore[arg-type]
 
 
-def webhook(webhook_id: str, *, stream: str | None = "orders", body: bytes = b"{}") -> WebhookEvent:
-    return WebhookEvent(webhook_id=webhook_id, topic="orders/create", stream=stream, body=body)
+def webhook(
+    webhook_id: str, *, streams: tuple[str, ...] = ("orders",), body: bytes = b"{}"
+) -> WebhookEvent:
+    return WebhookEvent(webhook_id=webhook_id, topic="orders/create", streams=streams, body=body)
 
 
 def write(key: str, payload: bytes = b'{"qty": 1}', kind: str = "inventory.set") -> RemoteWrite:
@@ -326,7 +328,7 @@ async def test_accept_webhook_stores_once_per_webhook_id(db_path: Path) -> None:
         assert again is None
 
         assert await store.pending_webhooks("shop") == [
-            InboxItem(id=first, stream="orders", topic="orders/create", body=b'{"n": 1}')
+            InboxItem(id=first, streams=("orders",), topic="orders/create", body=b'{"n": 1}')
         ]
         assert query(db_path, "SELECT count(*) FROM inbox") == [(1,)]
         assert query(db_path, "SELECT count(*) FROM seen_webhooks") == [(1,)]
@@ -346,12 +348,14 @@ async def test_webhook_ids_are_per_channel(db_path: Path) -> None:
         assert [item.id for item in await store.pending_webhooks("b")] == [b]
 
 
-async def test_a_webhook_may_name_no_stream(db_path: Path) -> None:
+async def test_a_webhook_may_name_no_stream_or_several(db_path: Path) -> None:
     async with open_store(url(db_path)) as store:
-        wid = await store.accept_webhook("shop", webhook("wh-1", stream=None), T0)
-        assert wid is not None
+        none = await store.accept_webhook("shop", webhook("wh-1", streams=()), T0)
+        both = await store.accept_webhook("shop", webhook("wh-2", streams=("a", "b")), T0)
+        assert none is not None and both is not None
         assert await store.pending_webhooks("shop") == [
-            InboxItem(id=wid, stream=None, topic="orders/create", body=b"{}")
+            InboxItem(id=none, streams=(), topic="orders/create", body=b"{}"),
+            InboxItem(id=both, streams=("a", "b"), topic="orders/create", body=b"{}"),
         ]
 
 
