@@ -16,7 +16,15 @@ from typing import Any
 import pytest
 
 from connectors.base import Record, RemoteWrite, WebhookEvent, WriteResult
-from daemon.store import InboxItem, PendingWrite, StoreError, StreamState, open_store
+from daemon.store import (
+    HubChanges,
+    InboxItem,
+    PendingWrite,
+    QueuedWrite,
+    StoreError,
+    StreamState,
+    open_store,
+)
 from daemon.store.schema import MIGRATIONS
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -597,3 +605,65 @@ async def test_a_resolved_exception_is_not_merged_into(db_path: Path) -> None:
         (1, 0),
         (1, 1),
     ]
+
+
+async def test_a_webhook_stored_before_streams_were_a_list_keeps_its_stream(
+    db_path: Path,
+) -> None:
+    db_path.parent.mkdir(parents=True)
+    with raw(db_path) as db:
+        for script in MIGRATIONS[:2]:
+            db.executescript(script)
+        db.execute("PRAGMA user_version = 2")
+        rows = [("wh", "orders", "orders/create"), ("wh", None, "app/uninstalled")]
+        db.executemany(
+            "INSERT INTO inbox (channel, source, stream, topic, body, received_at)"
+            " VALUES ('shop', ?, ?, ?, X'7B7D', '2026-03-01T12:00:00+00:00')",
+            [("webhook", stream, topic) for _, stream, topic in rows],
+        )
+        db.commit()
+    async with open_store(url(db_path)) as store:
+        assert [(i.streams, i.topic) for i in await store.pending_webhooks("shop")] == [
+            (("orders",), "orders/create"),
+            ((), "app/uninstalled"),
+        ]
+
+
+async def test_a_stock_write_not_begun_takes_in_a_newer_one_and_one_begun_never(
+    db_path: Path,
+) -> None:
+    later = T0 + timedelta(minutes=5)
+    async with open_store(url(db_path)) as store:
+        first = QueuedWrite("shop", write("k-1", b"first"), caused_at=later)
+        await store.apply_hub_changes(HubChanges(writes=[first]), T0)
+        waiting = await store.unsent_write("shop", "inventory.set")
+        assert waiting is not None and waiting.write == first.write
+        assert await store.unsent_write("shop", "fulfillment.create") is None
+        assert await store.unsent_write("elsewhere", "inventory.set") is None
+
+        # Folded in: the entry keeps its key and place, and takes the payload and cause.
+        both = QueuedWrite("shop", write("k-2", b"both"), caused_at=T0, replaces=waiting.id)
+        await store.apply_hub_changes(HubChanges(writes=[both]), T0)
+        [pending] = await store.pending_writes("shop", 10)
+        assert (pending.id, pending.write.key, pending.write.payload) == (
+            waiting.id,
+            "k-1",
+            b"both",
+        )
+        assert pending.caused_at == T0
+
+        # What a drain begins is what is stored then, even if it read the entry before.
+        assert await store.begin_write("shop", waiting, T0) == write("k-1", b"both")
+        assert await store.unsent_write("shop", "inventory.set") is None
+
+        # Begun: never changed again; the newer write is queued after it.
+        third = QueuedWrite("shop", write("k-3", b"third"), replaces=waiting.id)
+        await store.apply_hub_changes(HubChanges(writes=[third]), T0)
+        assert [(p.write.key, p.write.payload) for p in await store.pending_writes("shop", 10)] == [
+            ("k-1", b"both"),
+            ("k-3", b"third"),
+        ]
+        newest = await store.unsent_write("shop", "inventory.set")
+        assert newest is not None and newest.write.key == "k-3"
+        audit = query(db_path, "SELECT action, idempotency_key, result FROM audit")
+        assert audit == [("write.started", "k-1", "attempt 1")]

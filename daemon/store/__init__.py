@@ -185,8 +185,8 @@ class StateStore(Protocol):
         yet begun, never into one begun)."""
 
     async def unsent_write(self, channel: str, kind: str) -> PendingWrite | None:
-        """The newest write of ``kind`` in the channel's outbox that no attempt has begun, if
-        any (see :attr:`QueuedWrite.replaces`)."""
+        """The channel's newest write of ``kind`` not yet done, if no attempt has begun on it
+        (see :attr:`QueuedWrite.replaces`)."""
 
     async def finish_write(
         self, channel: str, pending: PendingWrite, result: WriteResult, at: datetime

@@ -254,14 +254,14 @@ class SqliteStore:
     async def unsent_write(self, channel: str, kind: str) -> PendingWrite | None:
         row = await self._transaction(
             lambda db: db.execute(
-                "SELECT id, idempotency_key, payload, caused_at FROM outbox WHERE channel = ?"
-                " AND kind = ? AND done_at IS NULL AND attempts = 0 ORDER BY id DESC LIMIT 1",
+                "SELECT id, idempotency_key, payload, caused_at, attempts FROM outbox"
+                " WHERE channel = ? AND kind = ? AND done_at IS NULL ORDER BY id DESC LIMIT 1",
                 (channel, kind),
             ).fetchone()
         )
-        if row is None:
-            return None
-        entry_id, key, payload, caused = row
+        if row is None or row[4] > 0:
+            return None  # begun: what follows it must be queued after it
+        entry_id, key, payload, caused, _ = row
         write = RemoteWrite(kind=kind, key=key, payload=bytes(payload))
         return PendingWrite(id=entry_id, write=write, attempts=0, caused_at=_parse(caused))
 
