@@ -9,10 +9,14 @@ inside it:
 - the worker, which performs requested work one unit at a time: a sync of one stream, or a
   drain of the outbox.
 
-Work requests are a set, so a burst of "sync orders" becomes one run. Pausing closes the call
-gate that every outbound request passes through, so a paused actor keeps its requests and
-makes no call until resumed. A sync commits each page together with the cursor it reaches, so
-a crash, a kill or a cancel loses at most the page in flight, which the next run reads again.
+Work requests are a set, so a burst of "sync orders" becomes one run: a request made while its
+stream's run is queued joins that run, and requests made while it runs become one run after
+it (which a change made during a run needs: the run may have read past it). A snapshot
+stream's reads are spaced by what the last one cost (:mod:`actors.rules.pacing`), except when
+an operator asks (``SyncNow``). Pausing closes the call gate that every outbound request
+passes through, so a paused actor keeps its requests and makes no call until resumed. A sync
+commits each page together with the cursor it reaches, so a crash, a kill or a cancel loses at
+most the page in flight, which the next run reads again.
 
 Errors: :class:`~connectors.errors.Retryable` is retried with backoff, then recorded as an
 exception; :class:`~connectors.errors.RecordError` is recorded and the actor goes on; anything
@@ -22,6 +26,7 @@ decides what happens next.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from datetime import datetime
@@ -39,6 +44,7 @@ from actors.outbound import bound_calls
 from actors.ratelimit import RateLimiter, RateLimiterStatistics
 from actors.retry import RetryPolicy
 from actors.rules.cursor import advance, read_from
+from actors.rules.pacing import snapshot_spacing
 from connectors.base import Connector, ConnectorContext, RateSignal
 from connectors.errors import RateLimited, RecordError, Retryable
 from daemon.config import Channel
@@ -75,6 +81,8 @@ class CallGate:
         reported."""
         self._limiter = limiter
         self._remaining_ratio = remaining_ratio
+        self.spent = 0.0
+        """The cost of every call let through so far (calls, or the platform's units)."""
         self._open = trio.Event()
         if not paused:
             self._open.set()
@@ -98,6 +106,7 @@ class CallGate:
             await self._open.wait()
             await self._limiter.acquire(cost)
             if self._open.is_set():  # not paused while we waited for tokens
+                self.spent += cost
                 return
 
     def observe(self, signal: RateSignal) -> None:
@@ -143,12 +152,18 @@ class ChannelActor:
             remaining_ratio=metrics.rate_limit_remaining.labels(channel.name),
         )
         self._streams = channel.streams
+        self._snapshot_streams = {s.name for s in channel.spec.streams if s.snapshot}
         self._cursors: dict[str, datetime | None] = {}
         self._last_success: dict[str, datetime | None] = {}
         self._last_error: dict[str, str | None] = {}
-        self._pending: dict[str, None] = {}  # an ordered set of streams to sync
+        self._pending: dict[str, bool] = {}
+        """Streams to sync, in the order first asked, each with whether an operator asked
+        (then it runs without waiting for its spacing)."""
+        self._spaced_until: dict[str, float] = {}
+        """Per snapshot stream, the Trio time before which its next read may not start."""
         self._outbox_requested = True  # writes left by a previous run are finished first
-        self._webhooks_waiting: dict[str, list[int]] = {}
+        self._webhooks_waiting: dict[int, set[str]] = {}
+        """Inbox id of each webhook not yet processed → the streams still to be read for it."""
         self._wake = trio.Event()
         self.worked = trio.Event()
         """Set when a unit of work (a sync run, an outbox drain) has ended, well or not (then
@@ -224,9 +239,9 @@ class ChannelActor:
             match message:
                 case SyncNow(stream=None):
                     for stream in self._streams:
-                        self._request(stream)
+                        self._request(stream, by_operator=True)
                 case SyncNow(stream=stream) if stream is not None:
-                    self._request(stream)
+                    self._request(stream, by_operator=True)
                 case Pause():
                     self._gate.pause()
                 case Resume():
@@ -251,22 +266,40 @@ class ChannelActor:
         before this actor started, and those that found the mailbox full (a webhook is
         stored before the actor is told, so a full mailbox delays it, never drops it)."""
         for item in await self._store.pending_webhooks(self.name):
-            await self._take_event(InboundEvent(inbox_id=item.id, stream=item.stream))
+            await self._take_event(InboundEvent(inbox_id=item.id, streams=item.streams))
 
     async def _take_event(self, event: InboundEvent) -> None:
-        # A webhook means "this changed": re-reading its stream acts on it, and the event
-        # counts as processed once that read has been committed.
-        if any(event.inbox_id in ids for ids in self._webhooks_waiting.values()):
+        # A webhook means "this changed": re-reading its streams acts on it, and the event
+        # counts as processed once a read of each has been committed.
+        if event.inbox_id in self._webhooks_waiting:
             return  # adopted from the inbox before its message arrived
-        if event.stream in self._streams:
-            self._webhooks_waiting.setdefault(event.stream, []).append(event.inbox_id)
-            self._request(event.stream)
-        else:
+        streams = {stream for stream in event.streams if stream in self._streams}
+        if not streams:
             await self._store.mark_processed([event.inbox_id], self._now())
+            return
+        self._webhooks_waiting[event.inbox_id] = streams
+        for stream in sorted(streams, key=self._streams.index):
+            self._request(stream)
 
-    def _request(self, stream: str) -> None:
-        self._pending[stream] = None
+    def _request(self, stream: str, *, by_operator: bool = False) -> None:
+        self._pending[stream] = self._pending.get(stream, False) or by_operator
         self._wake.set()
+
+    def _next_stream(self) -> str | None:
+        """The first requested stream that may run now."""
+        now = trio.current_time()
+        return next(
+            (
+                stream
+                for stream, by_operator in self._pending.items()
+                if by_operator or self._spaced_until.get(stream, now) <= now
+            ),
+            None,
+        )
+
+    def _spacing_ends(self) -> float:
+        """When the first requested stream held back by its spacing may run."""
+        return min((self._spaced_until[s] for s in self._pending), default=math.inf)
 
     async def _keep_schedule(self, stream: str) -> None:
         interval = self.channel.schedule_seconds(stream)
@@ -281,9 +314,11 @@ class ChannelActor:
     async def _work(self, connector: Connector) -> None:
         try:
             while not self._stopping:
-                if not self._pending and not self._outbox_requested:
+                stream = self._next_stream()
+                if stream is None and not self._outbox_requested:
                     self._wake = trio.Event()
-                    await self._wake.wait()
+                    with trio.move_on_at(self._spacing_ends()):
+                        await self._wake.wait()
                     continue
                 # Take work only while open: requests made while paused stay in the set, so a
                 # stream asked for many times during a pause runs once on resume.
@@ -292,8 +327,7 @@ class ChannelActor:
                 if self._outbox_requested:
                     self._outbox_requested = False
                     await self._drain_outbox(connector)
-                else:
-                    stream = next(iter(self._pending))
+                elif stream is not None:
                     del self._pending[stream]
                     await self._sync(connector, stream)
                     # Writes the hub queued, and webhooks stored, while this ran may have
@@ -308,14 +342,15 @@ class ChannelActor:
 
     async def _sync(self, connector: Connector, stream: str) -> None:
         started = trio.current_time()
+        spent = self._gate.spent
         run_started = self._now()
-        covered = self._webhooks_waiting.pop(stream, [])
+        # The webhooks that came before this run began: a later one may have been missed.
+        covered = [i for i, streams in self._webhooks_waiting.items() if stream in streams]
         labels = (self.name, stream)
         try:
             await self._with_retries(lambda: self._read_stream(connector, stream, run_started))
         except (Retryable, RecordError) as exc:
             # Not done: the webhooks this run covered wait for the next one.
-            self._webhooks_waiting.setdefault(stream, [])[:0] = covered
             self._last_error[stream] = str(exc)
             await self._hold(stream, exc)
             self._metrics.sync_runs.labels(*labels, "failed").inc()
@@ -323,9 +358,19 @@ class ChannelActor:
             return
         finally:
             self._metrics.sync_duration.labels(*labels).observe(trio.current_time() - started)
+            if stream in self._snapshot_streams:
+                cost, rate = self._gate.spent - spent, self.channel.spec.requests_per_second
+                self._spaced_until[stream] = started + snapshot_spacing(cost, rate)
         finished = self._now()
-        if covered:
-            await self._store.mark_processed(covered, finished)
+        processed = []
+        for inbox_id in covered:
+            remaining = self._webhooks_waiting[inbox_id]
+            remaining.discard(stream)
+            if not remaining:
+                del self._webhooks_waiting[inbox_id]
+                processed.append(inbox_id)
+        if processed:
+            await self._store.mark_processed(processed, finished)
         await self._store.record_success(self.name, stream, finished)
         self._last_success[stream] = finished
         self._last_error[stream] = None
@@ -353,7 +398,10 @@ class ChannelActor:
     async def _write(self, connector: Connector, pending: PendingWrite) -> None:
         # Audited before and after: a crash in between leaves "started" without "done", and
         # the entry stays in the outbox to be written again under the same idempotency key.
-        await self._store.begin_write(self.name, pending, self._now())
+        # What is written is the entry as stored when begun: the hub may have folded newer
+        # stock into it since this batch was read, and changes it no more from here on.
+        write = await self._store.begin_write(self.name, pending, self._now())
+        pending = msgspec.structs.replace(pending, write=write)
         try:
             result = await self._with_retries(lambda: connector.write(pending.write))
         except Retryable as exc:

@@ -21,8 +21,12 @@ writes, held exceptions) is applied in one transaction together with marking its
 processed, so a crash at any point either loses nothing or redoes the whole batch. Writes that
 must happen once are keyed by what they are about (an order, a shipment, a product), so
 redoing a batch queues nothing twice; a stock write has a key of its own, and a redone batch
-writes the same absolute quantities again, which changes nothing. After the transaction the hub
-tells each channel with new writes to drain its outbox.
+writes the same absolute quantities again, which changes nothing. A channel whose outbox still
+holds a stock write no attempt has begun (it is paused, or slow) gathers no second one: new
+targets are folded into that write (:func:`actors.rules.inventory.folded`), in the same
+transaction and only if it is still not begun then, else queued after it; a write begun is
+never changed, so what a retry sends under its key is what the first attempt sent. After the
+transaction the hub tells each channel with new writes to drain its outbox.
 """
 
 from __future__ import annotations
@@ -216,6 +220,7 @@ class Hub:
         changed_skus |= {sku for skus in self._shown.values() for sku in skus}
         arrived = min((r.received_at for r in records), default=None)
         self._queue_stock(changes, changed_skus, arrived)
+        await self._fold_stock_writes(changes)
         self._shown = {}
         oversold, self._oversold = self._oversold, []
         await self._store.apply_hub_changes(changes, self._now())
@@ -484,6 +489,25 @@ class Hub:
             )
             key = f"stock:{uuid.uuid4()}"
             self._queue(changes, channel, "inventory.set", key, push, caused_at=arrived)
+
+    async def _fold_stock_writes(self, changes: HubChanges) -> None:
+        """Make each stock write queued in ``changes`` take the place of its channel's stock
+        write not yet begun, if there is one, holding both (see the module docstring)."""
+        for n, queued in enumerate(changes.writes):
+            if queued.write.kind != "inventory.set":
+                continue
+            waiting = await self._store.unsent_write(queued.channel, "inventory.set")
+            if waiting is None:
+                continue
+            push = stock_rules.folded(
+                msgspec.json.decode(waiting.write.payload, type=InventoryPush),
+                msgspec.json.decode(queued.write.payload, type=InventoryPush),
+            )
+            write = msgspec.structs.replace(queued.write, payload=msgspec.json.encode(push))
+            earliest = [t for t in (waiting.caused_at, queued.caused_at) if t is not None]
+            changes.writes[n] = msgspec.structs.replace(
+                queued, write=write, caused_at=min(earliest, default=None), replaces=waiting.id
+            )
 
     def _sellable_quantities(self, skus: set[str]) -> dict[str, int]:
         """Sellable units of ``skus`` and of every bundle made of any of them."""

@@ -6,7 +6,8 @@ import msgspec
 
 
 class SyncNow(msgspec.Struct, frozen=True):
-    """Run a sync of ``stream`` (every stream if None) as soon as the actor is free."""
+    """Run a sync of ``stream`` (every stream if None) as soon as the actor is free: an
+    operator asked, so a snapshot stream's spacing does not hold it back."""
 
     stream: str | None = None
 
@@ -27,7 +28,8 @@ class InboundEvent(msgspec.Struct, frozen=True):
     """A verified webhook, already persisted in the inbox under ``inbox_id``."""
 
     inbox_id: int
-    stream: str | None
+    streams: tuple[str, ...]
+    """The streams whose read acts on it; processed once each of them has been read."""
 
 
 class DrainOutbox(msgspec.Struct, frozen=True):

@@ -67,8 +67,10 @@ class WebhookEvent(msgspec.Struct, frozen=True):
     webhook_id: str
     """The platform's delivery id, used to drop redeliveries."""
     topic: str
-    stream: str | None
-    """The stream whose data the event says changed, re-read to act on it; None if none."""
+    streams: tuple[str, ...]
+    """The streams whose data the event says changed, each re-read to act on it (one event
+    may change several: a shipment leaving the warehouse also moves its stock); empty if
+    none."""
     body: bytes
 
 
@@ -151,6 +153,10 @@ class Connector(Protocol):
 class StreamSpec(msgspec.Struct, frozen=True):
     name: str
     default_schedule_seconds: float
+    snapshot: bool = False
+    """Every read returns everything (a full stock snapshot), so a read costs the same calls
+    whatever changed: the actor spaces such reads, whatever asks for them, so that they stay
+    within a share of the channel's budget (:mod:`actors.rules.pacing`)."""
 
 
 WebhookVerifier = Callable[[Any, Mapping[str, Secret], Mapping[str, str], bytes], WebhookEvent]

@@ -103,7 +103,7 @@ def verify_webhook(
         event = msgspec.json.decode(body, type=FakeWebhook)
     except msgspec.DecodeError as exc:
         raise RecordError(f"webhook body: {exc}", entity="webhook", reason="schema") from None
-    return WebhookEvent(webhook_id=event.id, topic=event.topic, stream=event.topic, body=body)
+    return WebhookEvent(webhook_id=event.id, topic=event.topic, streams=(event.topic,), body=body)
 
 
 CONNECTOR = ConnectorSpec(

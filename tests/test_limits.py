@@ -187,7 +187,7 @@ async def test_a_webhook_the_mailbox_never_announced_is_acted_on_after_the_next_
         await actor.worked.wait()
     reads_before = len(platform.reads)
     # What the daemon does when the mailbox is full: the webhook is stored, no message sent.
-    event = WebhookEvent(webhook_id="w1", topic="orders", stream="orders", body=b"{}")
+    event = WebhookEvent(webhook_id="w1", topic="orders", streams=("orders",), body=b"{}")
     assert await store.accept_webhook("shop1", event, datetime.now(UTC)) is not None
 
     await send.send(SyncNow("products"))

@@ -16,7 +16,15 @@ from typing import Any
 import pytest
 
 from connectors.base import Record, RemoteWrite, WebhookEvent, WriteResult
-from daemon.store import InboxItem, PendingWrite, StoreError, StreamState, open_store
+from daemon.store import (
+    HubChanges,
+    InboxItem,
+    PendingWrite,
+    QueuedWrite,
+    StoreError,
+    StreamState,
+    open_store,
+)
 from daemon.store.schema import MIGRATIONS
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -48,8 +56,10 @@ def record(key: str, at: datetime, body: bytes | None = b"{}") -> Record:
     return Record(key=key, updated_at=at, body=body)  # type: ignore[arg-type]
 
 
-def webhook(webhook_id: str, *, stream: str | None = "orders", body: bytes = b"{}") -> WebhookEvent:
-    return WebhookEvent(webhook_id=webhook_id, topic="orders/create", stream=stream, body=body)
+def webhook(
+    webhook_id: str, *, streams: tuple[str, ...] = ("orders",), body: bytes = b"{}"
+) -> WebhookEvent:
+    return WebhookEvent(webhook_id=webhook_id, topic="orders/create", streams=streams, body=body)
 
 
 def write(key: str, payload: bytes = b'{"qty": 1}', kind: str = "inventory.set") -> RemoteWrite:
@@ -326,7 +336,7 @@ async def test_accept_webhook_stores_once_per_webhook_id(db_path: Path) -> None:
         assert again is None
 
         assert await store.pending_webhooks("shop") == [
-            InboxItem(id=first, stream="orders", topic="orders/create", body=b'{"n": 1}')
+            InboxItem(id=first, streams=("orders",), topic="orders/create", body=b'{"n": 1}')
         ]
         assert query(db_path, "SELECT count(*) FROM inbox") == [(1,)]
         assert query(db_path, "SELECT count(*) FROM seen_webhooks") == [(1,)]
@@ -346,12 +356,14 @@ async def test_webhook_ids_are_per_channel(db_path: Path) -> None:
         assert [item.id for item in await store.pending_webhooks("b")] == [b]
 
 
-async def test_a_webhook_may_name_no_stream(db_path: Path) -> None:
+async def test_a_webhook_may_name_no_stream_or_several(db_path: Path) -> None:
     async with open_store(url(db_path)) as store:
-        wid = await store.accept_webhook("shop", webhook("wh-1", stream=None), T0)
-        assert wid is not None
+        none = await store.accept_webhook("shop", webhook("wh-1", streams=()), T0)
+        both = await store.accept_webhook("shop", webhook("wh-2", streams=("a", "b")), T0)
+        assert none is not None and both is not None
         assert await store.pending_webhooks("shop") == [
-            InboxItem(id=wid, stream=None, topic="orders/create", body=b"{}")
+            InboxItem(id=none, streams=(), topic="orders/create", body=b"{}"),
+            InboxItem(id=both, streams=("a", "b"), topic="orders/create", body=b"{}"),
         ]
 
 
@@ -593,3 +605,65 @@ async def test_a_resolved_exception_is_not_merged_into(db_path: Path) -> None:
         (1, 0),
         (1, 1),
     ]
+
+
+async def test_a_webhook_stored_before_streams_were_a_list_keeps_its_stream(
+    db_path: Path,
+) -> None:
+    db_path.parent.mkdir(parents=True)
+    with raw(db_path) as db:
+        for script in MIGRATIONS[:2]:
+            db.executescript(script)
+        db.execute("PRAGMA user_version = 2")
+        rows = [("wh", "orders", "orders/create"), ("wh", None, "app/uninstalled")]
+        db.executemany(
+            "INSERT INTO inbox (channel, source, stream, topic, body, received_at)"
+            " VALUES ('shop', ?, ?, ?, X'7B7D', '2026-03-01T12:00:00+00:00')",
+            [("webhook", stream, topic) for _, stream, topic in rows],
+        )
+        db.commit()
+    async with open_store(url(db_path)) as store:
+        assert [(i.streams, i.topic) for i in await store.pending_webhooks("shop")] == [
+            (("orders",), "orders/create"),
+            ((), "app/uninstalled"),
+        ]
+
+
+async def test_a_stock_write_not_begun_takes_in_a_newer_one_and_one_begun_never(
+    db_path: Path,
+) -> None:
+    later = T0 + timedelta(minutes=5)
+    async with open_store(url(db_path)) as store:
+        first = QueuedWrite("shop", write("k-1", b"first"), caused_at=later)
+        await store.apply_hub_changes(HubChanges(writes=[first]), T0)
+        waiting = await store.unsent_write("shop", "inventory.set")
+        assert waiting is not None and waiting.write == first.write
+        assert await store.unsent_write("shop", "fulfillment.create") is None
+        assert await store.unsent_write("elsewhere", "inventory.set") is None
+
+        # Folded in: the entry keeps its key and place, and takes the payload and cause.
+        both = QueuedWrite("shop", write("k-2", b"both"), caused_at=T0, replaces=waiting.id)
+        await store.apply_hub_changes(HubChanges(writes=[both]), T0)
+        [pending] = await store.pending_writes("shop", 10)
+        assert (pending.id, pending.write.key, pending.write.payload) == (
+            waiting.id,
+            "k-1",
+            b"both",
+        )
+        assert pending.caused_at == T0
+
+        # What a drain begins is what is stored then, even if it read the entry before.
+        assert await store.begin_write("shop", waiting, T0) == write("k-1", b"both")
+        assert await store.unsent_write("shop", "inventory.set") is None
+
+        # Begun: never changed again; the newer write is queued after it.
+        third = QueuedWrite("shop", write("k-3", b"third"), replaces=waiting.id)
+        await store.apply_hub_changes(HubChanges(writes=[third]), T0)
+        assert [(p.write.key, p.write.payload) for p in await store.pending_writes("shop", 10)] == [
+            ("k-1", b"both"),
+            ("k-3", b"third"),
+        ]
+        newest = await store.unsent_write("shop", "inventory.set")
+        assert newest is not None and newest.write.key == "k-3"
+        audit = query(db_path, "SELECT action, idempotency_key, result FROM audit")
+        assert audit == [("write.started", "k-1", "attempt 1")]

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.rules.bundles import contract, expand
-from actors.rules.inventory import bundle_quantity, changed, needs_review, posted, sellable
+from actors.rules.inventory import (
+    bundle_quantity,
+    changed,
+    folded,
+    needs_review,
+    posted,
+    sellable,
+)
 from actors.rules.orders import Hold, Import, ImportPolicy, ShipOption, Skip, decide
+from actors.rules.pacing import SNAPSHOT_BUDGET_SHARE, snapshot_spacing
 from connectors.model import (
     Address,
     BundleComponent,
     InventoryLevel,
+    InventoryPush,
     Order,
     OrderLine,
     ShipmentLine,
+    StockTarget,
 )
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -162,3 +174,42 @@ def test_contracting_what_expanding_picked_gives_back_the_order(kits: int, other
     assert [(line.sku, line.quantity) for line in back] == [
         (line.sku, line.quantity) for line in sold
     ]
+
+
+# -- folding a stock push into one still waiting -----------------------------------------------
+
+
+def test_a_folded_push_holds_both_the_newer_target_winning() -> None:
+    waiting = InventoryPush(targets=[StockTarget("A", 5), StockTarget("B", 2)], reconcile=True)
+    newer = InventoryPush(targets=[StockTarget("B", 7), StockTarget("C", 1)], reconcile=True)
+    assert folded(waiting, newer) == InventoryPush(
+        targets=[StockTarget("A", 5), StockTarget("B", 7), StockTarget("C", 1)], reconcile=True
+    )
+
+
+def test_a_push_with_a_change_folded_in_is_no_reconcile() -> None:
+    # The store shows the targets from before the change: that difference is no drift.
+    change = InventoryPush(targets=[StockTarget("A", 4)])
+    reconcile = InventoryPush(targets=[StockTarget("A", 5)], reconcile=True)
+    assert not folded(change, reconcile).reconcile
+    assert not folded(reconcile, change).reconcile
+    assert folded(reconcile, change).targets == [StockTarget("A", 4)]
+
+
+# -- spacing the reads of a snapshot stream ----------------------------------------------------
+
+
+def test_a_shipbob_inventory_read_is_spaced_to_a_fifth_of_its_budget() -> None:
+    per_second = 150 / 60
+    # One read: the totals pages and the location pages, 250 items each.
+    for skus, calls, spacing in ((1_000, 8, 16.0), (10_000, 80, 160.0)):
+        assert 2 * math.ceil(skus / 250) == calls
+        assert snapshot_spacing(calls, per_second) == pytest.approx(spacing)
+        # Read back to back at that spacing, the reads take a fifth of 150 a minute.
+        assert calls * 60 / spacing == pytest.approx(SNAPSHOT_BUDGET_SHARE * 150)
+
+
+def test_a_cheaper_read_or_a_larger_share_spaces_reads_closer() -> None:
+    assert snapshot_spacing(0, 2.5) == 0
+    assert snapshot_spacing(2, 2.5) < snapshot_spacing(8, 2.5)
+    assert snapshot_spacing(8, 2.5, share=0.5) == pytest.approx(6.4)

@@ -2,7 +2,8 @@
 
 Pure functions, in the order they apply: :func:`sellable` per SKU, :func:`bundle_quantity`
 for bundles, :func:`posted` for a channel's safety threshold, then :func:`changed` to write
-only what differs and :func:`needs_review` to hold a suspicious jump.
+only what differs and :func:`needs_review` to hold a suspicious jump; :func:`folded` joins a
+push to one still waiting to be sent.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from connectors.model import BundleComponent
+from connectors.model import BundleComponent, InventoryPush, StockTarget
 
 
 class Counts(Protocol):
@@ -55,3 +56,16 @@ def needs_review(previous: int | None, target: int, review_threshold: int | None
     if review_threshold is None or previous is None:
         return False
     return abs(target - previous) > review_threshold
+
+
+def folded(waiting: InventoryPush, newer: InventoryPush) -> InventoryPush:
+    """One push with the effect of ``waiting`` then ``newer``: targets are absolute, so each
+    SKU gets the newer target where both name it. It is a reconcile only if both are: then
+    what the store shows away from its targets is drift; with a change folded in, some of the
+    difference is that change, and the write is not counted as a reconcile."""
+    targets = {t.sku: t.quantity for t in waiting.targets}
+    targets |= {t.sku: t.quantity for t in newer.targets}
+    return InventoryPush(
+        targets=[StockTarget(sku, n) for sku, n in sorted(targets.items())],
+        reconcile=waiting.reconcile and newer.reconcile,
+    )

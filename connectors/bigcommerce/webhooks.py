@@ -27,8 +27,12 @@ from connectors.errors import InvalidSignature, RecordError
 DEFAULT_HEADER = "X-Shelfsync-Webhook-Secret"
 MIN_SECRET_LENGTH = 16
 
-STREAMS = {"order": "orders", "product": "products", "sku": "products"}
-"""Scope resource (``store/<resource>/...``) → stream. Others (shipment, customer) name none."""
+STREAMS: dict[str, tuple[str, ...]] = {
+    "order": ("orders",),
+    "product": ("products",),
+    "sku": ("products",),
+}
+"""Scope resource (``store/<resource>/...``) → streams. Others (shipment, customer) name none."""
 
 
 def secret_problem(secret: str) -> str | None:
@@ -41,9 +45,9 @@ def secret_problem(secret: str) -> str | None:
     return None
 
 
-def stream_of(scope: str) -> str | None:
+def streams_of(scope: str) -> tuple[str, ...]:
     parts = scope.split("/")
-    return STREAMS.get(parts[1]) if len(parts) > 2 and parts[0] == "store" else None
+    return STREAMS.get(parts[1], ()) if len(parts) > 2 and parts[0] == "store" else ()
 
 
 def verify(header: str, secret: str, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
@@ -65,6 +69,6 @@ def verify(header: str, secret: str, headers: Mapping[str, str], body: bytes) ->
     return WebhookEvent(
         webhook_id=callback.hash,
         topic=callback.scope,
-        stream=stream_of(callback.scope),
+        streams=streams_of(callback.scope),
         body=body,
     )

@@ -192,7 +192,9 @@ CONNECTOR = ConnectorSpec(
     platform="shipbob",
     streams=(
         StreamSpec(name="shipments", default_schedule_seconds=900.0),
-        StreamSpec(name="inventory", default_schedule_seconds=900.0),
+        # A receipt or an adjustment announces nothing: only a read finds it. See the README
+        # for what a read costs; the actor spaces reads of a large catalog further apart.
+        StreamSpec(name="inventory", default_schedule_seconds=30.0, snapshot=True),
     ),
     credentials=("token", "webhook_secret"),
     settings_type=ShipBobSettings,

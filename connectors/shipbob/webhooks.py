@@ -23,7 +23,20 @@ from connectors.errors import InvalidSignature
 
 TOLERANCE_SECONDS = 300
 _PREFIX = "whsec_"
-SHIPMENT_TOPICS = ("order.shipped",)
+
+STREAMS: dict[str, tuple[str, ...]] = {
+    # The parcel left: its units leave the counts, and tracking is there to upload.
+    "order.shipped": ("shipments", "inventory"),
+    # Units committed to the shipment are free again (an exception holds none either).
+    "order.shipment.cancelled": ("shipments", "inventory"),
+    "order.shipment.exception": ("shipments", "inventory"),
+    # A restocked return adds its units to the counts; the return itself is not synced.
+    "return.completed": ("inventory",),
+}
+"""Topic → the streams its event changes. 2026-01 has no inventory topic, so the topics of
+events that move stock also name ``inventory``; a receipt or an adjustment announces nothing
+and is found by the inventory schedule. Other ``order.shipment.*`` topics name
+``shipments``; other topics name nothing."""
 
 
 SECRET_PATTERN = r"^whsec_[a-zA-Z0-9+/]{32}$"
@@ -70,11 +83,13 @@ def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> dict[str,
     }
 
 
-def stream_of(topic: str) -> str | None:
-    """The stream a topic says changed: shipment topics → ``shipments``."""
-    if topic in SHIPMENT_TOPICS or topic.startswith("order.shipment."):
-        return "shipments"
-    return None
+def streams_of(topic: str) -> tuple[str, ...]:
+    """The streams a topic says changed (:data:`STREAMS`)."""
+    if topic in STREAMS:
+        return STREAMS[topic]
+    if topic.startswith("order.shipment."):
+        return ("shipments",)
+    return ()
 
 
 def verify(
@@ -108,4 +123,4 @@ def verify(
     if not any(matches):
         raise InvalidSignature("no webhook-signature matches")
     topic = headers.get("x-webhook-topic", "")
-    return WebhookEvent(webhook_id=webhook_id, topic=topic, stream=stream_of(topic), body=body)
+    return WebhookEvent(webhook_id=webhook_id, topic=topic, streams=streams_of(topic), body=body)

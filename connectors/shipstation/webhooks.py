@@ -33,15 +33,15 @@ TOKEN_PARAMETER = "token"
 MIN_SECRET_LENGTH = 16
 _URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
 
-STREAMS: dict[wire.WebhookEventType, str | None] = {
-    "ORDER_NOTIFY": "orders",
-    "ITEM_ORDER_NOTIFY": "orders",
+STREAMS: dict[wire.WebhookEventType, tuple[str, ...]] = {
+    "ORDER_NOTIFY": ("orders",),
+    "ITEM_ORDER_NOTIFY": ("orders",),
     # A label ShipStation made means the order shipped there, which the orders stream (open
     # and cancelled orders) does not return: a re-read would find nothing to act on.
-    "SHIP_NOTIFY": None,
-    "ITEM_SHIP_NOTIFY": None,
-    "FULFILLMENT_SHIPPED": None,
-    "FULFILLMENT_REJECTED": None,
+    "SHIP_NOTIFY": (),
+    "ITEM_SHIP_NOTIFY": (),
+    "FULFILLMENT_SHIPPED": (),
+    "FULFILLMENT_REJECTED": (),
 }
 
 
@@ -84,6 +84,6 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes) -> WebhookEvent
     return WebhookEvent(
         webhook_id=delivery_id(body),
         topic=notification.resource_type,
-        stream=STREAMS[notification.resource_type],
+        streams=STREAMS[notification.resource_type],
         body=body,
     )

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from connectors.base import WebhookEvent
 from connectors.errors import InvalidSignature, RecordError
 
-STREAMS = {"products": "products", "orders": "orders"}
-"""Topic resource → stream. Other topics (inventory_levels, fulfillments) name no stream."""
+STREAMS: dict[str, tuple[str, ...]] = {"products": ("products",), "orders": ("orders",)}
+"""Topic resource → streams. Other topics (inventory_levels, fulfillments) name no stream."""
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -44,4 +44,5 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes) -> WebhookEvent
             reason="schema",
         )
     resource = topic.split("/", 1)[0]
-    return WebhookEvent(webhook_id=webhook_id, topic=topic, stream=STREAMS.get(resource), body=body)
+    streams = STREAMS.get(resource, ())
+    return WebhookEvent(webhook_id=webhook_id, topic=topic, streams=streams, body=body)

@@ -80,14 +80,14 @@ def sign(key: RSAPrivateKey, envelope: wire.WebhookEnvelope, issued_at: int) -> 
     return jwt.encode(claims, key, algorithm="RS256").encode()
 
 
-def stream_of(event_type: str, event: wire.WebhookEventData) -> str | None:
-    """The stream an event says changed: orders and their fulfillments → ``orders``, catalog
-    products (standardized or legacy V1) → ``products``; None for others."""
+def streams_of(event_type: str, event: wire.WebhookEventData) -> tuple[str, ...]:
+    """The streams an event says changed: orders and their fulfillments → ``orders``, catalog
+    products (standardized or legacy V1) → ``products``; none for others."""
     if event.entity_fqdn in _STREAMS_BY_FQDN:
-        return _STREAMS_BY_FQDN[event.entity_fqdn]
+        return (_STREAMS_BY_FQDN[event.entity_fqdn],)
     if event.product_id is not None or ".catalog." in event_type:
-        return "products"
-    return None
+        return ("products",)
+    return ()
 
 
 def verify(
@@ -131,6 +131,6 @@ def verify(
     return WebhookEvent(
         webhook_id=delivery_id,
         topic=envelope.event_type,
-        stream=stream_of(envelope.event_type, event),
+        streams=streams_of(envelope.event_type, event),
         body=envelope.data.encode(),
     )

@@ -23,8 +23,10 @@ class StreamState(msgspec.Struct, frozen=True):
 
 
 class InboxItem(msgspec.Struct, frozen=True):
+    """A webhook waiting in the inbox for its streams to be read."""
+
     id: int
-    stream: str | None
+    streams: tuple[str, ...]
     topic: str
     body: bytes
 
@@ -96,6 +98,11 @@ class QueuedWrite(msgspec.Struct, frozen=True):
     caused_at: datetime | None = None
     """When the change that asked for this write reached the daemon (for the propagation
     histogram); None when no such moment is measured."""
+    replaces: int | None = None
+    """The outbox id of a write not yet begun whose effect this one includes: that entry
+    takes this payload and ``caused_at`` (keeping its key and its place) if it is still not
+    begun when the changes are applied; otherwise this write is queued as an entry of its
+    own."""
 
 
 class HeldException(msgspec.Struct, frozen=True):
@@ -172,8 +179,14 @@ class StateStore(Protocol):
     ) -> list[PendingWrite]:
         """Writes not yet done, oldest first, with ids above ``after_id``."""
 
-    async def begin_write(self, channel: str, pending: PendingWrite, at: datetime) -> None:
-        """Count an attempt and audit that the write is about to happen."""
+    async def begin_write(self, channel: str, pending: PendingWrite, at: datetime) -> RemoteWrite:
+        """Count an attempt, audit that the write is about to happen, and return it as stored
+        now: the write to perform (the hub may have folded newer targets into an entry not
+        yet begun, never into one begun)."""
+
+    async def unsent_write(self, channel: str, kind: str) -> PendingWrite | None:
+        """The channel's newest write of ``kind`` not yet done, if no attempt has begun on it
+        (see :attr:`QueuedWrite.replaces`)."""
 
     async def finish_write(
         self, channel: str, pending: PendingWrite, result: WriteResult, at: datetime

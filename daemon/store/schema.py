@@ -118,4 +118,12 @@ MIGRATIONS: tuple[str, ...] = (
         added_at TEXT NOT NULL
     );
     """,
+    """
+    -- A webhook's streams to re-read (a JSON array): one event may change several. Polled
+    -- records keep theirs in stream, which webhooks no longer fill.
+    ALTER TABLE inbox ADD COLUMN streams TEXT;
+    UPDATE inbox SET streams = '[]' WHERE source = 'webhook' AND stream IS NULL;
+    UPDATE inbox SET streams = '["' || stream || '"]', stream = NULL
+        WHERE source = 'webhook' AND stream IS NOT NULL;
+    """,
 )

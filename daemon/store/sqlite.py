@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+import msgspec
 import trio
 
 from connectors.base import Record, RemoteWrite, WebhookEvent, WriteResult
@@ -24,6 +25,7 @@ from daemon.store import (
     OrderEntry,
     PendingWrite,
     PushedRow,
+    QueuedWrite,
     Reservation,
     StockRow,
     StoredRecord,
@@ -37,6 +39,10 @@ _T = TypeVar("_T")
 
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat()
+
+
+def _iso_or_none(at: datetime | None) -> str | None:
+    return None if at is None else _iso(at)
 
 
 def _parse(text: str | None) -> datetime | None:
@@ -118,7 +124,7 @@ class SqliteStore:
             db.execute(
                 "INSERT INTO cursors (channel, stream, value) VALUES (?, ?, ?)"
                 " ON CONFLICT (channel, stream) DO UPDATE SET value = excluded.value",
-                (channel, stream, None if cursor is None else _iso(cursor)),
+                (channel, stream, _iso_or_none(cursor)),
             )
 
         await self._transaction(work)
@@ -160,9 +166,16 @@ class SqliteStore:
             if not inserted:
                 return None
             cursor = db.execute(
-                "INSERT INTO inbox (channel, source, stream, topic, entity, body, received_at)"
+                "INSERT INTO inbox (channel, source, streams, topic, entity, body, received_at)"
                 " VALUES (?, 'webhook', ?, ?, ?, ?, ?)",
-                (channel, event.stream, event.topic, None, event.body, _iso(at)),
+                (
+                    channel,
+                    msgspec.json.encode(event.streams).decode(),
+                    event.topic,
+                    None,
+                    event.body,
+                    _iso(at),
+                ),
             )
             return cursor.lastrowid
 
@@ -171,12 +184,17 @@ class SqliteStore:
     async def pending_webhooks(self, channel: str) -> list[InboxItem]:
         rows = await self._transaction(
             lambda db: db.execute(
-                "SELECT id, stream, topic, body FROM inbox"
+                "SELECT id, streams, topic, body FROM inbox"
                 " WHERE channel = ? AND source = 'webhook' AND processed_at IS NULL ORDER BY id",
                 (channel,),
             ).fetchall()
         )
-        return [InboxItem(id=i, stream=s, topic=t, body=bytes(b)) for i, s, t, b in rows]
+        return [
+            InboxItem(
+                id=i, streams=msgspec.json.decode(s, type=tuple[str, ...]), topic=t, body=bytes(b)
+            )
+            for i, s, t, b in rows
+        ]
 
     async def mark_processed(self, ids: list[int], at: datetime) -> None:
         await self._transaction(
@@ -220,14 +238,32 @@ class SqliteStore:
             for i, k, key, p, a, caused in rows
         ]
 
-    async def begin_write(self, channel: str, pending: PendingWrite, at: datetime) -> None:
-        def work(db: sqlite3.Connection) -> None:
-            db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (pending.id,))
-            _audit(
-                db, at, channel, "write.started", pending.write, f"attempt {pending.attempts + 1}"
-            )
+    async def begin_write(self, channel: str, pending: PendingWrite, at: datetime) -> RemoteWrite:
+        def work(db: sqlite3.Connection) -> RemoteWrite:
+            attempts, payload = db.execute(
+                "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?"
+                " RETURNING attempts, payload",
+                (pending.id,),
+            ).fetchone()
+            write = msgspec.structs.replace(pending.write, payload=bytes(payload))
+            _audit(db, at, channel, "write.started", write, f"attempt {attempts}")
+            return write
 
-        await self._transaction(work)
+        return await self._transaction(work)
+
+    async def unsent_write(self, channel: str, kind: str) -> PendingWrite | None:
+        row = await self._transaction(
+            lambda db: db.execute(
+                "SELECT id, idempotency_key, payload, caused_at, attempts FROM outbox"
+                " WHERE channel = ? AND kind = ? AND done_at IS NULL ORDER BY id DESC LIMIT 1",
+                (channel, kind),
+            ).fetchone()
+        )
+        if row is None or row[4] > 0:
+            return None  # begun: what follows it must be queued after it
+        entry_id, key, payload, caused, _ = row
+        write = RemoteWrite(kind=kind, key=key, payload=bytes(payload))
+        return PendingWrite(id=entry_id, write=write, attempts=0, caused_at=_parse(caused))
 
     async def finish_write(
         self, channel: str, pending: PendingWrite, result: WriteResult, at: datetime
@@ -393,6 +429,8 @@ class SqliteStore:
                 "INSERT OR IGNORE INTO catalog (sku, added_at) VALUES (?, ?)",
                 [(sku, stamp) for sku in changes.catalog],
             )
+            # A write folded into an entry is queued on its own if that entry has begun since.
+            own = [q for q in changes.writes if not _replaced(db, q)]
             db.executemany(
                 "INSERT OR IGNORE INTO outbox (channel, kind, idempotency_key, payload, created_at,"
                 " caused_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -403,9 +441,9 @@ class SqliteStore:
                         q.write.key,
                         q.write.payload,
                         stamp,
-                        None if q.caused_at is None else _iso(q.caused_at),
+                        _iso_or_none(q.caused_at),
                     )
-                    for q in changes.writes
+                    for q in own
                 ],
             )
             # An order decided again, no longer held for a reason: that hold is resolved, not
@@ -441,6 +479,19 @@ class SqliteStore:
     async def aclose(self) -> None:
         async with self._lock:
             await trio.to_thread.run_sync(self._db.close)
+
+
+def _replaced(db: sqlite3.Connection, queued: QueuedWrite) -> bool:
+    """Whether ``queued`` took the place of the entry it replaces, which no attempt has begun
+    (see :attr:`QueuedWrite.replaces`)."""
+    if queued.replaces is None:
+        return False
+    updated = db.execute(
+        "UPDATE outbox SET payload = ?, caused_at = ? WHERE id = ? AND channel = ?"
+        " AND done_at IS NULL AND attempts = 0",
+        (queued.write.payload, _iso_or_none(queued.caused_at), queued.replaces, queued.channel),
+    ).rowcount
+    return bool(updated)
 
 
 def _audit(

@@ -69,4 +69,4 @@ async def test_served_sandbox_client_and_callback_over_loopback() -> None:
                 await receiver.arrived.wait()
             stop.set()
     (event,) = receiver.events
-    assert (event.topic, event.stream) == ("store/order/created", "orders")
+    assert (event.topic, event.streams) == ("store/order/created", ("orders",))

@@ -45,10 +45,10 @@ async def test_genuine_callbacks_are_accepted_and_name_the_stream(
         await trio.sleep(1)
         nursery.cancel_scope.cancel()
     # Callbacks due together are sent concurrently: their arrival order is not promised.
-    assert sorted((e.topic, e.stream) for e in receiver.accepted) == [
-        ("store/order/created", "orders"),
-        ("store/order/statusUpdated", "orders"),
-        ("store/sku/inventory/updated", "products"),
+    assert sorted((e.topic, e.streams) for e in receiver.accepted) == [
+        ("store/order/created", ("orders",)),
+        ("store/order/statusUpdated", ("orders",)),
+        ("store/sku/inventory/updated", ("products",)),
     ]
     created = next(e for e in receiver.accepted if e.topic == "store/order/created")
     assert json.loads(created.body)["data"] == {"type": "order", "id": order_id}
@@ -134,9 +134,9 @@ async def test_connector_shipment_fires_shipment_and_order_callbacks(
         await trio.sleep(1)
         nursery.cancel_scope.cancel()
     by_topic = {e.topic: e for e in receiver.accepted}
-    assert {(t, e.stream) for t, e in by_topic.items()} == {
-        ("store/shipment/created", None),
-        ("store/order/statusUpdated", "orders"),
+    assert {(t, e.streams) for t, e in by_topic.items()} == {
+        ("store/shipment/created", ()),
+        ("store/order/statusUpdated", ("orders",)),
     }
     status = json.loads(by_topic["store/order/statusUpdated"].body)["data"]["status"]
     assert status == {"previous_status_id": 11, "new_status_id": 2}

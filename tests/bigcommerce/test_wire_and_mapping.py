@@ -266,21 +266,20 @@ def verify(headers: dict[str, str], body: bytes, **overrides: Any) -> Any:
 
 def test_webhook_secret_header_dedupe_hash_and_stream() -> None:
     event = verify({"x-shelfsync-webhook-secret": SECRET}, callback())
-    assert (event.webhook_id, event.topic, event.stream) == (
+    assert (event.webhook_id, event.topic, event.streams) == (
         "dd70c0976e06b67aaf671e73f49dcb79230ebf9d",
         "store/order/updated",
-        "orders",
+        ("orders",),
     )
+    assert verify(
+        {"x-shelfsync-webhook-secret": SECRET}, callback("store/sku/updated")
+    ).streams == ("products",)
     assert (
-        verify({"x-shelfsync-webhook-secret": SECRET}, callback("store/sku/updated")).stream
-        == "products"
-    )
-    assert (
-        verify({"x-shelfsync-webhook-secret": SECRET}, callback("store/shipment/created")).stream
-        is None
+        verify({"x-shelfsync-webhook-secret": SECRET}, callback("store/shipment/created")).streams
+        == ()
     )
     custom = verify({"x-hook-key": SECRET}, callback(), webhook_header="X-Hook-Key")
-    assert custom.stream == "orders"
+    assert custom.streams == ("orders",)
     for headers in ({}, {"x-shelfsync-webhook-secret": SECRET[:-1] + "?"}):
         with pytest.raises(InvalidSignature):
             verify(headers, callback())

@@ -114,7 +114,7 @@ async def test_genuine_webhook_is_accepted_and_tampered_rejected(
         await receiver.arrived.wait()
         nursery.cancel_scope.cancel()
     [event] = receiver.accepted
-    assert event.topic == "order.shipped" and event.stream == "shipments"
+    assert event.topic == "order.shipped" and event.streams == ("shipments", "inventory")
     assert json.loads(event.body)["id"] == order_id
 
     headers, body = receiver.raw[0]

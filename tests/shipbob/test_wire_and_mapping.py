@@ -203,7 +203,7 @@ def test_signature_round_trip_and_rotation() -> None:
     headers = webhooks.sign(SECRET, "msg_1", 1_700_000_000, b"{}")
     headers["x-webhook-topic"] = "order.shipment.delivered"
     event = webhooks.verify(SECRET, headers, b"{}", now=1_700_000_100)
-    assert (event.webhook_id, event.stream) == ("msg_1", "shipments")
+    assert (event.webhook_id, event.streams) == ("msg_1", ("shipments",))
     # Several signatures (secret rotation): any one matching is enough.
     headers["webhook-signature"] = "v1,AAAA " + headers["webhook-signature"]
     assert (
@@ -228,9 +228,17 @@ def test_any_changed_header_is_rejected(change: dict[str, str]) -> None:
         webhooks.verify(SECRET, headers, b"{}", now=1_700_000_000)
 
 
-def test_topics_name_their_stream() -> None:
-    assert webhooks.stream_of("order.shipped") == "shipments"
-    assert webhooks.stream_of("return.created") is None
+def test_topics_name_their_streams_and_those_that_move_stock_name_inventory() -> None:
+    # ShipBob has no inventory topic: the events that move stock ask for a stock read too.
+    assert webhooks.streams_of("order.shipped") == ("shipments", "inventory")
+    assert webhooks.streams_of("order.shipment.cancelled") == ("shipments", "inventory")
+    assert webhooks.streams_of("order.shipment.exception") == ("shipments", "inventory")
+    assert webhooks.streams_of("return.completed") == ("inventory",)
+    # Delivered or on hold: the units are where they were.
+    assert webhooks.streams_of("order.shipment.delivered") == ("shipments",)
+    assert webhooks.streams_of("order.shipment.on_hold") == ("shipments",)
+    assert webhooks.streams_of("return.created") == ()
+    assert webhooks.streams_of("billing.charge.created") == ()
 
 
 def is_shipbob_secret(secret: str) -> bool:

@@ -40,7 +40,7 @@ def test_a_delivery_with_the_channel_token_is_genuine_and_names_the_orders_strea
     path = f"/webhooks/ss?token={WEBHOOK_SECRET}"
     secrets = {"webhook_secret": Secret(WEBHOOK_SECRET)}
     event = CONNECTOR.verify_webhook(None, secrets, at(path), BODY)
-    assert (event.topic, event.stream) == ("ORDER_NOTIFY", "orders")
+    assert (event.topic, event.streams) == ("ORDER_NOTIFY", ("orders",))
     assert event.webhook_id == webhooks.delivery_id(BODY) and event.webhook_id.startswith("sha256:")
     assert webhooks.verify(WEBHOOK_SECRET, at(path + "&x=1"), BODY).webhook_id == event.webhook_id
 
@@ -62,7 +62,7 @@ def test_a_genuine_delivery_of_another_shape_is_a_record_error() -> None:
     ship = webhooks.verify(
         WEBHOOK_SECRET, at(path), b'{"resource_url": "x", "resource_type": "SHIP_NOTIFY"}'
     )
-    assert ship.stream is None
+    assert ship.streams == ()
 
 
 def test_webhook_secrets_must_be_long_url_safe_tokens() -> None:

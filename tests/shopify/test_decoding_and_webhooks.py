@@ -110,15 +110,15 @@ def test_good_signature_names_the_event() -> None:
         BODY,
     )
     assert event.webhook_id == "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"
-    assert event.stream == "orders"
+    assert event.streams == ("orders",)
     assert event.topic == "orders/create"
     assert event.body == BODY
 
 
 def test_products_topic_maps_to_products_and_others_to_none() -> None:
     headers = {"x-shopify-hmac-sha256": signed(BODY), "x-shopify-webhook-id": "w1"}
-    assert verify({**headers, "x-shopify-topic": "products/update"}, BODY).stream == "products"
-    assert verify({**headers, "x-shopify-topic": "inventory_levels/update"}, BODY).stream is None
+    assert verify({**headers, "x-shopify-topic": "products/update"}, BODY).streams == ("products",)
+    assert verify({**headers, "x-shopify-topic": "inventory_levels/update"}, BODY).streams == ()
 
 
 def test_tampered_body_is_rejected() -> None:

@@ -86,7 +86,7 @@ async def test_client_over_loopback_and_signed_webhook_with_redelivery() -> None
                 state = (await http.get("/_sandbox/state")).json()
             stop.set()
     (event,) = receiver.events
-    assert event.topic == "orders/create" and event.stream == "orders"
+    assert event.topic == "orders/create" and event.streams == ("orders",)
     assert json.loads(event.body)["id"] == placed.json()["id"]
     first, second = receiver.attempts
     # A redelivery repeats the delivery and event ids: the dedupe key holds across retries.

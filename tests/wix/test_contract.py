@@ -123,7 +123,7 @@ async def test_served_sandbox_over_loopback_with_a_verified_webhook() -> None:
     first, second = (
         CONNECTOR.verify_webhook(settings, secrets, {}, body) for body in receiver.bodies
     )
-    assert first.webhook_id == second.webhook_id and first.stream == "products"
+    assert first.webhook_id == second.webhook_id and first.streams == ("products",)
     assert json.loads(first.body)["changedFields"] == ["stock"]
 
 

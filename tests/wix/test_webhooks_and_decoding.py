@@ -43,7 +43,7 @@ async def test_genuine_webhooks_verify_and_name_the_stream(
         "wix.ecom.v1.order_created",
         "wix.ecom.v1.order_updated",
     ]
-    assert {e.stream for e in events} == {"orders"}
+    assert {e.streams for e in events} == {("orders",)}
     assert len({e.webhook_id for e in events}) == 3
     inner = json.loads(next(e.body for e in events if e.topic.endswith("created")))
     assert inner["entityId"] == placed.json()["id"]
@@ -92,7 +92,7 @@ async def test_non_200_answers_are_redelivered_with_the_same_event_id(
     events = [webhooks.verify(app.webhooks.public_key, {}, body) for body in receiver.bodies]
     assert len(events) == 3
     assert len({e.webhook_id for e in events}) == 1
-    assert events[0].stream == "products"
+    assert events[0].streams == ("products",)
     assert [entry["status"] for entry in app.webhooks.log] == [500, 202, 200]
     gaps = [b["at"] - a["at"] for a, b in zip(app.webhooks.log, app.webhooks.log[1:], strict=False)]
     assert gaps == pytest.approx([60.0, 600.0])

@@ -1,0 +1,174 @@
+"""How a channel actor turns requests to read into runs: bursts coalesce, and a snapshot
+stream's reads are spaced by what they cost. Over the supervisor, on virtual time and a real
+SQLite file, with the fake platform."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import trio
+
+from actors.messages import InboundEvent, SyncNow
+from connectors.base import ConnectorContext, Page, StreamSpec, WebhookEvent
+from daemon.app import default_http_client, wall_clock
+from daemon.config import DaemonConfig
+from daemon.store import StateStore, open_store
+from daemon.supervisor import Supervisor
+from metrics import Metrics
+from tests import fakeplatform
+from tests.helpers import RecordingPlatform
+
+
+class TimedConnector(fakeplatform.FakeConnector):
+    """The fake connector, each read costing ``calls`` calls; a read of a ``held`` stream,
+    once begun, waits until the test sets ``release``."""
+
+    def __init__(self, context: ConnectorContext, platform: TimedPlatform) -> None:
+        super().__init__(context)
+        self._platform = platform
+
+    async def read(self, stream: str, since: datetime | None) -> AsyncGenerator[Page, None]:
+        for _ in range(self._platform.calls - 1):
+            await self.context.gate.before_call()
+        self._platform.began.append((stream, trio.current_time()))
+        if stream in self._platform.held:
+            await self._platform.release.wait()
+        async with aclosing(super().read(stream, since)) as pages:
+            async for page in pages:
+                yield page
+
+
+class TimedPlatform(RecordingPlatform):
+    def __init__(self, *, calls: int = 1, streams: tuple[StreamSpec, ...] | None = None) -> None:
+        super().__init__()
+        self.calls = calls
+        self.began: list[tuple[str, float]] = []
+        self.held: set[str] = set()
+        self.release = trio.Event()
+        self.spec = dataclasses.replace(
+            self.spec,
+            streams=streams or self.spec.streams,
+            requests_per_second=1.0,
+            burst=100.0,
+        )
+
+    def _create(self, context: ConnectorContext) -> fakeplatform.FakeConnector:
+        connector = TimedConnector(context, self)
+        self.connectors.append(connector)
+        return connector
+
+    def reads_of(self, stream: str) -> list[float]:
+        return [at for read, at in self.began if read == stream]
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[StateStore]:
+    async with open_store(f"sqlite:///{tmp_path}/state.db") as opened:
+        yield opened
+
+
+async def start(nursery: trio.Nursery, store: StateStore) -> Supervisor:
+    supervisor = Supervisor(
+        store=store,
+        metrics=Metrics("test"),
+        settings=DaemonConfig(),
+        now=wall_clock,
+        http_client=default_http_client,
+    )
+    await nursery.start(supervisor.run)
+    return supervisor
+
+
+async def webhook(store: StateStore, supervisor: Supervisor, n: int, *streams: str) -> None:
+    """A verified webhook naming ``streams``, stored and handed to the actor as the daemon
+    does."""
+    event = WebhookEvent(webhook_id=f"wh-{n}", topic="t", streams=streams, body=b"{}")
+    inbox_id = await store.accept_webhook("shop", event, wall_clock())
+    assert inbox_id is not None
+    assert await supervisor.deliver("shop", InboundEvent(inbox_id=inbox_id, streams=streams))
+
+
+async def settled(platform: TimedPlatform, reads: int) -> None:
+    """Wait until ``reads`` reads have begun, then a minute more for any other to come."""
+    while len(platform.began) < reads:
+        await trio.sleep(1)
+    await trio.sleep(60)
+
+
+async def test_requests_while_a_read_waits_join_it_and_while_it_runs_make_one_more(
+    store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    platform = TimedPlatform()
+    platform.held = {"products"}
+    supervisor = await start(nursery, store)
+    supervisor.start_channel(platform.channel("shop"))
+    # Both schedules ask at start: products runs (held), orders waits behind it.
+    while not platform.began:
+        await trio.sleep(1)
+    assert platform.began[0][0] == "products"
+    for n in range(3):
+        await webhook(store, supervisor, n, "orders")
+    await supervisor.deliver("shop", SyncNow(stream="orders"))
+    # While products runs: a change may come after the part it has read, so one more run.
+    for n in range(3, 6):
+        await webhook(store, supervisor, n, "products")
+    await supervisor.deliver("shop", SyncNow(stream="products"))
+    platform.release.set()
+    await settled(platform, 3)
+    assert [stream for stream, _ in platform.began] == ["products", "orders", "products"]
+    assert await store.pending_webhooks("shop") == []
+
+
+async def test_a_webhook_naming_two_streams_is_processed_once_both_are_read(
+    store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    platform = TimedPlatform()
+    supervisor = await start(nursery, store)
+    supervisor.start_channel(platform.channel("shop"))
+    await settled(platform, 2)  # the schedules' first runs
+    platform.held = {"orders"}
+    await webhook(store, supervisor, 1, "products", "orders")
+    while len(platform.began) < 4:
+        await trio.sleep(1)
+    # products read, orders begun and not done: the event waits for it.
+    assert [i.streams for i in await store.pending_webhooks("shop")] == [("products", "orders")]
+    platform.release.set()
+    await settled(platform, 4)
+    assert [stream for stream, _ in platform.began[2:]] == ["products", "orders"]
+    assert await store.pending_webhooks("shop") == []
+
+
+async def test_a_costly_snapshot_read_stretches_its_schedule_and_holds_webhooks_back(
+    store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    # 10 calls a read at 1 call a second: spaced 10 / (0.2 * 1) = 50 s, not the 30 s schedule.
+    stock = StreamSpec(name="stock", default_schedule_seconds=30.0, snapshot=True)
+    platform = TimedPlatform(calls=10, streams=(stock,))
+    supervisor = await start(nursery, store)
+    supervisor.start_channel(platform.channel("shop"))
+    await trio.sleep(125)
+    assert platform.reads_of("stock") == pytest.approx([0, 50, 100], abs=0.5)
+
+    # A webhook 5 s after a read began waits for the spacing; an operator's sync does not.
+    await trio.sleep(150 - trio.current_time() + 5)
+    await webhook(store, supervisor, 1, "stock")
+    await trio.sleep(20)
+    assert len(platform.reads_of("stock")) == 4  # the read at 150, no other yet
+    await supervisor.deliver("shop", SyncNow(stream="stock"))
+    await trio.sleep(1)
+    assert platform.reads_of("stock")[-1] == pytest.approx(175, abs=0.5)
+
+
+async def test_an_incremental_stream_is_not_spaced(
+    store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    platform = TimedPlatform(calls=10)
+    supervisor = await start(nursery, store)
+    supervisor.start_channel(platform.channel("shop", schedule={"products": "5s"}))
+    await trio.sleep(31)
+    assert platform.reads_of("products") == pytest.approx([0, 5, 10, 15, 20, 25, 30], abs=0.5)
