@@ -63,7 +63,9 @@ class Site(msgspec.Struct, frozen=True):
 
 class Storefront(abc.ABC):
     """One storefront channel over its sandbox; ``table`` entries override the channel's
-    defaults (``ship_methods``, ``streams``, ``orders``, ...)."""
+    defaults (``ship_methods``, ``streams``, ``orders``, ...). With ``shared_catalog`` the
+    sandbox lists the catalog every platform's sandbox shares (:mod:`connectors.sandbox_catalog`)
+    instead of its own, so that stores of different platforms sell the same SKUs."""
 
     platform: ClassVar[str]
     keeps_stock: ClassVar[bool] = True
@@ -75,10 +77,11 @@ class Storefront(abc.ABC):
     unpaid: ClassVar[dict[str, Any]] = {"paid": False}
     """The order hook's fields that place an order not paid for."""
 
-    def __init__(self, channel: str, **table: Any) -> None:
+    def __init__(self, channel: str, *, shared_catalog: bool = False, **table: Any) -> None:
         self.channel = channel
         self.host = f"{channel}.{self.site.domain}"
-        self.app = self.site.sandbox(SandboxOptions(seed=SEED, catalog=CATALOG))
+        options = SandboxOptions(seed=SEED, catalog=CATALOG, shared_catalog=shared_catalog)
+        self.app = self.site.sandbox(options)
         if not self.site.opens_with_orders:
             self.state.orders.clear()
         self.overrides = table
@@ -189,8 +192,8 @@ class ShopifyStore(Storefront):
     platform = "shopify"
     site = Site(shopify_sandbox.create_app, "myshopify.com", "Standard")
 
-    def __init__(self, channel: str, **table: Any) -> None:
-        super().__init__(channel, **table)
+    def __init__(self, channel: str, *, shared_catalog: bool = False, **table: Any) -> None:
+        super().__init__(channel, shared_catalog=shared_catalog, **table)
         secret = self.state.webhook_secret
         self.secrets = {"token": self.state.access_token, "webhook_secret": secret}
         location = f"gid://shopify/Location/{LOCATION_ID}"
@@ -259,8 +262,8 @@ class ShipStationStore(Storefront):
     cancel_hook = ("status", {"status": "cancelled"})
     site = Site(shipstation_sandbox.create_app, "shipstation.test", "Standard Shipping")
 
-    def __init__(self, channel: str, **table: Any) -> None:
-        super().__init__(channel, **table)
+    def __init__(self, channel: str, *, shared_catalog: bool = False, **table: Any) -> None:
+        super().__init__(channel, shared_catalog=shared_catalog, **table)
         self.store_id = int(self.state.stores[0].store_id)
         self.secrets = {
             "api_key": shipstation_sandbox.SANDBOX_KEY,
@@ -312,8 +315,8 @@ class BigCommerceStore(Storefront):
     )
     unpaid: ClassVar[dict[str, Any]] = {"status_id": 7, "payment_status": ""}  # Awaiting Payment
 
-    def __init__(self, channel: str, **table: Any) -> None:
-        super().__init__(channel, **table)
+    def __init__(self, channel: str, *, shared_catalog: bool = False, **table: Any) -> None:
+        super().__init__(channel, shared_catalog=shared_catalog, **table)
         self.secrets = {
             "token": bigcommerce_sandbox.SANDBOX_TOKEN,
             "webhook_secret": "sandbox-webhook-secret",
@@ -350,3 +353,12 @@ class BigCommerceStore(Storefront):
 
     def fulfilled(self, order: Placed) -> bool:
         return bool(self.state.orders[int(order.id)].status_id == 2)  # Shipped
+
+
+STOCKING_PLATFORMS: dict[str, type[Storefront]] = {
+    "shopify": ShopifyStore,
+    "wix": WixStore,
+    "bigcommerce": BigCommerceStore,
+}
+"""The storefront platforms that keep stock, by platform name: a test parametrized over them
+runs once per platform."""

@@ -20,19 +20,13 @@ from tests.e2e.shopping import (
     store_skus,
     trackings,
 )
-from tests.e2e.storefronts import BigCommerceStore, ShopifyStore, Storefront, WixStore
-
-PLATFORMS: dict[str, type[Storefront]] = {
-    "shopify": ShopifyStore,
-    "wix": WixStore,
-    "bigcommerce": BigCommerceStore,
-}
+from tests.e2e.storefronts import STOCKING_PLATFORMS, Storefront
 
 
-@pytest.fixture(params=list(PLATFORMS))
+@pytest.fixture(params=list(STOCKING_PLATFORMS))
 def storefronts(request: pytest.FixtureRequest) -> list[Storefront]:
     """One store of the platform, channel ``web``."""
-    return [PLATFORMS[request.param]("web")]
+    return [STOCKING_PLATFORMS[request.param]("web")]
 
 
 async def test_store_products_are_created_in_the_fulfillment_catalog(shop: Shop) -> None:
