@@ -141,10 +141,12 @@ async def test_inventory_set_by_tracking_mode(
     )
     simple = next(p for p in state.products.values() if p.inventory_tracking == "product")
     untracked = next(p for p in state.products.values() if p.inventory_tracking == "none")
+    simple_sku = model.fallback_sku(CHANNEL, str(simple.id)) if not simple.sku else simple.sku
+    by_product_level = state.level(simple)
     targets = {
         by_variant[1].sku.lower(): 11,  # BigCommerce SKUs compare without case
         model.fallback_sku(CHANNEL, f"{no_sku[0].id}/{no_sku[1].id}"): 12,
-        model.fallback_sku(CHANNEL, str(simple.id)) if not simple.sku else simple.sku: 13,
+        simple_sku: by_product_level + 1,
         model.fallback_sku(CHANNEL, str(untracked.id)) if not untracked.sku else untracked.sku: 14,
         "NOT-ON-THIS-STORE": 15,
         model.fallback_sku(CHANNEL, "999999"): 16,
@@ -152,11 +154,68 @@ async def test_inventory_set_by_tracking_mode(
     result = await connector.write(inventory_write(targets))
     assert state.level(*by_variant) == 11
     assert state.level(*no_sku) == 12
-    assert state.level(simple) == 13
-    assert result.summary.startswith("set 3 quantities in 1 requests")
+    assert state.level(simple) == by_product_level + 1
+    assert result.summary.startswith("set 3 quantities in 1 requests (0 unchanged)")
     assert "2 SKUs not on this store: NOT-ON-THIS-STORE, bc:999999" in result.summary
     assert "1 not tracked by the store" in result.summary
     assert gate.calls == 3  # SKU look-up, products' tracking, one adjustment
+    assert result.drift_units == 0  # not a reconcile: nothing compared, nothing counted
+
+
+async def test_inventory_set_skips_what_the_store_already_shows(
+    connector: BigCommerceConnector, app: SandboxApp
+) -> None:
+    right, wrong = [
+        (p, v) for p, v in app.state.variants() if p.inventory_tracking == "variant" and v.sku
+    ][:2]
+    targets = {right[1].sku: app.state.level(*right), wrong[1].sku: app.state.level(*wrong) + 4}
+    result = await connector.write(inventory_write(targets))
+    assert result.summary.startswith("set 1 quantities in 1 requests (1 unchanged)")
+    [adjustment] = [r for r in app.state.requests if "adjustments" in r]
+    assert adjustment.endswith(" 200")
+    assert app.state.level(*wrong) == targets[wrong[1].sku]
+
+
+async def test_a_reconcile_reads_every_level_and_counts_the_drift_it_corrects(
+    connector: BigCommerceConnector, app: SandboxApp, gate: RecordingGate
+) -> None:
+    state = app.state
+    by_variant = next(
+        (p, v) for p, v in state.variants() if p.inventory_tracking == "variant" and v.sku
+    )
+    no_sku = next(
+        (p, v) for p, v in state.variants() if p.inventory_tracking == "variant" and not v.sku
+    )
+    simple = next(p for p in state.products.values() if p.inventory_tracking == "product")
+    right = next(
+        (p, v)
+        for p, v in state.variants()
+        if p.inventory_tracking == "variant" and v.sku and v is not by_variant[1]
+    )
+    no_sku_key = model.fallback_sku(CHANNEL, f"{no_sku[0].id}/{no_sku[1].id}")
+    simple_key = model.fallback_sku(CHANNEL, str(simple.id))
+    targets = {
+        by_variant[1].sku: state.level(*by_variant) + 3,  # 3 units shown too few
+        no_sku_key: state.level(*no_sku) - 2,  # 2 too many, known by the variant id
+        simple_key: state.level(simple) + 5,  # the product's one level, by product id
+        right[1].sku: state.level(*right),  # already right: not written
+    }
+    result = await connector.write(inventory_write(targets, reconcile=True))
+    assert result.drift_units == 3 + 2 + 5
+    assert (
+        result.summary
+        == "set 3 quantities in 1 requests (1 unchanged); 10 units of drift corrected"
+    )
+    assert state.level(*by_variant) == targets[by_variant[1].sku]
+    assert state.level(*no_sku) == targets[no_sku_key]
+    assert state.level(simple) == targets[simple_key]
+    # SKU look-up, products' tracking, the fallback keys' levels by variant id, one adjustment.
+    assert gate.calls == 4
+
+    again = await connector.write(inventory_write(targets, key="inv-2", reconcile=True))
+    assert again.drift_units == 0
+    assert again.summary.startswith("set 0 quantities in 0 requests (4 unchanged)")
+    assert len([r for r in state.requests if "adjustments" in r]) == 1  # no write changes nothing
 
 
 async def test_inventory_set_rereads_when_the_tracking_mode_changed(

@@ -167,6 +167,11 @@ class Storefront(abc.ABC):
     def available(self, sku: str) -> int | None:
         """The quantity of ``sku`` the store shows, or None when it keeps none for it."""
 
+    def edit_stock(self, sku: str, quantity: int) -> None:
+        """The merchant changes the quantity of ``sku`` in the store's admin: no webhook, and
+        nothing changes at the fulfillment provider."""
+        raise TypeError(f"{self.platform} keeps no stock")
+
     def _order(
         self, sku: str, quantity: int, gift_message: str | None, shipping: str | None
     ) -> dict[str, Any]:
@@ -202,10 +207,22 @@ class ShopifyStore(Storefront):
     def skus(self) -> set[str]:
         return {v.sku for v in self.state.variants.values() if v.sku}
 
-    def available(self, sku: str) -> int | None:
+    def _level(self, sku: str) -> dict[str, Any] | None:
+        """The inventory level of ``sku`` at the channel's location, if it is stocked there."""
         variant = next(v for v in self.state.variants.values() if v.sku == sku)
-        level = self.state.levels.get((variant.inventory_item_id, LOCATION_ID))
+        level: dict[str, Any] | None = self.state.levels.get(
+            (variant.inventory_item_id, LOCATION_ID)
+        )
+        return level
+
+    def available(self, sku: str) -> int | None:
+        level = self._level(sku)
         return None if level is None else int(level["available"])
+
+    def edit_stock(self, sku: str, quantity: int) -> None:
+        level = self._level(sku)
+        assert level is not None, f"{sku} is not stocked at the location"
+        level["available"] = quantity
 
     def _placed(self, answer: Any) -> tuple[object, str, object]:
         return answer["id"], answer["admin_graphql_api_id"], answer["name"]
@@ -242,6 +259,11 @@ class WixStore(Storefront):
         product, variant = self._variant(sku)
         # Catalog V1 keeps quantities only for products whose inventory is tracked.
         return int(variant.quantity) if product.track_inventory else None
+
+    def edit_stock(self, sku: str, quantity: int) -> None:
+        product, variant = self._variant(sku)
+        assert product.track_inventory, f"{sku} is not tracked"
+        variant.quantity = quantity
 
     def _placed(self, answer: Any) -> tuple[object, str, object]:
         return answer["id"], answer["id"], answer["number"]
@@ -329,14 +351,24 @@ class BigCommerceStore(Storefront):
     def skus(self) -> set[str]:
         return {v.sku for p in self.state.products.values() for v in p.variants if v.sku}
 
-    def available(self, sku: str) -> int | None:
+    def _stock_key(self, sku: str) -> tuple[int, int] | None:
+        """Where the sandbox keeps the stock of ``sku``: None if it is not tracked; stock
+        tracked by product is kept on its first variant's key, at location 1."""
         product, variant = self.state.find_sku(sku)
         if product.inventory_tracking == "none":
             return None
-        # Stock tracked by product is kept on its first variant's key, at location 1.
         tracked = product.variants[0] if product.inventory_tracking == "product" else variant
-        level = self.state.stock.get((1, tracked.id))
+        return (1, tracked.id)
+
+    def available(self, sku: str) -> int | None:
+        key = self._stock_key(sku)
+        level = None if key is None else self.state.stock.get(key)
         return None if level is None else int(level)
+
+    def edit_stock(self, sku: str, quantity: int) -> None:
+        key = self._stock_key(sku)
+        assert key is not None, f"{sku} is not tracked"
+        self.state.stock[key] = quantity
 
     def _order(
         self, sku: str, quantity: int, gift_message: str | None, shipping: str | None

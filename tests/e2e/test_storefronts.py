@@ -40,6 +40,15 @@ async def test_received_stock_reaches_the_store(shop: Shop) -> None:
     assert available(shop, sku) == shipbob_sellable(shop, sku) == 37
 
 
+async def test_a_reconcile_corrects_a_store_that_drifted_and_counts_the_units(shop: Shop) -> None:
+    sku = await stocked_sku(shop)
+    expected = shipbob_sellable(shop, sku)
+    shop.store().edit_stock(sku, expected + 7)
+    drift = shop.daemon.metrics.inventory_drift.labels("web")
+    await shop.until(lambda: available(shop, sku) == expected and drift._value.get() >= 7)
+    assert drift._value.get() == 7
+
+
 async def test_an_order_is_imported_once_shipped_and_its_tracking_written(shop: Shop) -> None:
     _, created = await flows.imported_shipped_and_tracked(shop)
     assert created.shipping_method == "Ground"
