@@ -15,7 +15,7 @@ from connectors.bigcommerce.client import BigCommerceClient
 from connectors.bigcommerce.connector import BigCommerceConnector
 from connectors.bigcommerce.paging import keyset_pages
 from connectors.bigcommerce.sandbox import SandboxApp, create_app
-from connectors.bigcommerce.sandbox_state import STORE_HASH
+from connectors.bigcommerce.sandbox_state import STORE_HASH, Product, StoreState, Variant
 from connectors.errors import RecordError, Retryable
 from connectors.sandbox_server import SandboxOptions
 from tests.bigcommerce.conftest import (
@@ -129,18 +129,26 @@ async def test_a_malformed_order_fails_alone(
     assert set(outcomes.values()) == {"ok"}
 
 
+def tracked_variants(state: StoreState, *, with_sku: bool = True) -> list[tuple[Product, Variant]]:
+    """The store's variants tracked by variant, with a SKU (or without one)."""
+    return [
+        (p, v)
+        for p, v in state.variants()
+        if p.inventory_tracking == "variant" and bool(v.sku) == with_sku
+    ]
+
+
+def tracked_product(state: StoreState, tracking: str = "product") -> Product:
+    """The store's first product tracked so (``product``, ``none``)."""
+    return next(p for p in state.products.values() if p.inventory_tracking == tracking)
+
+
 async def test_inventory_set_by_tracking_mode(
     connector: BigCommerceConnector, app: SandboxApp, gate: RecordingGate
 ) -> None:
     state = app.state
-    by_variant = next(
-        (p, v) for p, v in state.variants() if p.inventory_tracking == "variant" and v.sku
-    )
-    no_sku = next(
-        (p, v) for p, v in state.variants() if p.inventory_tracking == "variant" and not v.sku
-    )
-    simple = next(p for p in state.products.values() if p.inventory_tracking == "product")
-    untracked = next(p for p in state.products.values() if p.inventory_tracking == "none")
+    by_variant, no_sku = tracked_variants(state)[0], tracked_variants(state, with_sku=False)[0]
+    simple, untracked = tracked_product(state), tracked_product(state, "none")
     simple_sku = model.fallback_sku(CHANNEL, str(simple.id)) if not simple.sku else simple.sku
     by_product_level = state.level(simple)
     targets = {
@@ -165,9 +173,7 @@ async def test_inventory_set_by_tracking_mode(
 async def test_inventory_set_skips_what_the_store_already_shows(
     connector: BigCommerceConnector, app: SandboxApp
 ) -> None:
-    right, wrong = [
-        (p, v) for p, v in app.state.variants() if p.inventory_tracking == "variant" and v.sku
-    ][:2]
+    right, wrong = tracked_variants(app.state)[:2]
     targets = {right[1].sku: app.state.level(*right), wrong[1].sku: app.state.level(*wrong) + 4}
     result = await connector.write(inventory_write(targets))
     assert result.summary.startswith("set 1 quantities in 1 requests (1 unchanged)")
@@ -180,18 +186,9 @@ async def test_a_reconcile_reads_every_level_and_counts_the_drift_it_corrects(
     connector: BigCommerceConnector, app: SandboxApp, gate: RecordingGate
 ) -> None:
     state = app.state
-    by_variant = next(
-        (p, v) for p, v in state.variants() if p.inventory_tracking == "variant" and v.sku
-    )
-    no_sku = next(
-        (p, v) for p, v in state.variants() if p.inventory_tracking == "variant" and not v.sku
-    )
-    simple = next(p for p in state.products.values() if p.inventory_tracking == "product")
-    right = next(
-        (p, v)
-        for p, v in state.variants()
-        if p.inventory_tracking == "variant" and v.sku and v is not by_variant[1]
-    )
+    by_variant, right = tracked_variants(state)[:2]
+    no_sku = tracked_variants(state, with_sku=False)[0]
+    simple = tracked_product(state)
     no_sku_key = model.fallback_sku(CHANNEL, f"{no_sku[0].id}/{no_sku[1].id}")
     simple_key = model.fallback_sku(CHANNEL, str(simple.id))
     targets = {
@@ -221,9 +218,7 @@ async def test_a_reconcile_reads_every_level_and_counts_the_drift_it_corrects(
 async def test_inventory_set_rereads_when_the_tracking_mode_changed(
     connector: BigCommerceConnector, app: SandboxApp, gate: RecordingGate
 ) -> None:
-    product, variant = next(
-        (p, v) for p, v in app.state.variants() if p.inventory_tracking == "variant" and v.sku
-    )
+    product, variant = tracked_variants(app.state)[0]
 
     def switch() -> None:
         product.inventory_tracking = "product"
