@@ -107,8 +107,20 @@ class CatalogProduct(msgspec.Struct, frozen=True):
         return variant_name(self.name, variant.option_values)
 
 
+class CatalogBundle(msgspec.Struct, frozen=True):
+    """A SKU the storefronts sell as a set of other SKUs, which the warehouse picks instead:
+    a product of one variant in every storefront (its stock there is what its components
+    allow), none at the fulfillment provider."""
+
+    sku: str
+    components: tuple[tuple[str, int], ...]
+    """``(component SKU, units per bundle)``: two or more SKUs of the catalog's variants."""
+
+
 class SharedCatalog(msgspec.Struct, frozen=True):
     products: tuple[CatalogProduct, ...]
+    """What the storefronts list, bundles included (as products of one variant each)."""
+    bundles: tuple[CatalogBundle, ...] = ()
 
     def variants(self) -> Iterator[tuple[CatalogProduct, CatalogVariant]]:
         """Every variant with its product, in catalog order."""
@@ -116,15 +128,23 @@ class SharedCatalog(msgspec.Struct, frozen=True):
             for variant in product.variants:
                 yield product, variant
 
+    def pooled_products(self) -> list[CatalogProduct]:
+        """The products the fulfillment provider holds: every one but the bundles."""
+        bundled = {bundle.sku for bundle in self.bundles}
+        return [p for p in self.products if not any(v.sku in bundled for v in p.variants)]
+
     def stock(self) -> dict[str, int]:
-        """The units held of each SKU: the one stock pool the storefronts sell from."""
-        return {variant.sku: variant.stock for _, variant in self.variants()}
+        """The units held of each SKU: the one stock pool the storefronts sell from (the
+        bundles are made of it, and hold none of their own)."""
+        return {v.sku: v.stock for p in self.pooled_products() for v in p.variants}
 
 
-def build_catalog(seed: int, variants: int) -> SharedCatalog:
-    """A catalog of exactly ``variants`` variants (none for 0), the same for the same ``seed``
-    and ``variants`` on every run and platform; ValueError for a negative count. At least one
-    variant of a non-empty catalog is low on stock.
+def build_catalog(seed: int, variants: int, bundles: int = 0) -> SharedCatalog:
+    """A catalog of exactly ``variants`` variants (none for 0) and then ``bundles`` bundles of
+    two of them, the same for the same arguments on every run and platform (the variants do
+    not depend on ``bundles``); ValueError for a negative count, or for bundles without two
+    well-stocked variants to make them of. At least one variant of a non-empty catalog is low
+    on stock.
     """
     if variants < 0:
         raise ValueError(f"a catalog cannot have {variants} variants")
@@ -179,7 +199,40 @@ def build_catalog(seed: int, variants: int) -> SharedCatalog:
                 variants=tuple(made_variants),
             )
         )
-    return SharedCatalog(products=tuple(products))
+    return _with_bundles(SharedCatalog(products=tuple(products)), rng, seed, bundles)
+
+
+BUNDLE_SKU_PREFIX = f"{SKU_PREFIX}-SET"
+
+
+def _with_bundles(
+    catalog: SharedCatalog, rng: random.Random, seed: int, count: int
+) -> SharedCatalog:
+    """``catalog`` with ``count`` bundles added, each of two well-stocked variants (one or
+    two units of each), listed with the stock its components allow."""
+    if count <= 0:
+        return catalog
+    stocked = [(p, v) for p, v in catalog.variants() if v.stock > LOW_STOCK]
+    if len(stocked) < 2:
+        raise ValueError(f"{count} bundles need two well-stocked variants to be made of")
+    products = list(catalog.products)
+    made: list[CatalogBundle] = []
+    index = sum(1 for _ in catalog.variants())
+    for number in range(1, count + 1):
+        parts = [(p, v, rng.choice((1, 2))) for p, v in rng.sample(stocked, 2)]
+        sku = f"{BUNDLE_SKU_PREFIX}{number:02d}"
+        made.append(CatalogBundle(sku, tuple((v.sku, n) for _, v, n in parts)))
+        bundle = CatalogVariant(
+            sku=sku,
+            options=(),
+            weight_grams=sum(v.weight_grams * n for _, v, n in parts),
+            barcode=_upc(seed, index + number - 1),
+            price=sum((v.price * n for _, v, n in parts), Decimal(0)),
+            stock=min(v.stock // n for _, v, n in parts),
+        )
+        name = " & ".join(p.variant_name(v) for p, v, _ in parts) + f" Set {number}"
+        products.append(CatalogProduct(name=name, image_url=None, variants=(bundle,)))
+    return SharedCatalog(products=tuple(products), bundles=tuple(made))
 
 
 def _code(option: OptionValue) -> str:

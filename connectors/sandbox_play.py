@@ -53,6 +53,8 @@ class ProviderOrder(msgspec.Struct, frozen=True):
     store_order_id: str | None
     cancelled: bool
     shipments: list[ProviderShipment]
+    products: dict[str, int] = {}
+    """SKU → the units the order asks the warehouse for."""
 
 
 class ProviderPlay(Protocol):

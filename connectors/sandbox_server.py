@@ -34,11 +34,16 @@ class SandboxOptions(msgspec.Struct, frozen=True):
     not the platform's own: the same ``seed`` and ``catalog`` then give the same SKUs, names,
     options, weights and barcodes in every storefront, and the same SKUs with their stock at
     the fulfillment provider."""
+    bundles: int = 0
+    """Bundles the shared catalog adds (:class:`~connectors.sandbox_catalog.CatalogBundle`):
+    storefronts list them, the fulfillment provider holds only their components."""
 
     def shared(self) -> SharedCatalog | None:
-        """The shared catalog of ``seed`` and ``catalog`` when ``shared_catalog`` is set; None
-        when the sandbox generates its own."""
-        return build_catalog(self.seed, self.catalog) if self.shared_catalog else None
+        """The shared catalog of ``seed``, ``catalog`` and ``bundles`` when ``shared_catalog``
+        is set; None when the sandbox generates its own."""
+        if not self.shared_catalog:
+            return None
+        return build_catalog(self.seed, self.catalog, self.bundles)
 
 
 def load_sandbox(platform: str) -> Any:

@@ -25,6 +25,8 @@ import msgspec
 import trio
 
 from actors.messages import SyncNow
+from actors.rules.bundles import Bundles
+from connectors.model import BundleComponent
 from connectors.sandbox_play import ProviderPlay, StorefrontPlay
 from connectors.sandbox_server import SandboxOptions, serve_app
 from connectors.shipbob import sandbox_play as shipbob_play
@@ -71,6 +73,8 @@ SCHEDULES = {
 }
 """Short schedules: the demo reads often instead of subscribing every sandbox's webhooks."""
 SHIP_METHODS = {"Standard": {"ship_option": "Ground"}, "Express": {"ship_option": "2-Day"}}
+BUNDLES = 1
+"""Bundles the demo's catalog adds: each storefront lists it, the warehouse picks its parts."""
 
 
 class Channel(msgspec.Struct):
@@ -89,7 +93,12 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
 
 async def _demo(options: DemoOptions, out: TextIO) -> int:
     rng = random.Random(options.seed)
-    sandbox = SandboxOptions(seed=options.seed, catalog=options.catalog, shared_catalog=True)
+    sandbox = SandboxOptions(
+        seed=options.seed, catalog=options.catalog, shared_catalog=True, bundles=BUNDLES
+    )
+    catalog = sandbox.shared()
+    assert catalog is not None
+    bundles = {b.sku: [BundleComponent(sku, n) for sku, n in b.components] for b in catalog.bundles}
     with tempfile.TemporaryDirectory(prefix="shelfsync-demo-") as folder:
         workdir = Path(folder)
         with (workdir / "shelfsync.log").open("w") as log:
@@ -109,11 +118,12 @@ async def _demo(options: DemoOptions, out: TextIO) -> int:
                 )
                 channels.append(Channel("fc", "shipbob", settings, secrets))
                 config_path = workdir / "shelfsync.toml"
-                config_path.write_text(_config(workdir, channels))
+                config_path.write_text(_config(workdir, channels, bundles))
                 daemon = Daemon(load_config(config_path, environ=_environ(channels)))
                 urls: list[str] = await nursery.start(daemon.run)
                 async with httpx.AsyncClient(timeout=10.0) as http:
-                    code = await _play(daemon, urls[0], stores, provider, http, rng, options, out)
+                    shop = Shop(stores, provider, bundles)
+                    code = await _play(daemon, urls[0], shop, http, rng, options, out)
                 daemon.request_stop()
                 stop.set()
         return code
@@ -132,7 +142,7 @@ def _environ(channels: list[Channel]) -> dict[str, str]:
     return {_variable(c.name, name): value for c in channels for name, value in c.secrets.items()}
 
 
-def _config(workdir: Path, channels: list[Channel]) -> str:
+def _config(workdir: Path, channels: list[Channel], bundles: Bundles) -> str:
     lines = [
         "[daemon]",
         f'state = "sqlite:///{workdir}/state.db"',
@@ -154,6 +164,9 @@ def _config(workdir: Path, channels: list[Channel]) -> str:
         lines += ["[channels.settings]"]
         lines += [f"{key} = {_toml(value)}" for key, value in channel.settings.items()]
         lines.append("")
+    for sku, parts in bundles.items():
+        components = {part.sku: part.quantity for part in parts}
+        lines += ["[[bundles]]", f"sku = {_toml(sku)}", f"components = {_toml(components)}", ""]
     return "\n".join(lines)
 
 
@@ -167,18 +180,27 @@ def _toml(value: Any) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+class Shop(msgspec.Struct):
+    """What the demo plays: the storefronts by channel, the fulfillment provider, and the
+    bundles the storefronts sell (bundle SKU → its components)."""
+
+    stores: dict[str, StorefrontPlay]
+    provider: ProviderPlay
+    bundles: Bundles
+
+
 async def _play(
     daemon: Daemon,
     metrics_url: str,
-    plays: dict[str, StorefrontPlay],
-    provider: ProviderPlay,
+    shop: Shop,
     http: httpx.AsyncClient,
     rng: random.Random,
     options: DemoOptions,
     out: TextIO,
 ) -> int:
-    await _catalogs_synced(plays, provider, out)
-    shoppers = Shoppers(plays, http, rng, options.orders_per_second)
+    plays, provider = shop.stores, shop.provider
+    await _catalogs_synced(shop, out)
+    shoppers = Shoppers(plays, http, rng, options.orders_per_second, bundles=sorted(shop.bundles))
     warehouse = Warehouse(provider, http, rng, options.ship_after)
     stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -202,6 +224,7 @@ async def _play(
         {c.name: c.config.safety_threshold for c in daemon.config.enabled_channels},
         sum(n for (_, reason), n in daemon.hub.pool.held().items() if reason == "oversell"),
         held_tracking(await daemon.held_writes()),
+        shop.bundles,
     )
     out.write(render(report))
     if not settled:
@@ -209,15 +232,15 @@ async def _play(
     return 0 if report.consistent and settled else 1
 
 
-async def _catalogs_synced(
-    plays: dict[str, StorefrontPlay], provider: ProviderPlay, out: TextIO
-) -> None:
-    """Wait (a little) until the provider lists every SKU the storefronts sell: it is seeded
-    with the shared catalog, and the daemon creates what it lacks."""
+async def _catalogs_synced(shop: Shop, out: TextIO) -> None:
+    """Wait (a little) until the provider lists every SKU the storefronts sell but bundles
+    (the warehouse picks their components): it is seeded with the shared catalog, and the
+    daemon creates what it lacks."""
     print("starting: checking the storefronts' catalogs at the fulfillment provider...", file=out)
-    wanted = {sku for play in plays.values() for sku in play.listed_skus()}
+    wanted = {sku for play in shop.stores.values() for sku in play.listed_skus()}
+    wanted -= shop.bundles.keys()
     with trio.move_on_after(SETTLE_SECONDS):
-        while not wanted <= provider.sellable().keys():
+        while not wanted <= shop.provider.sellable().keys():
             await trio.sleep(0.2)
 
 

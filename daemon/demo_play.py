@@ -20,15 +20,23 @@ SHIPPING_METHODS = (("Standard", 0.9), ("Express", 0.07), ("Overnight", 0.03))
 those orders are held with that reason, as a merchant would see before mapping it."""
 
 
+BUNDLE_SHARE = 0.2
+"""Share of baskets that hold a bundle (when the shop sells one): often enough that a short
+demo sells some."""
+
+
 class PlacedOrder(msgspec.Struct, frozen=True):
     channel: str
     origin: str
     store_order_id: str
     shipping: str
+    lines: tuple[tuple[str, int], ...] = ()
+    """``(SKU, quantity)`` of each line the shopper ordered."""
 
 
 class Shoppers:
-    """Place orders on random storefronts at ``per_second`` orders a second."""
+    """Place orders on random storefronts at ``per_second`` orders a second; a share of the
+    baskets (:data:`BUNDLE_SHARE`) holds one of ``bundles`` the store lists."""
 
     def __init__(
         self,
@@ -36,11 +44,14 @@ class Shoppers:
         http: httpx.AsyncClient,
         rng: random.Random,
         per_second: float,
+        *,
+        bundles: list[str] | None = None,
     ) -> None:
         self.stores = stores
         self.http = http
         self.rng = rng
         self.per_second = per_second
+        self.bundles = bundles or []
         self.placed: list[PlacedOrder] = []
         self.refused = 0
         """Orders a store refused (a SKU it no longer sells): not placed, not counted."""
@@ -58,6 +69,9 @@ class Shoppers:
         if not skus:
             return
         basket = self.rng.sample(skus, k=min(len(skus), self.rng.choice((1, 1, 1, 2))))
+        bundles = [sku for sku in self.bundles if sku in skus and sku not in basket]
+        if bundles and self.rng.random() < BUNDLE_SHARE:
+            basket[0] = self.rng.choice(bundles)
         lines = [(sku, self.rng.choice((1, 1, 2))) for sku in basket]
         shipping = self.rng.choices(
             [m for m, _ in SHIPPING_METHODS], weights=[w for _, w in SHIPPING_METHODS]
@@ -67,7 +81,9 @@ class Shoppers:
         except httpx.HTTPStatusError:
             self.refused += 1
             return
-        self.placed.append(PlacedOrder(channel, store.origin, store_order_id, shipping))
+        self.placed.append(
+            PlacedOrder(channel, store.origin, store_order_id, shipping, tuple(lines))
+        )
 
 
 class Warehouse:

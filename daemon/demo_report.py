@@ -15,8 +15,9 @@ from collections import Counter
 import msgspec
 
 from actors.pool import Pool
-from actors.rules.inventory import posted
-from connectors.model import TrackingPush
+from actors.rules.bundles import Bundles, expand
+from actors.rules.inventory import bundle_quantity, posted
+from connectors.model import OrderLine, TrackingPush
 from connectors.sandbox_play import ProviderOrder, StorefrontPlay
 from daemon.demo_play import PlacedOrder
 from daemon.store import HeldException
@@ -47,6 +48,10 @@ class Report(msgspec.Struct, frozen=True):
     oversells: int
     unseen_orders: int
     """Orders placed that the daemon never decided about."""
+    bundle_orders: int
+    """Orders placed with a bundle and created at the fulfillment provider."""
+    bundle_orders_wrong: int
+    """Of those, the ones not created as the bundles' components (and the other lines)."""
     problems: list[str]
 
     @property
@@ -76,10 +81,13 @@ def build_report(
     thresholds: dict[str, int],
     oversells: int,
     tracking_held: dict[str, str] | None = None,
+    bundles: Bundles | None = None,
 ) -> Report:
     """The report on a settled shop (nothing left in hand: see ``Daemon.quiet``);
-    ``tracking_held`` is :func:`held_tracking` of the daemon's held writes."""
+    ``tracking_held`` is :func:`held_tracking` of the daemon's held writes, ``bundles`` the
+    shop's bundles (bundle SKU → its components)."""
     tracking_held = tracking_held or {}
+    bundles = bundles or {}
     held_reasons: Counter[str] = Counter()
     problems: list[str] = []
     ours = [o for o in provider_orders if o.origin is not None]
@@ -118,14 +126,28 @@ def build_report(
     if duplicated:
         problems.append(f"{duplicated} store fulfillments were written twice")
 
+    bundle_orders, bundle_orders_wrong = _bundle_orders(placed, ours, bundles)
+    if bundle_orders_wrong:
+        problems.append(
+            f"{bundle_orders_wrong} orders with a bundle were not created as its components"
+        )
+    at_provider = sorted(bundles.keys() & sellable.keys())
+    if at_provider:
+        problems.append(f"bundles held as products at the provider: {', '.join(at_provider)}")
+    # What every store should show before its threshold: the provider's sellable units, and
+    # for a bundle the floor of its scarcest component.
+    units = dict(sellable) | {
+        sku: bundle_quantity(parts, sellable) for sku, parts in bundles.items()
+    }
+
     lines = []
     for channel, store in sorted(stores.items()):
         mine = [p for p in placed if p.channel == channel]
         decisions = [pool.order(p.origin, p.store_order_id) for p in mine]
         wrong = [
-            f"{sku}: shows {shown}, should show {posted(sellable[sku], thresholds[channel])}"
+            f"{sku}: shows {shown}, should show {posted(units[sku], thresholds[channel])}"
             for sku, shown in sorted(store.shown_stock().items())
-            if sku in sellable and shown != posted(sellable[sku], thresholds[channel])
+            if sku in units and shown != posted(units[sku], thresholds[channel])
         ]
         if wrong:
             problems.append(f"{channel}: {len(wrong)} SKUs show the wrong stock")
@@ -138,7 +160,7 @@ def build_report(
                 skipped=dict(
                     Counter(d.reason or "" for d in decisions if d and d.state == "skipped")
                 ),
-                stock_checked=sum(1 for sku in store.shown_stock() if sku in sellable),
+                stock_checked=sum(1 for sku in store.shown_stock() if sku in units),
                 stock_wrong=wrong,
             )
         )
@@ -154,8 +176,32 @@ def build_report(
         tracking_held=dict(held_reasons),
         oversells=oversells,
         unseen_orders=len(unseen),
+        bundle_orders=bundle_orders,
+        bundle_orders_wrong=bundle_orders_wrong,
         problems=problems,
     )
+
+
+def _bundle_orders(
+    placed: list[PlacedOrder], created: list[ProviderOrder], bundles: Bundles
+) -> tuple[int, int]:
+    """How many placed orders with a bundle the provider holds, and how many of those do
+    not ask it for exactly the bundles' components (with the orders' other lines)."""
+    by_store_order = {(o.origin, o.store_order_id): o for o in created}
+    made = wrong = 0
+    for order in placed:
+        if not any(sku in bundles for sku, _ in order.lines):
+            continue
+        at_provider = by_store_order.get((order.origin, order.store_order_id))
+        if at_provider is None:
+            continue  # held or skipped: whether that was right is reported above
+        made += 1
+        ordered = [OrderLine(sku=sku, quantity=n, name=sku) for sku, n in order.lines]
+        picked: Counter[str] = Counter()
+        for line in expand(ordered, bundles):
+            picked[line.sku] += line.quantity
+        wrong += dict(picked) != at_provider.products
+    return made, wrong
 
 
 def render(report: Report) -> str:
@@ -183,6 +229,8 @@ def render(report: Report) -> str:
         "  tracking held for review: "
         + (", ".join(f"{n} {r}" for r, n in sorted(report.tracking_held.items())) or "none"),
         f"  oversells held for review: {report.oversells}",
+        f"  orders with a bundle: {report.bundle_orders} "
+        f"(not created as its components: {report.bundle_orders_wrong})",
         "",
     ]
     if report.consistent:

@@ -21,3 +21,6 @@ async def test_the_demo_plays_a_shop_and_reports_it_consistent() -> None:
     assert "shelfsync demo: consistency report" in out
     assert "consistent: every order once" in out
     assert "duplicates: 0" in out
+    # The shop sells a bundle: every store lists it, and the warehouse picks its components.
+    assert "(not created as its components: 0)" in out
+    assert "stock right for 13/13 SKUs" in out  # the 12 variants and the bundle

@@ -12,7 +12,7 @@ from actors.pool import Pool
 from connectors import model
 from connectors.sandbox_play import ProviderOrder, ProviderShipment
 from daemon.demo_play import PlacedOrder
-from daemon.demo_report import build_report, held_tracking, render
+from daemon.demo_report import Report, build_report, held_tracking, render
 from daemon.store import HeldException, HubSnapshot, OrderEntry
 
 ORIGIN = "shipstation:2001"
@@ -177,3 +177,41 @@ def test_the_report_names_every_broken_promise() -> None:
     assert "web: 1 SKUs show the wrong stock" in text
     assert "A: shows 4, should show 5" in text
     assert "held: 1 oversell" in text
+
+
+KIT = {"KIT": [model.BundleComponent("A", 2), model.BundleComponent("B", 1)]}
+
+
+def bundle_report(
+    shown_kits: int, provider: list[ProviderOrder], sellable: dict[str, int]
+) -> Report:
+    """The report on a shop selling ``KIT`` (two A and one B) whose store shows ``shown_kits``
+    and the provider's stock shows ``sellable``; orders 1 and 2 each sold one kit."""
+    entries = [web("1"), web("2")]
+    placed = [
+        PlacedOrder("web", SHOP, e.store_order_id, "Standard", (("KIT", 1),)) for e in entries
+    ]
+    store = Store(stock={"A": 5, "B": 3, "KIT": shown_kits}, tracking={})
+    return build_report(
+        placed, pool_of(*entries), {"web": store}, provider, sellable, {"web": 0}, 0, {}, KIT
+    )
+
+
+def created(store_order_id: str, products: dict[str, int]) -> ProviderOrder:
+    return ProviderOrder(int(store_order_id), SHOP, store_order_id, False, [], products)
+
+
+def test_a_bundle_should_show_its_scarcest_component_and_be_created_as_its_components() -> None:
+    as_components = [created("1", {"A": 2, "B": 1}), created("2", {"A": 2, "B": 1})]
+    right = bundle_report(2, as_components, {"A": 5, "B": 3})  # A allows 2 kits, B 3
+    assert right.consistent, right.problems
+    assert (right.bundle_orders, right.bundle_orders_wrong) == (2, 0)
+    assert right.stores[0].stock_checked == 3
+    assert "orders with a bundle: 2 (not created as its components: 0)" in render(right)
+
+    as_sold = [created("1", {"A": 2, "B": 1}), created("2", {"KIT": 1})]
+    wrong = bundle_report(3, as_sold, {"A": 5, "B": 3, "KIT": 1})
+    text = render(wrong)
+    assert "KIT: shows 3, should show 2" in text
+    assert "1 orders with a bundle were not created as its components" in text
+    assert "bundles held as products at the provider: KIT" in text

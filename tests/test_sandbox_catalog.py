@@ -273,3 +273,40 @@ async def test_without_the_flag_every_sandbox_seeds_its_own_catalog_as_before() 
         ("SKU-0001", 212), ("SKU-0002", 94), ("SKU-0003", 179),
         ("SKU-0004", 43), ("SKU-0005", 82), ("SKU-0006", 120),
     ]  # fmt: skip
+
+
+# -- bundles ---------------------------------------------------------------------------------
+
+BUNDLED = SandboxOptions(seed=SEED, catalog=VARIANTS, shared_catalog=True, bundles=2)
+
+
+def test_a_bundle_is_two_well_stocked_variants_listed_with_what_they_allow() -> None:
+    catalog = build_catalog(SEED, VARIANTS, 2)
+    assert catalog.pooled_products() == list(CATALOG.products)  # bundles change no variant
+    assert catalog.stock() == CATALOG.stock()  # and hold no stock of their own
+    assert BUNDLED.shared() == catalog
+    listed = {variant.sku: variant for _, variant in catalog.variants()}
+    assert len(catalog.bundles) == 2
+    for bundle in catalog.bundles:
+        parts = dict(bundle.components)
+        assert len(parts) == 2 and bundle.sku not in parts
+        assert all(CATALOG.stock()[sku] > LOW_STOCK for sku in parts)
+        variant = listed[bundle.sku]
+        assert variant.options == ()
+        assert variant.stock == min(CATALOG.stock()[sku] // n for sku, n in parts.items())
+        assert variant.weight_grams == sum(listed[sku].weight_grams * n for sku, n in parts.items())
+    barcodes = [variant.barcode for variant in listed.values()]
+    assert len(set(barcodes)) == len(barcodes)
+
+
+@pytest.mark.parametrize("platform", sorted(STOREFRONTS))
+async def test_a_storefront_lists_the_bundles_as_products(platform: str) -> None:
+    catalog = build_catalog(SEED, VARIANTS, 2)
+    items = await storefront_items(platform, BUNDLED)
+    assert {item.sku: item.name for item in items} == named_skus(catalog)
+
+
+async def test_the_provider_holds_the_bundles_components_not_the_bundles() -> None:
+    async with serving(load_sandbox("shipbob")(BUNDLED)) as http:
+        totals = await shipbob.make_client(http, shipbob.RecordingGate()).inventory_totals()
+    assert {t.sku: t.total_on_hand_quantity for t in totals} == CATALOG.stock()

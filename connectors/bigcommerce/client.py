@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 import msgspec
@@ -38,8 +38,9 @@ V3_PAGE_LIMIT = 250
 """The largest ``limit`` v3 lists accept (more is a 413)."""
 V2_PAGE_LIMIT = 250
 """The ``limit`` asked of v2 lists (their maximum is not documented; 250 is what v3 allows)."""
-SKUS_PER_LOOKUP = 100
-"""SKUs per ``GET /v3/inventory/items?sku:in=`` (kept well inside URL length limits)."""
+ITEMS_PER_LOOKUP = 100
+"""SKUs (or variant ids) per ``GET /v3/inventory/items?sku:in=`` (kept well inside URL length
+limits)."""
 ADJUSTMENT_BATCH = 2000
 """Items per ``PUT /v3/inventory/adjustments/absolute``, BigCommerce's documented maximum."""
 
@@ -262,21 +263,25 @@ class BigCommerceClient:
 
     # --- inventory ----------------------------------------------------------------------
 
-    async def inventory_items_by_sku(
-        self, skus: Sequence[str], location_id: int
+    async def inventory_items(
+        self, by: Literal["sku", "variant_id"], keys: Sequence[str | int], location_id: int
     ) -> list[wire.InventoryItem]:
-        """The inventory items holding these SKUs at ``location_id`` (BigCommerce compares SKUs
-        without regard to case)."""
+        """The inventory items of these SKUs (BigCommerce compares them without regard to
+        case) or variant ids, with their stock at ``location_id``."""
         found: list[wire.InventoryItem] = []
-        for start in range(0, len(skus), SKUS_PER_LOOKUP):
-            chunk = skus[start : start + SKUS_PER_LOOKUP]
+        for start in range(0, len(keys), ITEMS_PER_LOOKUP):
+            chunk = keys[start : start + ITEMS_PER_LOOKUP]
             params = {
-                "sku:in": ",".join(chunk),
+                f"{by}:in": ",".join(map(str, chunk)),
                 "location_id:in": str(location_id),
                 "limit": str(V3_PAGE_LIMIT),
             }
             found += await self._v3_all(
-                "v3/inventory/items", params, wire.InventoryItemsPage, "look up SKUs", "inventory"
+                "v3/inventory/items",
+                params,
+                wire.InventoryItemsPage,
+                f"look up inventory items by {by}",
+                "inventory",
             )
         return found
 

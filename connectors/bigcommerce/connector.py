@@ -30,8 +30,13 @@ Writes (``RemoteWrite.payload`` is JSON of a canonical Struct):
   tracked by variant is keyed by its SKU (or variant id, for a fallback key); a product
   tracked by product by its product id, with the lowest target of its variants (one level
   for them all, and the lowest never oversells). SKUs the store does not list, and items it
-  does not track (``none``), are skipped and named in the summary. A 422 "tracked by" answer
-  (the mode changed since the look-up) re-reads the modes and writes once more.
+  does not track (``none``), are skipped and named in the summary. The SKU look-up carries
+  each item's ``total_inventory_onhand`` at the location (what an absolute adjustment sets):
+  an item already at its target is not written. A reconcile push also reads the items not
+  looked up by SKU (fallback keys, a product tracked by product: its base variant) with
+  ``GET /v3/inventory/items?variant_id:in=``, so every target is compared with what the store
+  holds, and the units between the two are the write's ``drift_units``. A 422 "tracked by"
+  answer (the mode changed since the look-up) re-reads the modes and writes once more.
 - ``fulfillment.create``: a :class:`~connectors.model.TrackingPush`. Its lines are matched by
   canonical SKU to the order's unshipped lines and sent as ``POST /v2/orders/{id}/shipments``,
   one per shipping address they go to, with the tracking number, BigCommerce's

@@ -244,13 +244,13 @@ def list_inventory_items(state: StoreState, query: dict[str, str]) -> Reply:
     def render(pair: tuple[Product, Variant]) -> dict[str, Any]:
         product, variant = pair
         key = product.variants[0] if product.inventory_tracking == "product" else variant
+        identity = {"sku": variant.sku, "variant_id": variant.id, "product_id": product.id}
+        if variant.sku_id is not None:
+            # The Inventory API's schema has no null here (the catalog's has): a variant
+            # without a v2 SKU record goes without.
+            identity["sku_id"] = variant.sku_id
         return {
-            "identity": {
-                "sku": variant.sku,
-                "variant_id": variant.id,
-                "product_id": product.id,
-                "sku_id": variant.sku_id,
-            },
+            "identity": identity,
             "locations": [
                 {
                     "location_id": location,

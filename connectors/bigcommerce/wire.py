@@ -165,8 +165,17 @@ class Identity(msgspec.Struct, frozen=True):
     product_id: int | None = None
 
 
+class ItemLocation(msgspec.Struct, frozen=True):
+    """An inventory item's stock at one location."""
+
+    location_id: int
+    total_inventory_onhand: int = 0
+    """What an absolute adjustment sets (``available_to_sell`` is this minus safety stock)."""
+
+
 class InventoryItem(msgspec.Struct, frozen=True):
     identity: Identity
+    locations: list[ItemLocation] = []
 
 
 class InventoryItemsPage(msgspec.Struct, frozen=True):

@@ -23,6 +23,8 @@ ADJUSTMENT_REASON = "shelfsync: fulfillment stock"
 
 Places = dict[str, tuple[int, int | None, str | None]]
 """``canonical SKU → (product id, variant id or None, BigCommerce SKU or None)``."""
+Levels = dict[int, int]
+"""``variant id → units on hand`` at the channel's inventory location, as the store shows."""
 
 
 class StoreWriter:
@@ -40,9 +42,16 @@ class StoreWriter:
         """An ``inventory.set`` write (see the connector's docstring)."""
         push = decode_payload(remote_write, model.InventoryPush, entity=remote_write.key)
         targets = {t.sku: t.quantity for t in push.targets}
-        places = await self._places(list(targets))
+        places, shown = await self._places(list(targets))
         for attempt in range(2):
-            items, untracked = await self._adjustments(targets, places)
+            planned, untracked = await self._adjustments(targets, places)
+            if push.reconcile:
+                # To be compared with what the store shows: SKUs' levels came with their
+                # look-up, the others' (fallback keys, products tracked by product) are read.
+                shown |= await self._levels(
+                    sorted({v for _, v in planned if v is not None and v not in shown})
+                )
+            items = [item for item, v in planned if v is None or shown.get(v) != item.quantity]
             try:
                 for start in range(0, len(items), ADJUSTMENT_BATCH):
                     await self.client.set_absolute(
@@ -52,18 +61,24 @@ class StoreWriter:
             except TrackingMismatch:
                 if attempt == 1:
                     raise
+        drift = sum(abs(item.quantity - shown[v]) for item, v in planned if v in shown)
         requests = -(-len(items) // ADJUSTMENT_BATCH)
-        summary = f"set {len(items)} quantities in {requests} requests"
+        unchanged = len(planned) - len(items)
+        summary = f"set {len(items)} quantities in {requests} requests ({unchanged} unchanged)"
         missing = sorted(set(targets) - places.keys())
         if missing:
             summary += f"; {len(missing)} SKUs not on this store: {', '.join(missing[:5])}"
         if untracked:
             summary += f"; {len(untracked)} not tracked by the store: {', '.join(untracked[:5])}"
-        return WriteResult(remote_id=None, summary=summary)
+        if push.reconcile:
+            summary += f"; {drift} units of drift corrected"
+        return WriteResult(
+            remote_id=None, summary=summary, drift_units=drift if push.reconcile else 0
+        )
 
-    async def _places(self, skus: list[str]) -> Places:
-        """``canonical SKU → (product id, variant id or None, BigCommerce SKU or None)`` for
-        each SKU the store lists (a fallback key's ids are checked later, with the product)."""
+    async def _places(self, skus: list[str]) -> tuple[Places, Levels]:
+        """Where each SKU the store lists is (a fallback key's ids are checked later, with the
+        product), and what the store holds at the location of each variant looked up by SKU."""
         channel = self.channel
         places: Places = {}
         real: dict[str, str] = {}
@@ -74,7 +89,7 @@ class StoreWriter:
                 places[sku] = (ids[0], ids[1], None)
             elif item_id is None:
                 real[sku.casefold()] = sku
-        found = await self.client.inventory_items_by_sku(sorted(real.values()), self.location_id)
+        found = await self.client.inventory_items("sku", sorted(real.values()), self.location_id)
         for item in found:
             canonical = real.get(item.identity.sku.casefold())
             if canonical is not None and item.identity.product_id is not None:
@@ -83,20 +98,29 @@ class StoreWriter:
                     item.identity.variant_id,
                     item.identity.sku,
                 )
-        return places
+        return places, _on_hand(found, self.location_id)
+
+    async def _levels(self, variant_ids: list[int]) -> Levels:
+        """What the store holds of these variants at the location (a variant it does not
+        return is left out)."""
+        if not variant_ids:
+            return {}
+        items = await self.client.inventory_items("variant_id", variant_ids, self.location_id)
+        return _on_hand(items, self.location_id)
 
     async def _adjustments(
         self, targets: Mapping[str, int], places: Places
-    ) -> tuple[list[wire.AdjustmentItem], list[str]]:
+    ) -> tuple[list[tuple[wire.AdjustmentItem, int | None]], list[str]]:
         """The adjustment items for ``targets`` by each product's tracking mode (read now),
-        and the SKUs the store does not track. A fallback key naming no product or variant of
-        the store is dropped from ``places`` (it is not on the store)."""
+        each with the variant whose inventory item shows the level it sets (None if there is
+        none), and the SKUs the store does not track. A fallback key naming no product or
+        variant of the store is dropped from ``places`` (it is not on the store)."""
         location = self.location_id
         products = {
             p.id: p for p in await self.client.products_tracking([p for p, _, _ in places.values()])
         }
         by_product: dict[int, int] = {}
-        by_variant: list[wire.AdjustmentItem] = []
+        by_variant: list[tuple[wire.AdjustmentItem, int | None]] = []
         untracked: list[str] = []
         for sku, (product_id, variant_id, store_sku) in sorted(places.items()):
             product = products.get(product_id)
@@ -112,16 +136,22 @@ class StoreWriter:
             elif product.inventory_tracking == "product":
                 by_product[product_id] = min(quantity, by_product.get(product_id, quantity))
             elif store_sku is not None:
-                by_variant.append(wire.AdjustmentItem(location, quantity, sku=store_sku))
+                item = wire.AdjustmentItem(location, quantity, sku=store_sku)
+                by_variant.append((item, variant_id))
             elif variant_id is not None:
-                by_variant.append(wire.AdjustmentItem(location, quantity, variant_id=variant_id))
+                item = wire.AdjustmentItem(location, quantity, variant_id=variant_id)
+                by_variant.append((item, variant_id))
             else:
                 del places[sku]  # a product key for a product with several variants: no item
-        items = by_variant + [
-            wire.AdjustmentItem(location, quantity, product_id=product_id)
+        # A product tracked by product shows its one level on its base (first) variant.
+        by_product_items = [
+            (
+                wire.AdjustmentItem(location, quantity, product_id=product_id),
+                next((v.id for v in products[product_id].variants), None),
+            )
             for product_id, quantity in sorted(by_product.items())
         ]
-        return items, untracked
+        return by_variant + by_product_items, untracked
 
     # --- shipments ----------------------------------------------------------------------
 
@@ -214,3 +244,14 @@ def _allocate(
             reason="nothing_to_fulfil",
         )
     return groups
+
+
+def _on_hand(items: list[wire.InventoryItem], location_id: int) -> Levels:
+    """The units on hand at ``location_id`` of each variant among ``items``."""
+    return {
+        item.identity.variant_id: level.total_inventory_onhand
+        for item in items
+        if item.identity.variant_id is not None
+        for level in item.locations
+        if level.location_id == location_id
+    }

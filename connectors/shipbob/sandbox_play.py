@@ -10,6 +10,7 @@ import httpx
 from connectors.sandbox_play import ProviderOrder, ProviderShipment
 from connectors.sandbox_server import SandboxOptions
 from connectors.shipbob import sandbox_shipments as lifecycle
+from connectors.shipbob import wire
 from connectors.shipbob.mapping import split_reference_id
 from connectors.shipbob.sandbox import SandboxApp, create_app
 from connectors.shipbob.sandbox_state import SANDBOX_TOKEN
@@ -38,6 +39,7 @@ class ShipBobPlay:
                         )
                         for s in order.shipments
                     ],
+                    products=_units(order.products),
                 )
             )
         return result
@@ -106,3 +108,12 @@ class ShipBobDemo:
 
 def demo_provider(options: SandboxOptions) -> ShipBobDemo:
     return ShipBobDemo(options)
+
+
+def _units(products: list[wire.OrderProduct]) -> dict[str, int]:
+    """SKU → units over an order's products (a SKU may be on several lines)."""
+    units: dict[str, int] = {}
+    for product in products:
+        sku = product.sku or ""
+        units[sku] = units.get(sku, 0) + product.quantity
+    return units

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 
 def seed_shared_catalog(state: SandboxState, catalog: SharedCatalog, epoch: datetime) -> None:
-    """Seed ``catalog``'s products and variants with the account's own ids, a minute apart
+    """Seed ``catalog``'s products and variants (not its bundles: the warehouse picks their
+    components) with the account's own ids, a minute apart
     from ``epoch`` on, weights in ounces, the barcode as the variant's only barcode, and all
     of a variant's stock on hand, none committed, at the first fulfillment center.
 
@@ -23,7 +24,7 @@ def seed_shared_catalog(state: SandboxState, catalog: SharedCatalog, epoch: date
     order the pool covers is routed at once: split over centers, an order for more than one
     center holds would wait out of stock though the pool has the units."""
     first = LOCATIONS[0][0]
-    for n, shared in enumerate(catalog.products):
+    for n, shared in enumerate(catalog.pooled_products()):
         stamp = epoch + timedelta(minutes=n)
         product = state.new_product(shared.name, stamp)
         for item in shared.variants:

@@ -104,9 +104,12 @@ def tracking_write(
     )
 
 
-def inventory_write(targets: dict[str, int], key: str = "inv-1") -> RemoteWrite:
+def inventory_write(
+    targets: dict[str, int], key: str = "inv-1", *, reconcile: bool = False
+) -> RemoteWrite:
     push = model.InventoryPush(
-        targets=[model.StockTarget(sku=s, quantity=q) for s, q in targets.items()]
+        targets=[model.StockTarget(sku=s, quantity=q) for s, q in targets.items()],
+        reconcile=reconcile,
     )
     return RemoteWrite(kind="inventory.set", key=key, payload=msgspec.json.encode(push))
 

@@ -211,6 +211,10 @@ async def test_every_exchange_of_the_connector_conforms() -> None:
                 }
             )
         )
+        # A reconcile also reads the levels of fallback keys, by variant id.
+        await connector.write(
+            inventory_write({f"bc:{no_sku[0].id}/{no_sku[1].id}": 7}, key="inv-2", reconcile=True)
+        )
         order = open_order(app)
         await connector.write(
             tracking_write(order, canonical_lines(order), url="https://t.example/1")

@@ -15,7 +15,7 @@ from connectors.bigcommerce.client import BigCommerceClient
 from connectors.bigcommerce.connector import BigCommerceConnector
 from connectors.bigcommerce.paging import keyset_pages
 from connectors.bigcommerce.sandbox import SandboxApp, create_app
-from connectors.bigcommerce.sandbox_state import STORE_HASH
+from connectors.bigcommerce.sandbox_state import STORE_HASH, Product, StoreState, Variant
 from connectors.errors import RecordError, Retryable
 from connectors.sandbox_server import SandboxOptions
 from tests.bigcommerce.conftest import (
@@ -129,22 +129,32 @@ async def test_a_malformed_order_fails_alone(
     assert set(outcomes.values()) == {"ok"}
 
 
+def tracked_variants(state: StoreState, *, with_sku: bool = True) -> list[tuple[Product, Variant]]:
+    """The store's variants tracked by variant, with a SKU (or without one)."""
+    return [
+        (p, v)
+        for p, v in state.variants()
+        if p.inventory_tracking == "variant" and bool(v.sku) == with_sku
+    ]
+
+
+def tracked_product(state: StoreState, tracking: str = "product") -> Product:
+    """The store's first product tracked so (``product``, ``none``)."""
+    return next(p for p in state.products.values() if p.inventory_tracking == tracking)
+
+
 async def test_inventory_set_by_tracking_mode(
     connector: BigCommerceConnector, app: SandboxApp, gate: RecordingGate
 ) -> None:
     state = app.state
-    by_variant = next(
-        (p, v) for p, v in state.variants() if p.inventory_tracking == "variant" and v.sku
-    )
-    no_sku = next(
-        (p, v) for p, v in state.variants() if p.inventory_tracking == "variant" and not v.sku
-    )
-    simple = next(p for p in state.products.values() if p.inventory_tracking == "product")
-    untracked = next(p for p in state.products.values() if p.inventory_tracking == "none")
+    by_variant, no_sku = tracked_variants(state)[0], tracked_variants(state, with_sku=False)[0]
+    simple, untracked = tracked_product(state), tracked_product(state, "none")
+    simple_sku = model.fallback_sku(CHANNEL, str(simple.id)) if not simple.sku else simple.sku
+    by_product_level = state.level(simple)
     targets = {
         by_variant[1].sku.lower(): 11,  # BigCommerce SKUs compare without case
         model.fallback_sku(CHANNEL, f"{no_sku[0].id}/{no_sku[1].id}"): 12,
-        model.fallback_sku(CHANNEL, str(simple.id)) if not simple.sku else simple.sku: 13,
+        simple_sku: by_product_level + 1,
         model.fallback_sku(CHANNEL, str(untracked.id)) if not untracked.sku else untracked.sku: 14,
         "NOT-ON-THIS-STORE": 15,
         model.fallback_sku(CHANNEL, "999999"): 16,
@@ -152,19 +162,63 @@ async def test_inventory_set_by_tracking_mode(
     result = await connector.write(inventory_write(targets))
     assert state.level(*by_variant) == 11
     assert state.level(*no_sku) == 12
-    assert state.level(simple) == 13
-    assert result.summary.startswith("set 3 quantities in 1 requests")
+    assert state.level(simple) == by_product_level + 1
+    assert result.summary.startswith("set 3 quantities in 1 requests (0 unchanged)")
     assert "2 SKUs not on this store: NOT-ON-THIS-STORE, bc:999999" in result.summary
     assert "1 not tracked by the store" in result.summary
     assert gate.calls == 3  # SKU look-up, products' tracking, one adjustment
+    assert result.drift_units == 0  # not a reconcile: nothing compared, nothing counted
+
+
+async def test_inventory_set_skips_what_the_store_already_shows(
+    connector: BigCommerceConnector, app: SandboxApp
+) -> None:
+    right, wrong = tracked_variants(app.state)[:2]
+    targets = {right[1].sku: app.state.level(*right), wrong[1].sku: app.state.level(*wrong) + 4}
+    result = await connector.write(inventory_write(targets))
+    assert result.summary.startswith("set 1 quantities in 1 requests (1 unchanged)")
+    [adjustment] = [r for r in app.state.requests if "adjustments" in r]
+    assert adjustment.endswith(" 200")
+    assert app.state.level(*wrong) == targets[wrong[1].sku]
+
+
+async def test_a_reconcile_reads_every_level_and_counts_the_drift_it_corrects(
+    connector: BigCommerceConnector, app: SandboxApp, gate: RecordingGate
+) -> None:
+    state = app.state
+    by_variant, right = tracked_variants(state)[:2]
+    no_sku = tracked_variants(state, with_sku=False)[0]
+    simple = tracked_product(state)
+    no_sku_key = model.fallback_sku(CHANNEL, f"{no_sku[0].id}/{no_sku[1].id}")
+    simple_key = model.fallback_sku(CHANNEL, str(simple.id))
+    targets = {
+        by_variant[1].sku: state.level(*by_variant) + 3,  # 3 units shown too few
+        no_sku_key: state.level(*no_sku) - 2,  # 2 too many, known by the variant id
+        simple_key: state.level(simple) + 5,  # the product's one level, by product id
+        right[1].sku: state.level(*right),  # already right: not written
+    }
+    result = await connector.write(inventory_write(targets, reconcile=True))
+    assert result.drift_units == 3 + 2 + 5
+    assert (
+        result.summary
+        == "set 3 quantities in 1 requests (1 unchanged); 10 units of drift corrected"
+    )
+    assert state.level(*by_variant) == targets[by_variant[1].sku]
+    assert state.level(*no_sku) == targets[no_sku_key]
+    assert state.level(simple) == targets[simple_key]
+    # SKU look-up, products' tracking, the fallback keys' levels by variant id, one adjustment.
+    assert gate.calls == 4
+
+    again = await connector.write(inventory_write(targets, key="inv-2", reconcile=True))
+    assert again.drift_units == 0
+    assert again.summary.startswith("set 0 quantities in 0 requests (4 unchanged)")
+    assert len([r for r in state.requests if "adjustments" in r]) == 1  # no write changes nothing
 
 
 async def test_inventory_set_rereads_when_the_tracking_mode_changed(
     connector: BigCommerceConnector, app: SandboxApp, gate: RecordingGate
 ) -> None:
-    product, variant = next(
-        (p, v) for p, v in app.state.variants() if p.inventory_tracking == "variant" and v.sku
-    )
+    product, variant = tracked_variants(app.state)[0]
 
     def switch() -> None:
         product.inventory_tracking = "product"

@@ -45,7 +45,7 @@ async def test_products_tracking_and_inventory_items(
     client: BigCommerceClient, app: SandboxApp
 ) -> None:
     skus = [v.sku for _, v in app.state.variants() if v.sku][:7]
-    items = await client.inventory_items_by_sku([s.lower() for s in skus], 1)
+    items = await client.inventory_items("sku", [s.lower() for s in skus], 1)
     assert sorted(i.identity.sku for i in items) == sorted(skus)  # SKUs compare without case
     tracking = await client.products_tracking([i.identity.product_id or 0 for i in items])
     assert {p.id: p.inventory_tracking for p in tracking} == {
@@ -173,7 +173,7 @@ async def test_a_next_link_to_another_host_is_not_followed(app: SandboxApp) -> N
     async with httpx.AsyncClient(transport=httpx.MockTransport(elsewhere)) as http:
         bc = BigCommerceClient(http, BASE_URL, STORE_HASH, Secret("t"), RecordingGate())
         with pytest.raises(RecordError, match=r"refusing to follow a link off 127\.0\.0\.1"):
-            await bc.inventory_items_by_sku(["A"], 1)
+            await bc.inventory_items("sku", ["A"], 1)
 
 
 def test_rate_signal_reads_the_window_headers() -> None:

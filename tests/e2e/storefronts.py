@@ -63,7 +63,9 @@ class Site(msgspec.Struct, frozen=True):
 
 class Storefront(abc.ABC):
     """One storefront channel over its sandbox; ``table`` entries override the channel's
-    defaults (``ship_methods``, ``streams``, ``orders``, ...)."""
+    defaults (``ship_methods``, ``streams``, ``orders``, ...). With ``shared_catalog`` the
+    sandbox lists the catalog every platform's sandbox shares (:mod:`connectors.sandbox_catalog`)
+    instead of its own, so that stores of different platforms sell the same SKUs."""
 
     platform: ClassVar[str]
     keeps_stock: ClassVar[bool] = True
@@ -75,10 +77,11 @@ class Storefront(abc.ABC):
     unpaid: ClassVar[dict[str, Any]] = {"paid": False}
     """The order hook's fields that place an order not paid for."""
 
-    def __init__(self, channel: str, **table: Any) -> None:
+    def __init__(self, channel: str, *, shared_catalog: bool = False, **table: Any) -> None:
         self.channel = channel
         self.host = f"{channel}.{self.site.domain}"
-        self.app = self.site.sandbox(SandboxOptions(seed=SEED, catalog=CATALOG))
+        options = SandboxOptions(seed=SEED, catalog=CATALOG, shared_catalog=shared_catalog)
+        self.app = self.site.sandbox(options)
         if not self.site.opens_with_orders:
             self.state.orders.clear()
         self.overrides = table
@@ -164,6 +167,11 @@ class Storefront(abc.ABC):
     def available(self, sku: str) -> int | None:
         """The quantity of ``sku`` the store shows, or None when it keeps none for it."""
 
+    def edit_stock(self, sku: str, quantity: int) -> None:
+        """The merchant changes the quantity of ``sku`` in the store's admin: no webhook, and
+        nothing changes at the fulfillment provider."""
+        raise TypeError(f"{self.platform} keeps no stock")
+
     def _order(
         self, sku: str, quantity: int, gift_message: str | None, shipping: str | None
     ) -> dict[str, Any]:
@@ -189,8 +197,8 @@ class ShopifyStore(Storefront):
     platform = "shopify"
     site = Site(shopify_sandbox.create_app, "myshopify.com", "Standard")
 
-    def __init__(self, channel: str, **table: Any) -> None:
-        super().__init__(channel, **table)
+    def __init__(self, channel: str, *, shared_catalog: bool = False, **table: Any) -> None:
+        super().__init__(channel, shared_catalog=shared_catalog, **table)
         secret = self.state.webhook_secret
         self.secrets = {"token": self.state.access_token, "webhook_secret": secret}
         location = f"gid://shopify/Location/{LOCATION_ID}"
@@ -199,10 +207,22 @@ class ShopifyStore(Storefront):
     def skus(self) -> set[str]:
         return {v.sku for v in self.state.variants.values() if v.sku}
 
-    def available(self, sku: str) -> int | None:
+    def _level(self, sku: str) -> dict[str, Any] | None:
+        """The inventory level of ``sku`` at the channel's location, if it is stocked there."""
         variant = next(v for v in self.state.variants.values() if v.sku == sku)
-        level = self.state.levels.get((variant.inventory_item_id, LOCATION_ID))
+        level: dict[str, Any] | None = self.state.levels.get(
+            (variant.inventory_item_id, LOCATION_ID)
+        )
+        return level
+
+    def available(self, sku: str) -> int | None:
+        level = self._level(sku)
         return None if level is None else int(level["available"])
+
+    def edit_stock(self, sku: str, quantity: int) -> None:
+        level = self._level(sku)
+        assert level is not None, f"{sku} is not stocked at the location"
+        level["available"] = quantity
 
     def _placed(self, answer: Any) -> tuple[object, str, object]:
         return answer["id"], answer["admin_graphql_api_id"], answer["name"]
@@ -240,6 +260,11 @@ class WixStore(Storefront):
         # Catalog V1 keeps quantities only for products whose inventory is tracked.
         return int(variant.quantity) if product.track_inventory else None
 
+    def edit_stock(self, sku: str, quantity: int) -> None:
+        product, variant = self._variant(sku)
+        assert product.track_inventory, f"{sku} is not tracked"
+        variant.quantity = quantity
+
     def _placed(self, answer: Any) -> tuple[object, str, object]:
         return answer["id"], answer["id"], answer["number"]
 
@@ -259,8 +284,8 @@ class ShipStationStore(Storefront):
     cancel_hook = ("status", {"status": "cancelled"})
     site = Site(shipstation_sandbox.create_app, "shipstation.test", "Standard Shipping")
 
-    def __init__(self, channel: str, **table: Any) -> None:
-        super().__init__(channel, **table)
+    def __init__(self, channel: str, *, shared_catalog: bool = False, **table: Any) -> None:
+        super().__init__(channel, shared_catalog=shared_catalog, **table)
         self.store_id = int(self.state.stores[0].store_id)
         self.secrets = {
             "api_key": shipstation_sandbox.SANDBOX_KEY,
@@ -312,8 +337,8 @@ class BigCommerceStore(Storefront):
     )
     unpaid: ClassVar[dict[str, Any]] = {"status_id": 7, "payment_status": ""}  # Awaiting Payment
 
-    def __init__(self, channel: str, **table: Any) -> None:
-        super().__init__(channel, **table)
+    def __init__(self, channel: str, *, shared_catalog: bool = False, **table: Any) -> None:
+        super().__init__(channel, shared_catalog=shared_catalog, **table)
         self.secrets = {
             "token": bigcommerce_sandbox.SANDBOX_TOKEN,
             "webhook_secret": "sandbox-webhook-secret",
@@ -326,14 +351,24 @@ class BigCommerceStore(Storefront):
     def skus(self) -> set[str]:
         return {v.sku for p in self.state.products.values() for v in p.variants if v.sku}
 
-    def available(self, sku: str) -> int | None:
+    def _stock_key(self, sku: str) -> tuple[int, int] | None:
+        """Where the sandbox keeps the stock of ``sku``: None if it is not tracked; stock
+        tracked by product is kept on its first variant's key, at location 1."""
         product, variant = self.state.find_sku(sku)
         if product.inventory_tracking == "none":
             return None
-        # Stock tracked by product is kept on its first variant's key, at location 1.
         tracked = product.variants[0] if product.inventory_tracking == "product" else variant
-        level = self.state.stock.get((1, tracked.id))
+        return (1, tracked.id)
+
+    def available(self, sku: str) -> int | None:
+        key = self._stock_key(sku)
+        level = None if key is None else self.state.stock.get(key)
         return None if level is None else int(level)
+
+    def edit_stock(self, sku: str, quantity: int) -> None:
+        key = self._stock_key(sku)
+        assert key is not None, f"{sku} is not tracked"
+        self.state.stock[key] = quantity
 
     def _order(
         self, sku: str, quantity: int, gift_message: str | None, shipping: str | None
@@ -350,3 +385,12 @@ class BigCommerceStore(Storefront):
 
     def fulfilled(self, order: Placed) -> bool:
         return bool(self.state.orders[int(order.id)].status_id == 2)  # Shipped
+
+
+STOCKING_PLATFORMS: dict[str, type[Storefront]] = {
+    "shopify": ShopifyStore,
+    "wix": WixStore,
+    "bigcommerce": BigCommerceStore,
+}
+"""The storefront platforms that keep stock, by platform name: a test parametrized over them
+runs once per platform."""

@@ -1,20 +1,17 @@
 """Shopify storefront and ShipBob fulfillment, over the full daemon: what the daemon tells
-Prometheus, the stock reconcile and ``ctl import`` (the flows every storefront goes through are
+Prometheus and ``ctl import`` (the flows every storefront goes through are
 in ``test_storefronts``)."""
 
 from __future__ import annotations
 
 from prometheus_client import generate_latest
 
-from connectors.shopify.sandbox_state import LOCATION_ID
 from daemon.control import ControlRequest
 from tests.e2e.conftest import Shop
 from tests.e2e.shopping import (
-    available,
     decision,
     place,
     shipbob_order,
-    shipbob_sellable,
     stocked_sku,
 )
 
@@ -40,18 +37,6 @@ async def test_metrics_count_calls_records_and_rate_budget(shop: Shop) -> None:
     await shop.until(lambda: not missing())
     ratio = shop.daemon.metrics.rate_limit_remaining.labels("web")._value.get()
     assert 0 < ratio <= 1
-
-
-async def test_a_reconcile_corrects_a_store_that_drifted_and_counts_the_units(shop: Shop) -> None:
-    sku = await stocked_sku(shop)
-    expected = shipbob_sellable(shop, sku)
-    # A merchant edits the stock in the store's admin: no webhook, no change at the provider.
-    state = shop.store().state
-    variant = next(v for v in state.variants.values() if v.sku == sku)
-    state.levels[(variant.inventory_item_id, LOCATION_ID)]["available"] = expected + 7
-    drift = shop.daemon.metrics.inventory_drift.labels("web")
-    await shop.until(lambda: available(shop, sku) == expected and drift._value.get() >= 7)
-    assert drift._value.get() == 7
 
 
 async def test_ctl_import_reports_per_order_what_happened(shop: Shop) -> None:

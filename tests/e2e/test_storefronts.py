@@ -20,19 +20,13 @@ from tests.e2e.shopping import (
     store_skus,
     trackings,
 )
-from tests.e2e.storefronts import BigCommerceStore, ShopifyStore, Storefront, WixStore
-
-PLATFORMS: dict[str, type[Storefront]] = {
-    "shopify": ShopifyStore,
-    "wix": WixStore,
-    "bigcommerce": BigCommerceStore,
-}
+from tests.e2e.storefronts import STOCKING_PLATFORMS, Storefront
 
 
-@pytest.fixture(params=list(PLATFORMS))
+@pytest.fixture(params=list(STOCKING_PLATFORMS))
 def storefronts(request: pytest.FixtureRequest) -> list[Storefront]:
     """One store of the platform, channel ``web``."""
-    return [PLATFORMS[request.param]("web")]
+    return [STOCKING_PLATFORMS[request.param]("web")]
 
 
 async def test_store_products_are_created_in_the_fulfillment_catalog(shop: Shop) -> None:
@@ -44,6 +38,15 @@ async def test_store_products_are_created_in_the_fulfillment_catalog(shop: Shop)
 async def test_received_stock_reaches_the_store(shop: Shop) -> None:
     sku = await stocked_sku(shop, on_hand=37)
     assert available(shop, sku) == shipbob_sellable(shop, sku) == 37
+
+
+async def test_a_reconcile_corrects_a_store_that_drifted_and_counts_the_units(shop: Shop) -> None:
+    sku = await stocked_sku(shop)
+    expected = shipbob_sellable(shop, sku)
+    shop.store().edit_stock(sku, expected + 7)
+    drift = shop.daemon.metrics.inventory_drift.labels("web")
+    await shop.until(lambda: available(shop, sku) == expected and drift._value.get() >= 7)
+    assert drift._value.get() == 7
 
 
 async def test_an_order_is_imported_once_shipped_and_its_tracking_written(shop: Shop) -> None:
