@@ -134,21 +134,23 @@ class SandboxState:
         return product
 
     def new_variant(
-        self, product: wire.Product, sku: str, name: str, stamp: datetime
+        self, product: wire.Product, sku: str, name: str, stamp: datetime, *, stocked: bool = True
     ) -> wire.Variant:
         """A new active variant of ``product`` with an inventory item of its own, holding
-        nothing at any fulfillment center yet."""
-        inventory_id = self.next_id("inventory")
+        nothing at any fulfillment center yet; without one if not ``stocked`` (a bundle)."""
         variant = wire.Variant(
             id=self.next_id("variant"),
             sku=sku,
             name=name,
             status="Active",
-            inventory=wire.VariantInventory(inventory_id=inventory_id),
             created_on=stamp,
             updated_on=stamp,
         )
         product.variants.append(variant)
+        if not stocked:
+            return variant
+        inventory_id = self.next_id("inventory")
+        variant.inventory = wire.VariantInventory(inventory_id=inventory_id)
         self.stock[inventory_id] = Stock(
             inventory_id=inventory_id,
             sku=sku,
