@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import trio
 
 from daemon.http import HttpApp
@@ -22,7 +23,7 @@ from tests.e2e.shopping import (
     shipbob_skus,
     store_skus,
 )
-from tests.e2e.storefronts import ShopifyStore
+from tests.e2e.storefronts import ShopifyStore, Storefront
 
 _CATALOG = ShopifyStore("web")
 STOCKED = sorted(s for s in _CATALOG.skus() if _CATALOG.available(s) is not None)
@@ -59,6 +60,12 @@ class Recording:
         await self.app(scope, replay, send)
 
 
+@pytest.fixture
+def storefronts() -> list[Storefront]:
+    """Two stores listing the same SKUs."""
+    return [ShopifyStore("web"), ShopifyStore("outlet")]
+
+
 def patches(shop: Shop) -> int:
     """Variant updates ShipBob received."""
     return sum(1 for e in shop.net.exchanges if e.method == "PATCH" and e.host == SHIPBOB_HOST)
@@ -73,6 +80,7 @@ def at_shipbob(shop: Shop, sku: str) -> Any:
 async def test_a_product_changed_in_the_store_reaches_shipbob_once(shop: Shop) -> None:
     store = shop.store()
     await shop.until(lambda: store_skus(shop) <= shipbob_skus(shop))
+    await shop.sync("outlet", "products")  # both stores' items seen before the change
     [product] = store.state.products.values()
     skus = [store.state.variants[v].sku for v in product.variant_ids]
     heavy = product.variant_ids[0]
@@ -99,6 +107,7 @@ async def test_a_product_changed_in_the_store_reaches_shipbob_once(shop: Shop) -
             lambda: all(at_shipbob(shop, sku).name.startswith("Scarf Renamed") for sku in skus)
         )
         deliveries.cancel_scope.cancel()
+    await shop.until(shop.daemon.quiet)
     assert at_shipbob(shop, skus[0]).weight.weight == 40.0  # 2.5 lb, in ounces
     assert patches(shop) == len(skus)  # one update per variant renamed
     # Shopify redelivers the webhook (same id), and a scheduled run reads the products again.
@@ -107,7 +116,16 @@ async def test_a_product_changed_in_the_store_reaches_shipbob_once(shop: Shop) -
         again = await redelivery.post(f"https://daemon.test{path}", headers=headers, content=body)
     assert (again.status_code, again.text.strip()) == (200, "duplicate")
     await shop.sync("web", "products")
+    # The other store still names the SKUs as before, and is read again (its product touched,
+    # nothing that travels changed): ShipBob keeps the new names rather than flipping back.
+    outlet = shop.store("outlet")
+    touched = await shop.http.post(f"https://{outlet.host}/_sandbox/products/{product.id}", json={})
+    assert touched.status_code == 200, touched.text
+    await shop.sync("outlet", "products")
+    await shop.sync("web", "products")
+    await shop.until(shop.daemon.quiet)  # every write queued has been made
     assert patches(shop) == len(skus)
+    assert all(at_shipbob(shop, sku).name.startswith("Scarf Renamed") for sku in skus)
 
 
 async def declare(shop: Shop, sku: str, components: dict[str, int]) -> None:
