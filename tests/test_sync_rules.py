@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.rules.bundles import contract, expand
+from actors.rules.bundles import contract, expand, merged
+from actors.rules.catalog import digest
 from actors.rules.inventory import bundle_quantity, changed, needs_review, posted, sellable
 from actors.rules.orders import Hold, Import, ImportPolicy, ShipOption, Skip, decide
 from connectors.model import (
     Address,
     BundleComponent,
+    Dimensions,
     InventoryLevel,
+    Item,
     Order,
     OrderLine,
     ShipmentLine,
+    Weight,
 )
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -162,3 +167,43 @@ def test_contracting_what_expanding_picked_gives_back_the_order(kits: int, other
     assert [(line.sku, line.quantity) for line in back] == [
         (line.sku, line.quantity) for line in sold
     ]
+
+
+def test_a_configured_bundle_takes_the_place_of_a_declared_one_of_its_sku() -> None:
+    declared = {"KIT": [BundleComponent("A", 1)], "BOX": [BundleComponent("C", 4)]}
+    bundles = merged(KIT, declared)
+    assert bundles == {"KIT": KIT["KIT"], "BOX": declared["BOX"]}
+
+
+ITEM = Item(
+    channel="web",
+    store_item_id="1",
+    sku="A",
+    name="Mug - Blue",
+    weight=Weight(Decimal("350"), "g"),
+    dimensions=Dimensions(Decimal(10), Decimal(8), Decimal(9), "cm"),
+    barcode="4006381333931",
+    image_url="https://cdn.example.com/mug.png",
+)
+
+
+@given(
+    st.sampled_from(["name", "weight", "dimensions", "barcode", "image_url"]),
+    st.sampled_from(["channel", "store_item_id", "options", "updated_at"]),
+)
+def test_the_digest_changes_with_what_travels_and_only_with_that(
+    travelling: str, staying: str
+) -> None:
+    others = {
+        "name": "Mug - Red",
+        "weight": Weight(Decimal("351"), "g"),
+        "dimensions": Dimensions(Decimal(10), Decimal(8), Decimal(10), "cm"),
+        "barcode": None,
+        "image_url": "https://cdn.example.com/mug-2.png",
+        "channel": "outlet",
+        "store_item_id": "99",
+        "options": ["Blue"],
+        "updated_at": NOW,
+    }
+    assert digest(msgspec.structs.replace(ITEM, **{travelling: others[travelling]})) != digest(ITEM)
+    assert digest(msgspec.structs.replace(ITEM, **{staying: others[staying]})) == digest(ITEM)
