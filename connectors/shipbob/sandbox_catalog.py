@@ -101,12 +101,13 @@ class Catalog:
             if part_sku == sku or not isinstance(units, int) or units < 1:
                 return 400, {"components": [f"{part_sku}: not a component of {sku} ({units})"]}
             definition.append(wire.BundleComponentRequest(variant_id=part.id, quantity=units))
-        variant = self.state.variant_by_sku(sku)
-        if variant is None:
+        found = self.state.find_variant(lambda variant: variant.sku == sku)
+        if found is None:
             name = str(body.get("name") or sku)
             product = self.state.new_product(name, self.state.now())
             variant = self.state.new_variant(product, sku, name, product.created_on, stocked=False)
-        product = next(p for p in self.state.products.values() if variant in p.variants)
+        else:
+            product, variant = found
         self._define(product, variant, definition)
         variant.updated_on = product.updated_on = self.state.now()
         return 200, product
@@ -126,11 +127,7 @@ class Catalog:
         return errors
 
     def _variant(self, variant_id: int) -> tuple[wire.Product, wire.Variant] | None:
-        for product in self.state.products.values():
-            for variant in product.variants:
-                if variant.id == variant_id:
-                    return product, variant
-        return None
+        return self.state.find_variant(lambda variant: variant.id == variant_id)
 
     def _define(
         self,

@@ -160,12 +160,19 @@ class SandboxState:
         )
         return variant
 
-    def variant_by_sku(self, sku: str) -> wire.Variant | None:
+    def find_variant(
+        self, match: Callable[[wire.Variant], bool]
+    ) -> tuple[wire.Product, wire.Variant] | None:
+        """The first variant ``match`` accepts, with its product; None if none."""
         for product in self.products.values():
             for variant in product.variants:
-                if variant.sku == sku:
-                    return variant
+                if match(variant):
+                    return product, variant
         return None
+
+    def variant_by_sku(self, sku: str) -> wire.Variant | None:
+        found = self.find_variant(lambda variant: variant.sku == sku)
+        return None if found is None else found[1]
 
     def create_product(self, request: wire.CreateProductRequest) -> Reply:
         errors: Errors = {}

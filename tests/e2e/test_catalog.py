@@ -4,7 +4,6 @@ restart."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import httpx
 import pytest
 import trio
 
+from connectors.sandboxkit import Message, Receive, Scope, Send, header_map, read_body
 from daemon.http import HttpApp
 from tests.e2e.conftest import SHIPBOB_HOST, Shop, running_shop
 from tests.e2e.shopping import (
@@ -39,22 +39,11 @@ class Recording:
         self.app = app
         self.requests: list[tuple[str, dict[str, str], bytes]] = []
 
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
-        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
-    ) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-        self.requests.append((scope["path"], headers, body))
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await read_body(receive)
+        self.requests.append((scope["path"], header_map(scope), body))
 
-        async def replay() -> MutableMapping[str, Any]:
+        async def replay() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
