@@ -1,6 +1,6 @@
 """The catalog over the full daemon: a product changed in a store reaches ShipBob once, and a
-bundle ShipBob declares is shown as what its scarcest component allows, before and after a
-restart."""
+bundle ShipBob declares is shown as what its scarcest component allows and sold as its
+components, before and after a restart."""
 
 from __future__ import annotations
 
@@ -170,4 +170,10 @@ async def test_a_bundle_shipbob_declares_shows_its_scarcest_component_across_a_r
         assert shipbob_sellable(shop, PART_A) // 8 == before  # A is the scarcest now
         await sell(shop, PART_A, 8)
         await shop.until(lambda: available(shop, KIT) == kits(shop, crate) == before - 1)
+        # A crate sold is picked as its components, as a configured bundle is.
+        order = await place(shop, KIT, 1)
+        await shop.sync("web", "orders")
+        await shop.until(lambda: shipbob_order(shop, order) is not None)
+        assert {p.sku: p.quantity for p in shipbob_order(shop, order).products} == crate
+        await shop.until(lambda: available(shop, KIT) == kits(shop, crate) == before - 2)
     assert not any(e.path == "/2026-01/product" and e.method == "GET" for e in shop.net.exchanges)
