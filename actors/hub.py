@@ -4,8 +4,12 @@ Channel actors store every record they read in the inbox and ring the hub's door
 takes the waiting records in batches, asks each record's platform what it means
 (``ConnectorSpec.interpret``), and applies the sync rules of DESIGN.md:
 
-- a store's **product** unknown to the fulfillment provider is created there (when the
-  channel auto-creates products);
+- a store's **product** unknown to the fulfillment provider is created there, and one it
+  has is updated there when that store's item changed in what travels (``product.update``;
+  both when the channel auto-creates products, see :mod:`actors.rules.catalog`);
+- the provider's **products** tell which SKUs it has, and which of them are bundles it
+  declares; those count as bundles beside ``[[bundles]]`` (a configured one of the same SKU
+  wins), and a change of definition recomputes the bundle's stock;
 - a store's **order** is decided by :func:`actors.rules.orders.decide` and imported once
   (``order.create`` on the provider, keyed by its origin and store order id), skipped, or
   held with its reason; a later cancellation of an imported order cancels it at the provider;
@@ -42,6 +46,7 @@ import trio
 
 from actors.pool import Pool, order_number
 from actors.rules import bundles as bundle_rules
+from actors.rules import catalog as catalog_rules
 from actors.rules import inventory as stock_rules
 from actors.rules.orders import Hold, Import, Skip, decide
 from connectors.base import RemoteWrite
@@ -281,25 +286,46 @@ class Hub:
         self, changes: HubChanges, channel: Channel, value: Canonical, levels: list[InventoryLevel]
     ) -> set[str]:
         if isinstance(value, Item):
-            self._take_item(changes, channel, value)
-        elif isinstance(value, Order):
+            return self._take_item(changes, channel, value)
+        if isinstance(value, Order):
             return self._take_order(changes, channel, value)
-        elif isinstance(value, Shipment):
+        if isinstance(value, Shipment):
             self._take_shipment(changes, value)
         else:
             levels.append(value)
         return set()
 
-    def _take_item(self, changes: HubChanges, channel: Channel, item: Item) -> None:
-        if not channel.config.auto_create_products or item.sku in self.pool.catalog:
-            return
-        if item.sku in self._bundles:
-            return  # the warehouse ships its components: not a product of its own there
+    def _take_item(self, changes: HubChanges, channel: Channel, item: Item) -> set[str]:
+        """Act on a channel's item; returns the SKUs whose stock it changed (a bundle the
+        provider redefined, and its components)."""
+        if channel.spec.role == "fulfillment":
+            return self._take_provider_item(changes, item)
+        if not channel.config.auto_create_products or self._is_bundle(item.sku):
+            return set()  # a bundle: the warehouse ships its components, not a product of its own
         provider = self._provider()
-        if provider is None or "product.create" not in provider.spec.writes:
-            return
+        if provider is None:
+            return set()
+        digest = catalog_rules.digest(item)
+        if item.sku not in self.pool.catalog:
+            if "product.create" in provider.spec.writes:
+                self.pool.add_to_catalog(changes, item.sku)
+                self.pool.note_item(changes, channel.name, item.sku, digest)
+                self._queue(changes, provider, "product.create", f"product:{item.sku}", item)
+            return set()
+        # First sight of a SKU the provider has only notes it: else a first start would
+        # rewrite every product there.
+        changed = self.pool.note_item(changes, channel.name, item.sku, digest)
+        if changed is not None and "product.update" in provider.spec.writes:
+            # The revision makes a return to an earlier state a write of its own.
+            key = f"product-update:{item.sku}:{digest}:{changed.revision}"
+            self._queue(changes, provider, "product.update", key, item)
+        return set()
+
+    def _take_provider_item(self, changes: HubChanges, item: Item) -> set[str]:
         self.pool.add_to_catalog(changes, item.sku)
-        self._queue(changes, provider, "product.create", f"product:{item.sku}", item)
+        if not self.pool.record_bundle(changes, item.sku, item.components):
+            return set()
+        return {item.sku, *(part.sku for part in item.components)}
 
     def _take_levels(self, changes: HubChanges, levels: list[InventoryLevel]) -> set[str]:
         rows = [StockRow(lv.sku, lv.location, lv.fulfillable, lv.exception) for lv in levels]
@@ -512,10 +538,10 @@ class Hub:
     def _sellable_quantities(self, skus: set[str]) -> dict[str, int]:
         """Sellable units of ``skus`` and of every bundle made of any of them."""
         quantities = {sku: self.pool.sellable(sku) for sku in skus if self.pool.knows_stock(sku)}
-        for bundle in self.config.bundles:
-            if bundle.sku in skus or skus & bundle.components.keys():
-                counts = {c: self.pool.sellable(c) for c in bundle.components}
-                quantities[bundle.sku] = stock_rules.bundle_quantity(bundle.parts, counts)
+        for bundle, parts in self._bundles.items():
+            if bundle in skus or any(part.sku in skus for part in parts):
+                counts = {part.sku: self.pool.sellable(part.sku) for part in parts}
+                quantities[bundle] = stock_rules.bundle_quantity(parts, counts)
         return quantities
 
     # -- helpers ------------------------------------------------------------------------------
@@ -614,7 +640,15 @@ class Hub:
         self._by_name = {c.name: c for c in enabled}
         self._by_origin = {c.origin: c for c in enabled if c.origin is not None}
         self._fulfillment = next((c for c in enabled if c.spec.role == "fulfillment"), None)
-        self._bundles = {bundle.sku: bundle.parts for bundle in config.bundles}
+        self._configured_bundles = {bundle.sku: bundle.parts for bundle in config.bundles}
+
+    @property
+    def _bundles(self) -> bundle_rules.Bundles:
+        """Every bundle: configured and declared by the provider (the configured one wins)."""
+        return bundle_rules.merged(self._configured_bundles, self.pool.provider_bundles)
+
+    def _is_bundle(self, sku: str) -> bool:
+        return sku in self._configured_bundles or sku in self.pool.provider_bundles
 
     def _channel(self, name: str) -> Channel | None:
         return self._by_name.get(name)

@@ -16,11 +16,13 @@ from collections.abc import Iterable
 import msgspec
 
 from actors.rules import inventory as stock_rules
-from connectors.model import Order
+from connectors.model import BundleComponent, Order
 from daemon.store import (
     HubChanges,
     HubSnapshot,
     OrderEntry,
+    ProductDigest,
+    ProviderBundle,
     PushedRow,
     Reservation,
     StockRow,
@@ -52,6 +54,14 @@ class Pool:
         for row in snapshot.pushed:
             self.pushed[row.channel][row.sku] = row.quantity
         self.catalog: set[str] = set(snapshot.catalog)
+        self.digests: dict[tuple[str, str], ProductDigest] = {
+            (d.channel, d.sku): d for d in snapshot.digests
+        }
+        """``(channel, sku)`` → what the hub last saw of that store's item."""
+        self.provider_bundles: dict[str, list[BundleComponent]] = {
+            b.sku: b.components for b in snapshot.bundles
+        }
+        """Bundles the fulfillment provider declares: SKU → components."""
 
     # -- reading --------------------------------------------------------------------------
 
@@ -126,6 +136,35 @@ class Pool:
             return False
         self.catalog.add(sku)
         changes.catalog.append(sku)
+        return True
+
+    def note_item(
+        self, changes: HubChanges, channel: str, sku: str, digest: str
+    ) -> ProductDigest | None:
+        """Note that ``channel`` shows ``sku`` with travelling fields of ``digest``; returns
+        the new record if that changes what the channel showed before (None at first sight,
+        and when unchanged)."""
+        previous = self.digests.get((channel, sku))
+        if previous is not None and previous.digest == digest:
+            return None
+        revision = 0 if previous is None else previous.revision + 1
+        entry = ProductDigest(channel, sku, digest, revision)
+        self.digests[(channel, sku)] = entry
+        changes.digests.append(entry)
+        return None if previous is None else entry
+
+    def record_bundle(
+        self, changes: HubChanges, sku: str, components: list[BundleComponent]
+    ) -> bool:
+        """Note the provider's definition of ``sku`` (no components: it is no bundle); False
+        if that is what was known already."""
+        if self.provider_bundles.get(sku, []) == components:
+            return False
+        if components:
+            self.provider_bundles[sku] = components
+        else:
+            del self.provider_bundles[sku]
+        changes.bundles.append(ProviderBundle(sku, components))
         return True
 
     def _reserve(self, reservation: Reservation) -> None:

@@ -16,10 +16,13 @@ from typing import Any
 import pytest
 
 from connectors.base import Record, RemoteWrite, WebhookEvent, WriteResult
+from connectors.model import BundleComponent
 from daemon.store import (
     HubChanges,
     InboxItem,
     PendingWrite,
+    ProductDigest,
+    ProviderBundle,
     QueuedWrite,
     StoreError,
     StreamState,
@@ -667,3 +670,33 @@ async def test_a_stock_write_not_begun_takes_in_a_newer_one_and_one_begun_never(
         assert newest is not None and newest.write.key == "k-3"
         audit = query(db_path, "SELECT action, idempotency_key, result FROM audit")
         assert audit == [("write.started", "k-1", "attempt 1")]
+
+
+# -- the hub's catalog -------------------------------------------------------------------------
+
+
+async def test_digests_and_provider_bundles_survive_a_reopen(db_path: Path) -> None:
+    kit = [BundleComponent("A", 2), BundleComponent("B", 1)]
+    async with open_store(url(db_path)) as store:
+        first = HubChanges(
+            digests=[ProductDigest("web", "A", "d1", 0), ProductDigest("outlet", "A", "d9", 0)],
+            bundles=[ProviderBundle("KIT", kit), ProviderBundle("BOX", kit)],
+        )
+        await store.apply_hub_changes(first, T0)
+        # One batch that changes a digest, redefines one bundle and undoes the other.
+        second = HubChanges(
+            digests=[ProductDigest("web", "A", "d2", 1)],
+            bundles=[
+                ProviderBundle("KIT", kit[:1]),
+                ProviderBundle("BOX", kit[1:]),
+                ProviderBundle("BOX", []),
+            ],
+        )
+        await store.apply_hub_changes(second, T0 + timedelta(seconds=1))
+    async with open_store(url(db_path)) as store:
+        snapshot = await store.hub_snapshot()
+    assert sorted(snapshot.digests, key=lambda d: d.channel) == [
+        ProductDigest("outlet", "A", "d9", 0),
+        ProductDigest("web", "A", "d2", 1),
+    ]
+    assert snapshot.bundles == [ProviderBundle("KIT", [BundleComponent("A", 2)])]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.rules.bundles import contract, expand
+from actors.rules.bundles import contract, expand, merged
+from actors.rules.catalog import digest
 from actors.rules.inventory import (
     bundle_quantity,
     changed,
@@ -24,12 +26,15 @@ from actors.rules.pacing import SNAPSHOT_BUDGET_SHARE, snapshot_spacing
 from connectors.model import (
     Address,
     BundleComponent,
+    Dimensions,
     InventoryLevel,
     InventoryPush,
+    Item,
     Order,
     OrderLine,
     ShipmentLine,
     StockTarget,
+    Weight,
 )
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -213,3 +218,43 @@ def test_a_cheaper_read_or_a_larger_share_spaces_reads_closer() -> None:
     assert snapshot_spacing(0, 2.5) == 0
     assert snapshot_spacing(2, 2.5) < snapshot_spacing(8, 2.5)
     assert snapshot_spacing(8, 2.5, share=0.5) == pytest.approx(6.4)
+
+
+def test_a_configured_bundle_takes_the_place_of_a_declared_one_of_its_sku() -> None:
+    declared = {"KIT": [BundleComponent("A", 1)], "BOX": [BundleComponent("C", 4)]}
+    bundles = merged(KIT, declared)
+    assert bundles == {"KIT": KIT["KIT"], "BOX": declared["BOX"]}
+
+
+ITEM = Item(
+    channel="web",
+    store_item_id="1",
+    sku="A",
+    name="Mug - Blue",
+    weight=Weight(Decimal("350"), "g"),
+    dimensions=Dimensions(Decimal(10), Decimal(8), Decimal(9), "cm"),
+    barcode="4006381333931",
+    image_url="https://cdn.example.com/mug.png",
+)
+
+
+@given(
+    st.sampled_from(["name", "weight", "dimensions", "barcode", "image_url"]),
+    st.sampled_from(["channel", "store_item_id", "options", "updated_at"]),
+)
+def test_the_digest_changes_with_what_travels_and_only_with_that(
+    travelling: str, staying: str
+) -> None:
+    others = {
+        "name": "Mug - Red",
+        "weight": Weight(Decimal("351"), "g"),
+        "dimensions": Dimensions(Decimal(10), Decimal(8), Decimal(10), "cm"),
+        "barcode": None,
+        "image_url": "https://cdn.example.com/mug-2.png",
+        "channel": "outlet",
+        "store_item_id": "99",
+        "options": ["Blue"],
+        "updated_at": NOW,
+    }
+    assert digest(msgspec.structs.replace(ITEM, **{travelling: others[travelling]})) != digest(ITEM)
+    assert digest(msgspec.structs.replace(ITEM, **{staying: others[staying]})) == digest(ITEM)

@@ -3,7 +3,8 @@ its components.
 
 :func:`expand` turns a store order's lines into what the warehouse picks; :func:`contract`
 turns what a shipment carried back into the store's lines, so that the store's fulfillment
-names the bundle it sold. Pure functions; the bundles are ``[[bundles]]`` in the config.
+names the bundle it sold. Pure functions; the bundles are ``[[bundles]]`` in the config and
+those the fulfillment provider declares (:func:`merged`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from connectors.model import BundleComponent, OrderLine, ShipmentLine
 
 Bundles = Mapping[str, Sequence[BundleComponent]]
 """Bundle SKU → its components."""
+
+
+def merged(configured: Bundles, declared: Bundles) -> dict[str, Sequence[BundleComponent]]:
+    """Every bundle: those the provider ``declared`` and those ``configured``, a configured
+    bundle taking the place of a declared one of the same SKU (the operator's word wins)."""
+    return {**declared, **configured}
 
 
 def expand(lines: Sequence[OrderLine], bundles: Bundles) -> list[OrderLine]:

@@ -13,7 +13,7 @@ since the bearer token goes with every request. Cancelling a call abandons the r
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from datetime import datetime
 from typing import Any, TypeVar
@@ -120,7 +120,7 @@ class ShipBobClient:
         what: str,
         *,
         params: Mapping[str, str] | None = None,
-        body: msgspec.Struct | None = None,
+        body: msgspec.Struct | Sequence[msgspec.Struct] | None = None,
         channel_header: bool = False,
     ) -> httpx.Response:
         """One request: gate, send, observe; raises for every status but 2xx, 400, 404, 422."""
@@ -291,12 +291,19 @@ class ShipBobClient:
             url, query = getattr(page, "next", None) or None, None
 
     async def product_pages(
-        self, *, page_size: int = 250, sku: str | None = None
+        self,
+        *,
+        page_size: int = 250,
+        sku: str | None = None,
+        updated_since: datetime | None = None,
     ) -> AsyncGenerator[list[wire.Product], None]:
-        """Products page by page; ``sku`` asks ShipBob for the products holding that SKU."""
+        """Products page by page, by product id; ``sku`` asks ShipBob for the products holding
+        that SKU, ``updated_since`` for those updated since then (``LastUpdatedTimestamp``)."""
         params = {"PageSize": str(page_size)}
         if sku is not None:
             params["SKU"] = sku
+        if updated_since is not None:
+            params["LastUpdatedTimestamp"] = updated_since.isoformat()
         pages = self._pages(
             f"{VERSION}/product",
             params,
@@ -312,14 +319,35 @@ class ShipBobClient:
         """Every product, following ``next`` until ShipBob gives none."""
         return [p async for page in self.product_pages(page_size=page_size) for p in page]
 
-    async def get_product_by_sku(self, sku: str) -> wire.Product | None:
-        """The product with a variant of this SKU, or None if ShipBob has none."""
+    async def get_variant_by_sku(self, sku: str) -> tuple[wire.Product, wire.Variant] | None:
+        """The variant of this SKU with its product, or None if ShipBob has none (its ``SKU``
+        filter matches more than the exact SKU: the match is checked here)."""
         async with aclosing(self.product_pages(sku=sku)) as pages:
             async for page in pages:
                 for product in page:
-                    if any(v.sku == sku for v in product.variants):
-                        return product
+                    for variant in product.variants:
+                        if variant.sku == sku:
+                            return product, variant
         return None
+
+    async def get_product_by_sku(self, sku: str) -> wire.Product | None:
+        """The product with a variant of this SKU, or None if ShipBob has none."""
+        found = await self.get_variant_by_sku(sku)
+        return None if found is None else found[0]
+
+    async def update_variants(
+        self, product_id: int, variants: list[wire.UpdateVariantRequest]
+    ) -> list[wire.Variant]:
+        """Change the fields each of ``variants`` sets (the others stay as they are) on the
+        product's variants of those ids; ShipBob answers the variants as they now are."""
+        return await self._call(
+            "PATCH",
+            f"{VERSION}/product/{product_id}/variants",
+            f"update {len(variants)} variants of product {product_id}",
+            "product",
+            list[wire.Variant],
+            body=variants,
+        )
 
     async def create_product(self, request: wire.CreateProductRequest) -> CreatedProduct:
         """Create a product with its variants once: when ShipBob answers 422 "already exists"

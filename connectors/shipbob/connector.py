@@ -1,5 +1,5 @@
-"""The ShipBob connector: streams ``shipments`` and ``inventory``, writes orders, products and
-tracking acknowledgements (see :mod:`connectors.base` for the contract).
+"""The ShipBob connector: streams ``shipments``, ``inventory`` and ``products``, writes orders,
+products and tracking acknowledgements (see :mod:`connectors.base` for the contract).
 
 Reads:
 
@@ -16,6 +16,12 @@ Reads:
   ``since`` is ignored and ``updated_at`` is the read time); one record per inventory item,
   body = :class:`InventorySnapshot` JSON (per-location quantities plus network totals, the
   only source of exception quantities).
+- ``products``: products updated since the cursor (``LastUpdatedTimestamp``), one record per
+  product, body = its JSON, ``updated_at`` = the latest update of the product or its variants
+  (the read time if ShipBob gives none). ShipBob pages by product id, so, as for shipments,
+  every page is read before the records are yielded, oldest update first, in pages of
+  :data:`PRODUCTS_PER_PAGE`. A record is one item per variant; a bundle variant's item
+  carries its components (ShipBob's ``bundle_definition``).
 
 Writes (payload JSON):
 
@@ -26,6 +32,10 @@ Writes (payload JSON):
   anything but ``Success`` for the order and every shipment is a ``RecordError``.
 - ``product.create``: a canonical :class:`~connectors.model.Item`; an existing SKU is looked
   up and reported as already existing.
+- ``product.update``: a canonical :class:`~connectors.model.Item`; the variant of its SKU is
+  found (``GET /product?SKU=``) and given the item's name, weight, dimensions and barcode
+  (``PATCH /product/{id}/variants``); a SKU ShipBob does not have is a ``RecordError``
+  (reason ``not_found``).
 - ``tracking.uploaded``: a canonical :class:`~connectors.model.ShipmentsAcknowledged`.
 """
 
@@ -55,6 +65,9 @@ from connectors.errors import RecordError
 from connectors.model import Canonical
 from connectors.shipbob import mapping, webhooks, wire
 from connectors.shipbob.client import ShipBobClient
+
+PRODUCTS_PER_PAGE = 250
+"""Products per page of the ``products`` stream: each page is committed with its cursor."""
 
 
 class ShipBobSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -126,6 +139,20 @@ class ShipBobConnector:
                         for item in items
                     ]
                 )
+        elif stream == "products":
+            now = self.context.now()
+            records = [
+                Record(
+                    key=str(product.id),
+                    updated_at=mapping.product_updated_at(product) or now,
+                    body=msgspec.json.encode(product),
+                )
+                async for products in self.client.product_pages(updated_since=since)
+                for product in products
+            ]
+            records.sort(key=lambda r: r.updated_at)
+            for start in range(0, len(records), PRODUCTS_PER_PAGE):
+                yield Page(records=records[start : start + PRODUCTS_PER_PAGE])
         else:
             raise ValueError(f"shipbob has no stream {stream!r}")
 
@@ -155,6 +182,18 @@ class ShipBobConnector:
             made = await self.client.create_product(mapping.product_request(item))
             summary = "product already existed" if made.already_existed else "product created"
             return WriteResult(remote_id=str(made.product.id), summary=summary)
+        if kind == "product.update":
+            item = decode_payload(remote_write, model.Item, entity=remote_write.kind)
+            holder = await self.client.get_variant_by_sku(item.sku)
+            if holder is None:
+                raise RecordError(
+                    f"no ShipBob product has SKU {item.sku}", entity="product", reason="not_found"
+                )
+            product, variant = holder
+            await self.client.update_variants(
+                product.id, [mapping.variant_update(item, variant.id)]
+            )
+            return WriteResult(remote_id=str(variant.id), summary="product updated")
         if kind == "tracking.uploaded":
             acknowledged = decode_payload(
                 remote_write, model.ShipmentsAcknowledged, entity=remote_write.kind
@@ -177,7 +216,8 @@ class ShipBobConnector:
 
 def interpret(channel: str, settings: ShipBobSettings, stream: str, body: bytes) -> list[Canonical]:
     """A ``shipments`` record is the order's shipped shipments; an ``inventory`` record is the
-    item's levels (see :class:`~connectors.base.RecordInterpreter`)."""
+    item's levels; a ``products`` record is one item per variant (see
+    :class:`~connectors.base.RecordInterpreter`)."""
     if stream == "shipments":
         return list(mapping.shipments(mapping.decode_order(body)))
     if stream == "inventory":
@@ -185,6 +225,11 @@ def interpret(channel: str, settings: ShipBobSettings, stream: str, body: bytes)
             body, InventorySnapshot, what="ShipBob inventory", entity="inventory"
         )
         return list(mapping.inventory_levels(channel, snapshot.locations, snapshot.totals))
+    if stream == "products":
+        product = decode_strictly(
+            body, wire.Product, what="ShipBob product: unexpected payload", entity="product"
+        )
+        return list(mapping.items(channel, product))
     return []
 
 
@@ -195,6 +240,7 @@ CONNECTOR = ConnectorSpec(
         # A receipt or an adjustment announces nothing: only a read finds it. See the README
         # for what a read costs; the actor spaces reads of a large catalog further apart.
         StreamSpec(name="inventory", default_schedule_seconds=30.0, snapshot=True),
+        StreamSpec(name="products", default_schedule_seconds=900.0),
     ),
     credentials=("token", "webhook_secret"),
     settings_type=ShipBobSettings,
@@ -205,7 +251,9 @@ CONNECTOR = ConnectorSpec(
     verify_webhook=verify_with_webhook_secret(webhooks.verify),
     interpret=interpret,
     role="fulfillment",
-    writes=frozenset({"order.create", "order.cancel", "product.create", "tracking.uploaded"}),
+    writes=frozenset(
+        {"order.create", "order.cancel", "product.create", "product.update", "tracking.uploaded"}
+    ),
     check_credentials=check_each_credential(
         {"token": opaque_token_problem, "webhook_secret": webhooks.secret_problem}
     ),

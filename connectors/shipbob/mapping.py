@@ -147,31 +147,52 @@ def order_request(order: model.Order) -> wire.CreateOrderRequest:
     )
 
 
+def _ounces(item: model.Item) -> float | None:
+    return None if item.weight is None else _float(item.weight.to("oz").value)
+
+
+def _inches(item: model.Item) -> wire.DimensionRequest | None:
+    if item.dimensions is None:
+        return None
+    inches = item.dimensions.to("in")
+    return wire.DimensionRequest(
+        length=_float(inches.length), width=_float(inches.width), height=_float(inches.height)
+    )
+
+
 def product_request(item: model.Item) -> wire.CreateProductRequest:
     """A one-variant ShipBob product for a canonical item, in ounces and inches."""
-    weight = None if item.weight is None else _float(item.weight.to("oz").value)
-    dimension = None
-    if item.dimensions is not None:
-        inches = item.dimensions.to("in")
-        dimension = wire.DimensionRequest(
-            length=_float(inches.length), width=_float(inches.width), height=_float(inches.height)
-        )
     return wire.CreateProductRequest(
         name=item.name,
         variants=[
             wire.CreateVariantRequest(
                 name=item.name,
                 sku=item.sku,
-                weight=weight,
-                dimension=dimension,
+                weight=_ounces(item),
+                dimension=_inches(item),
                 barcodes=[wire.BarcodeRequest(value=item.barcode)] if item.barcode else [],
             )
         ],
     )
 
 
+def variant_update(item: model.Item, variant_id: int) -> wire.UpdateVariantRequest:
+    """The update that gives ShipBob's variant ``variant_id`` the item's name, weight
+    (ounces), dimensions (inches) and barcode; what the item lacks is not sent, so ShipBob
+    keeps what it has."""
+    return wire.UpdateVariantRequest(
+        id=variant_id,
+        name=item.name,
+        weight=_ounces(item),
+        dimension=_inches(item),
+        barcodes=[wire.BarcodeRequest(value=item.barcode)] if item.barcode else None,
+    )
+
+
 def items(channel: str, product: wire.Product) -> list[model.Item]:
-    """One canonical item per variant; a variant without SKU gets the channel fallback key."""
+    """One canonical item per variant; a variant without SKU gets the channel fallback key,
+    and so does a bundle's component that ShipBob names by variant id alone. A bundle
+    variant's item carries its components."""
     result = []
     for variant in product.variants:
         store_id = str(variant.id)
@@ -188,6 +209,13 @@ def items(channel: str, product: wire.Product) -> list[model.Item]:
                 unit="in",
             )
         barcode = next((b.value for b in variant.barcodes if b.value), variant.upc)
+        components = [
+            model.BundleComponent(
+                sku=part.variant_sku or model.fallback_sku(channel, str(part.variant_id)),
+                quantity=part.quantity,
+            )
+            for part in variant.bundle_definition or []
+        ]
         result.append(
             model.Item(
                 channel=channel,
@@ -197,10 +225,17 @@ def items(channel: str, product: wire.Product) -> list[model.Item]:
                 weight=weight,
                 dimensions=dimensions,
                 barcode=barcode,
+                components=components,
                 updated_at=variant.updated_on or product.updated_on,
             )
         )
     return result
+
+
+def product_updated_at(product: wire.Product) -> datetime | None:
+    """When ShipBob last changed the product or any of its variants; None if it says not."""
+    stamps = [product.updated_on, *(v.updated_on for v in product.variants)]
+    return max((s for s in stamps if s is not None), default=None)
 
 
 def inventory_levels(

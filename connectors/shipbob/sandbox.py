@@ -10,6 +10,9 @@ What it checks like ShipBob: ``Authorization: Bearer <SANDBOX_TOKEN>`` (401, emp
 with ``trio.current_time()`` (429 + ``x-retry-after``, ``x-remaining-calls`` on every answer);
 validation (400 ``{"<field>": ["msg"]}``); duplicate ``reference_id`` (422); pagination
 (``next`` URLs for products and inventory, keyset-stable; ``next-page`` header for orders).
+Products are listed with the ``SKU`` and ``LastUpdatedTimestamp`` filters, their variants
+updated with ``PATCH /product/{id}/variants`` and bundles served with their
+``bundle_definition`` (:mod:`.sandbox_catalog`).
 
 Orders are created with one shipment, routed to a fulfillment center that has its units and
 committed there (``Processing``), or, when none has, accepted out of stock (``Exception``,
@@ -24,13 +27,15 @@ Test hooks, outside the API and its limits (:mod:`.sandbox_warehouse`): ``POST /
 (pick, pack, label and ship shipments, split or not; ``"to": "LabeledCreated"`` stops at the
 label), ``POST /_sandbox/shipments/{id}`` (one lifecycle step, ``{"to": step}``),
 ``POST /_sandbox/inventory`` (at a fulfillment center, add ``received`` units to a SKU's
-on-hand, or set its on-hand, committed and exception counts), ``POST /_sandbox/faults``,
+on-hand, or set its on-hand, committed and exception counts), ``POST /_sandbox/bundles``
+(declare a bundle of existing SKUs, or make one no bundle), ``POST /_sandbox/faults``,
 ``GET /_sandbox/state``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +49,7 @@ from connectors.sandbox_faults import FaultsRejected, injected_failure, merge_fa
 from connectors.sandbox_server import SandboxOptions
 from connectors.sandboxkit import Request
 from connectors.shipbob import sandbox_stock, wire
+from connectors.shipbob.sandbox_catalog import Catalog
 from connectors.shipbob.sandbox_checks import SlidingWindow
 from connectors.shipbob.sandbox_state import SANDBOX_TOKEN, SandboxState
 from connectors.shipbob.sandbox_warehouse import Warehouse
@@ -51,6 +57,7 @@ from connectors.shipbob.sandbox_webhooks import WebhookSender
 
 Reply = tuple[int, Any]
 _V = "/2026-01"
+_VARIANTS = re.compile(rf"{_V}/product/(?P<id>\d+)/variants")
 
 __all__ = ["SANDBOX_TOKEN", "SandboxApp", "create_app"]
 
@@ -64,6 +71,7 @@ class SandboxApp:
         self.webhooks = WebhookSender(state)
         state.notify = self.webhooks.enqueue
         self.warehouse = Warehouse(state)
+        self.catalog = Catalog(state)
 
     async def run_webhooks(
         self,
@@ -139,11 +147,15 @@ class SandboxApp:
             request = msgspec.json.decode(r.body, type=wire.TrackingUploadRequest)
             return (*state.mark_tracking_uploaded(request), {})
         if route == ("GET", f"{_V}/product"):
-            products = sorted(state.products.values(), key=lambda p: p.id)
+            products = self.catalog.listed(r.query)
+            if isinstance(products, dict):
+                return 400, products, {}
             return self._page(r, products, lambda p: p.id, wire.ProductPage)
         if route == ("POST", f"{_V}/product"):
             product_request = msgspec.json.decode(r.body, type=wire.CreateProductRequest)
             return (*state.create_product(product_request), {})
+        if r.method == "PATCH" and (match := _VARIANTS.fullmatch(r.path)):
+            return (*self.catalog.update_variants(int(match["id"]), r.body), {})
         if route == ("GET", f"{_V}/inventory-level/locations"):
             levels = [sandbox_stock.located(s) for _, s in sorted(state.stock.items())]
             return self._page(r, levels, lambda i: i.inventory_id, wire.InventoryLocationsPage)
@@ -217,6 +229,8 @@ class SandboxApp:
             return 200, state.faults
         if (r.method, r.path) == ("POST", "/_sandbox/inventory"):
             return state.adjust_stock(body)
+        if (r.method, r.path) == ("POST", "/_sandbox/bundles"):
+            return self.catalog.declare_bundle(body)
         if (r.method, r.path) == ("POST", "/_sandbox/ship"):
             order_id, shipments = int(body.get("order_id", 0)), body.get("shipments", [])
             return self.warehouse.ship(order_id, shipments, body.get("to", "Completed"))

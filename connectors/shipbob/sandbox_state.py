@@ -134,21 +134,23 @@ class SandboxState:
         return product
 
     def new_variant(
-        self, product: wire.Product, sku: str, name: str, stamp: datetime
+        self, product: wire.Product, sku: str, name: str, stamp: datetime, *, stocked: bool = True
     ) -> wire.Variant:
         """A new active variant of ``product`` with an inventory item of its own, holding
-        nothing at any fulfillment center yet."""
-        inventory_id = self.next_id("inventory")
+        nothing at any fulfillment center yet; without one if not ``stocked`` (a bundle)."""
         variant = wire.Variant(
             id=self.next_id("variant"),
             sku=sku,
             name=name,
             status="Active",
-            inventory=wire.VariantInventory(inventory_id=inventory_id),
             created_on=stamp,
             updated_on=stamp,
         )
         product.variants.append(variant)
+        if not stocked:
+            return variant
+        inventory_id = self.next_id("inventory")
+        variant.inventory = wire.VariantInventory(inventory_id=inventory_id)
         self.stock[inventory_id] = Stock(
             inventory_id=inventory_id,
             sku=sku,
@@ -158,12 +160,19 @@ class SandboxState:
         )
         return variant
 
-    def variant_by_sku(self, sku: str) -> wire.Variant | None:
+    def find_variant(
+        self, match: Callable[[wire.Variant], bool]
+    ) -> tuple[wire.Product, wire.Variant] | None:
+        """The first variant ``match`` accepts, with its product; None if none."""
         for product in self.products.values():
             for variant in product.variants:
-                if variant.sku == sku:
-                    return variant
+                if match(variant):
+                    return product, variant
         return None
+
+    def variant_by_sku(self, sku: str) -> wire.Variant | None:
+        found = self.find_variant(lambda variant: variant.sku == sku)
+        return None if found is None else found[1]
 
     def create_product(self, request: wire.CreateProductRequest) -> Reply:
         errors: Errors = {}

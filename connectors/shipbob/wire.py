@@ -236,6 +236,13 @@ class BarcodeRequest(_Wire):
     value: str
 
 
+class BundleComponentRequest(_Wire):
+    """One component of a bundle variant, by the component variant's id."""
+
+    variant_id: int
+    quantity: int
+
+
 class CreateVariantRequest(_Wire):
     name: str
     sku: str
@@ -244,6 +251,20 @@ class CreateVariantRequest(_Wire):
     dimension: DimensionRequest | None = None
     """Inches."""
     barcodes: list[BarcodeRequest] = msgspec.field(default_factory=list)
+
+
+class UpdateVariantRequest(_Wire):
+    """One variant of ``PATCH /product/{id}/variants``: only the fields sent change."""
+
+    id: int
+    name: str | None = None
+    weight: float | None = None
+    """Ounces."""
+    dimension: DimensionRequest | None = None
+    """Inches."""
+    barcodes: list[BarcodeRequest] | None = None
+    bundle_definition: list[BundleComponentRequest] | None = None
+    """The new components; an empty list makes the variant no bundle any more."""
 
 
 class CreateProductRequest(_Wire):
@@ -270,6 +291,16 @@ class Barcode(_Wire):
     sticker_url: str | None = None
 
 
+class BundleComponentView(_Wire):
+    """One component of a bundle variant as ShipBob shows it."""
+
+    variant_id: int
+    quantity: int
+    product_id: int | None = None
+    variant_sku: str | None = None
+    variant_name: str | None = None
+
+
 class VariantInventory(_Wire):
     inventory_id: int | None = None
     on_hand_qty: int = 0
@@ -286,6 +317,8 @@ class Variant(_Wire):
     dimension: DimensionView | None = None
     inventory: VariantInventory | None = None
     barcodes: list[Barcode] = msgspec.field(default_factory=list)
+    bundle_definition: list[BundleComponentView] | None = None
+    """The variant's components when it is a bundle; empty or null when it is not."""
     created_on: datetime | None = None
     updated_on: AwareDatetime | None = None
 

@@ -261,7 +261,8 @@ class ShopifySandbox:
         return 201, body
 
     def _change_product(self, product_id: int, data: dict[str, Any]) -> tuple[int, Any]:
-        """``{"title", "status", "variants": [{"id", "sku", "barcode"}]}``; bumps updatedAt."""
+        """``{"title", "status", "variants": [{"id", "sku", "barcode", "weight": {"value",
+        "unit"}}]}``; bumps updatedAt."""
         state = self.state
         product = state.products.get(product_id)
         if product is None:
@@ -276,6 +277,8 @@ class ShopifySandbox:
             change = changes.get(variant_id, {})
             variant.sku = change.get("sku", variant.sku)
             variant.barcode = change.get("barcode", variant.barcode)
+            if (weight := change.get("weight")) is not None:
+                variant.weight = (float(weight["value"]), str(weight["unit"]))
             # A product edit touches every variant's updatedAt as the product title is part of
             # each variant's display name.
             variant.updated_at = now

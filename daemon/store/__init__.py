@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 import msgspec
 
 from connectors.base import Record, RemoteWrite, WebhookEvent, WriteResult
+from connectors.model import BundleComponent
 
 
 class StreamState(msgspec.Struct, frozen=True):
@@ -92,6 +93,24 @@ class PushedRow(msgspec.Struct, frozen=True):
     quantity: int
 
 
+class ProductDigest(msgspec.Struct, frozen=True):
+    """What the hub last saw of a store's item: a digest of the fields that travel to the
+    fulfillment provider, and how many times that channel's item has changed since first seen."""
+
+    channel: str
+    sku: str
+    digest: str
+    revision: int
+
+
+class ProviderBundle(msgspec.Struct, frozen=True):
+    """A bundle the fulfillment provider declares: its SKU and components."""
+
+    sku: str
+    components: list[BundleComponent]
+    """None any more (empty): the SKU is no bundle."""
+
+
 class QueuedWrite(msgspec.Struct, frozen=True):
     channel: str
     write: RemoteWrite
@@ -122,6 +141,8 @@ class HubSnapshot(msgspec.Struct, frozen=True):
     reservations: list[Reservation]
     pushed: list[PushedRow]
     catalog: list[str]
+    digests: list[ProductDigest] = msgspec.field(default_factory=list)
+    bundles: list[ProviderBundle] = msgspec.field(default_factory=list)
 
 
 class HubChanges(msgspec.Struct):
@@ -137,6 +158,9 @@ class HubChanges(msgspec.Struct):
     stock: list[StockRow] = msgspec.field(default_factory=list)
     pushed: list[PushedRow] = msgspec.field(default_factory=list)
     catalog: list[str] = msgspec.field(default_factory=list)
+    digests: list[ProductDigest] = msgspec.field(default_factory=list)
+    bundles: list[ProviderBundle] = msgspec.field(default_factory=list)
+    """Provider bundles declared, changed, or (no components) no bundle any more."""
     writes: list[QueuedWrite] = msgspec.field(default_factory=list)
     exceptions: list[HeldException] = msgspec.field(default_factory=list)
 

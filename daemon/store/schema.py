@@ -126,4 +126,19 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE inbox SET streams = '["' || stream || '"]', stream = NULL
         WHERE source = 'webhook' AND stream IS NOT NULL;
     """,
+    """
+    CREATE TABLE product_digests (  -- the travelling fields of a store's item, as last seen
+        channel TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        revision INTEGER NOT NULL,  -- how many times that channel's item has changed
+        at TEXT NOT NULL,
+        PRIMARY KEY (channel, sku)
+    );
+    CREATE TABLE provider_bundles (  -- bundles the fulfillment provider declares
+        sku TEXT PRIMARY KEY,
+        components BLOB NOT NULL,  -- JSON list of {sku, quantity}
+        at TEXT NOT NULL
+    );
+    """,
 )

@@ -17,6 +17,7 @@ import msgspec
 import trio
 
 from connectors.base import Record, RemoteWrite, WebhookEvent, WriteResult
+from connectors.model import BundleComponent
 from daemon.store import (
     HeldException,
     HubChanges,
@@ -24,6 +25,8 @@ from daemon.store import (
     InboxItem,
     OrderEntry,
     PendingWrite,
+    ProductDigest,
+    ProviderBundle,
     PushedRow,
     QueuedWrite,
     Reservation,
@@ -375,6 +378,18 @@ class SqliteStore:
                     for row in db.execute("SELECT channel, sku, quantity FROM pushed")
                 ],
                 catalog=[sku for (sku,) in db.execute("SELECT sku FROM catalog")],
+                digests=[
+                    ProductDigest(*row)
+                    for row in db.execute(
+                        "SELECT channel, sku, digest, revision FROM product_digests"
+                    )
+                ],
+                bundles=[
+                    ProviderBundle(sku, msgspec.json.decode(components, type=list[BundleComponent]))
+                    for sku, components in db.execute(
+                        "SELECT sku, components FROM provider_bundles"
+                    )
+                ],
             )
 
         return await self._transaction(work)
@@ -431,6 +446,21 @@ class SqliteStore:
             )
             # A write folded into an entry is queued on its own if that entry has begun since.
             own = [q for q in changes.writes if not _replaced(db, q)]
+            db.executemany(
+                "INSERT OR REPLACE INTO product_digests (channel, sku, digest, revision, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(d.channel, d.sku, d.digest, d.revision, stamp) for d in changes.digests],
+            )
+            # In order: a bundle defined, then undefined in one batch, ends undefined.
+            for bundle in changes.bundles:
+                if bundle.components:
+                    db.execute(
+                        "INSERT OR REPLACE INTO provider_bundles (sku, components, at)"
+                        " VALUES (?, ?, ?)",
+                        (bundle.sku, msgspec.json.encode(bundle.components), stamp),
+                    )
+                else:
+                    db.execute("DELETE FROM provider_bundles WHERE sku = ?", (bundle.sku,))
             db.executemany(
                 "INSERT OR IGNORE INTO outbox (channel, kind, idempotency_key, payload, created_at,"
                 " caused_at) VALUES (?, ?, ?, ?, ?, ?)",

@@ -185,16 +185,23 @@ async def running_shop(
     nursery: trio.Nursery,
     stores: Sequence[Storefront],
     pool_tables: Mapping[str, Any] | None = None,
+    shipbob: shipbob_sandbox.SandboxApp | None = None,
+    shipbob_table: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Shop]:
     """The daemon over ``stores`` (each on its own sandbox; sandboxes of one platform share
-    the seed, so the same catalog and one pool) and an empty ShipBob sandbox; ``pool_tables``
-    are added to the config's top level (``bundles``, ``inventory``)."""
-    shipbob = shipbob_sandbox.create_app(SandboxOptions(seed=SEED, catalog=0))
+    the seed, so the same catalog and one pool) and ``shipbob`` (an empty ShipBob sandbox
+    unless given) as channel ``fc``, whose table ``shipbob_table`` adds to (``streams``);
+    ``pool_tables`` are added to the config's top level (``bundles``, ``inventory``). The
+    daemon is asked to stop when the block ends; it has stopped once ``nursery`` has closed,
+    and the same stores, ShipBob and ``tmp_path`` then start it again on the same state."""
+    if shipbob is None:
+        shipbob = shipbob_sandbox.create_app(SandboxOptions(seed=SEED, catalog=0))
     net = Sandboxes({SHIPBOB_HOST: shipbob} | {store.host: store.app for store in stores})
     async with net.client() as http:
         for store in stores:
             await store.connect(http)
         layout = tables(tmp_path, stores, shipbob.state.channel_id) | dict(pool_tables or {})
+        layout["fc"] |= shipbob_table or {}
         config_path = tmp_path / "shelfsync.toml"
         config_path.write_text(config_text(layout))
         environ = SHIPBOB_ENVIRON | {k: v for s in stores for k, v in s.environ().items()}
