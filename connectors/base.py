@@ -171,6 +171,13 @@ class Fetcher(Protocol):
         ...
 
 
+def numeric_keys(keys: Sequence[str]) -> list[int]:
+    """The ``keys`` that are whole numbers, a leading ``#`` dropped (``#1001`` and ``1001``
+    alike), once each and ascending: how a platform that numbers its orders reads them."""
+    bare = (key.removeprefix("#") for key in keys)
+    return sorted({int(key) for key in bare if key.isascii() and key.isdigit()})
+
+
 class StreamSpec(msgspec.Struct, frozen=True):
     name: str
     default_schedule_seconds: float

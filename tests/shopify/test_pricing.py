@@ -78,7 +78,9 @@ def realistic_variables(app: ShopifySandbox) -> dict[str, dict[str, Any]]:
             "query": "financial_status:paid",
         },
         "OrdersById": {
-            "ids": [gid("Order", number) for number in list(state.orders)[: queries.ORDERS_PAGE_SIZE]]
+            "ids": [
+                gid("Order", number) for number in list(state.orders)[: queries.ORDERS_PAGE_SIZE]
+            ]
         },
         "FulfillmentOrders": {"id": order_id},
         "Fulfillments": {"id": order_id},
