@@ -314,7 +314,7 @@ async def test_fetch_reads_named_orders_by_gid_or_name_as_the_stream_does(
     read = {r.key: r for p in [p async for p in connector.read("orders", None)] for r in p.records}
     first, second, third = sorted(app.state.orders.values(), key=lambda o: o.id)[:3]
     keys = [gid("Order", first.id), second.name, third.name.lstrip("#"), gid("Order", first.id)]
-    page = await connector.fetch("orders", keys + ["gid://shopify/Order/999999", "#99999"])
+    page = await connector.fetch("orders", [*keys, "gid://shopify/Order/999999", "#99999"])
     by_key = {r.key: r for r in page.records}
     assert sorted(by_key) == sorted(gid("Order", o.id) for o in (first, second, third))
     assert len(page.records) == 3  # the GID asked twice is one record
