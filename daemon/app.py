@@ -397,7 +397,9 @@ class Daemon:
             return ControlResponse(ok=False, lines=[f"{slot.name}: its orders stream is off"])
         if not orders:
             return ControlResponse(ok=False, lines=["import needs at least one order id"])
-        if slot.actor.statistics().paused:
+        # The daemon's flag is set the moment ``ctl pause`` answers, before the actor has
+        # taken the Pause from its mailbox.
+        if self._paused.get(slot.name, False) or slot.actor.statistics().paused:
             return ControlResponse(
                 ok=False, lines=[f"{slot.name}: paused, it makes no calls; resume it to import"]
             )
