@@ -52,6 +52,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -160,9 +161,11 @@ class ShopifyConnector:
             size = queries.ORDERS_PAGE_SIZE
         else:
             raise ValueError(f"shopify has no stream {stream!r}")
-        async for page in _shrinking_pages(fetch, size):
-            if page.nodes:
-                yield Page(records=[Record(s.id, s.updated_at, raw) for s, raw in page.nodes])
+        # Closed with the read, however it ends: a read stopped mid-way holds a suspended page.
+        async with aclosing(_shrinking_pages(fetch, size)) as pages:
+            async for page in pages:
+                if page.nodes:
+                    yield Page(records=[Record(s.id, s.updated_at, raw) for s, raw in page.nodes])
 
     async def fetch(self, stream: str, keys: Sequence[str]) -> Page:
         """The orders ``keys`` name, by GID or by name (see the module docstring)."""
@@ -177,8 +180,9 @@ class ShopifyConnector:
             async def fetch(after: str | None, first: int) -> NodesPage:
                 return await self.client.orders_page(None, after, extra=query, first=first)
 
-            async for page in _shrinking_pages(fetch, queries.ORDERS_PAGE_SIZE):
-                nodes += [(stamp, raw) for stamp, raw in page.nodes if _name(raw) in names]
+            async with aclosing(_shrinking_pages(fetch, queries.ORDERS_PAGE_SIZE)) as pages:
+                async for page in pages:
+                    nodes += [(stamp, raw) for stamp, raw in page.nodes if _name(raw) in names]
         by_id = {stamp.id: Record(stamp.id, stamp.updated_at, raw) for stamp, raw in nodes}
         return Page(records=list(by_id.values()))
 

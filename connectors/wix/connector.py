@@ -60,6 +60,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -198,7 +199,8 @@ class WixConnector:
         if not wanted:
             return Page(records=[])
         filter_ = wanted[0] if len(wanted) == 1 else {"$or": wanted}
-        return Page(records=[r async for page in self._order_pages(filter_, None) for r in page])
+        async with aclosing(self._order_pages(filter_, None)) as pages:
+            return Page(records=[record async for page in pages for record in page])
 
     async def _product_pages(self, since: datetime | None) -> AsyncIterator[list[Record]]:
         """Keyset pages over (``lastUpdated``, ``numericId``); see the module docstring."""
@@ -234,7 +236,7 @@ class WixConnector:
 
     async def _order_pages(
         self, filter_: dict[str, Any], since: datetime | None
-    ) -> AsyncIterator[list[Record]]:
+    ) -> AsyncGenerator[list[Record], None]:
         """Every page of one orders search, ``updatedDate`` ascending."""
         if since is not None:
             filter_ = filter_ | {"updatedDate": {"$gte": _iso(since)}}
