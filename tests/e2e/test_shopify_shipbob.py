@@ -108,6 +108,7 @@ async def test_ctl_import_fetches_an_order_older_than_the_cursor_that_no_read_re
 
 
 async def test_ctl_import_on_a_paused_channel_says_so_at_once(shop: Shop) -> None:
+    await shop.until(shop.daemon.quiet)  # the first reads done: the shop stops between reads
     await shop.daemon.handle_control(ControlRequest(verb="pause", channel="web"))
     answer = await shop.daemon.handle_control(
         ControlRequest(verb="import", channel="web", orders=["#1001"])
