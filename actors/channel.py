@@ -6,8 +6,9 @@ inside it:
 
 - the mailbox loop, which turns messages into requested work and pause/resume;
 - one schedule per stream, which requests a sync of its stream every interval;
-- the worker, which performs requested work one unit at a time: a sync of one stream, or a
-  drain of the outbox.
+- the worker, which performs requested work one unit at a time: a drain of the outbox, a
+  fetch of records an operator named (:class:`~actors.messages.FetchRecords`), or a sync of
+  one stream, in that order of precedence.
 
 Work requests are a set, so a burst of "sync orders" becomes one run: a request made while its
 stream's run is queued joins that run, and requests made while it runs become one run after
@@ -38,14 +39,23 @@ import structlog
 import trio
 from prometheus_client import Gauge
 
-from actors.messages import DrainOutbox, InboundEvent, Message, Pause, Resume, Stop, SyncNow
+from actors.messages import (
+    DrainOutbox,
+    FetchRecords,
+    InboundEvent,
+    Message,
+    Pause,
+    Resume,
+    Stop,
+    SyncNow,
+)
 from actors.observed import observe_calls
 from actors.outbound import bound_calls
 from actors.ratelimit import RateLimiter, RateLimiterStatistics
 from actors.retry import RetryPolicy
 from actors.rules.cursor import advance, read_from
 from actors.rules.pacing import snapshot_spacing
-from connectors.base import Connector, ConnectorContext, RateSignal
+from connectors.base import Connector, ConnectorContext, Fetcher, RateSignal
 from connectors.errors import RateLimited, RecordError, Retryable
 from daemon.config import Channel
 from daemon.store import PendingWrite, StateStore
@@ -162,6 +172,7 @@ class ChannelActor:
         self._spaced_until: dict[str, float] = {}
         """Per snapshot stream, the Trio time before which its next read may not start."""
         self._outbox_requested = True  # writes left by a previous run are finished first
+        self._fetches: list[FetchRecords] = []
         self._webhooks_waiting: dict[int, set[str]] = {}
         """Inbox id of each webhook not yet processed → the streams still to be read for it."""
         self._wake = trio.Event()
@@ -251,6 +262,9 @@ class ChannelActor:
                 case DrainOutbox():
                     self._outbox_requested = True
                     self._wake.set()
+                case FetchRecords():
+                    self._fetches.append(message)
+                    self._wake.set()
                 case Stop():
                     return
 
@@ -315,7 +329,7 @@ class ChannelActor:
         try:
             while not self._stopping:
                 stream = self._next_stream()
-                if stream is None and not self._outbox_requested:
+                if stream is None and not self._outbox_requested and not self._fetches:
                     self._wake = trio.Event()
                     with trio.move_on_at(self._spacing_ends()):
                         await self._wake.wait()
@@ -327,6 +341,8 @@ class ChannelActor:
                 if self._outbox_requested:
                     self._outbox_requested = False
                     await self._drain_outbox(connector)
+                elif self._fetches:
+                    await self._fetch(connector, self._fetches.pop(0))
                 elif stream is not None:
                     del self._pending[stream]
                     await self._sync(connector, stream)
@@ -387,6 +403,26 @@ class ChannelActor:
                 self._cursors[stream] = cursor
                 if page.records:
                     self._records_stored()
+
+    async def _fetch(self, connector: Connector, request: FetchRecords) -> None:
+        stream = request.stream
+        if stream not in self.channel.spec.fetches or not isinstance(connector, Fetcher):
+            request.outcome.fail(f"{self.channel.spec.platform} cannot fetch {stream} by key")
+            return
+        try:
+            page = await self._with_retries(lambda: connector.fetch(stream, request.keys))
+        except (Retryable, RecordError) as exc:
+            # The operator who asked is told; nothing is left to retry on its own.
+            log.warning("fetch_failed", channel=self.name, stream=stream, error=str(exc))
+            request.outcome.fail(str(exc))
+            return
+        # No cursor moves: the records are older or newer than it, and neither says how far
+        # the stream has been read.
+        await self._store.commit_fetched(self.name, stream, page.records, self._now())
+        if page.records:
+            self._records_stored()
+        log.info("fetch_done", channel=self.name, stream=stream, records=len(page.records))
+        request.outcome.succeed([record.key for record in page.records])
 
     async def _drain_outbox(self, connector: Connector) -> None:
         after = 0

@@ -125,6 +125,10 @@ class Hub:
 
     def ring(self) -> None:
         """Records were stored: process them soon. Never blocks; rings coalesce."""
+        # Busy from now on: a hub waiting at the doorbell takes the ring straight from the
+        # sender, so the buffer never shows it, and a caller waiting for the hub to settle
+        # would otherwise see it idle before it has started.
+        self._draining = True
         # Already rung: the hub looks at the whole inbox anyway.
         with contextlib.suppress(trio.WouldBlock):
             self._doorbell_send.send_nowait(None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+import trio
 
 
 class SyncNow(msgspec.Struct, frozen=True):
@@ -36,4 +37,34 @@ class DrainOutbox(msgspec.Struct, frozen=True):
     """Remote writes were queued in the outbox: perform them."""
 
 
-Message = SyncNow | Pause | Resume | Stop | InboundEvent | DrainOutbox
+class FetchOutcome:
+    """Where the actor answers a :class:`FetchRecords`: ``done`` is set once it has."""
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.keys: list[str] = []
+        """The keys of the records fetched and stored (the platform's ids)."""
+        self.error: str | None = None
+        """Why the fetch failed (after its retries), or None."""
+
+    def succeed(self, keys: list[str]) -> None:
+        self.keys = keys
+        self.done.set()
+
+    def fail(self, error: str) -> None:
+        self.error = error
+        self.done.set()
+
+
+class FetchRecords(msgspec.Struct, frozen=True):
+    """Fetch the records of ``stream`` that ``keys`` name (see
+    :meth:`connectors.base.Fetcher.fetch`), store them in the inbox as a read would (the
+    cursor stays where it is) and ring the hub; then answer in ``outcome``. Performed as a
+    unit of work: it waits while the channel is paused."""
+
+    stream: str
+    keys: tuple[str, ...]
+    outcome: FetchOutcome
+
+
+Message = SyncNow | Pause | Resume | Stop | InboundEvent | DrainOutbox | FetchRecords

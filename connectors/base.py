@@ -11,6 +11,9 @@ pausing); the connector owns only the platform's protocol:
   its replication value (``updated_at``). The actor persists a page and its cursor in one
   transaction before asking for the next page, so a connector never tracks progress itself.
 - ``write(remote_write)`` performs one remote write, idempotent under its ``key``.
+- optionally, ``fetch(stream, keys)`` (:class:`Fetcher`) reads the records of a stream that an
+  operator names, whatever their replication value: the spec's ``fetches`` lists the streams
+  its connector fetches this way.
 - the spec's ``verify_webhook(settings, secrets, headers, body)`` checks the platform's
   signature and names the event; it is a plain function so that webhooks are verified and
   persisted even while the channel's actor is restarting. ``headers`` also holds the request
@@ -31,10 +34,10 @@ Errors a connector raises are those of :mod:`connectors.errors`; no httpx except
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import httpx
 import msgspec
@@ -150,6 +153,33 @@ class Connector(Protocol):
     async def aclose(self) -> None: ...
 
 
+@runtime_checkable
+class Fetcher(Protocol):
+    """The optional capability of a connector to read named records of a stream."""
+
+    async def fetch(self, stream: str, keys: Sequence[str]) -> Page:
+        """The current records of ``stream`` (one of the spec's ``fetches``) that ``keys`` name,
+        made exactly as ``read`` makes them (the same ``key``, ``updated_at`` and body), so that
+        ``interpret`` takes them alike; whatever the cursor, and without moving it.
+
+        For the ``orders`` stream a key is the platform's order id, spelt as the records'
+        ``key`` spells it (a Shopify GID, a BigCommerce or ShipStation number, a Wix GUID), or,
+        where the platform can look an order up by it, the order number its shoppers see, with
+        or without a leading ``#``; each platform's connector says which it takes. A key that
+        names no record (none such, or one outside the channel's store) is simply absent from
+        the page: not an error. The page holds each record once, in no set order, even when
+        several keys name it. It raises what ``read`` raises.
+        """
+        ...
+
+
+def numeric_keys(keys: Sequence[str]) -> list[int]:
+    """The ``keys`` that are whole numbers, a leading ``#`` dropped (``#1001`` and ``1001``
+    alike), once each and ascending: how a platform that numbers its orders reads them."""
+    bare = (key.removeprefix("#") for key in keys)
+    return sorted({int(key) for key in bare if key.isascii() and key.isdigit()})
+
+
 class StreamSpec(msgspec.Struct, frozen=True):
     name: str
     default_schedule_seconds: float
@@ -261,6 +291,9 @@ class ConnectorSpec:
     writes: frozenset[str] = frozenset()
     """The ``RemoteWrite.kind`` values its connector performs: the hub queues no other kind
     for this platform (a storefront without ``inventory.set`` is sent no stock)."""
+    fetches: frozenset[str] = frozenset()
+    """The streams whose named records its connector fetches (it is then a :class:`Fetcher`);
+    none by default."""
     origin: Callable[[Any], str] | None = None
     """``settings -> origin`` (:func:`connectors.model.origin`) for a storefront platform: the
     permanent identity of the store a channel's settings point at, the one its orders carry;

@@ -23,7 +23,16 @@ import trio
 
 from actors.channel import StreamStatus as ActorStreamStatus
 from actors.hub import Hub
-from actors.messages import DrainOutbox, InboundEvent, Message, Pause, Resume, SyncNow
+from actors.messages import (
+    DrainOutbox,
+    FetchOutcome,
+    FetchRecords,
+    InboundEvent,
+    Message,
+    Pause,
+    Resume,
+    SyncNow,
+)
 from actors.pool import order_number
 from connectors.errors import InvalidSignature, RecordError
 from connectors.model import Order
@@ -384,10 +393,18 @@ class Daemon:
         return Outcome(True, f"{slot.name}: sync of {stream or 'all streams'} queued")
 
     async def import_orders(self, channel: str | None, orders: list[str]) -> ControlResponse:
-        """Read ``channel``'s orders now and say, per order (its store id or order number),
-        what the hub decided: imported, already imported, or the filter or hold that stopped
-        it. An order its orders stream does not return (one not changed since the cursor is
-        decided already; one the stream never offers is not found) is reported as such."""
+        """Read the named orders of ``channel`` now and say, per order (its store id or order
+        number), what the hub decided: imported, already imported, or the filter or hold that
+        stopped it.
+
+        A platform whose connector fetches orders by key (``ConnectorSpec.fetches``) has the
+        named orders read from the store whatever the cursor, which stays where it is; one
+        the store does not have is "not found in the store". Any other platform's orders
+        stream is read from its cursor, and an order it does not return is not found. A
+        paused channel makes no call: the answer says so. ``ok`` holds when every order was
+        found and decided (whatever the decision), so the command fails only for an order
+        not found, a fetch that failed, or a request it refused.
+        """
         slot = None if channel is None else self.supervisor.slot(channel)
         if slot is None or slot.actor is None:
             return ControlResponse(ok=False, lines=["import needs a running channel"])
@@ -395,14 +412,57 @@ class Daemon:
             return ControlResponse(ok=False, lines=[f"{slot.name}: its orders stream is off"])
         if not orders:
             return ControlResponse(ok=False, lines=["import needs at least one order id"])
+        # The daemon's flag is set the moment ``ctl pause`` answers, before the actor has
+        # taken the Pause from its mailbox.
+        if self._paused.get(slot.name, False) or slot.actor.statistics().paused:
+            return ControlResponse(
+                ok=False, lines=[f"{slot.name}: paused, it makes no calls; resume it to import"]
+            )
         before = {order: self._decision(slot.channel, order) for order in orders}
-        await self.sync_and_settle(slot.name, "orders")
+        fetched: set[str] = set()
+        if "orders" in slot.channel.spec.fetches:
+            outcome = await self._fetch_and_settle(slot, "orders", orders)
+            if outcome.error is not None:
+                return ControlResponse(
+                    ok=False, lines=[f"{slot.name}: the orders could not be read: {outcome.error}"]
+                )
+            fetched, missing = set(outcome.keys), "not found in the store"
+        else:
+            await self.sync_and_settle(slot.name, "orders")
+            missing = "not found: the store's orders stream did not return it"
         lines, ok = [], True
         for order in orders:
             entry = self._decision(slot.channel, order)
             ok &= entry is not None
-            lines.append(f"{order}: {_describe(entry, before[order])}")
+            if entry is None and order in fetched:
+                # Read, but the hub made nothing of it: its record was held as an exception.
+                lines.append(f"{order}: read from the store, but not decided (see the exceptions)")
+            else:
+                lines.append(f"{order}: {_describe(entry, before[order], missing)}")
         return ControlResponse(ok=ok, lines=lines)
+
+    async def _fetch_and_settle(
+        self, slot: ChannelSlot, stream: str, keys: list[str]
+    ) -> FetchOutcome:
+        """Have ``slot``'s actor fetch the records of ``stream`` that ``keys`` name, and return
+        once they are stored and the hub has decided them; at most ``IMPORT_WAIT_SECONDS``."""
+        outcome = FetchOutcome()
+        if not await self._tell(slot, FetchRecords(stream, tuple(keys), outcome)):
+            outcome.fail("mailbox full, fetch not queued")
+            return outcome
+        with trio.move_on_after(IMPORT_WAIT_SECONDS):
+            await outcome.done.wait()
+            # The actor rang the hub before it answered: busy until it has decided them.
+            while self.hub.busy:
+                await self.hub.changed.wait()
+        if not outcome.done.is_set():
+            paused = slot.actor is not None and slot.actor.statistics().paused
+            outcome.fail(
+                "paused before the fetch was made"
+                if paused
+                else f"no answer within {IMPORT_WAIT_SECONDS:g} seconds"
+            )
+        return outcome
 
     async def sync_and_settle(self, channel: str, stream: str) -> None:
         """Run a sync of ``channel``'s ``stream`` now, and return once a run that began after
@@ -568,9 +628,11 @@ def _number_of(entry: OrderEntry) -> str:
     return msgspec.json.decode(entry.body, type=Order).reference_id
 
 
-def _describe(entry: OrderEntry | None, before: OrderEntry | None) -> str:
+def _describe(entry: OrderEntry | None, before: OrderEntry | None, missing: str) -> str:
+    """What ``ctl import`` says of an order the hub decided as ``entry`` (``before`` the
+    import); ``missing`` when it has no decision."""
     if entry is None:
-        return "not found: the store's orders stream did not return it"
+        return missing
     if entry.state == "imported":
         already = before is not None and before.state == "imported"
         return "already imported" if already else "imported"

@@ -334,6 +334,16 @@ class BigCommerceClient:
         raws = decode(content, list[msgspec.Raw], what, "order")
         return [(s, bytes(r)) for s, r in zip(stamps, raws, strict=True)]
 
+    async def order(self, order_id: int) -> tuple[wire.OrderStamp, bytes] | None:
+        """``GET /v2/orders/{id}``: the order as :meth:`orders_page` gives each, or None when
+        the store has no such order (404)."""
+        what = f"get order {order_id}"
+        response = await self._send("GET", f"v2/orders/{order_id}", what)
+        if response.status_code == 404:
+            return None
+        self._raise_for_record(response, what, "order")
+        return decode(response.content, wire.OrderStamp, what, "order"), response.content
+
     async def order_products(self, order_id: int) -> bytes:
         """The order's lines (``GET /v2/orders/{id}/products``, all pages) as raw JSON."""
         return await self._v2_all(

@@ -20,6 +20,11 @@ already read; a second holding more records than one page is walked by id, see
   order with its ``products`` and ``shipping_addresses``, which v2 only links to (two calls
   per order).
 
+Fetch by key (``orders``): a key is the order's id, which is also its number (``1001``;
+``#1001`` alike): ``GET /v2/orders/{id}``, with its products and shipping addresses as the
+stream reads them, whatever its status. An id the store does not have (404), or a key that
+is no number, names nothing.
+
 Writes (``RemoteWrite.payload`` is JSON of a canonical Struct):
 
 - ``inventory.set``: a :class:`~connectors.model.InventoryPush`. SKUs are looked up with
@@ -53,7 +58,7 @@ Writes (``RemoteWrite.payload`` is JSON of a canonical Struct):
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import AsyncExitStack, aclosing
 from datetime import datetime
 
@@ -72,6 +77,7 @@ from connectors.base import (
     WriteResult,
     check_each_credential,
     decode_strictly,
+    numeric_keys,
     opaque_token_problem,
 )
 from connectors.bigcommerce import mapping, webhooks, wire
@@ -177,6 +183,17 @@ class BigCommerceConnector:
         else:
             raise ValueError(f"bigcommerce has no stream {stream!r}")
 
+    async def fetch(self, stream: str, keys: Sequence[str]) -> Page:
+        """The orders ``keys`` name by id (see the module docstring)."""
+        if stream != "orders":
+            raise ValueError(f"bigcommerce fetches no {stream!r} by key")
+        records: list[Record] = []
+        for order_id in numeric_keys(keys):
+            found = await self.client.order(order_id)
+            if found is not None:
+                records.append(await self._order_record(*found))
+        return Page(records=records)
+
     async def _products(
         self, floor: datetime | None, after_id: int | None
     ) -> list[tuple[wire.ProductStamp, bytes]]:
@@ -267,6 +284,7 @@ CONNECTOR = ConnectorSpec(
     verify_webhook=verify_webhook,
     interpret=interpret,
     writes=frozenset({"inventory.set", "fulfillment.create"}),
+    fetches=frozenset({"orders"}),
     check_credentials=check_each_credential(
         {"token": opaque_token_problem, "webhook_secret": webhooks.secret_problem}
     ),

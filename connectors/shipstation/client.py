@@ -132,14 +132,16 @@ class ShipStationClient:
 
     async def order_pages(
         self,
-        status: wire.OrderStatus,
+        status: wire.OrderStatus | None,
         since: datetime | None,
         *,
         store_id: int | None = None,
+        order_number: str | None = None,
         page_size: int = PAGE_SIZE,
     ) -> AsyncGenerator[list[RawOrder], None]:
-        """Every order in ``status`` modified at or after ``since``, oldest change first
-        (``sortBy=ModifyDate&sortDir=ASC``), one list per ShipStation page.
+        """Every order in ``status`` (any, if None) modified at or after ``since``, oldest
+        change first (``sortBy=ModifyDate&sortDir=ASC``), one list per ShipStation page; with
+        ``order_number``, only those whose number starts with it (ShipStation's filter).
 
         ShipStation pages by position (``page``/``pages``), so an order that leaves the
         filter while we walk (shipped, cancelled) would shift a later order onto a page we
@@ -147,17 +149,16 @@ class ShipStationClient:
         seen (``modifyDateStart`` again, ``page=1``), and orders repeated at that boundary
         are dropped; only when a whole page shares one second does it move to ``page+1``.
         """
-        query = {
-            "orderStatus": status,
-            "sortBy": "ModifyDate",
-            "sortDir": "ASC",
-            "pageSize": str(page_size),
-        }
+        query = {"sortBy": "ModifyDate", "sortDir": "ASC", "pageSize": str(page_size)}
+        if status is not None:
+            query["orderStatus"] = status
         if store_id is not None:
             query["storeId"] = str(store_id)
+        if order_number is not None:
+            query["orderNumber"] = order_number
         start, page = (pacific.filter_value(since) if since else None), 1
         boundary: set[int] = set()
-        what = f"list {status} orders"
+        what = f"list {status or 'all'} orders"
         while True:
             params = query | {"page": str(page)}
             if start is not None:
@@ -187,6 +188,18 @@ class ShipStationClient:
                 for s in stamps
                 if pacific.filter_value(pacific.aware(s.modify_date)) == start
             }
+
+    async def order(self, order_id: int) -> RawOrder | None:
+        """``GET /orders/{orderId}``: the order as :meth:`order_pages` gives each, or None
+        when ShipStation has no such order (404)."""
+        what = f"get order {order_id}"
+        try:
+            content = await self._ok("GET", f"orders/{order_id}", what, "order")
+        except RecordError as exc:
+            if exc.reason == "not_found":
+                return None
+            raise
+        return RawOrder(content, decode_body(content, wire.OrderStamps, what, "order"))
 
     async def product_pages(
         self, *, page_size: int = PAGE_SIZE

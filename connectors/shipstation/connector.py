@@ -26,6 +26,12 @@ Streams:
   cursor past older changes). Default every 12 hours: the stores behind ShipStation are
   usually channels of their own and the catalog's first source.
 
+Fetch by key (``orders``), whatever the order's status: a key that is a number is tried as
+an ``orderId`` (``GET /orders/{orderId}``); every key is also an ``orderNumber``, looked up
+with ``GET /orders?orderNumber=&storeId=`` in both spellings (``1001`` and ``#1001``: the
+filter matches numbers that start with it) and kept on an exact match. Only orders of the
+channel's store count: another store's order with that id or number names nothing here.
+
 Writes (``RemoteWrite.payload`` is JSON of a canonical Struct):
 
 - ``fulfillment.create``: a :class:`~connectors.model.TrackingPush` whose ``store_order_id`` is
@@ -48,7 +54,7 @@ Writes (``RemoteWrite.payload`` is JSON of a canonical Struct):
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AsyncExitStack, aclosing
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -67,6 +73,7 @@ from connectors.base import (
     check_each_credential,
     decode_payload,
     decode_strictly,
+    numeric_keys,
     opaque_token_problem,
     verify_with_webhook_secret,
 )
@@ -187,6 +194,38 @@ class ShipStationConnector:
             async for records in merged:
                 yield Page(records=records)
 
+    async def fetch(self, stream: str, keys: Sequence[str]) -> Page:
+        """The channel's store's orders ``keys`` name by id or number (see the module
+        docstring)."""
+        if stream != "orders":
+            raise ValueError(f"shipstation fetches no {stream!r} by key")
+        ids = numeric_keys(keys)
+        found = [raw for order_id in ids if (raw := await self.client.order(order_id))]
+        numbers = {key.removeprefix("#") for key in keys}
+        for number in sorted(numbers | {f"#{n}" for n in numbers}):
+            pages = self.client.order_pages(
+                None, None, store_id=self.settings.store_id, order_number=number
+            )
+            async with aclosing(pages):
+                found += [raw async for page in pages for raw in page]
+        named = {
+            raw.stamps.order_id: _record(raw)
+            for raw in found
+            if self._named(raw, set(ids), numbers)
+        }
+        return Page(records=list(named.values()))
+
+    def _named(self, raw: RawOrder, ids: set[int], numbers: set[str]) -> bool:
+        """Whether ``raw`` is an order of the channel's store with an id in ``ids`` or a
+        number in ``numbers`` (spelt without ``#``)."""
+        identity = decode_strictly(
+            raw.raw, wire.OrderIdentity, what=f"order {raw.stamps.order_id}", entity="order"
+        )
+        options = identity.advanced_options
+        if options is None or options.store_id != self.settings.store_id:
+            return False
+        return raw.stamps.order_id in ids or identity.order_number.removeprefix("#") in numbers
+
     async def write(self, remote_write: RemoteWrite) -> WriteResult:
         """Perform one write; unknown kinds and bad payloads → ``RecordError``."""
         if remote_write.kind == "fulfillment.create":
@@ -284,6 +323,7 @@ CONNECTOR = ConnectorSpec(
     interpret=interpret,
     # V1 keeps no stock: the hub sends it none (an inventory.set would change nothing).
     writes=frozenset({"fulfillment.create"}),
+    fetches=frozenset({"orders"}),
     check_credentials=check_each_credential(
         {
             "api_key": opaque_token_problem,

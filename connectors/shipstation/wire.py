@@ -101,6 +101,13 @@ class OrderStamps(_Camel):
     modify_date: datetime
 
 
+class OrderIdentity(_Camel):
+    """Which order it is and whose: what a fetch by key checks."""
+
+    order_number: str
+    advanced_options: AdvancedOptions | None = None
+
+
 class Order(_Camel):
     order_id: int
     order_number: str

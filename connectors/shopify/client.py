@@ -141,6 +141,11 @@ def search_query(since: datetime | None, **filters: str | bool | None) -> str | 
     return " ".join(terms) or None
 
 
+def any_of(field: str, values: Sequence[str]) -> str:
+    """A search for ``field`` equal to any of ``values``: ``name:'#1001' OR name:'1002'``."""
+    return " OR ".join(f"{field}:{_quote(value)}" for value in values)
+
+
 def _decode(data: bytes, type_: type[T], what: str, under: str = "") -> T:
     try:
         return msgspec.json.decode(data, type=type_, strict=True)
@@ -339,6 +344,21 @@ class ShopifyClient:
             "Orders", {"first": first, "after": after, "query": query}, wire.OrdersPage
         )
         return _page(data.orders, "Orders", "orders")
+
+    async def orders_by_id(self, ids: Sequence[str]) -> list[tuple[wire.NodeStamp, bytes]]:
+        """The orders among ``ids`` (Order GIDs) that Shopify has, each node as
+        :meth:`orders_page` gives it; an id naming no order is left out.
+        :data:`~.queries.ORDERS_PAGE_SIZE` ids a call."""
+        found: list[tuple[wire.NodeStamp, bytes]] = []
+        for index in range(0, len(ids), queries.ORDERS_PAGE_SIZE):
+            batch = list(ids[index : index + queries.ORDERS_PAGE_SIZE])
+            data = await self.execute("OrdersById", {"ids": batch}, wire.RawNodes)
+            found += [
+                (_decode(bytes(raw), wire.NodeStamp, "OrdersById", f".data.nodes[{i}]"), bytes(raw))
+                for i, raw in enumerate(data.nodes)
+                if bytes(raw) != b"null"
+            ]
+        return found
 
     async def fulfillment_orders(self, order_id: str) -> list[wire.FulfillmentOrder]:
         """The fulfillment orders of ``order_id`` (the first 5: one per assigned location).

@@ -18,6 +18,12 @@ size, down to one record; the rest of that read keeps the smaller size.
 
 Record keys are GIDs, bodies the raw GraphQL nodes (decode with :mod:`.wire`).
 
+Fetch by key (``orders``): a key that is an Order GID (``gid://shopify/Order/…``) is read
+with ``nodes(ids:)``; any other key is an order name (``#1001``; ``1001`` alike), searched
+with ``orders(query: "name:…")`` in both spellings and kept only on an exact match (names are
+unique within a shop). ``settings.orders_query`` does not narrow a fetch: the operator named
+the order, and the import rules decide about it as about any other.
+
 Writes (``RemoteWrite.payload`` is JSON of a canonical Struct; SKUs are canonical, so a
 variant without SKU is named by its fallback key ``<channel>:<variant GID>``):
 
@@ -45,7 +51,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -77,10 +84,13 @@ from connectors.shopify.client import (
     ShopifyClient,
     Stock,
     Tracking,
+    any_of,
 )
 
 API_VERSION_PATTERN = r"^(202[6-9]|20[3-9][0-9])-(0[1-9]|1[0-2])$"
 """Admin API versions from 2026-01 on (``changeFromQuantity`` and ``@idempotent`` exist)."""
+
+ORDER_GID_PREFIX = "gid://shopify/Order/"
 
 STALE_RETRIES = 3
 """How many times an ``inventory.set`` re-reads and re-sends after a stale compare-and-set."""
@@ -151,9 +161,30 @@ class ShopifyConnector:
             size = queries.ORDERS_PAGE_SIZE
         else:
             raise ValueError(f"shopify has no stream {stream!r}")
-        async for page in _shrinking_pages(fetch, size):
-            if page.nodes:
-                yield Page(records=[Record(s.id, s.updated_at, raw) for s, raw in page.nodes])
+        # Closed with the read, however it ends: a read stopped mid-way holds a suspended page.
+        async with aclosing(_shrinking_pages(fetch, size)) as pages:
+            async for page in pages:
+                if page.nodes:
+                    yield Page(records=[Record(s.id, s.updated_at, raw) for s, raw in page.nodes])
+
+    async def fetch(self, stream: str, keys: Sequence[str]) -> Page:
+        """The orders ``keys`` name, by GID or by name (see the module docstring)."""
+        if stream != "orders":
+            raise ValueError(f"shopify fetches no {stream!r} by key")
+        ids = sorted({key for key in keys if key.startswith(ORDER_GID_PREFIX)})
+        names = {key.lstrip("#") for key in keys if not key.startswith(ORDER_GID_PREFIX)}
+        nodes = await self.client.orders_by_id(ids)
+        if names:
+            query = any_of("name", sorted(names | {f"#{name}" for name in names}))
+
+            async def fetch(after: str | None, first: int) -> NodesPage:
+                return await self.client.orders_page(None, after, extra=query, first=first)
+
+            async with aclosing(_shrinking_pages(fetch, queries.ORDERS_PAGE_SIZE)) as pages:
+                async for page in pages:
+                    nodes += [(stamp, raw) for stamp, raw in page.nodes if _name(raw) in names]
+        by_id = {stamp.id: Record(stamp.id, stamp.updated_at, raw) for stamp, raw in nodes}
+        return Page(records=list(by_id.values()))
 
     async def write(self, remote_write: RemoteWrite) -> WriteResult:
         if remote_write.kind == "inventory.set":
@@ -340,6 +371,12 @@ async def _shrinking_pages(fetch: PageFetch, first: int) -> AsyncGenerator[Nodes
         after = page.end_cursor
 
 
+def _name(raw: bytes) -> str:
+    """The order name of an order node, without its ``#``."""
+    named = decode_strictly(raw, wire.OrderName, what="Shopify order", entity="order")
+    return named.name.lstrip("#")
+
+
 def _already_fulfilled(
     channel: str,
     order_id: str,
@@ -430,6 +467,7 @@ CONNECTOR = ConnectorSpec(
     verify_webhook=verify_with_webhook_secret(webhooks.verify),
     interpret=interpret,
     writes=frozenset({"inventory.set", "fulfillment.create"}),
+    fetches=frozenset({"orders"}),
     # Shopify documents no format for either value, so only what holds for any token is checked.
     check_credentials=check_each_credential(
         {"token": opaque_token_problem, "webhook_secret": opaque_token_problem}

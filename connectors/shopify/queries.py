@@ -78,43 +78,61 @@ query MoreVariants($id: ID!, $first: Int!, $after: String) {
     + _VARIANT_FIELDS
 )
 
-ORDERS = """
-query Orders($first: Int!, $after: String, $query: String) {
-  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
-    pageInfo { hasNextPage endCursor }
-    nodes {
-      id
-      name
-      createdAt
-      updatedAt
-      cancelledAt
-      test
-      note
-      displayFinancialStatus
-      displayFulfillmentStatus
-      customAttributes { key value }
-      shippingAddress {
-        name
-        firstName
-        lastName
-        company
-        address1
-        address2
-        city
-        provinceCode
-        zip
-        countryCodeV2
-        phone
-      }
-      shippingLine { title }
-      lineItems(first: 50) {
-        pageInfo { hasNextPage }
-        nodes { id sku title quantity currentQuantity unfulfilledQuantity variant { id } }
-      }
-    }
+_ORDER_FIELDS = """
+fragment OrderFields on Order {
+  id
+  name
+  createdAt
+  updatedAt
+  cancelledAt
+  test
+  note
+  displayFinancialStatus
+  displayFulfillmentStatus
+  customAttributes { key value }
+  shippingAddress {
+    name
+    firstName
+    lastName
+    company
+    address1
+    address2
+    city
+    provinceCode
+    zip
+    countryCodeV2
+    phone
+  }
+  shippingLine { title }
+  lineItems(first: 50) {
+    pageInfo { hasNextPage }
+    nodes { id sku title quantity currentQuantity unfulfilledQuantity variant { id } }
   }
 }
 """
+
+ORDERS = (
+    """
+query Orders($first: Int!, $after: String, $query: String) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes { ...OrderFields }
+  }
+}
+"""
+    + _ORDER_FIELDS
+)
+
+# By GID, not by search: ``nodes`` reads the order itself, not a search index that may lag.
+ORDERS_BY_ID = (
+    """
+query OrdersById($ids: [ID!]!) {
+  nodes(ids: $ids) { ...OrderFields }
+}
+"""
+    + _ORDER_FIELDS
+)
+"""At most :data:`ORDERS_PAGE_SIZE` ids a call: priced like a page of orders."""
 
 # Two documents, not one: fulfillment orders and fulfillments with their lines' variants
 # (needed to match lines without SKU) cost over 1000 points in a single query.
@@ -224,6 +242,7 @@ ALL = {
     "Products": PRODUCTS,
     "MoreVariants": MORE_VARIANTS,
     "Orders": ORDERS,
+    "OrdersById": ORDERS_BY_ID,
     "FulfillmentOrders": FULFILLMENT_ORDERS,
     "Fulfillments": FULFILLMENTS,
     "VariantsBySku": VARIANTS_BY_SKU,

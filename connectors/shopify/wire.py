@@ -255,6 +255,17 @@ class OrdersPage(msgspec.Struct, frozen=True, rename="camel"):
     orders: RawConnection
 
 
+class RawNodes(msgspec.Struct, frozen=True, rename="camel"):
+    """``nodes(ids:)``: one raw node per id asked, JSON ``null`` for an id naming none."""
+
+    nodes: list[msgspec.Raw]
+
+
+class OrderName(msgspec.Struct, frozen=True):
+    name: str
+    """The order number shoppers see (``#1001``)."""
+
+
 # -- fulfillment orders -----------------------------------------------------------------------
 
 FulfillmentOrderStatus = Literal[

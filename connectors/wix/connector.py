@@ -29,6 +29,11 @@ Streams (record keys are Wix ids, bodies the raw JSON, decoded with :mod:`.wire`
   partially fulfilled order's record carries its fulfillments too (one more call for each:
   Wix's order does not say what a line has left), so that only what is left is imported.
 
+Fetch by key (``orders``): a key is the order's id (a GUID) or its number (``10001``;
+``#10001`` alike), all found with one orders search (``id $in`` or ``number $in``), each
+record made as the stream makes it, whatever the order's statuses. Search never returns an
+``INITIALIZED`` order: a checkout not placed is no order to import.
+
 Writes (``RemoteWrite.payload`` is JSON of a canonical Struct):
 
 - ``inventory.set``: a :class:`~connectors.model.InventoryPush`. SKUs are looked up with
@@ -54,7 +59,8 @@ Writes (``RemoteWrite.payload`` is JSON of a canonical Struct):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -73,6 +79,7 @@ from connectors.base import (
     check_each_credential,
     decode_payload,
     decode_strictly,
+    numeric_keys,
     opaque_token_problem,
 )
 from connectors.errors import RecordError
@@ -180,6 +187,21 @@ class WixConnector:
         else:
             raise ValueError(f"wix has no stream {stream!r}")
 
+    async def fetch(self, stream: str, keys: Sequence[str]) -> Page:
+        """The orders ``keys`` name by id or number (see the module docstring)."""
+        if stream != "orders":
+            raise ValueError(f"wix fetches no {stream!r} by key")
+        numbers = numeric_keys(keys)
+        spelt = {str(n) for n in numbers} | {f"#{n}" for n in numbers}
+        ids = sorted(set(keys) - spelt)
+        wanted: list[dict[str, Any]] = [{"id": {"$in": ids}}] if ids else []
+        wanted += [{"number": {"$in": numbers}}] if numbers else []
+        if not wanted:
+            return Page(records=[])
+        filter_ = wanted[0] if len(wanted) == 1 else {"$or": wanted}
+        async with aclosing(self._order_pages(filter_, None)) as pages:
+            return Page(records=[record async for page in pages for record in page])
+
     async def _product_pages(self, since: datetime | None) -> AsyncIterator[list[Record]]:
         """Keyset pages over (``lastUpdated``, ``numericId``); see the module docstring."""
         by_time = [{"lastUpdated": "asc"}, {"numericId": "asc"}]
@@ -214,7 +236,7 @@ class WixConnector:
 
     async def _order_pages(
         self, filter_: dict[str, Any], since: datetime | None
-    ) -> AsyncIterator[list[Record]]:
+    ) -> AsyncGenerator[list[Record], None]:
         """Every page of one orders search, ``updatedDate`` ascending."""
         if since is not None:
             filter_ = filter_ | {"updatedDate": {"$gte": _iso(since)}}
@@ -466,6 +488,7 @@ CONNECTOR = ConnectorSpec(
     verify_webhook=verify_webhook,
     interpret=interpret,
     writes=frozenset({"inventory.set", "fulfillment.create"}),
+    fetches=frozenset({"orders"}),
     check_credentials=check_each_credential(
         {"token": opaque_token_problem, "public_key": webhooks.public_key_problem}
     ),

@@ -182,6 +182,11 @@ class StateStore(Protocol):
     ) -> None:
         """Record a page of polled records and advance the stream's cursor, atomically."""
 
+    async def commit_fetched(
+        self, channel: str, stream: str, records: list[Record], at: datetime
+    ) -> None:
+        """Record fetched records (named by an operator) as polled ones; the cursor stays."""
+
     async def record_success(self, channel: str, stream: str, at: datetime) -> None: ...
 
     async def is_paused(self, channel: str) -> bool: ...

@@ -116,14 +116,7 @@ class SqliteStore:
         at: datetime,
     ) -> None:
         def work(db: sqlite3.Connection) -> None:
-            db.executemany(
-                "INSERT INTO inbox (channel, source, stream, topic, entity, body, received_at,"
-                " updated_at) VALUES (?, 'poll', ?, ?, ?, ?, ?, ?)",
-                [
-                    (channel, stream, stream, r.key, r.body, _iso(at), _iso(r.updated_at))
-                    for r in records
-                ],
-            )
+            _insert_polled(db, channel, stream, records, at)
             db.execute(
                 "INSERT INTO cursors (channel, stream, value) VALUES (?, ?, ?)"
                 " ON CONFLICT (channel, stream) DO UPDATE SET value = excluded.value",
@@ -131,6 +124,11 @@ class SqliteStore:
             )
 
         await self._transaction(work)
+
+    async def commit_fetched(
+        self, channel: str, stream: str, records: list[Record], at: datetime
+    ) -> None:
+        await self._transaction(lambda db: _insert_polled(db, channel, stream, records, at))
 
     async def record_success(self, channel: str, stream: str, at: datetime) -> None:
         await self._transaction(
@@ -522,6 +520,16 @@ def _replaced(db: sqlite3.Connection, queued: QueuedWrite) -> bool:
         (queued.write.payload, _iso_or_none(queued.caused_at), queued.replaces, queued.channel),
     ).rowcount
     return bool(updated)
+
+
+def _insert_polled(
+    db: sqlite3.Connection, channel: str, stream: str, records: list[Record], at: datetime
+) -> None:
+    db.executemany(
+        "INSERT INTO inbox (channel, source, stream, topic, entity, body, received_at,"
+        " updated_at) VALUES (?, 'poll', ?, ?, ?, ?, ?, ?)",
+        [(channel, stream, stream, r.key, r.body, _iso(at), _iso(r.updated_at)) for r in records],
+    )
 
 
 def _audit(

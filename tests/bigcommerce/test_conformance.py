@@ -197,6 +197,10 @@ async def test_every_exchange_of_the_connector_conforms() -> None:
             r for p in [p async for p in connector.read("products", None)] for r in p.records
         ]
         [p async for p in connector.read("orders", None)]
+        # An order by id, and one the store does not have (404).
+        await connector.fetch(
+            "orders", [str(min(app.state.orders)), str(max(app.state.orders) + 1)]
+        )
         by_variant = next(
             (p, v) for p, v in app.state.variants() if p.inventory_tracking == "variant" and v.sku
         )

@@ -85,6 +85,23 @@ async def test_orders_stream_reads_ready_and_cancelled_statuses_merged(
     assert all(o.recipient is not None and o.lines for o in orders)
 
 
+async def test_fetch_reads_named_orders_by_id_as_the_stream_does_whatever_their_status(
+    connector: BigCommerceConnector, app: SandboxApp
+) -> None:
+    read = {r.key: r for p in [p async for p in connector.read("orders", None)] for r in p.records}
+    ready = next(o for o in app.state.orders.values() if o.status_id == 11)
+    unread = next(o for o in app.state.orders.values() if str(o.id) not in read)  # Pending...
+    unknown = max(app.state.orders) + 1
+    page = await connector.fetch(
+        "orders", [str(ready.id), f"#{ready.id}", str(unread.id), str(unknown), "web-1"]
+    )
+    by_key = {r.key: r for r in page.records}
+    assert sorted(by_key) == sorted([str(ready.id), str(unread.id)])
+    assert by_key[str(ready.id)] == read[str(ready.id)]
+    order = mapping.order_from_record(CHANNEL, STORE_HASH, by_key[str(unread.id)].body)
+    assert order.store_order_id == str(unread.id) and order.recipient is not None
+
+
 async def test_a_partially_shipped_order_reads_as_what_is_left_to_ship(
     connector: BigCommerceConnector, app: SandboxApp
 ) -> None:

@@ -4,6 +4,8 @@ in ``test_storefronts``)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from prometheus_client import generate_latest
 
 from daemon.control import ControlRequest
@@ -59,7 +61,49 @@ async def test_ctl_import_reports_per_order_what_happened(shop: Shop) -> None:
         f"{unmapped.store_order_id}: held: unmapped_ship_method "
         "(shipping method 'Overnight' has no ship option)",
         f"{late.number}: imported",
-        "#9999: not found: the store's orders stream did not return it",
+        "#9999: not found in the store",
     ]
     assert not answer.ok  # one was not found
     await shop.until(lambda: shipbob_order(shop, late) is not None)
+
+
+async def test_ctl_import_fetches_an_order_older_than_the_cursor_that_no_read_returned(
+    shop: Shop,
+) -> None:
+    sku = await stocked_sku(shop)
+    await shop.sync("web", "orders")
+    cursor = orders_cursor(shop)
+    assert cursor is not None
+    old = await place(shop, sku)
+    # Placed before the cursor and its webhook lost: no read of the stream returns it.
+    stored = shop.store().state.orders[int(old.id)]
+    stored.created_at = stored.updated_at = cursor - timedelta(hours=1)
+    await shop.sync("web", "orders")
+    assert decision(shop, old) is None
+    answer = await shop.daemon.handle_control(
+        ControlRequest(verb="import", channel="web", orders=[old.number])
+    )
+    assert (answer.ok, answer.lines) == (True, [f"{old.number}: imported"])
+    assert orders_cursor(shop) == cursor  # a fetch says nothing of how far the stream is read
+    await shop.until(lambda: shipbob_order(shop, old) is not None)
+    again = await shop.daemon.handle_control(
+        ControlRequest(verb="import", channel="web", orders=[old.store_order_id])
+    )
+    assert (again.ok, again.lines) == (True, [f"{old.store_order_id}: already imported"])
+
+
+async def test_ctl_import_on_a_paused_channel_says_so_at_once(shop: Shop) -> None:
+    await shop.until(shop.daemon.quiet)  # the first reads done: the shop stops between reads
+    await shop.daemon.handle_control(ControlRequest(verb="pause", channel="web"))
+    answer = await shop.daemon.handle_control(
+        ControlRequest(verb="import", channel="web", orders=["#1001"])
+    )
+    assert (answer.ok, answer.lines) == (
+        False,
+        ["web: paused, it makes no calls; resume it to import"],
+    )
+
+
+def orders_cursor(shop: Shop) -> datetime | None:
+    streams = shop.actor("web").statistics().streams
+    return next(s.cursor for s in streams if s.stream == "orders")

@@ -63,6 +63,34 @@ async def test_orders_stream_reads_awaiting_and_cancelled_orders_oldest_change_f
     assert {o.order_status for o in decoded} == {"awaiting_shipment", "cancelled"}
 
 
+async def test_fetch_reads_named_orders_of_the_store_by_id_or_number_as_the_stream_does(
+    connector: ShipStationConnector, app: SandboxApp
+) -> None:
+    pages = [page async for page in connector.read("orders", None)]
+    read = {r.key: r for page in pages for r in page.records}
+    by_id, by_number = store_orders(app, "awaiting_shipment")[:2]
+    # Shipped or on hold: in the store, but not what the stream reads.
+    (unread, *_) = store_orders(app, "shipped", "on_hold", "awaiting_payment")
+    elsewhere = next(
+        o
+        for o in app.state.orders.values()
+        if o.advanced_options is not None and o.advanced_options.store_id != STORE_ID
+    )
+    keys = [
+        str(by_id.order_id),
+        by_number.order_number.removeprefix("#"),
+        unread.order_number,
+        str(elsewhere.order_id),
+        elsewhere.order_number,
+        "999999",
+    ]
+    page = await connector.fetch("orders", keys)
+    fetched = {r.key: r for r in page.records}
+    assert sorted(fetched) == sorted(str(o.order_id) for o in (by_id, by_number, unread))
+    assert fetched[str(by_id.order_id)] == read[str(by_id.order_id)]
+    assert fetched[str(by_number.order_id)] == read[str(by_number.order_id)]
+
+
 async def test_orders_since_a_cursor_are_those_modified_at_or_after_it(
     connector: ShipStationConnector, app: SandboxApp
 ) -> None:

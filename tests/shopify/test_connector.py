@@ -306,3 +306,26 @@ def test_variant_without_sku_or_options() -> None:
     assert item.sku == "shop:gid://shopify/ProductVariant/7"
     assert item.name == "Shirt"
     assert item.barcode is None
+
+
+async def test_fetch_reads_named_orders_by_gid_or_name_as_the_stream_does(
+    connector: ShopifyConnector, app: ShopifySandbox
+) -> None:
+    read = {r.key: r for p in [p async for p in connector.read("orders", None)] for r in p.records}
+    first, second, third = sorted(app.state.orders.values(), key=lambda o: o.id)[:3]
+    keys = [gid("Order", first.id), second.name, third.name.lstrip("#"), gid("Order", first.id)]
+    page = await connector.fetch("orders", [*keys, "gid://shopify/Order/999999", "#99999"])
+    by_key = {r.key: r for r in page.records}
+    assert sorted(by_key) == sorted(gid("Order", o.id) for o in (first, second, third))
+    assert len(page.records) == 3  # the GID asked twice is one record
+    assert all(by_key[key] == read[key] for key in by_key)
+
+
+async def test_fetch_keeps_only_exact_names(
+    connector: ShopifyConnector, app: ShopifySandbox
+) -> None:
+    order = next(iter(app.state.orders.values()))
+    prefix = order.name.lstrip("#")[:-1]  # no order is named so: a search by it matches none
+    assert (await connector.fetch("orders", [prefix])).records == []
+    with pytest.raises(ValueError, match="no 'products' by key"):
+        await connector.fetch("products", ["gid://shopify/Product/1"])

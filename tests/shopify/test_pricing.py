@@ -26,6 +26,7 @@ KNOWN_OVERESTIMATES = {
     "Fulfillments": 2,
     # ``nodes(ids:)`` is a list of one Node per id: again no connection's 2 points.
     "InventoryLevels": 2,
+    "OrdersById": 2,
 }
 """Where the client's estimate is above the sandbox's price, and by how much: safe, but listed
 so that a change in either pricer shows up here instead of passing unnoticed."""
@@ -75,6 +76,11 @@ def realistic_variables(app: ShopifySandbox) -> dict[str, dict[str, Any]]:
             "first": queries.ORDERS_PAGE_SIZE,
             "after": None,
             "query": "financial_status:paid",
+        },
+        "OrdersById": {
+            "ids": [
+                gid("Order", number) for number in list(state.orders)[: queries.ORDERS_PAGE_SIZE]
+            ]
         },
         "FulfillmentOrders": {"id": order_id},
         "Fulfillments": {"id": order_id},

@@ -92,6 +92,21 @@ async def test_orders_stream_merges_the_import_filter_with_cancellations(
     assert msgspec.json.decode(again[0].body, type=wire.Order).status == "CANCELED"
 
 
+async def test_fetch_reads_named_orders_by_id_or_number_as_the_stream_does(
+    connector: WixConnector, app: WixSandbox
+) -> None:
+    read = {r.key: r for page in await read_all(connector, "orders") for r in page.records}
+    placed = [o for o in app.state.orders.values() if o.status != "INITIALIZED"]
+    by_id, by_number = [o for o in placed if o.id in read][:2]
+    unread = next(o for o in placed if o.id not in read)  # its statuses keep it out of the stream
+    keys = [by_id.id, f"#{by_number.number}", str(unread.number), "99999999", "no-such-id"]
+    page = await connector.fetch("orders", keys)
+    fetched = {r.key: r for r in page.records}
+    assert sorted(fetched) == sorted([by_id.id, by_number.id, unread.id])
+    assert fetched[by_id.id] == read[by_id.id] and fetched[by_number.id] == read[by_number.id]
+    assert (await connector.fetch("orders", ["99999999"])).records == []
+
+
 async def test_a_partially_fulfilled_order_reads_as_what_is_left_to_ship(
     http: httpx.AsyncClient, connector: WixConnector, app: WixSandbox
 ) -> None:
