@@ -54,8 +54,11 @@ from connectors.model import (
     StockTarget,
     TrackingPush,
 )
+from connectors.reasons import ExceptionReason
 from daemon.config import Channel, Config
 from daemon.store import (
+    AuditNote,
+    ExceptionEntry,
     HeldException,
     HubChanges,
     OrderEntry,
@@ -72,6 +75,9 @@ log = structlog.get_logger("shelfsync.hub")
 BATCH = 200
 """Records decided per transaction: large enough to amortise the commit, small enough that a
 sale's stock change reaches the stores without waiting behind a long backlog."""
+
+AUDITED_TARGETS = 10
+"""Stock targets named in a write's audit summary; the rest are counted."""
 
 RETRY_SECONDS = 5.0
 """Wait after a batch that failed to apply before the hub reloads and tries again."""
@@ -108,6 +114,7 @@ class Hub:
         """Per channel, SKUs to write to it again in this batch even if unchanged."""
         self._oversold: list[str] = []
         """The channel of each order this batch held as an oversell."""
+        self._replays: list[_Replay] = []
         self.changed = trio.Event()
         """Set when a batch has been committed or the hub has gone idle (then replaced by a
         fresh event): lets a caller wait for the hub's next step without polling."""
@@ -125,6 +132,27 @@ class Hub:
         self.config = config
         self._recheck_holds = True
         self.ring()
+
+    async def replay(self, entries: list[ExceptionEntry]) -> list[str]:
+        """Replay exceptions of the hub's kinds (``order``, ``sku``, ``record``) in its next
+        batch, all in one transaction, with the current configuration; one line per entry
+        saying what happened. Raises :class:`ReplayFailed` if the batch could not be applied
+        (then nothing of it was).
+
+        - a held order is decided again: imported, or held again (the same exception counts
+          one more attempt), or held for another reason; an ``oversell`` is imported as an
+          operator's override of the pool;
+        - a stock move held for review is written: the SKU's current target goes to the store;
+        - a record that could not be interpreted is interpreted again and acted on (stock
+          levels in it are not taken: the stream's next read brings current ones).
+        """
+        request = _Replay(entries)
+        self._replays.append(request)
+        self.ring()
+        await request.done.wait()
+        if request.outcomes is None:
+            raise ReplayFailed("the hub could not apply the replay (see its log); nothing changed")
+        return request.outcomes
 
     @property
     def busy(self) -> bool:
@@ -169,6 +197,13 @@ class Hub:
             self.ring()
 
     async def _drain(self) -> None:
+        if self._replays:
+            replays, self._replays = self._replays, []
+            try:
+                await self._replay(replays)
+            finally:
+                for request in replays:
+                    request.done.set()
         if self._recheck_holds:
             self._recheck_holds = False
             changes, skus = self._release_holds()
@@ -232,6 +267,87 @@ class Hub:
         self.changed.set()
         self.changed = trio.Event()
 
+    # -- replays -----------------------------------------------------------------------------
+
+    async def _replay(self, replays: list[_Replay]) -> None:
+        changes = HubChanges()
+        skus: set[str] = set()
+        outcomes: list[list[str]] = []
+        for request in replays:
+            lines = []
+            for entry in request.entries:
+                line, touched = self._replay_one(changes, entry)
+                lines.append(line)
+                skus |= touched
+                summary = f"exception {entry.id}: {entry.kind} {entry.reason}"
+                note = AuditNote(entry.channel, "exception.replayed", entry.entity, summary, line)
+                changes.audit.append(note)
+            outcomes.append(lines)
+        await self._commit(changes, [], skus)
+        for request, lines in zip(replays, outcomes, strict=True):
+            request.outcomes = lines
+
+    def _replay_one(self, changes: HubChanges, entry: ExceptionEntry) -> tuple[str, set[str]]:
+        channel = self._channel(entry.channel)
+        if channel is None:
+            return f"channel {entry.channel} is not enabled: not replayed", set()
+        if entry.kind == "order":
+            return self._replay_order(changes, channel, entry)
+        if entry.kind == "sku":
+            return self._replay_stock(changes, channel, entry), set()
+        if entry.kind == "record":
+            return self._replay_record(changes, channel, entry)
+        raise ValueError(f"the hub does not replay {entry.kind} exceptions")
+
+    def _replay_order(
+        self, changes: HubChanges, channel: Channel, entry: ExceptionEntry
+    ) -> tuple[str, set[str]]:
+        held = msgspec.json.decode(entry.payload or b"", type=Order)
+        known = self.pool.order(held.origin, held.store_order_id)
+        if known is None or known.state != "held":
+            changes.resolved.append((entry.id, "replayed"))
+            return f"already {known.state if known else 'forgotten'}: nothing to do", set()
+        order = msgspec.json.decode(known.body, type=Order)
+        approved = entry.reason == "oversell"
+        skus = self._decide(changes, channel, order, oversell_approved=approved)
+        now = self.pool.order(order.origin, order.store_order_id)
+        assert now is not None
+        if now.state == "held" and now.reason == entry.reason:
+            return f"held again: {now.reason} ({now.detail})", skus
+        changes.resolved.append((entry.id, "replayed"))
+        if now.state != "imported":
+            return f"{now.state}: {now.reason} ({now.detail})", skus
+        return (
+            "imported as an operator's override of the oversell" if approved else "imported"
+        ), skus
+
+    def _replay_stock(self, changes: HubChanges, channel: Channel, entry: ExceptionEntry) -> str:
+        sku = entry.entity or ""
+        quantities = self._sellable_quantities({sku})
+        if sku not in quantities:
+            return f"{sku}: no stock known for it: not replayed"
+        target = stock_rules.posted(quantities[sku], channel.config.safety_threshold)
+        changes.resolved.append((entry.id, "replayed"))
+        self._push_stock(changes, channel, {sku: target}, reconcile=False, arrived=None)
+        return f"{sku}: {target} queued to {channel.name}, approved past the review threshold"
+
+    def _replay_record(
+        self, changes: HubChanges, channel: Channel, entry: ExceptionEntry
+    ) -> tuple[str, set[str]]:
+        if entry.stream is None or entry.payload is None:
+            return "no stored record to interpret again", set()
+        now = self._now()
+        record = StoredRecord(0, channel.name, entry.stream, entry.payload, now, now)
+        seen = len(changes.exceptions)
+        _, values = self._interpret(changes, record)
+        same = (entry.stream, entry.entity, entry.reason)
+        again = [h for h in changes.exceptions[seen:] if (h.stream, h.entity, h.reason) == same]
+        if again:
+            return f"failed again: {again[0].detail}", set()
+        changes.resolved.append((entry.id, "replayed"))
+        taken: list[Canonical] = [v for v in values if not isinstance(v, InventoryLevel)]
+        return f"interpreted again: {len(taken)} taken", self._take(changes, channel, taken)
+
     # -- one record ---------------------------------------------------------------------------
 
     def _interpret(
@@ -249,7 +365,7 @@ class Hub:
             )
         except RecordError as exc:
             held = HeldException(
-                channel.name, record.stream, exc.entity, exc.reason, str(exc), record.body
+                channel.name, record.stream, exc.entity, exc.reason, str(exc), record.body, "record"
             )
             changes.exceptions.append(held)
             return channel, []
@@ -257,7 +373,7 @@ class Hub:
             log.exception("interpret_failed", channel=channel.name, record=record.id)
             detail = f"{type(exc).__name__}: {exc}"
             held = HeldException(
-                channel.name, record.stream, None, "interpret_failed", detail, record.body
+                channel.name, record.stream, None, "interpret_failed", detail, record.body, "record"
             )
             changes.exceptions.append(held)
             return channel, []
@@ -294,7 +410,7 @@ class Hub:
         if provider is None or "product.create" not in provider.spec.writes:
             return
         self.pool.add_to_catalog(changes, item.sku)
-        self._queue(changes, provider, "product.create", f"product:{item.sku}", item)
+        self._queue_product(changes, provider, item)
 
     def _take_levels(self, changes: HubChanges, levels: list[InventoryLevel]) -> set[str]:
         rows = [StockRow(lv.sku, lv.location, lv.fulfillable, lv.exception) for lv in levels]
@@ -316,7 +432,14 @@ class Hub:
             return set()
         return self._decide(changes, channel, order)
 
-    def _decide(self, changes: HubChanges, channel: Channel, order: Order) -> set[str]:
+    def _decide(
+        self,
+        changes: HubChanges,
+        channel: Channel,
+        order: Order,
+        *,
+        oversell_approved: bool = False,
+    ) -> set[str]:
         provider = self._provider()
         twin = self._imported_through_another_route(channel, order)
         if twin is not None:
@@ -334,7 +457,7 @@ class Hub:
             detail = "no fulfillment provider is configured (or enabled) to create it in"
             self._hold(changes, channel, order, "no_fulfillment_provider", detail)
             return self._shown_again(channel, order)
-        return self._import(changes, channel, provider, order, decision)
+        return self._import(changes, channel, provider, order, decision, oversell_approved)
 
     def _import(
         self,
@@ -343,6 +466,7 @@ class Hub:
         provider: Channel,
         order: Order,
         decision: Import,
+        oversell_approved: bool,
     ) -> set[str]:
         # What the warehouse picks: a bundle's components, not the bundle.
         lines = bundle_rules.expand(order.lines, self._bundles)
@@ -357,7 +481,9 @@ class Hub:
         short = [
             sku
             for sku, units in quantities.items()
-            if self.pool.knows_stock(sku) and self.pool.sellable(sku) < units
+            if not oversell_approved
+            and self.pool.knows_stock(sku)
+            and self.pool.sellable(sku) < units
         ]
         if short:
             self._oversold.append(channel.name)  # counted once the batch is committed
@@ -372,10 +498,21 @@ class Hub:
                     sku=line.sku,
                     name=line.name,
                 )
-                self._queue(changes, provider, "product.create", f"product:{line.sku}", item)
+                self._queue_product(changes, provider, item)
         key = f"order:{order.origin}:{order.store_order_id}"
         routed = msgspec.structs.replace(order, shipping_method=decision.ship_option, lines=lines)
-        self._queue(changes, provider, "order.create", key, routed)
+        summary = (
+            f"order {order.reference_id}: {len(lines)} lines, ship option {decision.ship_option}"
+        )
+        self._queue(
+            changes,
+            provider,
+            "order.create",
+            key,
+            routed,
+            entity=order.store_order_id,
+            summary=summary,
+        )
         self.pool.reserve(
             changes,
             [
@@ -400,7 +537,16 @@ class Hub:
             return set()
         cancel = OrderCancel(origin=order.origin, store_order_id=order.store_order_id)
         key = f"cancel:{order.origin}:{order.store_order_id}"
-        self._queue(changes, provider, "order.cancel", key, cancel)
+        summary = f"cancel order {order.reference_id}"
+        self._queue(
+            changes,
+            provider,
+            "order.cancel",
+            key,
+            cancel,
+            entity=order.store_order_id,
+            summary=summary,
+        )
         self._record(changes, channel, order, "cancelled", "cancelled in the store", None)
         return self.pool.release(changes, order.origin, order.store_order_id)
 
@@ -414,14 +560,31 @@ class Hub:
         push = TrackingPush(
             store_order_id=shipment.store_order_id, shipment=self._as_sold(shipment)
         )
-        self._queue(changes, store, "fulfillment.create", f"shipment:{shipment.shipment_id}", push)
+        self._queue(
+            changes,
+            store,
+            "fulfillment.create",
+            f"shipment:{shipment.shipment_id}",
+            push,
+            entity=shipment.store_order_id,
+            summary=f"shipment {shipment.shipment_id} of order {shipment.store_order_id},"
+            f" {shipment.carrier or 'no carrier'} {shipment.tracking_number or 'no tracking'}",
+        )
         provider = self._provider()
         if provider is not None and "tracking.uploaded" in provider.spec.writes:
             # The store write is durable in our outbox from here on, so the provider may stop
             # offering the shipment: our outbox, not its flag, guarantees the write happens.
             acknowledged = ShipmentsAcknowledged(shipment_ids=[shipment.shipment_id])
             key = f"tracking:{shipment.shipment_id}"
-            self._queue(changes, provider, "tracking.uploaded", key, acknowledged)
+            self._queue(
+                changes,
+                provider,
+                "tracking.uploaded",
+                key,
+                acknowledged,
+                entity=shipment.shipment_id,
+                summary=f"shipment {shipment.shipment_id} tracking written to its store",
+            )
 
     def _as_sold(self, shipment: Shipment) -> Shipment:
         """``shipment`` with the components of bundles the order sold named as those bundles,
@@ -473,17 +636,38 @@ class Hub:
                             "review_threshold",
                             f"{sku}: {last.get(sku)} → {target} moves more than {review} units",
                             msgspec.json.encode(StockTarget(sku, target)),
+                            "sku",
                         )
                     )
-            if not differing:
-                continue
-            self.pool.record_pushed(changes, channel.name, differing)
-            push = InventoryPush(
-                targets=[StockTarget(s, n) for s, n in sorted(differing.items())],
-                reconcile=reconcile,
-            )
-            key = f"stock:{uuid.uuid4()}"
-            self._queue(changes, channel, "inventory.set", key, push, caused_at=arrived)
+            if differing:
+                self._push_stock(changes, channel, differing, reconcile, arrived)
+
+    def _push_stock(
+        self,
+        changes: HubChanges,
+        channel: Channel,
+        targets: dict[str, int],
+        reconcile: bool,
+        arrived: datetime | None,
+    ) -> None:
+        """Queue ``targets`` (SKU → quantity) to ``channel`` and remember them as pushed."""
+        self.pool.record_pushed(changes, channel.name, targets)
+        push = InventoryPush(
+            targets=[StockTarget(s, n) for s, n in sorted(targets.items())], reconcile=reconcile
+        )
+        shown = ", ".join(f"{t.sku}={t.quantity}" for t in push.targets[:AUDITED_TARGETS])
+        more = len(push.targets) - AUDITED_TARGETS
+        summary = shown + (f" and {more} more" if more > 0 else "")
+        self._queue(
+            changes,
+            channel,
+            "inventory.set",
+            f"stock:{uuid.uuid4()}",
+            push,
+            entity=push.targets[0].sku if len(push.targets) == 1 else None,
+            summary=("reconcile " if reconcile else "") + summary,
+            caused_at=arrived,
+        )
 
     def _sellable_quantities(self, skus: set[str]) -> dict[str, int]:
         """Sellable units of ``skus`` and of every bundle made of any of them."""
@@ -524,7 +708,12 @@ class Hub:
         return changes, skus
 
     def _hold(
-        self, changes: HubChanges, channel: Channel, order: Order, reason: str, detail: str
+        self,
+        changes: HubChanges,
+        channel: Channel,
+        order: Order,
+        reason: ExceptionReason,
+        detail: str,
     ) -> None:
         self._record(changes, channel, order, "held", reason, detail)
         changes.exceptions.append(
@@ -535,6 +724,7 @@ class Hub:
                 reason,
                 f"order {order.reference_id}: {detail}",
                 msgspec.json.encode(order),
+                "order",
             )
         )
 
@@ -567,10 +757,19 @@ class Hub:
         key: str,
         payload: object,
         *,
+        entity: str | None,
+        summary: str,
         caused_at: datetime | None = None,
     ) -> None:
         write = RemoteWrite(kind=kind, key=key, payload=msgspec.json.encode(payload))
-        changes.writes.append(QueuedWrite(channel.name, write, caused_at))
+        changes.writes.append(QueuedWrite(channel.name, write, caused_at, entity, summary))
+
+    def _queue_product(self, changes: HubChanges, provider: Channel, item: Item) -> None:
+        key = f"product:{item.sku}"
+        summary = f"product {item.sku} ({item.name})"
+        self._queue(
+            changes, provider, "product.create", key, item, entity=item.sku, summary=summary
+        )
 
     def _publish_holds(self) -> None:
         gauge = self._metrics.orders_held
@@ -600,3 +799,14 @@ class Hub:
 
     def _storefront(self, origin: str) -> Channel | None:
         return self._by_origin.get(origin)
+
+
+class ReplayFailed(Exception):
+    """The hub could not apply a replay's batch; nothing of it happened."""
+
+
+class _Replay:
+    def __init__(self, entries: list[ExceptionEntry]) -> None:
+        self.entries = entries
+        self.done = trio.Event()
+        self.outcomes: list[str] | None = None
