@@ -175,7 +175,7 @@ async def test_retries_exhausted_become_an_exception_and_the_actor_goes_on(
         for s in ("products", "orders")
     ):
         await trio.sleep(1)
-    assert await store.open_exceptions() == {"shop": 1}
+    assert await store.open_exceptions() == {("shop", "retries_exhausted"): 1}
     assert slot.state is ChannelState.RUNNING
     assert slot.actor is not None
     errors = [s.last_error for s in slot.actor.statistics().streams if s.last_error]
