@@ -696,7 +696,7 @@ def _describe(entry: OrderEntry | None, before: OrderEntry | None) -> str:
 
 
 def _view(entry: ExceptionEntry, *, payload: bool) -> ExceptionView:
-    shown = None
+    shown = msgspec.Raw(b"null")
     if payload and entry.payload is not None:
         try:
             msgspec.json.decode(entry.payload)

@@ -92,9 +92,9 @@ class ExceptionView(msgspec.Struct, frozen=True):
     last_seen: datetime
     resolved_at: datetime | None
     resolution: str | None
-    payload: msgspec.Raw | None = None
+    payload: msgspec.Raw = msgspec.Raw(b"null")
     """The held record, order, target or write as JSON (a string if it is not JSON); only
-    for ``show``."""
+    for ``show``, ``null`` otherwise."""
 
 
 class ControlResponse(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -338,7 +338,7 @@ def format_exception(entries: Sequence[object]) -> str:
     fields = msgspec.structs.asdict(entry)
     payload = fields.pop("payload")
     lines = [f"{name}: {'-' if value is None else value}" for name, value in fields.items()]
-    if payload is not None:
+    if bytes(payload) != b"null":
         pretty = msgspec.json.format(bytes(payload), indent=2).decode()
         lines += ["payload:", *("  " + line for line in pretty.splitlines())]
     return "\n".join(lines)
