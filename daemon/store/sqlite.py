@@ -378,20 +378,7 @@ class SqliteStore:
             ).fetchall()
 
         rows = await self._transaction(work)
-        return [
-            AuditEntry(
-                id=i,
-                at=datetime.fromisoformat(at),
-                channel=channel,
-                action=action,
-                entity=entity,
-                idempotency_key=key,
-                summary=summary,
-                result=result,
-                remote_id=remote_id,
-            )
-            for i, at, channel, action, entity, key, summary, result, remote_id in rows
-        ]
+        return [AuditEntry(i, datetime.fromisoformat(at), *rest) for i, at, *rest in rows]
 
     async def prune_audit(self, before: datetime) -> int:
         return await self._transaction(
