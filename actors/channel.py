@@ -20,7 +20,10 @@ commits each page together with the cursor it reaches, so a crash, a kill or a c
 most the page in flight, which the next run reads again.
 
 Errors: :class:`~connectors.errors.Retryable` is retried with backoff, then recorded as an
-exception; :class:`~connectors.errors.RecordError` is recorded and the actor goes on; anything
+exception (``retries_exhausted``): a read is tried again at its next run, a write at the next
+drain, until ``write_attempts`` drains have failed, when it leaves the outbox and waits in the
+exception queue for a replay; :class:`~connectors.errors.RecordError` is recorded and the
+actor goes on (a write it refused leaves the outbox at once); anything
 else (including :class:`~connectors.errors.ChannelFatal`) ends the actor, and the supervisor
 decides what happens next.
 """
@@ -57,8 +60,9 @@ from actors.rules.cursor import advance, read_from
 from actors.rules.pacing import snapshot_spacing
 from connectors.base import Connector, ConnectorContext, Fetcher, RateSignal
 from connectors.errors import RateLimited, RecordError, Retryable
+from connectors.reasons import ExceptionKind, ExceptionReason
 from daemon.config import Channel
-from daemon.store import PendingWrite, StateStore
+from daemon.store import HeldException, PendingWrite, StateStore
 from metrics import Metrics
 
 log = structlog.get_logger("shelfsync.actor")
@@ -441,8 +445,14 @@ class ChannelActor:
         try:
             result = await self._with_retries(lambda: connector.write(pending.write))
         except Retryable as exc:
-            # Still in the outbox: the next drain tries it again.
             await self._hold(None, exc, entity=pending.write.key, payload=pending.write.payload)
+            attempts = pending.attempts + 1
+            if attempts >= self.channel.config.write_attempts:
+                # Out of the outbox, so that it stops costing every drain its backoff; the
+                # exception keeps it for a replay under the same idempotency key.
+                reason = f"gave up after {attempts} attempts: {exc}"
+                await self._store.fail_write(self.name, pending, reason, self._now())
+            # Otherwise still in the outbox: the next drain tries it again.
             return
         except RecordError as exc:
             # The platform refused this write as it is: trying it again cannot help, and would
@@ -479,16 +489,12 @@ class ChannelActor:
         entity: str | None = None,
         payload: bytes | None = None,
     ) -> None:
+        """Record ``exc`` in the exception queue: a write's (``stream`` None) under its
+        idempotency key, a read's under its stream."""
+        reason: ExceptionReason = "retries_exhausted"
         if isinstance(exc, RecordError):
-            reason, entity = exc.reason, exc.entity
-        else:
-            reason = "retries_exhausted"
-        await self._store.record_exception(
-            self.name,
-            stream=stream,
-            entity=entity,
-            reason=reason,
-            detail=str(exc),
-            payload=payload,
-            at=self._now(),
-        )
+            reason = exc.reason
+            entity = entity if stream is None else exc.entity
+        kind: ExceptionKind = "write" if stream is None else "read"
+        held = HeldException(self.name, stream, entity, reason, str(exc), payload, kind)
+        await self._store.record_exception(held, self._now())

@@ -63,8 +63,11 @@ from connectors.model import (
     StockTarget,
     TrackingPush,
 )
+from connectors.reasons import ExceptionReason
 from daemon.config import Channel, Config
 from daemon.store import (
+    AuditNote,
+    ExceptionEntry,
     HeldException,
     HubChanges,
     OrderEntry,
@@ -81,6 +84,9 @@ log = structlog.get_logger("shelfsync.hub")
 BATCH = 200
 """Records decided per transaction: large enough to amortise the commit, small enough that a
 sale's stock change reaches the stores without waiting behind a long backlog."""
+
+AUDITED_TARGETS = 10
+"""Stock targets named in a write's audit summary; the rest are counted."""
 
 RETRY_SECONDS = 5.0
 """Wait after a batch that failed to apply before the hub reloads and tries again."""
@@ -117,6 +123,7 @@ class Hub:
         """Per channel, SKUs to write to it again in this batch even if unchanged."""
         self._oversold: list[str] = []
         """The channel of each order this batch held as an oversell."""
+        self._replays: list[_Replay] = []
         self.changed = trio.Event()
         """Set when a batch has been committed or the hub has gone idle (then replaced by a
         fresh event): lets a caller wait for the hub's next step without polling."""
@@ -138,6 +145,27 @@ class Hub:
         self.config = config
         self._recheck_holds = True
         self.ring()
+
+    async def replay(self, entries: list[ExceptionEntry]) -> list[str]:
+        """Replay exceptions of the hub's kinds (``order``, ``sku``, ``record``) in its next
+        batch, all in one transaction, with the current configuration; one line per entry
+        saying what happened. Raises :class:`ReplayFailed` if the batch could not be applied
+        (then nothing of it was).
+
+        - a held order is decided again: imported, or held again (the same exception counts
+          one more attempt), or held for another reason; an ``oversell`` is imported as an
+          operator's override of the pool;
+        - a stock move held for review is written: the SKU's current target goes to the store;
+        - a record that could not be interpreted is interpreted again and acted on (stock
+          levels in it are not taken: the stream's next read brings current ones).
+        """
+        request = _Replay(entries)
+        self._replays.append(request)
+        self.ring()
+        await request.done.wait()
+        if request.outcomes is None:
+            raise ReplayFailed("the hub could not apply the replay (see its log); nothing changed")
+        return request.outcomes
 
     @property
     def busy(self) -> bool:
@@ -182,6 +210,13 @@ class Hub:
             self.ring()
 
     async def _drain(self) -> None:
+        if self._replays:
+            replays, self._replays = self._replays, []
+            try:
+                await self._replay(replays)
+            finally:
+                for request in replays:
+                    request.done.set()
         if self._recheck_holds:
             self._recheck_holds = False
             changes, skus = self._release_holds()
@@ -246,6 +281,87 @@ class Hub:
         self.changed.set()
         self.changed = trio.Event()
 
+    # -- replays -----------------------------------------------------------------------------
+
+    async def _replay(self, replays: list[_Replay]) -> None:
+        changes = HubChanges()
+        skus: set[str] = set()
+        outcomes: list[list[str]] = []
+        for request in replays:
+            lines = []
+            for entry in request.entries:
+                line, touched = self._replay_one(changes, entry)
+                lines.append(line)
+                skus |= touched
+                summary = f"exception {entry.id}: {entry.kind} {entry.reason}"
+                note = AuditNote(entry.channel, "exception.replayed", entry.entity, summary, line)
+                changes.audit.append(note)
+            outcomes.append(lines)
+        await self._commit(changes, [], skus)
+        for request, lines in zip(replays, outcomes, strict=True):
+            request.outcomes = lines
+
+    def _replay_one(self, changes: HubChanges, entry: ExceptionEntry) -> tuple[str, set[str]]:
+        channel = self._channel(entry.channel)
+        if channel is None:
+            return f"channel {entry.channel} is not enabled: not replayed", set()
+        if entry.kind == "order":
+            return self._replay_order(changes, channel, entry)
+        if entry.kind == "sku":
+            return self._replay_stock(changes, channel, entry), set()
+        if entry.kind == "record":
+            return self._replay_record(changes, channel, entry)
+        raise ValueError(f"the hub does not replay {entry.kind} exceptions")
+
+    def _replay_order(
+        self, changes: HubChanges, channel: Channel, entry: ExceptionEntry
+    ) -> tuple[str, set[str]]:
+        held = msgspec.json.decode(entry.payload or b"", type=Order)
+        known = self.pool.order(held.origin, held.store_order_id)
+        if known is None or known.state != "held":
+            changes.resolved.append((entry.id, "replayed"))
+            return f"already {known.state if known else 'forgotten'}: nothing to do", set()
+        order = msgspec.json.decode(known.body, type=Order)
+        approved = entry.reason == "oversell"
+        skus = self._decide(changes, channel, order, oversell_approved=approved)
+        now = self.pool.order(order.origin, order.store_order_id)
+        assert now is not None
+        if now.state == "held" and now.reason == entry.reason:
+            return f"held again: {now.reason} ({now.detail})", skus
+        changes.resolved.append((entry.id, "replayed"))
+        if now.state != "imported":
+            return f"{now.state}: {now.reason} ({now.detail})", skus
+        return (
+            "imported as an operator's override of the oversell" if approved else "imported"
+        ), skus
+
+    def _replay_stock(self, changes: HubChanges, channel: Channel, entry: ExceptionEntry) -> str:
+        sku = entry.entity or ""
+        quantities = self._sellable_quantities({sku})
+        if sku not in quantities:
+            return f"{sku}: no stock known for it: not replayed"
+        target = stock_rules.posted(quantities[sku], channel.config.safety_threshold)
+        changes.resolved.append((entry.id, "replayed"))
+        self._push_stock(changes, channel, {sku: target}, reconcile=False, arrived=None)
+        return f"{sku}: {target} queued to {channel.name}, approved past the review threshold"
+
+    def _replay_record(
+        self, changes: HubChanges, channel: Channel, entry: ExceptionEntry
+    ) -> tuple[str, set[str]]:
+        if entry.stream is None or entry.payload is None:
+            return "no stored record to interpret again", set()
+        now = self._now()
+        record = StoredRecord(0, channel.name, entry.stream, entry.payload, now, now)
+        seen = len(changes.exceptions)
+        _, values = self._interpret(changes, record)
+        same = (entry.stream, entry.entity, entry.reason)
+        again = [h for h in changes.exceptions[seen:] if (h.stream, h.entity, h.reason) == same]
+        if again:
+            return f"failed again: {again[0].detail}", set()
+        changes.resolved.append((entry.id, "replayed"))
+        taken: list[Canonical] = [v for v in values if not isinstance(v, InventoryLevel)]
+        return f"interpreted again: {len(taken)} taken", self._take(changes, channel, taken)
+
     # -- one record ---------------------------------------------------------------------------
 
     def _interpret(
@@ -263,7 +379,7 @@ class Hub:
             )
         except RecordError as exc:
             held = HeldException(
-                channel.name, record.stream, exc.entity, exc.reason, str(exc), record.body
+                channel.name, record.stream, exc.entity, exc.reason, str(exc), record.body, "record"
             )
             changes.exceptions.append(held)
             return channel, []
@@ -271,7 +387,7 @@ class Hub:
             log.exception("interpret_failed", channel=channel.name, record=record.id)
             detail = f"{type(exc).__name__}: {exc}"
             held = HeldException(
-                channel.name, record.stream, None, "interpret_failed", detail, record.body
+                channel.name, record.stream, None, "interpret_failed", detail, record.body, "record"
             )
             changes.exceptions.append(held)
             return channel, []
@@ -314,7 +430,7 @@ class Hub:
             if "product.create" in provider.spec.writes:
                 self.pool.add_to_catalog(changes, item.sku)
                 self.pool.note_item(changes, channel.name, item.sku, digest)
-                self._queue(changes, provider, "product.create", f"product:{item.sku}", item)
+                self._queue_product(changes, provider, item)
             return set()
         # First sight of a SKU the provider has only notes it: else a first start would
         # rewrite every product there.
@@ -322,7 +438,10 @@ class Hub:
         if changed is not None and "product.update" in provider.spec.writes:
             # The revision makes a return to an earlier state a write of its own.
             key = f"product-update:{item.sku}:{digest}:{changed.revision}"
-            self._queue(changes, provider, "product.update", key, item)
+            summary = f"product {item.sku} ({item.name}): changed in {channel.name}"
+            self._queue(
+                changes, provider, "product.update", key, item, entity=item.sku, summary=summary
+            )
         return set()
 
     def _take_provider_item(self, changes: HubChanges, item: Item) -> set[str]:
@@ -351,7 +470,14 @@ class Hub:
             return set()
         return self._decide(changes, channel, order)
 
-    def _decide(self, changes: HubChanges, channel: Channel, order: Order) -> set[str]:
+    def _decide(
+        self,
+        changes: HubChanges,
+        channel: Channel,
+        order: Order,
+        *,
+        oversell_approved: bool = False,
+    ) -> set[str]:
         provider = self._provider()
         twin = self._imported_through_another_route(channel, order)
         if twin is not None:
@@ -369,7 +495,7 @@ class Hub:
             detail = "no fulfillment provider is configured (or enabled) to create it in"
             self._hold(changes, channel, order, "no_fulfillment_provider", detail)
             return self._shown_again(channel, order)
-        return self._import(changes, channel, provider, order, decision)
+        return self._import(changes, channel, provider, order, decision, oversell_approved)
 
     def _import(
         self,
@@ -378,6 +504,7 @@ class Hub:
         provider: Channel,
         order: Order,
         decision: Import,
+        oversell_approved: bool,
     ) -> set[str]:
         # What the warehouse picks: a bundle's components, not the bundle.
         lines = bundle_rules.expand(order.lines, self._bundles)
@@ -392,7 +519,9 @@ class Hub:
         short = [
             sku
             for sku, units in quantities.items()
-            if self.pool.knows_stock(sku) and self.pool.sellable(sku) < units
+            if not oversell_approved
+            and self.pool.knows_stock(sku)
+            and self.pool.sellable(sku) < units
         ]
         if short:
             self._oversold.append(channel.name)  # counted once the batch is committed
@@ -407,10 +536,21 @@ class Hub:
                     sku=line.sku,
                     name=line.name,
                 )
-                self._queue(changes, provider, "product.create", f"product:{line.sku}", item)
+                self._queue_product(changes, provider, item)
         key = f"order:{order.origin}:{order.store_order_id}"
         routed = msgspec.structs.replace(order, shipping_method=decision.ship_option, lines=lines)
-        self._queue(changes, provider, "order.create", key, routed)
+        summary = (
+            f"order {order.reference_id}: {len(lines)} lines, ship option {decision.ship_option}"
+        )
+        self._queue(
+            changes,
+            provider,
+            "order.create",
+            key,
+            routed,
+            entity=order.store_order_id,
+            summary=summary,
+        )
         self.pool.reserve(
             changes,
             [
@@ -435,7 +575,16 @@ class Hub:
             return set()
         cancel = OrderCancel(origin=order.origin, store_order_id=order.store_order_id)
         key = f"cancel:{order.origin}:{order.store_order_id}"
-        self._queue(changes, provider, "order.cancel", key, cancel)
+        summary = f"cancel order {order.reference_id}"
+        self._queue(
+            changes,
+            provider,
+            "order.cancel",
+            key,
+            cancel,
+            entity=order.store_order_id,
+            summary=summary,
+        )
         self._record(changes, channel, order, "cancelled", "cancelled in the store", None)
         return self.pool.release(changes, order.origin, order.store_order_id)
 
@@ -449,14 +598,31 @@ class Hub:
         push = TrackingPush(
             store_order_id=shipment.store_order_id, shipment=self._as_sold(shipment)
         )
-        self._queue(changes, store, "fulfillment.create", f"shipment:{shipment.shipment_id}", push)
+        self._queue(
+            changes,
+            store,
+            "fulfillment.create",
+            f"shipment:{shipment.shipment_id}",
+            push,
+            entity=shipment.store_order_id,
+            summary=f"shipment {shipment.shipment_id} of order {shipment.store_order_id},"
+            f" {shipment.carrier or 'no carrier'} {shipment.tracking_number or 'no tracking'}",
+        )
         provider = self._provider()
         if provider is not None and "tracking.uploaded" in provider.spec.writes:
             # The store write is durable in our outbox from here on, so the provider may stop
             # offering the shipment: our outbox, not its flag, guarantees the write happens.
             acknowledged = ShipmentsAcknowledged(shipment_ids=[shipment.shipment_id])
             key = f"tracking:{shipment.shipment_id}"
-            self._queue(changes, provider, "tracking.uploaded", key, acknowledged)
+            self._queue(
+                changes,
+                provider,
+                "tracking.uploaded",
+                key,
+                acknowledged,
+                entity=shipment.shipment_id,
+                summary=f"shipment {shipment.shipment_id} tracking written to its store",
+            )
 
     def _as_sold(self, shipment: Shipment) -> Shipment:
         """``shipment`` with the components of bundles the order sold named as those bundles,
@@ -508,17 +674,35 @@ class Hub:
                             "review_threshold",
                             f"{sku}: {last.get(sku)} → {target} moves more than {review} units",
                             msgspec.json.encode(StockTarget(sku, target)),
+                            "sku",
                         )
                     )
-            if not differing:
-                continue
-            self.pool.record_pushed(changes, channel.name, differing)
-            push = InventoryPush(
-                targets=[StockTarget(s, n) for s, n in sorted(differing.items())],
-                reconcile=reconcile,
-            )
-            key = f"stock:{uuid.uuid4()}"
-            self._queue(changes, channel, "inventory.set", key, push, caused_at=arrived)
+            if differing:
+                self._push_stock(changes, channel, differing, reconcile, arrived)
+
+    def _push_stock(
+        self,
+        changes: HubChanges,
+        channel: Channel,
+        targets: dict[str, int],
+        reconcile: bool,
+        arrived: datetime | None,
+    ) -> None:
+        """Queue ``targets`` (SKU → quantity) to ``channel`` and remember them as pushed."""
+        self.pool.record_pushed(changes, channel.name, targets)
+        push = InventoryPush(
+            targets=[StockTarget(s, n) for s, n in sorted(targets.items())], reconcile=reconcile
+        )
+        self._queue(
+            changes,
+            channel,
+            "inventory.set",
+            f"stock:{uuid.uuid4()}",
+            push,
+            entity=_stock_entity(push),
+            summary=_stock_summary(push),
+            caused_at=arrived,
+        )
 
     async def _fold_stock_writes(self, changes: HubChanges) -> None:
         """Make each stock write queued in ``changes`` take the place of its channel's stock
@@ -536,7 +720,12 @@ class Hub:
             write = msgspec.structs.replace(queued.write, payload=msgspec.json.encode(push))
             earliest = [t for t in (waiting.caused_at, queued.caused_at) if t is not None]
             changes.writes[n] = msgspec.structs.replace(
-                queued, write=write, caused_at=min(earliest, default=None), replaces=waiting.id
+                queued,
+                write=write,
+                caused_at=min(earliest, default=None),
+                entity=_stock_entity(push),
+                summary=_stock_summary(push),
+                replaces=waiting.id,
             )
 
     def _sellable_quantities(self, skus: set[str]) -> dict[str, int]:
@@ -578,7 +767,12 @@ class Hub:
         return changes, skus
 
     def _hold(
-        self, changes: HubChanges, channel: Channel, order: Order, reason: str, detail: str
+        self,
+        changes: HubChanges,
+        channel: Channel,
+        order: Order,
+        reason: ExceptionReason,
+        detail: str,
     ) -> None:
         self._record(changes, channel, order, "held", reason, detail)
         changes.exceptions.append(
@@ -589,6 +783,7 @@ class Hub:
                 reason,
                 f"order {order.reference_id}: {detail}",
                 msgspec.json.encode(order),
+                "order",
             )
         )
 
@@ -621,10 +816,19 @@ class Hub:
         key: str,
         payload: object,
         *,
+        entity: str | None,
+        summary: str,
         caused_at: datetime | None = None,
     ) -> None:
         write = RemoteWrite(kind=kind, key=key, payload=msgspec.json.encode(payload))
-        changes.writes.append(QueuedWrite(channel.name, write, caused_at))
+        changes.writes.append(QueuedWrite(channel.name, write, caused_at, entity, summary))
+
+    def _queue_product(self, changes: HubChanges, provider: Channel, item: Item) -> None:
+        key = f"product:{item.sku}"
+        summary = f"product {item.sku} ({item.name})"
+        self._queue(
+            changes, provider, "product.create", key, item, entity=item.sku, summary=summary
+        )
 
     def _publish_holds(self) -> None:
         gauge = self._metrics.orders_held
@@ -662,3 +866,28 @@ class Hub:
 
     def _storefront(self, origin: str) -> Channel | None:
         return self._by_origin.get(origin)
+
+
+class ReplayFailed(Exception):
+    """The hub could not apply a replay's batch; nothing of it happened."""
+
+
+class _Replay:
+    def __init__(self, entries: list[ExceptionEntry]) -> None:
+        self.entries = entries
+        self.done = trio.Event()
+        self.outcomes: list[str] | None = None
+
+
+def _stock_entity(push: InventoryPush) -> str | None:
+    """What a stock write is about, for the audit log: its SKU when it has one."""
+    return push.targets[0].sku if len(push.targets) == 1 else None
+
+
+def _stock_summary(push: InventoryPush) -> str:
+    """A stock write in a line of the audit log: its first targets, and how many more."""
+    shown = ", ".join(f"{t.sku}={t.quantity}" for t in push.targets[:AUDITED_TARGETS])
+    more = len(push.targets) - AUDITED_TARGETS
+    return (
+        ("reconcile " if push.reconcile else "") + shown + (f" and {more} more" if more > 0 else "")
+    )

@@ -11,6 +11,8 @@ SyncError
 
 from __future__ import annotations
 
+from connectors.reasons import ExceptionReason
+
 
 class SyncError(Exception):
     """Base of every error a connector raises."""
@@ -35,7 +37,10 @@ class AuthFailed(ChannelFatal):
 
 
 class RecordError(SyncError):
-    def __init__(self, message: str, *, entity: str, reason: str) -> None:
+    """This one record or write is bad as it is; ``reason`` says why (see
+    :mod:`connectors.reasons`), ``entity`` names what it is about."""
+
+    def __init__(self, message: str, *, entity: str, reason: ExceptionReason) -> None:
         super().__init__(message)
         self.entity = entity
         self.reason = reason

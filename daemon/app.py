@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import signal
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import NamedTuple
 
@@ -22,7 +22,7 @@ import structlog
 import trio
 
 from actors.channel import StreamStatus as ActorStreamStatus
-from actors.hub import Hub
+from actors.hub import Hub, ReplayFailed
 from actors.messages import (
     DrainOutbox,
     FetchOutcome,
@@ -36,12 +36,28 @@ from actors.messages import (
 from actors.pool import order_number
 from connectors.errors import InvalidSignature, RecordError
 from connectors.model import Order
+from connectors.reasons import MEANINGS, RETRYABLE
 from daemon import control
 from daemon.config import Channel, Config, ConfigError, load_config
-from daemon.control import ChannelStatus, ControlRequest, ControlResponse, StreamStatus
+from daemon.control import (
+    ChannelStatus,
+    ControlRequest,
+    ControlResponse,
+    ExceptionView,
+    StreamStatus,
+)
 from daemon.http import HttpApp, WebhookAnswer, serve_http
 from daemon.logs import redact, register_secrets
-from daemon.store import HeldException, OrderEntry, StateStore, open_store
+from daemon.store import (
+    AuditNote,
+    AuditQuery,
+    ExceptionEntry,
+    ExceptionQuery,
+    HeldException,
+    OrderEntry,
+    StateStore,
+    open_store,
+)
 from daemon.supervisor import ChannelSlot, ChannelState, Supervisor
 from daemon.systemd import Notifier
 from metrics import ChannelGaugeState, Metrics, StreamGaugeState
@@ -50,6 +66,12 @@ log = structlog.get_logger("shelfsync.daemon")
 
 HEARTBEAT_SECONDS = 10.0
 """How often the store is checked (and the exception gauge refreshed) without a watchdog."""
+
+AUDIT_PRUNE_SECONDS = 3600.0
+"""How often audit entries past ``audit_retention_days`` are deleted."""
+
+HUB_KINDS = frozenset({"order", "sku", "record"})
+"""Exception kinds the hub replays (see :meth:`actors.hub.Hub.replay`)."""
 
 
 def shelfsync_version() -> str:
@@ -142,6 +164,7 @@ class Daemon:
                 control_scope = trio.CancelScope()
                 await nursery.start(self._serve_control, control_scope)
                 nursery.start_soon(self._take_signals)
+                await nursery.start(self._keep_audit_retention)
                 for slot in supervisor.slots():
                     await slot.settled.wait()
                 log.info("serving", listen=urls, control_socket=settings.control_socket)
@@ -203,11 +226,32 @@ class Daemon:
         assert self._store is not None
         interval = self._notifier.watchdog_interval or HEARTBEAT_SECONDS
         while True:
-            counts = await self._store.open_exceptions()
-            for name in self._channel_names():
-                self.metrics.exceptions_open.labels(name).set(counts.get(name, 0))
+            await self.refresh_exception_gauge()
             self._notifier.watchdog()
             await trio.sleep(interval)
+
+    async def refresh_exception_gauge(self) -> None:
+        """Set ``shelfsync_exceptions_open{channel,reason}`` from the store: a pair with no
+        open exception left disappears."""
+        assert self._store is not None
+        counts = await self._store.open_exceptions()
+        gauge = self.metrics.exceptions_open
+        gauge.clear()
+        for (channel, reason), count in counts.items():
+            gauge.labels(channel, reason).set(count)
+
+    async def _keep_audit_retention(self, *, task_status: trio.TaskStatus[None]) -> None:
+        # The first pass runs before the daemon reports ready: a start-up never serves an
+        # audit log longer than its retention.
+        assert self._store is not None
+        while True:
+            days = self.config.daemon.audit_retention_days
+            if days:
+                pruned = await self._store.prune_audit(self._now() - timedelta(days=days))
+                if pruned:
+                    log.info("audit_pruned", entries=pruned, retention_days=days)
+            task_status.started()
+            await trio.sleep(AUDIT_PRUNE_SECONDS)
 
     async def reload(self) -> bool:
         """Re-read the config file and apply channel changes; keep the old config if it is bad."""
@@ -298,17 +342,11 @@ class Daemon:
             # Authentic but not the shape we know: keep it for an operator, and acknowledge,
             # since the platform re-sending the same bytes would not help.
             counter.labels(channel_name, "invalid").inc()
-            await self._store.record_exception(
-                channel_name,
-                stream=None,
-                # One exception per body: the same body again counts as another attempt of
-                # it, a different one is kept beside it (not folded into the first one).
-                entity=f"{exc.entity or 'webhook'} sha256:{hashlib.sha256(body).hexdigest()[:16]}",
-                reason=exc.reason,
-                detail=str(exc),
-                payload=body,
-                at=self._now(),
-            )
+            # One exception per body: the same body again counts as another attempt of it, a
+            # different one is kept beside it (not folded into the first one).
+            entity = f"{exc.entity or 'webhook'} sha256:{hashlib.sha256(body).hexdigest()[:16]}"
+            held = HeldException(channel_name, None, entity, exc.reason, str(exc), body, "webhook")
+            await self._store.record_exception(held, self._now())
             return WebhookAnswer(200, "held for review: " + str(exc))
         inbox_id = await self._store.accept_webhook(channel_name, event, self._now())
         if inbox_id is None:
@@ -327,7 +365,14 @@ class Daemon:
     # -- what the control socket asks -----------------------------------------------------------
 
     async def handle_control(self, request: ControlRequest) -> ControlResponse:
-        if request.channel is not None and request.channel not in self._channel_names():
+        # The exception queue and the audit log are the store's: they also show channels a
+        # reload removed.
+        reads_store = request.verb in ("exceptions", "audit")
+        if (
+            request.channel is not None
+            and not reads_store
+            and request.channel not in self._channel_names()
+        ):
             return ControlResponse(
                 ok=False, lines=[f"no enabled channel named {request.channel!r}"]
             )
@@ -345,6 +390,89 @@ class Daemon:
                 )
             case "import":
                 return await self.import_orders(request.channel, request.orders)
+            case "exceptions":
+                return await self.exceptions(request)
+            case "audit":
+                assert self._store is not None
+                query = AuditQuery(request.channel, request.entity, request.since, request.limit)
+                return ControlResponse(ok=True, audit=await self._store.audit_entries(query))
+
+    async def exceptions(self, request: ControlRequest) -> ControlResponse:
+        """``ctl exceptions``: list, show, replay or discard."""
+        assert self._store is not None
+        if request.action == "list":
+            query = ExceptionQuery(
+                request.channel, request.reason, request.include_resolved, request.limit
+            )
+            entries = await self._store.exceptions(query)
+            return ControlResponse(ok=True, exceptions=[_view(e, payload=False) for e in entries])
+        if request.action == "replay" and request.all_retryable:
+            open_entries = await self._store.exceptions(ExceptionQuery(channel=request.channel))
+            wanted = [e for e in open_entries if e.reason in RETRYABLE]
+            if not wanted:
+                return ControlResponse(ok=True, lines=["no open retryable exception"])
+            return await self._replay(wanted)
+        entry = None
+        if request.exception_id is not None:
+            entry = await self._store.exception(request.exception_id)
+        if entry is None:
+            return ControlResponse(ok=False, lines=[f"no exception {request.exception_id}"])
+        if request.action == "show":
+            return ControlResponse(ok=True, exceptions=[_view(entry, payload=True)])
+        if entry.resolved_at is not None:
+            return ControlResponse(
+                ok=False, lines=[f"exception {entry.id}: already {entry.resolution}"]
+            )
+        if request.action == "discard":
+            await self._store.discard_exception(entry.id, self._now())
+            await self.refresh_exception_gauge()
+            return ControlResponse(ok=True, lines=[f"exception {entry.id}: discarded"])
+        return await self._replay([entry])
+
+    async def _replay(self, entries: list[ExceptionEntry]) -> ControlResponse:
+        """Replay open exceptions; what each kind's replay does is in README ("Exceptions")."""
+        outcomes: dict[int, Outcome] = {}
+        by_hub = [e for e in entries if e.kind in HUB_KINDS]
+        if by_hub:
+            try:
+                lines, ok = await self.hub.replay(by_hub), True
+            except ReplayFailed as exc:
+                lines, ok = [f"not replayed: {exc}"] * len(by_hub), False
+            outcomes |= {e.id: Outcome(ok, line) for e, line in zip(by_hub, lines, strict=True)}
+        for entry in entries:
+            if entry.kind not in HUB_KINDS:
+                outcomes[entry.id] = await self._replay_outside_hub(entry)
+        await self.refresh_exception_gauge()
+        return ControlResponse(
+            ok=all(outcome.ok for outcome in outcomes.values()),
+            lines=[
+                f"exception {e.id} ({e.kind} {e.reason} on {e.channel}): {outcomes[e.id].line}"
+                for e in entries
+            ],
+        )
+
+    async def _replay_outside_hub(self, entry: ExceptionEntry) -> Outcome:
+        """A write is queued again under its idempotency key; a read, or a webhook that could
+        not be understood (it only says that something changed), is a sync of the stream or
+        the channel now."""
+        assert self._store is not None
+        slot = self.supervisor.slot(entry.channel)
+        if slot is None:
+            return Outcome(False, f"channel {entry.channel} is not enabled: not replayed")
+        if entry.kind == "write":
+            if not await self._store.requeue_write(entry.id, self._now()):
+                return Outcome(False, "its write is no longer in the outbox: not replayed")
+            self._drain_outbox_of(entry.channel)
+            return Outcome(True, f"queued again as {entry.entity}; closes once written")
+        synced = await self._sync(slot, entry.stream)
+        if not synced.ok:
+            return synced
+        if entry.kind == "webhook":
+            summary = f"exception {entry.id}: {entry.kind} {entry.reason}"
+            note = AuditNote(entry.channel, "exception.replayed", entry.entity, summary, "synced")
+            await self._store.resolve_exception(entry.id, "replayed", note, self._now())
+            return Outcome(True, "its channel's streams are read again")
+        return Outcome(True, f"{entry.stream} is read again; closes on its next clean run")
 
     async def _for_channels(
         self, name: str | None, action: Callable[[ChannelSlot], Awaitable[Outcome]]
@@ -545,7 +673,9 @@ class Daemon:
 
     async def status(self, only: str | None = None) -> list[ChannelStatus]:
         assert self._store is not None and self._supervisor is not None
-        counts = await self._store.open_exceptions()
+        counts: dict[str, int] = {}
+        for (name, _), count in (await self._store.open_exceptions()).items():
+            counts[name] = counts.get(name, 0) + count
         now = self._now()
         result = []
         for slot in self._supervisor.slots():
@@ -639,6 +769,33 @@ def _describe(entry: OrderEntry | None, before: OrderEntry | None, missing: str)
     if entry.state == "cancelled":
         return "cancelled in the store (its fulfillment order is cancelled)"
     return f"{entry.state}: {entry.reason} ({entry.detail})"
+
+
+def _view(entry: ExceptionEntry, *, payload: bool) -> ExceptionView:
+    shown = msgspec.Raw(b"null")
+    if payload and entry.payload is not None:
+        try:
+            msgspec.json.decode(entry.payload)
+            shown = msgspec.Raw(entry.payload)
+        except msgspec.DecodeError:
+            shown = msgspec.Raw(msgspec.json.encode(entry.payload.decode(errors="replace")))
+    return ExceptionView(
+        id=entry.id,
+        channel=entry.channel,
+        kind=entry.kind,
+        stream=entry.stream,
+        entity=entry.entity,
+        reason=entry.reason,
+        meaning=MEANINGS[entry.reason],
+        retryable=entry.reason in RETRYABLE,
+        detail=redact(entry.detail),
+        attempts=entry.attempts,
+        first_seen=entry.first_seen,
+        last_seen=entry.last_seen,
+        resolved_at=entry.resolved_at,
+        resolution=entry.resolution,
+        payload=shown,
+    )
 
 
 class Outcome(NamedTuple):

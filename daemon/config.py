@@ -49,6 +49,8 @@ class DaemonConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     restart_backoff: Duration = msgspec.field(default_factory=lambda: Duration("1s"))
     restart_backoff_max: Duration = msgspec.field(default_factory=lambda: Duration("5m"))
     plugins: list[str] = msgspec.field(default_factory=list)
+    audit_retention_days: int = 30
+    """Audit entries older than this many days are deleted; 0: kept forever."""
 
 
 class OrdersConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -76,6 +78,9 @@ class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """At most this many requests to the channel's platform in flight at once."""
     retry_backoff: Duration = msgspec.field(default_factory=lambda: Duration("1s"))
     retry_backoff_max: Duration = msgspec.field(default_factory=lambda: Duration("2m"))
+    write_attempts: int = 10
+    """Drains that may try a write whose retries ran out before it leaves the outbox and waits
+    in the exception queue (``retries_exhausted``) for a replay."""
     streams: dict[str, bool] = msgspec.field(default_factory=dict)
     """``false`` switches a stream off: it is never read, nor re-read on a webhook."""
     orders: OrdersConfig = msgspec.field(default_factory=OrdersConfig)
@@ -522,6 +527,7 @@ _DAEMON_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "mailbox_size": _at_least(1),
     "request_timeout": _positive_duration,
     "max_restarts": _at_least(0),
+    "audit_retention_days": _at_least(0),
     "restart_window": _positive_duration,
     "restart_backoff_max": _positive_duration,
 }
@@ -532,6 +538,7 @@ _CHANNEL_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "review_threshold": _at_least(0),
     "retry_attempts": _at_least(1),
     "max_concurrent_requests": _at_least(1),
+    "write_attempts": _at_least(1),
     "retry_backoff_max": _positive_duration,
 }
 _CHANNEL_HINTS = typing.get_type_hints(ChannelConfig)

@@ -23,17 +23,36 @@ import msgspec
 import structlog
 import trio
 
+from connectors.reasons import ExceptionKind
+from daemon.store import AuditEntry
+
 log = structlog.get_logger("shelfsync.control")
 
 MAX_REQUEST_BYTES = 64 * 1024
 
 
 class ControlRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    verb: Literal["status", "pause", "resume", "sync", "import"]
+    verb: Literal["status", "pause", "resume", "sync", "import", "exceptions", "audit"]
     channel: str | None = None
     stream: str | None = None
     orders: list[str] = msgspec.field(default_factory=list)
     """For ``import``: the store's order ids or order numbers."""
+    action: Literal["list", "show", "replay", "discard"] = "list"
+    """For ``exceptions``: what to do."""
+    exception_id: int | None = None
+    """For ``exceptions show|replay|discard``."""
+    all_retryable: bool = False
+    """For ``exceptions replay``: every open exception whose reason is retryable."""
+    reason: str | None = None
+    """For ``exceptions list``: only this reason."""
+    include_resolved: bool = False
+    """For ``exceptions list``: closed ones too."""
+    entity: str | None = None
+    """For ``audit``: only entries about this entity or idempotency key."""
+    since: datetime | None = None
+    """For ``audit``: only entries at or after this time."""
+    limit: int = 1000
+    """For ``exceptions list`` and ``audit``: at most this many (the newest audit entries)."""
 
 
 class StreamStatus(msgspec.Struct, frozen=True):
@@ -56,10 +75,34 @@ class ChannelStatus(msgspec.Struct, frozen=True):
     streams: list[StreamStatus]
 
 
+class ExceptionView(msgspec.Struct, frozen=True):
+    """An exception as ``ctl exceptions`` shows it."""
+
+    id: int
+    channel: str
+    kind: ExceptionKind
+    stream: str | None
+    entity: str | None
+    reason: str
+    meaning: str
+    retryable: bool
+    detail: str
+    attempts: int
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None
+    resolution: str | None
+    payload: msgspec.Raw = msgspec.Raw(b"null")
+    """The held record, order, target or write as JSON (a string if it is not JSON); only
+    for ``show``, ``null`` otherwise."""
+
+
 class ControlResponse(msgspec.Struct, frozen=True, omit_defaults=True):
     ok: bool
     lines: list[str] = msgspec.field(default_factory=list)
     channels: list[ChannelStatus] = msgspec.field(default_factory=list)
+    exceptions: list[ExceptionView] = msgspec.field(default_factory=list)
+    audit: list[AuditEntry] = msgspec.field(default_factory=list)
 
 
 class ControlError(Exception):

@@ -12,7 +12,7 @@ import os
 import sys
 import tomllib
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 
@@ -66,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     picked = verbs.add_parser("import", help="import chosen orders of one channel now")
     picked.add_argument("channel")
     picked.add_argument("orders", nargs="+", help="the store's order ids or order numbers")
+    _add_exceptions_verb(verbs)
+    _add_audit_verb(verbs)
     show = commands.add_parser(
         "demo", help="run every platform's sandbox and the daemon on loopback, play a shop"
     )
@@ -85,6 +87,49 @@ def _parser() -> argparse.ArgumentParser:
         help="seed the catalog all sandboxes share (same SKUs and stock), not the platform's own",
     )
     return parser
+
+
+def _add_exceptions_verb(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    queue = verbs.add_parser("exceptions", help="the exception queue: list, show, replay, discard")
+    actions = queue.add_subparsers(dest="action")
+    listing = actions.add_parser("list", help="open exceptions, oldest first (the default)")
+    listing.add_argument("--channel", help="only this channel's")
+    listing.add_argument("--reason", help="only this reason")
+    listing.add_argument("--all", action="store_true", help="closed ones too")
+    actions.add_parser("show", help="every field, the payload pretty").add_argument("id", type=int)
+    replay = actions.add_parser("replay", help="try one again, or every retryable one")
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", type=int, nargs="?")
+    which.add_argument("--all-retryable", action="store_true", help="every open retryable one")
+    replay.add_argument("--channel", help="with --all-retryable: only this channel's")
+    actions.add_parser("discard", help="close one without doing it").add_argument("id", type=int)
+
+
+def _add_audit_verb(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    audit = verbs.add_parser("audit", help="remote writes, holds, replays and discards")
+    audit.add_argument("--channel", help="only this channel's")
+    audit.add_argument("--entity", help="an order, shipment or SKU id, or an idempotency key")
+    audit.add_argument(
+        "--since",
+        type=_since,
+        help="an ISO date or time (UTC unless it says), or a duration back from now: 1h, 2d",
+    )
+    audit.add_argument("--limit", type=int, default=1000, help="the newest N (default 1000)")
+    audit.add_argument("--jsonl", action="store_true", help="one JSON object a line, to export")
+
+
+def _since(text: str) -> datetime:
+    from daemon.durations import Duration
+
+    try:
+        return datetime.now(UTC) - timedelta(seconds=Duration(text).seconds)
+    except ValueError:
+        pass
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time or a duration: {text!r}") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def sandbox(args: argparse.Namespace) -> int:
@@ -171,9 +216,17 @@ def ctl(args: argparse.Namespace) -> int:
         return EX_CONFIG
     req = ControlRequest(
         verb=args.verb,
-        channel=args.channel,
+        channel=getattr(args, "channel", None),
         stream=getattr(args, "stream", None),
         orders=getattr(args, "orders", []),
+        action=getattr(args, "action", None) or "list",
+        exception_id=getattr(args, "id", None),
+        all_retryable=getattr(args, "all_retryable", False),
+        reason=getattr(args, "reason", None),
+        include_resolved=getattr(args, "all", False),
+        entity=getattr(args, "entity", None),
+        since=getattr(args, "since", None),
+        limit=getattr(args, "limit", 1000),
     )
     try:
         response = request(socket_path, req)
@@ -184,6 +237,11 @@ def ctl(args: argparse.Namespace) -> int:
         print(msgspec.json.format(msgspec.json.encode(response)).decode())
     elif args.verb == "status" and response.ok:
         print(format_status(response.channels))
+    elif args.verb == "exceptions" and response.ok and req.action in ("list", "show"):
+        shown = format_exception if req.action == "show" else format_exceptions
+        print(shown(response.exceptions))
+    elif args.verb == "audit" and response.ok:
+        print(format_audit(response.audit, jsonl=args.jsonl))
     else:
         for line in response.lines:
             print(line)
@@ -246,12 +304,79 @@ def format_status(channels: Sequence[object]) -> str:
             notes.append(f"{channel.channel}: last error: {channel.last_error}")
     if len(rows) == 1:
         return "no channels"
+    return "\n".join([_table(rows), *notes])
+
+
+def format_exceptions(entries: Sequence[object]) -> str:
+    from daemon.control import ExceptionView
+
+    rows = [("ID", "CHANNEL", "KIND", "REASON", "ENTITY", "ATTEMPTS", "LAST SEEN", "STATE")]
+    for entry in entries:
+        assert isinstance(entry, ExceptionView)
+        rows.append(
+            (
+                str(entry.id),
+                entry.channel,
+                entry.kind,
+                entry.reason + ("" if entry.retryable else " *"),
+                entry.entity or "-",
+                str(entry.attempts),
+                _stamp(entry.last_seen),
+                entry.resolution or "open",
+            )
+        )
+    if len(rows) == 1:
+        return "no exceptions"
+    return _table(rows) + "\n* not retryable: replay it by its id"
+
+
+def format_exception(entries: Sequence[object]) -> str:
+    from daemon.control import ExceptionView
+
+    [entry] = entries
+    assert isinstance(entry, ExceptionView)
+    fields = msgspec.structs.asdict(entry)
+    payload = fields.pop("payload")
+    lines = [f"{name}: {'-' if value is None else value}" for name, value in fields.items()]
+    if bytes(payload) != b"null":
+        pretty = msgspec.json.format(bytes(payload), indent=2).decode()
+        lines += ["payload:", *("  " + line for line in pretty.splitlines())]
+    return "\n".join(lines)
+
+
+def format_audit(entries: Sequence[object], *, jsonl: bool) -> str:
+    from daemon.store import AuditEntry
+
+    if jsonl:
+        return "\n".join(msgspec.json.encode(entry).decode() for entry in entries)
+    rows = [("AT", "CHANNEL", "ACTION", "ENTITY", "KEY", "SUMMARY", "RESULT", "REMOTE ID")]
+    for entry in entries:
+        assert isinstance(entry, AuditEntry)
+        rows.append(
+            (
+                _stamp(entry.at),
+                entry.channel,
+                entry.action,
+                entry.entity or "-",
+                entry.idempotency_key or "-",
+                entry.summary,
+                entry.result or "-",
+                entry.remote_id or "-",
+            )
+        )
+    return _table(rows) if len(rows) > 1 else "no audit entries"
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
+    return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
-    ]
-    return "\n".join(lines + notes)
+    )
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _ago(now: datetime, at: datetime | None) -> str:

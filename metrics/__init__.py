@@ -69,8 +69,8 @@ class Metrics:
         )
         self.exceptions_open = Gauge(
             "shelfsync_exceptions_open",
-            "Records held in the exception queue, waiting for an operator.",
-            ["channel"],
+            "Open exceptions in the queue, waiting for an operator, by reason.",
+            ["channel", "reason"],
             registry=self.registry,
         )
         self.webhooks = Counter(

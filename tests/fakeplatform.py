@@ -49,6 +49,7 @@ class FakeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     leak_token: bool = False
     retryable_failures: int = 0
     retry_after: float | None = None
+    failing_writes: bool = False
 
 
 class FakeWebhook(msgspec.Struct, frozen=True):
@@ -85,6 +86,8 @@ class FakeConnector:
     async def write(self, remote_write: RemoteWrite) -> WriteResult:
         await self.context.gate.before_call()
         self.writes.append(remote_write)
+        if self.settings.failing_writes:
+            raise Retryable("fake platform answered 503 to a write")
         return WriteResult(remote_id=f"fake-{remote_write.key}", summary=remote_write.kind)
 
     async def aclose(self) -> None:

@@ -65,7 +65,12 @@ class RecordingPlatform:
         return [stream for c in self.connectors for stream in c.reads]
 
     def channel(
-        self, name: str, *, schedule: dict[str, str] | None = None, **settings: Any
+        self,
+        name: str,
+        *,
+        schedule: dict[str, str] | None = None,
+        write_attempts: int = 10,
+        **settings: Any,
     ) -> Channel:
         config = ChannelConfig(
             name=name,
@@ -73,6 +78,7 @@ class RecordingPlatform:
             schedule={k: Duration(v) for k, v in (schedule or {}).items()},
             retry_backoff=Duration("1s"),
             retry_backoff_max=Duration("8s"),
+            write_attempts=write_attempts,
         )
         return Channel(
             config=config,

@@ -579,3 +579,19 @@ def test_run_with_missing_file_exits_78(tmp_path: Path) -> None:
         f"config error: {path}: cannot read: No such file or directory"
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_audit_retention_and_write_attempts_are_checked(tmp_path: Path) -> None:
+    text = (
+        PLUGIN
+        + "audit_retention_days = -1\n"
+        + channel(extra="write_attempts = 0\n")
+        + channel("other", extra='write_attempts = "many"\n')
+    )
+    result = check_config(tmp_path, text)
+    assert result.returncode == EX_CONFIG
+    assert result.stdout.splitlines() == [
+        "daemon.audit_retention_days: must be at least 0",
+        "channels[0].write_attempts: must be at least 1",
+        "channels[1].write_attempts: expected integer, got string",
+    ]

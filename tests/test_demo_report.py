@@ -83,7 +83,7 @@ def refused_second_package() -> HeldException:
         shipped_at=None,
     )
     push = model.TrackingPush(store_order_id="1", shipment=shipment)
-    return HeldException("ss", None, "1", "split_shipment", "", msgspec.json.encode(push))
+    return HeldException("ss", None, "1", "split_shipment", "", msgspec.json.encode(push), "write")
 
 
 def report(held: dict[str, str]) -> tuple[bool, dict[str, int], int]:
@@ -99,7 +99,9 @@ def report(held: dict[str, str]) -> tuple[bool, dict[str, int], int]:
 
 
 def test_a_refused_tracking_write_held_for_an_operator_is_listed_not_missing() -> None:
-    stock_write = HeldException("web", None, "stock:1", "refused", "", b'{"targets": []}')
+    stock_write = HeldException(
+        "web", None, "stock:1", "remote_validation", "", b'{"targets": []}', "write"
+    )
     held = held_tracking([stock_write, refused_second_package()])
     assert held == {"902": "split_shipment"}
     assert report(held) == (True, {"split_shipment": 1}, 0)

@@ -114,7 +114,7 @@ def shipbob_channel(sandbox: PlatformChannel) -> Channel:
         retry_attempts=3,
         retry_backoff=Duration("1s"),
         retry_backoff_max=Duration("2s"),
-        streams={"shipments": False},
+        streams={"shipments": False, "products": False},
     )
     return Channel(
         config=config,

@@ -17,7 +17,11 @@ import pytest
 
 from connectors.base import Record, RemoteWrite, WebhookEvent, WriteResult
 from connectors.model import BundleComponent
+from connectors.reasons import ExceptionKind, ExceptionReason
 from daemon.store import (
+    AuditQuery,
+    ExceptionQuery,
+    HeldException,
     HubChanges,
     InboxItem,
     PendingWrite,
@@ -499,31 +503,38 @@ async def test_a_write_done_without_a_remote_id(db_path: Path) -> None:
 # -- exceptions -------------------------------------------------------------------------------
 
 
+def held(
+    entity: str | None = "o-1",
+    reason: ExceptionReason = "schema",
+    *,
+    channel: str = "shop",
+    stream: str | None = "orders",
+    kind: ExceptionKind = "record",
+    detail: str = "d",
+    payload: bytes | None = None,
+) -> HeldException:
+    return HeldException(channel, stream, entity, reason, detail, payload, kind)
+
+
 async def test_record_exception_merges_repeats(db_path: Path) -> None:
     async with open_store(url(db_path)) as store:
         for n in range(3):
-            await store.record_exception(
-                "shop",
-                stream="orders",
-                entity="o-1",
-                reason="decode",
-                detail=f"bad field, try {n}",
-                payload=b"{}",
-                at=T0 + timedelta(minutes=n),
-            )
-        assert await store.open_exceptions() == {"shop": 1}
+            fault = held(detail=f"bad field, try {n}", payload=b"{}")
+            await store.record_exception(fault, T0 + timedelta(minutes=n))
+        assert await store.open_exceptions() == {("shop", "schema"): 1}
 
     rows = query(
         db_path,
-        "SELECT channel, stream, entity, reason, detail, attempts, first_seen, last_seen"
+        "SELECT channel, kind, stream, entity, reason, detail, attempts, first_seen, last_seen"
         " FROM exceptions",
     )
     assert rows == [
         (
             "shop",
+            "record",
             "orders",
             "o-1",
-            "decode",
+            "schema",
             "bad field, try 2",
             3,
             T0.isoformat(),
@@ -536,10 +547,8 @@ async def test_record_exception_merges_repeats_without_stream_or_entity(db_path:
     # NULL stream and entity must still match themselves (IS, not =).
     async with open_store(url(db_path)) as store:
         for _ in range(2):
-            await store.record_exception(
-                "shop", stream=None, entity=None, reason="auth", detail="401", payload=None, at=T0
-            )
-        assert await store.open_exceptions() == {"shop": 1}
+            await store.record_exception(held(None, stream=None, kind="webhook"), T0)
+        assert await store.open_exceptions() == {("shop", "schema"): 1}
     assert query(db_path, "SELECT attempts, payload FROM exceptions") == [(2, None)]
 
 
@@ -547,66 +556,96 @@ async def test_open_write_exceptions_lists_the_writes_held_not_the_records(
     db_path: Path,
 ) -> None:
     async with open_store(url(db_path)) as store:
-        for stream, entity in (("orders", "o-1"), (None, "shipment:9"), (None, "stock:1")):
-            await store.record_exception(
-                "shop",
-                stream=stream,
-                entity=entity,
-                reason="refused",
-                detail="no",
-                payload=entity.encode(),
-                at=T0,
-            )
-        held = await store.open_write_exceptions()
-    assert [(h.channel, h.stream, h.entity, h.payload) for h in held] == [
-        ("shop", None, "shipment:9", b"shipment:9"),
-        ("shop", None, "stock:1", b"stock:1"),
+        await store.record_exception(held("o-1", payload=b"o-1"), T0)
+        await store.record_exception(held(None, stream=None, kind="webhook", payload=b"w"), T0)
+        for key in ("shipment:9", "stock:1"):
+            fault = held(key, "remote_validation", stream=None, kind="write", payload=key.encode())
+            await store.record_exception(fault, T0)
+        writes = await store.open_write_exceptions()
+    assert [(h.channel, h.kind, h.entity, h.payload) for h in writes] == [
+        ("shop", "write", "shipment:9", b"shipment:9"),
+        ("shop", "write", "stock:1", b"stock:1"),
     ]
 
 
-async def test_open_exceptions_counts_distinct_failures_per_channel(db_path: Path) -> None:
-    async def fail(channel: str, entity: str | None, reason: str) -> None:
-        await store.record_exception(
-            channel,
-            stream="orders",
-            entity=entity,
-            reason=reason,
-            detail="d",
-            payload=None,
-            at=T0,
-        )
+async def test_open_exceptions_counts_distinct_failures_per_channel_and_reason(
+    db_path: Path,
+) -> None:
+    async with open_store(url(db_path)) as store:
+        await store.record_exception(held("o-1"), T0)
+        await store.record_exception(held("o-1"), T0)  # repeat: merged
+        await store.record_exception(held("o-2"), T0)  # another entity
+        await store.record_exception(held("o-1", "too_many_lines"), T0)  # another reason
+        await store.record_exception(held(None), T0)  # no entity
+        await store.record_exception(held("o-1", channel="b"), T0)  # another channel
+        expected = {("shop", "schema"): 3, ("shop", "too_many_lines"): 1, ("b", "schema"): 1}
+        assert await store.open_exceptions() == expected
 
     async with open_store(url(db_path)) as store:
-        await fail("a", "o-1", "decode")
-        await fail("a", "o-1", "decode")  # repeat: merged
-        await fail("a", "o-2", "decode")  # another entity
-        await fail("a", "o-1", "rejected")  # another reason
-        await fail("a", None, "decode")  # no entity
-        await fail("b", "o-1", "decode")  # another channel
-        assert await store.open_exceptions() == {"a": 4, "b": 1}
-
-    async with open_store(url(db_path)) as store:
-        assert await store.open_exceptions() == {"a": 4, "b": 1}
+        assert await store.open_exceptions() == expected
 
 
 async def test_a_resolved_exception_is_not_merged_into(db_path: Path) -> None:
     async with open_store(url(db_path)) as store:
-        await store.record_exception(
-            "shop", stream="orders", entity="o-1", reason="decode", detail="d", payload=None, at=T0
-        )
-    # Resolving is not part of the store's interface yet; mark it resolved on disk.
-    with raw(db_path) as db:
-        db.execute("UPDATE exceptions SET resolved_at = ?", (T0.isoformat(),))
-        db.commit()
-    async with open_store(url(db_path)) as store:
+        await store.record_exception(held("o-1"), T0)
+        [entry] = await store.exceptions(ExceptionQuery())
+        assert await store.discard_exception(entry.id, T0) == entry
+        assert await store.discard_exception(entry.id, T0) is None  # closed already
         assert await store.open_exceptions() == {}
-        await store.record_exception(
-            "shop", stream="orders", entity="o-1", reason="decode", detail="d", payload=None, at=T0
-        )
-        assert await store.open_exceptions() == {"shop": 1}
-    assert query(db_path, "SELECT attempts, resolved_at IS NULL FROM exceptions ORDER BY id") == [
-        (1, 0),
-        (1, 1),
+        await store.record_exception(held("o-1"), T0)
+        assert await store.open_exceptions() == {("shop", "schema"): 1}
+        every = await store.exceptions(ExceptionQuery(include_resolved=True))
+    assert [(e.attempts, e.resolution) for e in every] == [(1, "discarded"), (1, None)]
+
+
+async def test_exceptions_are_listed_by_channel_and_reason_and_shown_with_every_field(
+    db_path: Path,
+) -> None:
+    async with open_store(url(db_path)) as store:
+        await store.record_exception(held("o-1", payload=b'{"a": 1}'), T0)
+        await store.record_exception(held("o-2", "too_many_lines"), T0 + timedelta(seconds=1))
+        await store.record_exception(held("o-3", channel="b"), T0 + timedelta(seconds=2))
+        by_channel = await store.exceptions(ExceptionQuery(channel="shop"))
+        by_reason = await store.exceptions(ExceptionQuery(reason="schema"))
+        first = await store.exception(by_channel[0].id)
+        assert await store.exception(999) is None
+    assert [e.entity for e in by_channel] == ["o-1", "o-2"]
+    assert [e.entity for e in by_reason] == ["o-1", "o-3"]
+    assert first is not None
+    assert (first.kind, first.payload, first.first_seen, first.resolved_at) == (
+        "record",
+        b'{"a": 1}',
+        T0,
+        None,
+    )
+
+
+async def test_a_failed_write_is_requeued_under_its_key_and_resolved_once_done(
+    db_path: Path,
+) -> None:
+    async with open_store(url(db_path)) as store:
+        await store.enqueue_write("shop", write("k-1"), T0)
+        [pending] = await store.pending_writes("shop", 10)
+        await store.begin_write("shop", pending, T0)
+        refused = held("k-1", "remote_validation", stream=None, kind="write")
+        await store.record_exception(refused, T0)
+        await store.fail_write("shop", pending, "refused", T0)
+        assert await store.pending_writes("shop", 10) == []
+        [entry] = await store.exceptions(ExceptionQuery())
+        assert await store.requeue_write(entry.id, T0 + timedelta(seconds=1))
+        [again] = await store.pending_writes("shop", 10)
+        assert (again.id, again.attempts, again.write) == (pending.id, 0, pending.write)
+        assert await store.open_exceptions() == {("shop", "remote_validation"): 1}
+        result = WriteResult(remote_id="r-1", summary="ok")
+        await store.finish_write("shop", again, result, T0 + timedelta(seconds=2))
+        [closed] = await store.exceptions(ExceptionQuery(include_resolved=True))
+        actions = [a.action for a in await store.audit_entries(AuditQuery(entity="k-1"))]
+    assert closed.resolution == "resolved"
+    assert actions == [
+        "write.started",
+        "write.failed",
+        "exception.replayed",
+        "write.done",
     ]
 
 
@@ -700,3 +739,59 @@ async def test_digests_and_provider_bundles_survive_a_reopen(db_path: Path) -> N
         ProductDigest("web", "A", "d2", 1),
     ]
     assert snapshot.bundles == [ProviderBundle("KIT", [BundleComponent("A", 2)])]
+
+
+async def test_a_clean_run_of_a_stream_resolves_its_read_exception(db_path: Path) -> None:
+    async with open_store(url(db_path)) as store:
+        await store.record_exception(held(None, "retries_exhausted", kind="read"), T0)
+        await store.record_exception(held("o-1"), T0)  # a record of that stream: stays open
+        await store.record_success("shop", "orders", T0)
+        assert await store.open_exceptions() == {("shop", "schema"): 1}
+
+
+# -- audit ------------------------------------------------------------------------------------
+
+
+async def test_holds_are_audited_once_when_they_open(db_path: Path) -> None:
+    async with open_store(url(db_path)) as store:
+        for _ in range(2):
+            order_hold = held("o-1", "unmapped_ship_method", kind="order", detail="no map")
+            await store.record_exception(order_hold, T0)
+        await store.record_exception(held("o-2"), T0)  # not a hold: not audited
+        entries = await store.audit_entries(AuditQuery())
+    assert [(e.action, e.entity, e.summary, e.result) for e in entries] == [
+        ("hold", "o-1", "unmapped_ship_method", "no map")
+    ]
+
+
+async def test_audit_is_filtered_by_channel_entity_and_time_newest_kept(db_path: Path) -> None:
+    async with open_store(url(db_path)) as store:
+        for n, (channel, key) in enumerate(
+            [("a", "order:shopify:x:gid://O/1"), ("a", "shipment:77"), ("b", "product:SKU_1")]
+        ):
+            await store.enqueue_write(channel, write(key), T0)
+            [pending] = await store.pending_writes(channel, 10, after_id=n)
+            await store.begin_write(channel, pending, T0 + timedelta(hours=n))
+
+        async def keys(**query: Any) -> list[str | None]:
+            return [e.idempotency_key for e in await store.audit_entries(AuditQuery(**query))]
+
+        assert await keys(channel="a") == ["order:shopify:x:gid://O/1", "shipment:77"]
+        # An id is matched as a key's last part; a LIKE wildcard in it is taken literally.
+        assert await keys(entity="gid://O/1") == ["order:shopify:x:gid://O/1"]
+        assert await keys(entity="77") == ["shipment:77"]
+        assert await keys(entity="SKU_1") == ["product:SKU_1"]
+        assert await keys(entity="SKU%") == []
+        assert await keys(since=T0 + timedelta(minutes=30)) == ["shipment:77", "product:SKU_1"]
+        assert await keys(limit=1) == ["product:SKU_1"]
+
+
+async def test_prune_audit_deletes_only_older_entries(db_path: Path) -> None:
+    async with open_store(url(db_path)) as store:
+        for n in range(3):
+            await store.record_exception(
+                held(f"o-{n}", "oversell", kind="order"), T0 + timedelta(days=n)
+            )
+        assert await store.prune_audit(T0 + timedelta(days=1)) == 1
+        left = await store.audit_entries(AuditQuery())
+    assert [e.entity for e in left] == ["o-1", "o-2"]

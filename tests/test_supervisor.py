@@ -14,7 +14,7 @@ from connectors.base import RemoteWrite
 from daemon.app import default_http_client, wall_clock
 from daemon.config import DaemonConfig
 from daemon.durations import Duration
-from daemon.store import StateStore, open_store
+from daemon.store import AuditQuery, ExceptionQuery, StateStore, open_store
 from daemon.supervisor import ChannelState, RestartIntensity, Supervisor
 from metrics import Metrics
 from tests.helpers import RecordingPlatform
@@ -175,7 +175,7 @@ async def test_retries_exhausted_become_an_exception_and_the_actor_goes_on(
         for s in ("products", "orders")
     ):
         await trio.sleep(1)
-    assert await store.open_exceptions() == {"shop": 1}
+    assert await store.open_exceptions() == {("shop", "retries_exhausted"): 1}
     assert slot.state is ChannelState.RUNNING
     assert slot.actor is not None
     errors = [s.last_error for s in slot.actor.statistics().streams if s.last_error]
@@ -219,3 +219,32 @@ async def test_outbox_writes_are_performed_once_and_audited(
         for i in range(3)
         for action in ("write.started", "write.done")
     ]
+
+
+async def test_a_write_out_of_retries_is_tried_at_each_drain_then_leaves_the_outbox(
+    store: StateStore, metrics: Metrics, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    platform = RecordingPlatform()
+    write = RemoteWrite(kind="inventory.set", key="sku-1", payload=b"{}")
+    await store.enqueue_write("shop", write, wall_clock())
+    supervisor = await start_supervisor(nursery, store, metrics)
+    channel = platform.channel("shop", failing_writes=True, write_attempts=3)
+    slot = supervisor.start_channel(channel)
+    await slot.wait_state(ChannelState.RUNNING)
+    tries = channel.config.retry_attempts
+    while await store.pending_writes("shop", 10):
+        assert await supervisor.deliver("shop", DrainOutbox())
+        await trio.sleep(60)
+    # Three drains of five tries each; then it waits for a replay, counted as one exception.
+    assert platform.connectors[0].writes == [write] * (3 * tries)
+    [held] = await store.exceptions(ExceptionQuery())
+    assert (held.kind, held.entity, held.reason, held.attempts) == (
+        "write",
+        "sku-1",
+        "retries_exhausted",
+        3,
+    )
+    [failed] = [e for e in await store.audit_entries(AuditQuery()) if e.action == "write.failed"]
+    assert failed.result == "gave up after 3 attempts: fake platform answered 503 to a write"
+    assert await store.requeue_write(held.id, wall_clock())
+    assert len(await store.pending_writes("shop", 10)) == 1

@@ -25,6 +25,7 @@ import msgspec
 from connectors.base import CallGate, RateSignal
 from connectors.errors import RecordError
 from connectors.http import check_status, decode_body, retry_after_seconds, translate_errors
+from connectors.reasons import ExceptionReason
 from connectors.shipstation import pacific, wire
 from daemon.credentials import Secret
 
@@ -114,7 +115,7 @@ class ShipStationClient:
         response = await self._send(method, path, what, **kwargs)
         status = response.status_code
         if not 200 <= status < 300:
-            reason = "not_found" if status == 404 else "remote_validation"
+            reason: ExceptionReason = "not_found" if status == 404 else "remote_validation"
             raise RecordError(
                 f"{what}: ShipStation refused ({status}): {error_text(response)}",
                 entity=entity,

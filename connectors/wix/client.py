@@ -29,6 +29,7 @@ import msgspec
 from connectors.base import CallGate, RateSignal
 from connectors.errors import ChannelFatal, RateLimited, RecordError
 from connectors.http import check_status, translate_errors
+from connectors.reasons import ExceptionReason
 from connectors.wix import wire
 from connectors.wix.auth import Auth
 
@@ -82,7 +83,11 @@ def error_text(response: httpx.Response) -> str:
 _CATALOG_MISMATCH = "_SITE_CALLING_CATALOG_"
 """In the application error code of a call to the catalog version the site does not run
 (``CATALOG_V1_SITE_CALLING_CATALOG_V3_API`` and its mirror; the exact codes are unconfirmed)."""
-_RECORD_REASONS = {404: "not_found", 409: "conflict", 428: "precondition"}
+_RECORD_REASONS: dict[int, ExceptionReason] = {
+    404: "not_found",
+    409: "conflict",
+    428: "precondition",
+}
 
 
 class WixClient:

@@ -15,6 +15,7 @@ import msgspec
 
 from connectors.base import Record, RemoteWrite, WebhookEvent, WriteResult
 from connectors.model import BundleComponent
+from connectors.reasons import ExceptionKind, ExceptionReason
 
 
 class StreamState(msgspec.Struct, frozen=True):
@@ -37,6 +38,10 @@ class PendingWrite(msgspec.Struct, frozen=True):
     write: RemoteWrite
     attempts: int
     caused_at: datetime | None = None
+    entity: str | None = None
+    """What the write is about (an order, a shipment, a SKU), for the audit log."""
+    summary: str = ""
+    """A short description of the request, for the audit log."""
 
 
 class StoredRecord(msgspec.Struct, frozen=True):
@@ -117,6 +122,9 @@ class QueuedWrite(msgspec.Struct, frozen=True):
     caused_at: datetime | None = None
     """When the change that asked for this write reached the daemon (for the propagation
     histogram); None when no such moment is measured."""
+    entity: str | None = None
+    summary: str = ""
+    """See :class:`PendingWrite`."""
     replaces: int | None = None
     """The outbox id of a write not yet begun whose effect this one includes: that entry
     takes this payload and ``caused_at`` (keeping its key and its place) if it is still not
@@ -128,9 +136,77 @@ class HeldException(msgspec.Struct, frozen=True):
     channel: str
     stream: str | None
     entity: str | None
-    reason: str
+    reason: ExceptionReason
     detail: str
     payload: bytes | None
+    kind: ExceptionKind
+
+
+Resolution = Literal["replayed", "discarded", "resolved"]
+"""How an exception closed: an operator's replay cured it, an operator discarded it, or what it
+was about came right by itself (a reload released the order, the write or read succeeded, the
+store's stock came back within the review threshold)."""
+
+
+class ExceptionEntry(msgspec.Struct, frozen=True):
+    """One row of the exception queue, as stored."""
+
+    id: int
+    channel: str
+    kind: ExceptionKind
+    stream: str | None
+    entity: str | None
+    reason: ExceptionReason
+    detail: str
+    payload: bytes | None
+    attempts: int
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None
+    resolution: Resolution | None
+
+
+class ExceptionQuery(msgspec.Struct, frozen=True):
+    channel: str | None = None
+    reason: str | None = None
+    include_resolved: bool = False
+    limit: int = 1000
+
+
+class AuditEntry(msgspec.Struct, frozen=True):
+    """One row of the audit log: a remote write before or after it happened, a hold, an
+    operator's replay or discard."""
+
+    id: int
+    at: datetime
+    channel: str
+    action: str
+    """``write.started``, ``write.done``, ``write.failed``, ``hold``, ``exception.replayed``,
+    ``exception.discarded``."""
+    entity: str | None
+    idempotency_key: str | None
+    summary: str
+    result: str | None
+    remote_id: str | None
+
+
+class AuditQuery(msgspec.Struct, frozen=True):
+    channel: str | None = None
+    entity: str | None = None
+    """An entity id, or a write's idempotency key (or its last ``:``-separated part)."""
+    since: datetime | None = None
+    limit: int = 1000
+    """The newest ``limit`` entries matching, printed oldest first."""
+
+
+class AuditNote(msgspec.Struct, frozen=True):
+    """An audit entry the hub adds to its batch's transaction."""
+
+    channel: str
+    action: str
+    entity: str | None
+    summary: str
+    result: str | None = None
 
 
 class HubSnapshot(msgspec.Struct, frozen=True):
@@ -163,6 +239,10 @@ class HubChanges(msgspec.Struct):
     """Provider bundles declared, changed, or (no components) no bundle any more."""
     writes: list[QueuedWrite] = msgspec.field(default_factory=list)
     exceptions: list[HeldException] = msgspec.field(default_factory=list)
+    resolved: list[tuple[int, Resolution]] = msgspec.field(default_factory=list)
+    """Exceptions (by id) this batch closed, and how; applied before ``exceptions`` are
+    recorded, so a failure seen again after being resolved opens a new one."""
+    audit: list[AuditNote] = msgspec.field(default_factory=list)
 
 
 class StoreError(Exception):
@@ -187,7 +267,8 @@ class StateStore(Protocol):
     ) -> None:
         """Record fetched records (named by an operator) as polled ones; the cursor stays."""
 
-    async def record_success(self, channel: str, stream: str, at: datetime) -> None: ...
+    async def record_success(self, channel: str, stream: str, at: datetime) -> None:
+        """Record a clean run of ``stream``; an open exception of its reads is resolved."""
 
     async def is_paused(self, channel: str) -> bool: ...
 
@@ -220,31 +301,49 @@ class StateStore(Protocol):
     async def finish_write(
         self, channel: str, pending: PendingWrite, result: WriteResult, at: datetime
     ) -> None:
-        """Mark a write done and audit its result, atomically."""
+        """Mark a write done and audit its result, atomically; an open exception of the
+        write (it failed before) is resolved."""
 
     async def fail_write(
         self, channel: str, pending: PendingWrite, reason: str, at: datetime
     ) -> None:
         """Take a write the platform refused out of the outbox and audit why, atomically."""
 
-    async def record_exception(
-        self,
-        channel: str,
-        *,
-        stream: str | None,
-        entity: str | None,
-        reason: str,
-        detail: str,
-        payload: bytes | None,
-        at: datetime,
-    ) -> None: ...
+    async def record_exception(self, held: HeldException, at: datetime) -> None:
+        """Open an exception, or count one more attempt of the same open one (same channel,
+        kind, stream, entity and reason); a new hold of an order or a stock move is audited."""
 
-    async def open_exceptions(self) -> dict[str, int]:
-        """Open exception count per channel (channels without any are absent)."""
+    async def open_exceptions(self) -> dict[tuple[str, str], int]:
+        """Open exception count per ``(channel, reason)`` (pairs without any are absent)."""
+
+    async def exceptions(self, query: ExceptionQuery) -> list[ExceptionEntry]:
+        """Exceptions matching ``query``, oldest first."""
+
+    async def exception(self, exception_id: int) -> ExceptionEntry | None: ...
+
+    async def discard_exception(self, exception_id: int, at: datetime) -> ExceptionEntry | None:
+        """Close an open exception as discarded and audit it; None if there is no such open
+        one. What it was about is dropped: a refused write stays out of the outbox."""
+
+    async def requeue_write(self, exception_id: int, at: datetime) -> bool:
+        """Put the write of an open write exception back in its outbox (same idempotency key,
+        attempts counted from zero) and audit the replay; False if it is no open write
+        exception or its write is not in the outbox. The exception stays open until the write
+        is done (then it is resolved) or fails again (then it counts one more attempt)."""
+
+    async def resolve_exception(
+        self, exception_id: int, resolution: Resolution, note: AuditNote, at: datetime
+    ) -> bool:
+        """Close an open exception and audit ``note``; False if it was not open."""
+
+    async def audit_entries(self, query: AuditQuery) -> list[AuditEntry]: ...
+
+    async def prune_audit(self, before: datetime) -> int:
+        """Delete audit entries older than ``before``; how many."""
 
     async def open_write_exceptions(self) -> list[HeldException]:
-        """The open exceptions of writes (they belong to no stream), oldest first: the
-        writes a platform refused and the ones that ran out of retries, with their payload."""
+        """The open exceptions of writes, oldest first: the writes a platform refused and the
+        ones that ran out of retries, with their payload."""
 
     async def pending_records(self, limit: int, *, after_id: int = 0) -> list[StoredRecord]:
         """Polled records the hub has not processed, oldest first, ids above ``after_id``."""

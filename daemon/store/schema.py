@@ -141,4 +141,20 @@ MIGRATIONS: tuple[str, ...] = (
         at TEXT NOT NULL
     );
     """,
+    """
+    ALTER TABLE exceptions ADD COLUMN kind TEXT NOT NULL DEFAULT 'record';
+    ALTER TABLE exceptions ADD COLUMN resolution TEXT;  -- replayed, discarded, resolved
+    UPDATE exceptions SET kind = CASE
+        WHEN reason = 'review_threshold' THEN 'sku'
+        WHEN stream = 'orders' AND reason IN ('unmapped_ship_method', 'inactive_ship_method',
+            'unknown_sku', 'no_fulfillment_provider', 'oversell') THEN 'order'
+        WHEN stream IS NOT NULL AND entity IS NULL AND reason = 'retries_exhausted' THEN 'read'
+        WHEN stream IS NULL THEN 'write'
+        ELSE 'record' END;
+    CREATE INDEX exceptions_by_subject ON exceptions (channel, entity, resolved_at);
+    ALTER TABLE outbox ADD COLUMN entity TEXT;   -- what the write is about, for the audit log
+    ALTER TABLE outbox ADD COLUMN summary TEXT;  -- a short description of the request
+    CREATE INDEX audit_by_time ON audit (at);
+    CREATE INDEX audit_by_entity ON audit (entity, at);
+    """,
 )

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 import trio
@@ -19,6 +19,11 @@ import trio
 from connectors.base import Record, RemoteWrite, WebhookEvent, WriteResult
 from connectors.model import BundleComponent
 from daemon.store import (
+    AuditEntry,
+    AuditNote,
+    AuditQuery,
+    ExceptionEntry,
+    ExceptionQuery,
     HeldException,
     HubChanges,
     HubSnapshot,
@@ -30,6 +35,7 @@ from daemon.store import (
     PushedRow,
     QueuedWrite,
     Reservation,
+    Resolution,
     StockRow,
     StoredRecord,
     StoreError,
@@ -131,14 +137,20 @@ class SqliteStore:
         await self._transaction(lambda db: _insert_polled(db, channel, stream, records, at))
 
     async def record_success(self, channel: str, stream: str, at: datetime) -> None:
-        await self._transaction(
-            lambda db: db.execute(
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
                 "INSERT INTO cursors (channel, stream, last_success_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (channel, stream) DO UPDATE"
                 " SET last_success_at = excluded.last_success_at",
                 (channel, stream, _iso(at)),
             )
-        )
+            db.execute(
+                "UPDATE exceptions SET resolved_at = ?, resolution = 'resolved'"
+                " WHERE channel = ? AND kind = 'read' AND stream = ? AND resolved_at IS NULL",
+                (_iso(at), channel, stream),
+            )
+
+        await self._transaction(work)
 
     async def is_paused(self, channel: str) -> bool:
         row = await self._transaction(
@@ -224,8 +236,8 @@ class SqliteStore:
     ) -> list[PendingWrite]:
         rows = await self._transaction(
             lambda db: db.execute(
-                "SELECT id, kind, idempotency_key, payload, attempts, caused_at FROM outbox"
-                " WHERE channel = ? AND done_at IS NULL AND id > ? ORDER BY id LIMIT ?",
+                "SELECT id, kind, idempotency_key, payload, attempts, caused_at, entity, summary"
+                " FROM outbox WHERE channel = ? AND done_at IS NULL AND id > ? ORDER BY id LIMIT ?",
                 (channel, after_id, limit),
             ).fetchall()
         )
@@ -235,19 +247,24 @@ class SqliteStore:
                 write=RemoteWrite(kind=k, key=key, payload=bytes(p)),
                 attempts=a,
                 caused_at=_parse(caused),
+                entity=entity,
+                summary=summary or "",
             )
-            for i, k, key, p, a, caused in rows
+            for i, k, key, p, a, caused, entity, summary in rows
         ]
 
     async def begin_write(self, channel: str, pending: PendingWrite, at: datetime) -> RemoteWrite:
         def work(db: sqlite3.Connection) -> RemoteWrite:
-            attempts, payload = db.execute(
+            attempts, payload, entity, summary = db.execute(
                 "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?"
-                " RETURNING attempts, payload",
+                " RETURNING attempts, payload, entity, summary",
                 (pending.id,),
             ).fetchone()
             write = msgspec.structs.replace(pending.write, payload=bytes(payload))
-            _audit(db, at, channel, "write.started", write, f"attempt {attempts}")
+            stored = msgspec.structs.replace(
+                pending, write=write, entity=entity, summary=summary or ""
+            )
+            _audit_write(db, at, channel, "write.started", stored, f"attempt {attempts}")
             return write
 
         return await self._transaction(work)
@@ -274,7 +291,12 @@ class SqliteStore:
                 "UPDATE outbox SET done_at = ?, remote_id = ? WHERE id = ?",
                 (_iso(at), result.remote_id, pending.id),
             )
-            _audit(db, at, channel, "write.done", pending.write, result.summary, result.remote_id)
+            _audit_write(db, at, channel, "write.done", pending, result.summary, result.remote_id)
+            db.execute(
+                "UPDATE exceptions SET resolved_at = ?, resolution = 'resolved'"
+                " WHERE channel = ? AND kind = 'write' AND entity = ? AND resolved_at IS NULL",
+                (_iso(at), channel, pending.write.key),
+            )
 
         await self._transaction(work)
 
@@ -283,41 +305,125 @@ class SqliteStore:
     ) -> None:
         def work(db: sqlite3.Connection) -> None:
             db.execute("UPDATE outbox SET done_at = ? WHERE id = ?", (_iso(at), pending.id))
-            _audit(db, at, channel, "write.failed", pending.write, reason)
+            _audit_write(db, at, channel, "write.failed", pending, reason)
 
         await self._transaction(work)
 
-    async def record_exception(
-        self,
-        channel: str,
-        *,
-        stream: str | None,
-        entity: str | None,
-        reason: str,
-        detail: str,
-        payload: bytes | None,
-        at: datetime,
-    ) -> None:
-        held = HeldException(channel, stream, entity, reason, detail, payload)
+    async def record_exception(self, held: HeldException, at: datetime) -> None:
         await self._transaction(lambda db: _record_exception(db, held, at))
 
-    async def open_exceptions(self) -> dict[str, int]:
+    async def open_exceptions(self) -> dict[tuple[str, str], int]:
         rows = await self._transaction(
             lambda db: db.execute(
-                "SELECT channel, count(*) FROM exceptions WHERE resolved_at IS NULL"
-                " GROUP BY channel"
+                "SELECT channel, reason, count(*) FROM exceptions WHERE resolved_at IS NULL"
+                " GROUP BY channel, reason"
             ).fetchall()
         )
-        return {channel: count for channel, count in rows}
+        return {(channel, reason): count for channel, reason, count in rows}
 
     async def open_write_exceptions(self) -> list[HeldException]:
         rows = await self._transaction(
             lambda db: db.execute(
-                "SELECT channel, stream, entity, reason, detail, payload FROM exceptions"
-                " WHERE resolved_at IS NULL AND stream IS NULL ORDER BY id"
+                "SELECT channel, stream, entity, reason, detail, payload, kind FROM exceptions"
+                " WHERE resolved_at IS NULL AND kind = 'write' ORDER BY id"
             ).fetchall()
         )
         return [HeldException(*row) for row in rows]
+
+    async def exceptions(self, query: ExceptionQuery) -> list[ExceptionEntry]:
+        rows = await self._transaction(
+            lambda db: db.execute(
+                f"SELECT {_EXCEPTION_COLUMNS} FROM exceptions"
+                " WHERE (? IS NULL OR channel = ?) AND (? IS NULL OR reason = ?)"
+                " AND (? OR resolved_at IS NULL) ORDER BY id LIMIT ?",
+                (
+                    query.channel,
+                    query.channel,
+                    query.reason,
+                    query.reason,
+                    query.include_resolved,
+                    query.limit,
+                ),
+            ).fetchall()
+        )
+        return [_exception_entry(row) for row in rows]
+
+    async def exception(self, exception_id: int) -> ExceptionEntry | None:
+        return await self._transaction(lambda db: _exception_by_id(db, exception_id))
+
+    async def discard_exception(self, exception_id: int, at: datetime) -> ExceptionEntry | None:
+        def work(db: sqlite3.Connection) -> ExceptionEntry | None:
+            entry = _exception_by_id(db, exception_id)
+            if entry is None or entry.resolved_at is not None:
+                return None
+            _resolve(db, entry.id, "discarded", at)
+            note = AuditNote(entry.channel, "exception.discarded", entry.entity, _about(entry))
+            _audit(db, at, note)
+            return entry
+
+        return await self._transaction(work)
+
+    async def requeue_write(self, exception_id: int, at: datetime) -> bool:
+        def work(db: sqlite3.Connection) -> bool:
+            entry = _exception_by_id(db, exception_id)
+            if entry is None or entry.resolved_at is not None or entry.kind != "write":
+                return False
+            requeued = db.execute(
+                "UPDATE outbox SET done_at = NULL, remote_id = NULL, attempts = 0"
+                " WHERE channel = ? AND idempotency_key = ?",
+                (entry.channel, entry.entity),
+            ).rowcount
+            if requeued:
+                note = AuditNote(
+                    entry.channel, "exception.replayed", entry.entity, _about(entry), "queued again"
+                )
+                _audit(db, at, note, key=entry.entity)
+            return bool(requeued)
+
+        return await self._transaction(work)
+
+    async def resolve_exception(
+        self, exception_id: int, resolution: Resolution, note: AuditNote, at: datetime
+    ) -> bool:
+        def work(db: sqlite3.Connection) -> bool:
+            if not _resolve(db, exception_id, resolution, at):
+                return False
+            _audit(db, at, note)
+            return True
+
+        return await self._transaction(work)
+
+    async def audit_entries(self, query: AuditQuery) -> list[AuditEntry]:
+        def work(db: sqlite3.Connection) -> list[Any]:
+            entity = query.entity
+            suffix = None if entity is None else "%:" + _like_escaped(entity)
+            return db.execute(
+                "SELECT * FROM (SELECT id, at, channel, action, entity, idempotency_key, summary,"
+                " result, remote_id FROM audit WHERE (? IS NULL OR channel = ?)"
+                " AND (? IS NULL OR at >= ?)"
+                " AND (? IS NULL OR entity = ? OR idempotency_key = ?"
+                " OR idempotency_key LIKE ? ESCAPE '\\')"
+                " ORDER BY at DESC, id DESC LIMIT ?) ORDER BY at, id",
+                (
+                    query.channel,
+                    query.channel,
+                    None if query.since is None else _iso(query.since),
+                    None if query.since is None else _iso(query.since),
+                    entity,
+                    entity,
+                    entity,
+                    suffix,
+                    query.limit,
+                ),
+            ).fetchall()
+
+        rows = await self._transaction(work)
+        return [AuditEntry(i, datetime.fromisoformat(at), *rest) for i, at, *rest in rows]
+
+    async def prune_audit(self, before: datetime) -> int:
+        return await self._transaction(
+            lambda db: db.execute("DELETE FROM audit WHERE at < ?", (_iso(before),)).rowcount
+        )
 
     async def pending_records(self, limit: int, *, after_id: int = 0) -> list[StoredRecord]:
         rows = await self._transaction(
@@ -461,7 +567,7 @@ class SqliteStore:
                     db.execute("DELETE FROM provider_bundles WHERE sku = ?", (bundle.sku,))
             db.executemany(
                 "INSERT OR IGNORE INTO outbox (channel, kind, idempotency_key, payload, created_at,"
-                " caused_at) VALUES (?, ?, ?, ?, ?, ?)",
+                " caused_at, entity, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         q.channel,
@@ -470,22 +576,36 @@ class SqliteStore:
                         q.write.payload,
                         stamp,
                         _iso_or_none(q.caused_at),
+                        q.entity,
+                        q.summary,
                     )
                     for q in own
                 ],
             )
+            for exception_id, resolution in changes.resolved:
+                _resolve(db, exception_id, resolution, at)
             # An order decided again, no longer held for a reason: that hold is resolved, not
             # left open (a new reason is recorded below as an exception of its own).
             db.executemany(
-                "UPDATE exceptions SET resolved_at = ? WHERE channel = ? AND stream = 'orders'"
-                " AND entity = ? AND resolved_at IS NULL AND reason IS NOT ?",
+                "UPDATE exceptions SET resolved_at = ?, resolution = 'resolved'"
+                " WHERE channel = ? AND kind = 'order' AND entity = ? AND resolved_at IS NULL"
+                " AND reason IS NOT ?",
                 [
                     (stamp, o.channel, o.store_order_id, o.reason if o.state == "held" else None)
                     for o in changes.orders
                 ],
             )
+            # A SKU written to a store again: a move held for review there is over (approved,
+            # or the stock came back within the threshold).
+            db.executemany(
+                "UPDATE exceptions SET resolved_at = ?, resolution = 'resolved'"
+                " WHERE channel = ? AND kind = 'sku' AND entity = ? AND resolved_at IS NULL",
+                [(stamp, r.channel, r.sku) for r in changes.pushed],
+            )
             for held in changes.exceptions:
                 _record_exception(db, held, at)
+            for note in changes.audit:
+                _audit(db, at, note)
             db.executemany(
                 "UPDATE inbox SET processed_at = ? WHERE id = ?",
                 [(stamp, i) for i in changes.processed],
@@ -515,9 +635,16 @@ def _replaced(db: sqlite3.Connection, queued: QueuedWrite) -> bool:
     if queued.replaces is None:
         return False
     updated = db.execute(
-        "UPDATE outbox SET payload = ?, caused_at = ? WHERE id = ? AND channel = ?"
-        " AND done_at IS NULL AND attempts = 0",
-        (queued.write.payload, _iso_or_none(queued.caused_at), queued.replaces, queued.channel),
+        "UPDATE outbox SET payload = ?, caused_at = ?, entity = ?, summary = ?"
+        " WHERE id = ? AND channel = ? AND done_at IS NULL AND attempts = 0",
+        (
+            queued.write.payload,
+            _iso_or_none(queued.caused_at),
+            queued.entity,
+            queued.summary,
+            queued.replaces,
+            queued.channel,
+        ),
     ).rowcount
     return bool(updated)
 
@@ -532,45 +659,136 @@ def _insert_polled(
     )
 
 
-def _audit(
+_EXCEPTION_COLUMNS = (
+    "id, channel, kind, stream, entity, reason, detail, payload, attempts, first_seen,"
+    " last_seen, resolved_at, resolution"
+)
+
+
+def _exception_entry(row: Any) -> ExceptionEntry:
+    i, channel, kind, stream, entity, reason, detail, payload, attempts = row[:9]
+    first, last, resolved, resolution = row[9:]
+    return ExceptionEntry(
+        id=i,
+        channel=channel,
+        kind=kind,
+        stream=stream,
+        entity=entity,
+        reason=reason,
+        detail=detail,
+        payload=None if payload is None else bytes(payload),
+        attempts=attempts,
+        first_seen=datetime.fromisoformat(first),
+        last_seen=datetime.fromisoformat(last),
+        resolved_at=_parse(resolved),
+        resolution=resolution,
+    )
+
+
+def _exception_by_id(db: sqlite3.Connection, exception_id: int) -> ExceptionEntry | None:
+    row = db.execute(
+        f"SELECT {_EXCEPTION_COLUMNS} FROM exceptions WHERE id = ?", (exception_id,)
+    ).fetchone()
+    return None if row is None else _exception_entry(row)
+
+
+def _resolve(
+    db: sqlite3.Connection, exception_id: int, resolution: Resolution, at: datetime
+) -> bool:
+    return bool(
+        db.execute(
+            "UPDATE exceptions SET resolved_at = ?, resolution = ?"
+            " WHERE id = ? AND resolved_at IS NULL",
+            (_iso(at), resolution, exception_id),
+        ).rowcount
+    )
+
+
+def _about(entry: ExceptionEntry) -> str:
+    return f"exception {entry.id}: {entry.kind} {entry.reason}"
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _audit_write(
     db: sqlite3.Connection,
     at: datetime,
     channel: str,
     action: str,
-    write: RemoteWrite,
+    pending: PendingWrite,
     result: str,
+    remote_id: str | None = None,
+) -> None:
+    write = pending.write
+    summary = f"{write.kind} {pending.summary}".rstrip()
+    note = AuditNote(channel, action, pending.entity, summary, result)
+    _audit(db, at, note, key=write.key, remote_id=remote_id)
+
+
+def _audit(
+    db: sqlite3.Connection,
+    at: datetime,
+    note: AuditNote,
+    *,
+    key: str | None = None,
     remote_id: str | None = None,
 ) -> None:
     db.execute(
         "INSERT INTO audit (at, channel, action, entity, idempotency_key, summary, result,"
         " remote_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (_iso(at), channel, action, None, write.key, write.kind, result, remote_id),
+        (
+            _iso(at),
+            note.channel,
+            note.action,
+            note.entity,
+            key,
+            note.summary,
+            note.result,
+            remote_id,
+        ),
     )
 
 
 def _record_exception(db: sqlite3.Connection, held: HeldException, at: datetime) -> None:
-    # The same failure seen again is one exception with more attempts, not a new row.
+    # The same failure seen again is one exception with more attempts, not a new row; it keeps
+    # the latest payload (a review hold's newest target, a record's newest version).
     updated = db.execute(
-        "UPDATE exceptions SET attempts = attempts + 1, last_seen = ?, detail = ?"
-        " WHERE channel = ? AND stream IS ? AND entity IS ? AND reason = ?"
+        "UPDATE exceptions SET attempts = attempts + 1, last_seen = ?, detail = ?,"
+        " payload = COALESCE(?, payload)"
+        " WHERE channel = ? AND kind = ? AND stream IS ? AND entity IS ? AND reason = ?"
         " AND resolved_at IS NULL",
-        (_iso(at), held.detail, held.channel, held.stream, held.entity, held.reason),
+        (
+            _iso(at),
+            held.detail,
+            held.payload,
+            held.channel,
+            held.kind,
+            held.stream,
+            held.entity,
+            held.reason,
+        ),
     ).rowcount
-    if not updated:
-        db.execute(
-            "INSERT INTO exceptions (channel, stream, entity, reason, detail, payload,"
-            " first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                held.channel,
-                held.stream,
-                held.entity,
-                held.reason,
-                held.detail,
-                held.payload,
-                _iso(at),
-                _iso(at),
-            ),
-        )
+    if updated:
+        return
+    db.execute(
+        "INSERT INTO exceptions (channel, kind, stream, entity, reason, detail, payload,"
+        " first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            held.channel,
+            held.kind,
+            held.stream,
+            held.entity,
+            held.reason,
+            held.detail,
+            held.payload,
+            _iso(at),
+            _iso(at),
+        ),
+    )
+    if held.kind in ("order", "sku"):
+        _audit(db, at, AuditNote(held.channel, "hold", held.entity, held.reason, held.detail))
 
 
 def _refuse_newer_schema(db: sqlite3.Connection) -> None:
