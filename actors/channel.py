@@ -58,7 +58,7 @@ from actors.ratelimit import RateLimiter, RateLimiterStatistics
 from actors.retry import RetryPolicy
 from actors.rules.cursor import advance, read_from
 from actors.rules.pacing import snapshot_spacing
-from connectors.base import Connector, ConnectorContext, Fetcher, RateSignal
+from connectors.base import Connector, ConnectorContext, Fetcher, RateSignal, RemoteWrite
 from connectors.errors import RateLimited, RecordError, Retryable
 from connectors.reasons import ExceptionKind, ExceptionReason
 from daemon.config import Channel
@@ -433,9 +433,17 @@ class ChannelActor:
         while batch := await self._store.pending_writes(self.name, OUTBOX_BATCH, after_id=after):
             for pending in batch:
                 after = pending.id
-                await self._write(connector, pending)
+                if not await self._write(connector, pending):
+                    return
 
-    async def _write(self, connector: Connector, pending: PendingWrite) -> None:
+    async def _write(self, connector: Connector, pending: PendingWrite) -> bool:
+        """Perform one outbox entry; whether the drain may go on to the next one.
+
+        A write that failed for now (the platform down, throttling past our retries) stays
+        in the outbox and ends the drain: the entries after it wait behind it, so that the
+        outbox is written in the order it was queued. Otherwise a stock write that failed
+        would be sent at the next drain after newer ones had been, and the store would end
+        up showing the older quantities."""
         # Audited before and after: a crash in between leaves "started" without "done", and
         # the entry stays in the outbox to be written again under the same idempotency key.
         # What is written is the entry as stored when begun: the hub may have folded newer
@@ -445,21 +453,21 @@ class ChannelActor:
         try:
             result = await self._with_retries(lambda: connector.write(pending.write))
         except Retryable as exc:
-            await self._hold(None, exc, entity=pending.write.key, payload=pending.write.payload)
+            await self._hold_write(pending.write, exc)
             attempts = pending.attempts + 1
             if attempts >= self.channel.config.write_attempts:
                 # Out of the outbox, so that it stops costing every drain its backoff; the
                 # exception keeps it for a replay under the same idempotency key.
                 reason = f"gave up after {attempts} attempts: {exc}"
                 await self._store.fail_write(self.name, pending, reason, self._now())
-            # Otherwise still in the outbox: the next drain tries it again.
-            return
+                return True
+            return False  # still in the outbox: the next drain tries it again, first
         except RecordError as exc:
             # The platform refused this write as it is: trying it again cannot help, and would
             # hold up every drain. It leaves the outbox and waits in the exception queue.
-            await self._hold(None, exc, entity=pending.write.key, payload=pending.write.payload)
+            await self._hold_write(pending.write, exc)
             await self._store.fail_write(self.name, pending, str(exc), self._now())
-            return
+            return True
         finished = self._now()
         await self._store.finish_write(self.name, pending, result, finished)
         self._metrics.records_synced.labels(self.name, pending.write.kind, "out").inc()
@@ -467,6 +475,7 @@ class ChannelActor:
             self._metrics.inventory_drift.labels(self.name).inc(result.drift_units)
         if pending.caused_at is not None:
             self._metrics.propagation.observe((finished - pending.caused_at).total_seconds())
+        return True
 
     async def _with_retries(self, attempt: Callable[[], Awaitable[_T]]) -> _T:
         failures = 0
@@ -481,20 +490,24 @@ class ChannelActor:
                     raise
                 await trio.sleep(self._retry.delay(failures, exc.retry_after))
 
-    async def _hold(
-        self,
-        stream: str | None,
-        exc: Retryable | RecordError,
-        *,
-        entity: str | None = None,
-        payload: bytes | None = None,
-    ) -> None:
-        """Record ``exc`` in the exception queue: a write's (``stream`` None) under its
-        idempotency key, a read's under its stream."""
-        reason: ExceptionReason = "retries_exhausted"
-        if isinstance(exc, RecordError):
-            reason = exc.reason
-            entity = entity if stream is None else exc.entity
-        kind: ExceptionKind = "write" if stream is None else "read"
-        held = HeldException(self.name, stream, entity, reason, str(exc), payload, kind)
+    async def _hold(self, stream: str, exc: Retryable | RecordError) -> None:
+        """Record a read of ``stream`` that failed in the exception queue."""
+        reason, entity = _reason_of(exc), exc.entity if isinstance(exc, RecordError) else None
+        held = HeldException(self.name, stream, entity, reason, str(exc), None, "read")
         await self._store.record_exception(held, self._now())
+
+    async def _hold_write(self, write: RemoteWrite, exc: Retryable | RecordError) -> None:
+        """Record a write that failed in the exception queue, under its idempotency key. A
+        stock write is of its own kind: replaying it writes the current quantities, which may
+        have moved since it was queued, not the ones it held."""
+        kind: ExceptionKind = "stock" if write.kind == "inventory.set" else "write"
+        held = HeldException(
+            self.name, None, write.key, _reason_of(exc), str(exc), write.payload, kind
+        )
+        await self._store.record_exception(held, self._now())
+
+
+def _reason_of(exc: Retryable | RecordError) -> ExceptionReason:
+    """The exception queue's reason for ``exc``: a retryable failure got there by running out
+    of retries."""
+    return exc.reason if isinstance(exc, RecordError) else "retries_exhausted"

@@ -147,15 +147,17 @@ class Hub:
         self.ring()
 
     async def replay(self, entries: list[ExceptionEntry]) -> list[str]:
-        """Replay exceptions of the hub's kinds (``order``, ``sku``, ``record``) in its next
-        batch, all in one transaction, with the current configuration; one line per entry
-        saying what happened. Raises :class:`ReplayFailed` if the batch could not be applied
+        """Replay exceptions of the hub's kinds (``order``, ``sku``, ``stock``, ``record``) in
+        its next batch, all in one transaction, with the current configuration; one line per
+        entry saying what happened. Raises :class:`ReplayFailed` if the batch could not be applied
         (then nothing of it was).
 
         - a held order is decided again: imported, or held again (the same exception counts
           one more attempt), or held for another reason; an ``oversell`` is imported as an
           operator's override of the pool;
         - a stock move held for review is written: the SKU's current target goes to the store;
+        - a stock write that failed is written again with its SKUs' current targets (not the
+          quantities it held, which newer writes may have overtaken);
         - a record that could not be interpreted is interpreted again and acted on (stock
           levels in it are not taken: the stream's next read brings current ones).
         """
@@ -309,6 +311,8 @@ class Hub:
             return self._replay_order(changes, channel, entry)
         if entry.kind == "sku":
             return self._replay_stock(changes, channel, entry), set()
+        if entry.kind == "stock":
+            return self._replay_stock_write(changes, channel, entry), set()
         if entry.kind == "record":
             return self._replay_record(changes, channel, entry)
         raise ValueError(f"the hub does not replay {entry.kind} exceptions")
@@ -344,6 +348,19 @@ class Hub:
         changes.resolved.append((entry.id, "replayed"))
         self._push_stock(changes, channel, {sku: target}, reconcile=False, arrived=None)
         return f"{sku}: {target} queued to {channel.name}, approved past the review threshold"
+
+    def _replay_stock_write(
+        self, changes: HubChanges, channel: Channel, entry: ExceptionEntry
+    ) -> str:
+        held = msgspec.json.decode(entry.payload or b"", type=InventoryPush)
+        quantities = self._sellable_quantities({target.sku for target in held.targets})
+        if not quantities:
+            return "no stock known for its SKUs: not replayed"
+        threshold = channel.config.safety_threshold
+        targets = {sku: stock_rules.posted(n, threshold) for sku, n in quantities.items()}
+        changes.resolved.append((entry.id, "replayed"))
+        self._push_stock(changes, channel, targets, reconcile=False, arrived=None)
+        return f"{len(targets)} SKUs queued to {channel.name} at their current quantities"
 
     def _replay_record(
         self, changes: HubChanges, channel: Channel, entry: ExceptionEntry

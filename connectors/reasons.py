@@ -86,7 +86,7 @@ RETRYABLE: frozenset[ExceptionReason] = frozenset(
 platform or time can cure, so that replaying them all is safe. An oversell and a review hold are
 approvals (replayed one by one, on purpose); a record of the wrong shape needs a fix first."""
 
-ExceptionKind = Literal["order", "sku", "record", "webhook", "read", "write"]
+ExceptionKind = Literal["order", "sku", "stock", "record", "webhook", "read", "write"]
 """What an exception is about, which decides what a replay does (README, "Exceptions")."""
 
 REASONS: tuple[ExceptionReason, ...] = get_args(ExceptionReason)

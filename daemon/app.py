@@ -70,7 +70,7 @@ HEARTBEAT_SECONDS = 10.0
 AUDIT_PRUNE_SECONDS = 3600.0
 """How often audit entries past ``audit_retention_days`` are deleted."""
 
-HUB_KINDS = frozenset({"order", "sku", "record"})
+HUB_KINDS = frozenset({"order", "sku", "stock", "record"})
 """Exception kinds the hub replays (see :meth:`actors.hub.Hub.replay`)."""
 
 

@@ -221,11 +221,40 @@ async def test_outbox_writes_are_performed_once_and_audited(
     ]
 
 
+async def test_a_write_that_failed_for_now_holds_back_the_writes_queued_after_it(
+    store: StateStore, metrics: Metrics, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    # Two stock writes to one store: were the newer one sent while the older waited for its
+    # retry, the older would land last and the store would show stale quantities.
+    older = RemoteWrite(kind="inventory.set", key="stock-1", payload=b'{"SKU-1": 4}')
+    newer = RemoteWrite(kind="inventory.set", key="stock-2", payload=b'{"SKU-1": 3}')
+    for write in (older, newer):
+        await store.enqueue_write("shop", write, wall_clock())
+    supervisor = await start_supervisor(nursery, store, metrics)
+    platform = RecordingPlatform()
+    channel = platform.channel("shop", failing_writes=True, write_attempts=2)
+    slot = supervisor.start_channel(channel)
+    await slot.wait_state(ChannelState.RUNNING)
+    tries = channel.config.retry_attempts
+    [connector] = platform.connectors
+    assert slot.actor is not None
+    while len(connector.writes) < tries:
+        await slot.actor.worked.wait()
+    assert connector.writes == [older] * tries
+    assert [p.attempts for p in await store.pending_writes("shop", 10)] == [1, 0]
+
+    # Once the older one is given up, the drain goes on to the next one.
+    assert await supervisor.deliver("shop", DrainOutbox())
+    while len(connector.writes) < 3 * tries:
+        await slot.actor.worked.wait()
+    assert connector.writes == [older] * (2 * tries) + [newer] * tries
+
+
 async def test_a_write_out_of_retries_is_tried_at_each_drain_then_leaves_the_outbox(
     store: StateStore, metrics: Metrics, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
 ) -> None:
     platform = RecordingPlatform()
-    write = RemoteWrite(kind="inventory.set", key="sku-1", payload=b"{}")
+    write = RemoteWrite(kind="fulfillment.create", key="shipment-1", payload=b"{}")
     await store.enqueue_write("shop", write, wall_clock())
     supervisor = await start_supervisor(nursery, store, metrics)
     channel = platform.channel("shop", failing_writes=True, write_attempts=3)
@@ -240,7 +269,7 @@ async def test_a_write_out_of_retries_is_tried_at_each_drain_then_leaves_the_out
     [held] = await store.exceptions(ExceptionQuery())
     assert (held.kind, held.entity, held.reason, held.attempts) == (
         "write",
-        "sku-1",
+        "shipment-1",
         "retries_exhausted",
         3,
     )

@@ -294,7 +294,8 @@ class SqliteStore:
             _audit_write(db, at, channel, "write.done", pending, result.summary, result.remote_id)
             db.execute(
                 "UPDATE exceptions SET resolved_at = ?, resolution = 'resolved'"
-                " WHERE channel = ? AND kind = 'write' AND entity = ? AND resolved_at IS NULL",
+                " WHERE channel = ? AND kind IN ('write', 'stock') AND entity = ?"
+                " AND resolved_at IS NULL",
                 (_iso(at), channel, pending.write.key),
             )
 
@@ -325,7 +326,7 @@ class SqliteStore:
         rows = await self._transaction(
             lambda db: db.execute(
                 "SELECT channel, stream, entity, reason, detail, payload, kind FROM exceptions"
-                " WHERE resolved_at IS NULL AND kind = 'write' ORDER BY id"
+                " WHERE resolved_at IS NULL AND kind IN ('write', 'stock') ORDER BY id"
             ).fetchall()
         )
         return [HeldException(*row) for row in rows]

@@ -7,20 +7,24 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from prometheus_client import generate_latest
 
 from tests.daemon_process import ctl, ctl_json
 from tests.e2e.conftest import Shop
 from tests.e2e.shopping import (
+    available,
     decision,
     place,
+    receive,
     ship,
     shipbob_order,
+    shipbob_sellable,
     shipment,
     stocked_sku,
     trackings,
 )
-from tests.e2e.storefronts import Placed
+from tests.e2e.storefronts import Placed, ShopifyStore
 
 
 def socket(shop: Shop) -> Any:
@@ -231,3 +235,39 @@ async def test_holds_are_audited_and_the_audit_is_filtered(shop: Shop) -> None:
     assert all(row.split()[2] == "web" for row in rows)
     code, table = await ctl(socket(shop), "audit", "--since", "1h", "--limit", "1")
     assert code == 0 and len(table.splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    "storefronts", [[ShopifyStore("web", write_attempts=1, retry_attempts=1)]], ids=["shopify"]
+)
+async def test_a_stock_write_given_up_is_replayed_with_the_current_quantities(shop: Shop) -> None:
+    sku = await stocked_sku(shop)
+    faults = f"http://{shop.store().host}/_sandbox/faults"
+    assert (await shop.http.post(faults, json={"error_rate": 1.0})).status_code == 200
+    await receive(shop, sku, 30)
+    await shop.sync("fc", "inventory")
+    stale = shipbob_sellable(shop, sku)
+
+    async def held() -> dict[str, Any] | None:
+        found = [e for e in await open_exceptions(shop, "--channel", "web") if e["kind"] == "stock"]
+        return found[0] if found else None
+
+    await shop.until(held)
+    failed = await held()
+    assert failed is not None and failed["reason"] == "retries_exhausted"
+
+    # The store answers again, and a newer change is written before anyone replays the old one.
+    assert (await shop.http.post(faults, json={"error_rate": 0.0})).status_code == 200
+    await receive(shop, sku, 40)
+    await shop.sync("fc", "inventory")
+    current = shipbob_sellable(shop, sku)
+    assert current != stale
+    await shop.until(lambda: available(shop, sku) == current)
+
+    code, output = await ctl(socket(shop), "exceptions", "replay", str(failed["id"]))
+    assert code == 0, output
+    assert "at their current quantities" in output
+    assert await shop.daemon.quiet()
+    assert available(shop, sku) == current  # not the quantity the failed write held
+    shown = await ctl_json(socket(shop), "exceptions", "show", str(failed["id"]))
+    assert shown["exceptions"][0]["resolution"] == "replayed"
