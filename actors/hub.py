@@ -126,6 +126,12 @@ class Hub:
         self._recheck_holds = True
         self.ring()
 
+    def request_reconcile(self) -> None:
+        """Send every store its every target in the next batch, as the ``reconcile`` schedule
+        does (a store that drifted is corrected), without waiting for the schedule."""
+        self._reconcile_due = True
+        self.ring()
+
     @property
     def busy(self) -> bool:
         """Whether records are being decided or the doorbell has rung since."""
@@ -165,8 +171,7 @@ class Hub:
     async def _keep_reconcile_schedule(self) -> None:
         while True:
             await trio.sleep(self.config.inventory.reconcile.seconds)
-            self._reconcile_due = True
-            self.ring()
+            self.request_reconcile()
 
     async def _drain(self) -> None:
         if self._recheck_holds:

@@ -34,6 +34,13 @@ class SandboxOptions(msgspec.Struct, frozen=True):
     not the platform's own: the same ``seed`` and ``catalog`` then give the same SKUs, names,
     options, weights and barcodes in every storefront, and the same SKUs with their stock at
     the fulfillment provider."""
+    rate_scale: float = 1.0
+    """Multiplies the platform's request limits (a rate window's quota, a cost bucket's
+    restore rate), for a load test that is not about them; 1: the platform's numbers."""
+
+    def scaled(self, limit: float) -> int:
+        """A platform's request ``limit`` times ``rate_scale``, at least 1."""
+        return max(1, round(limit * self.rate_scale))
 
     def shared(self) -> SharedCatalog | None:
         """The shared catalog of ``seed`` and ``catalog`` when ``shared_catalog`` is set; None

@@ -53,8 +53,10 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def default_http_client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+def default_http_client(timeout: float = 30.0) -> httpx.AsyncClient:
+    """The client calls to platforms go through: ``timeout`` seconds per call (connecting
+    within at most 10)."""
+    return httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)))
 
 
 class Daemon:
@@ -63,12 +65,14 @@ class Daemon:
         config: Config,
         *,
         now: Callable[[], datetime] = wall_clock,
-        http_client: Callable[[], httpx.AsyncClient] = default_http_client,
+        http_client: Callable[[], httpx.AsyncClient] | None = None,
         notifier: Notifier | None = None,
     ) -> None:
         self.config = config
         self._now = now
-        self._http_client = http_client
+        self._http_client = http_client or (
+            lambda: default_http_client(self.config.daemon.http_timeout.seconds)
+        )
         self._notifier = notifier or Notifier()
         self.metrics = Metrics(shelfsync_version())
         self.metrics.watch(self)
@@ -467,6 +471,12 @@ class Daemon:
         retries), with their payloads."""
         assert self._store is not None
         return await self._store.open_write_exceptions()
+
+    async def held_records(self, stream: str) -> list[HeldException]:
+        """The records of ``stream`` waiting in the exception queue (for ``orders``: every
+        order held, with its reason)."""
+        assert self._store is not None
+        return await self._store.open_stream_exceptions(stream)
 
     async def status(self, only: str | None = None) -> list[ChannelStatus]:
         assert self._store is not None and self._supervisor is not None

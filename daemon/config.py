@@ -45,6 +45,8 @@ class DaemonConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     restart_backoff: Duration = msgspec.field(default_factory=lambda: Duration("1s"))
     restart_backoff_max: Duration = msgspec.field(default_factory=lambda: Duration("5m"))
     plugins: list[str] = msgspec.field(default_factory=list)
+    http_timeout: Duration = msgspec.field(default_factory=lambda: Duration("30s"))
+    """How long a call to a platform may take before it is given up (and retried)."""
 
 
 class OrdersConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -86,6 +88,11 @@ class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     review_threshold: int = 0
     """A stock change larger than this many units is held for review instead of written;
     0: never held."""
+    requests_per_second: float | None = None
+    """Pace calls to the platform at this rate instead of its documented limit (an account
+    whose limit was raised, or a test platform); None: the documented limit."""
+    burst: float | None = None
+    """Calls that may go at once after a quiet spell; None: the platform's documented burst."""
     settings: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
@@ -124,6 +131,15 @@ class Channel(msgspec.Struct, frozen=True):
             history_days=orders.history_days or None,
             ship_methods=self.config.ship_methods,
         )
+
+    @property
+    def requests_per_second(self) -> float:
+        """The pace of calls to the platform: the config's, else the platform's limit."""
+        return self.config.requests_per_second or self.spec.requests_per_second
+
+    @property
+    def burst(self) -> float:
+        return self.config.burst or self.spec.burst
 
     def schedule_seconds(self, stream: str) -> float:
         given = self.config.schedule.get(stream)
@@ -494,6 +510,10 @@ def _at_least(minimum: float) -> Callable[[float | Duration], str | None]:
     return check
 
 
+def _positive(number: float) -> str | None:
+    return None if number > 0 else "must be more than 0"
+
+
 def _positive_duration(value: Duration) -> str | None:
     return None if value.seconds > 0 else "must be longer than 0s"
 
@@ -517,6 +537,7 @@ _DAEMON_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "max_restarts": _at_least(0),
     "restart_window": _positive_duration,
     "restart_backoff_max": _positive_duration,
+    "http_timeout": _positive_duration,
 }
 _INVENTORY_CHECKS: dict[str, Callable[[Any], str | None]] = {"reconcile": _positive_duration}
 _CHANNEL_CHECKS: dict[str, Callable[[Any], str | None]] = {
@@ -525,6 +546,8 @@ _CHANNEL_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "review_threshold": _at_least(0),
     "retry_attempts": _at_least(1),
     "retry_backoff_max": _positive_duration,
+    "requests_per_second": _positive,
+    "burst": _positive,
 }
 _CHANNEL_HINTS = typing.get_type_hints(ChannelConfig)
 _INVALID = object()

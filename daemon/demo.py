@@ -30,8 +30,8 @@ from connectors.sandbox_server import SandboxOptions, serve_app
 from connectors.shipbob import sandbox_play as shipbob_play
 from daemon.app import Daemon
 from daemon.config import load_config
-from daemon.demo_play import Shoppers, Warehouse
-from daemon.demo_report import build_report, held_tracking, render
+from daemon.demo_play import PlacedOrder, Shoppers, Warehouse
+from daemon.demo_report import Report, build_report, held_tracking, render
 from daemon.logs import configure_logging
 
 HOST = "127.0.0.1"
@@ -177,7 +177,7 @@ async def _play(
     options: DemoOptions,
     out: TextIO,
 ) -> int:
-    await _catalogs_synced(plays, provider, out)
+    await catalogs_synced(plays, provider, out)
     shoppers = Shoppers(plays, http, rng, options.orders_per_second)
     warehouse = Warehouse(provider, http, rng, options.ship_after)
     stop = trio.Event()
@@ -192,9 +192,24 @@ async def _play(
                 await stop.wait()
             nursery.cancel_scope.cancel()
     print("\nsettling: reading every channel once more and draining every write...", file=out)
-    settled = await _settle(daemon)
-    report = build_report(
-        shoppers.placed,
+    settled = await settle(daemon)
+    report = await consistency_report(daemon, shoppers.placed, plays, provider)
+    out.write(render(report))
+    if not settled:
+        out.write(f"  (the shop did not settle within {SETTLE_SECONDS:g}s)\n")
+    return 0 if report.consistent and settled else 1
+
+
+async def consistency_report(
+    daemon: Daemon,
+    placed: list[PlacedOrder],
+    plays: dict[str, StorefrontPlay],
+    provider: ProviderPlay,
+) -> Report:
+    """The report (:func:`~daemon.demo_report.build_report`) on the shop ``daemon`` runs, once
+    settled (:func:`settle`)."""
+    return build_report(
+        placed,
         daemon.hub.pool,
         plays,
         provider.orders(),
@@ -203,13 +218,9 @@ async def _play(
         sum(n for (_, reason), n in daemon.hub.pool.held().items() if reason == "oversell"),
         held_tracking(await daemon.held_writes()),
     )
-    out.write(render(report))
-    if not settled:
-        out.write(f"  (the shop did not settle within {SETTLE_SECONDS:g}s)\n")
-    return 0 if report.consistent and settled else 1
 
 
-async def _catalogs_synced(
+async def catalogs_synced(
     plays: dict[str, StorefrontPlay], provider: ProviderPlay, out: TextIO
 ) -> None:
     """Wait (a little) until the provider lists every SKU the storefronts sell: it is seeded
@@ -228,7 +239,7 @@ def _sync_all(daemon: Daemon, only: dict[str, tuple[str, ...]] | None = None) ->
             slot.send.send_nowait(SyncNow(stream))
 
 
-async def _settle(daemon: Daemon) -> bool:
+async def settle(daemon: Daemon) -> bool:
     """Read every stream of every channel once more, twice (the second read sees what the
     first one's writes changed, and the provider's stock after its orders), until quiet."""
     with trio.move_on_after(SETTLE_SECONDS):

@@ -274,10 +274,18 @@ class SqliteStore:
         return {channel: count for channel, count in rows}
 
     async def open_write_exceptions(self) -> list[HeldException]:
+        return await self._open_exceptions_of(None)
+
+    async def open_stream_exceptions(self, stream: str) -> list[HeldException]:
+        return await self._open_exceptions_of(stream)
+
+    async def _open_exceptions_of(self, stream: str | None) -> list[HeldException]:
+        """Open exceptions whose stream is ``stream`` (None: writes), oldest first."""
         rows = await self._transaction(
             lambda db: db.execute(
                 "SELECT channel, stream, entity, reason, detail, payload FROM exceptions"
-                " WHERE resolved_at IS NULL AND stream IS NULL ORDER BY id"
+                " WHERE resolved_at IS NULL AND stream IS ? ORDER BY id",
+                (stream,),
             ).fetchall()
         )
         return [HeldException(*row) for row in rows]
