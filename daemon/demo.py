@@ -239,10 +239,11 @@ def _sync_all(daemon: Daemon, only: dict[str, tuple[str, ...]] | None = None) ->
             slot.send.send_nowait(SyncNow(stream))
 
 
-async def settle(daemon: Daemon) -> bool:
+async def settle(daemon: Daemon, within: float = SETTLE_SECONDS) -> bool:
     """Read every stream of every channel once more, twice (the second read sees what the
-    first one's writes changed, and the provider's stock after its orders), until quiet."""
-    with trio.move_on_after(SETTLE_SECONDS):
+    first one's writes changed, and the provider's stock after its orders), until quiet;
+    False if that took longer than ``within`` seconds."""
+    with trio.move_on_after(within):
         for _ in range(2):
             _sync_all(daemon)
             await trio.sleep(0.5)

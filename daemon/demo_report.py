@@ -171,11 +171,15 @@ def unaccounted_orders(
         if decision is None or decision.state in ("imported", "cancelled"):
             continue  # never decided is a problem of its own (``Report.unseen_orders``)
         where = f"{order.channel} {order.store_order_id}"
-        if decision.state == "held" and (
-            decision.channel,
-            order.store_order_id,
-            decision.reason,
-        ) not in open_holds:
+        if (
+            decision.state == "held"
+            and (
+                decision.channel,
+                order.store_order_id,
+                decision.reason,
+            )
+            not in open_holds
+        ):
             lines.append(f"{where}: held ({decision.reason}) with no open exception")
         if not decision.reason:
             lines.append(f"{where}: {decision.state} without a reason")

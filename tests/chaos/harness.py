@@ -60,13 +60,16 @@ FAULTS = SandboxFaults(
 )
 """The faults every sandbox has during the run (the throttle burst is set again at every
 restart of the daemon, so 429s come in bursts)."""
-TRIP_TIMEOUT = 10.0
-"""How long an armed tripwire may wait for its call before the daemon is killed anyway (the
-chosen sandbox may have had nothing to be asked)."""
+TRIP_TIMEOUT = 5.0
+"""How long armed tripwires may wait for their call (the chosen sandbox may have nothing to be
+asked), before every sandbox's is armed, and then before the daemon is killed anyway."""
 DRAIN_TIMEOUT = 60.0
 """A bound on the daemon and the warehouse catching up once the shoppers are done."""
 QUIET_SECONDS = 3.0
 """How long the provider must see no new order for the daemon to count as caught up."""
+SETTLE_SECONDS = 300.0
+"""A bound on each settling of the shop at the end (a backlog of hundreds of writes, on two
+busy cores, takes longer than the demo's minute)."""
 SHIPPING_ROUNDS = 5
 """At most this many times, at the end, the warehouse ships what the settled daemon created."""
 
@@ -320,8 +323,8 @@ class _Chaos:
             self._nursery.start_soon(self._daemon.follow)
 
     async def _kill_at_a_call(self, point: int) -> None:
-        """Arm every sandbox's tripwire, each for a seeded number of calls ahead: the first to
-        trip kills the daemon, at the seeded moment of that call."""
+        """Arm a seeded sandbox's tripwire for a seeded number of calls ahead, then every
+        sandbox's: the first to trip kills the daemon, at the seeded moment of that call."""
         assert self._daemon is not None
         daemon = self._daemon
         moment: Literal["before", "after"] = self.rng.choice(("before", "after"))
@@ -337,8 +340,15 @@ class _Chaos:
 
             return kill
 
+        # One sandbox first, so that the kills spread over every platform; then all of them,
+        # in case that one is not being called.
+        first = self.rng.choice(sorted(self.shop.tripwires))
+        self.shop.tripwires[first].arm(self.rng.randint(1, 8), moment, kill_at(first))
+        with trio.move_on_after(TRIP_TIMEOUT):
+            await done.wait()
         for name, tripwire in sorted(self.shop.tripwires.items()):
-            tripwire.arm(self.rng.randint(1, 8), moment, kill_at(name))
+            if not killed:
+                tripwire.arm(self.rng.randint(1, 8), moment, kill_at(name))
         with trio.move_on_after(TRIP_TIMEOUT):
             await done.wait()
         for tripwire in self.shop.tripwires.values():
@@ -387,15 +397,15 @@ async def _settle(
     warehouse = Warehouse(shop.provider, http, random.Random(0), ship_after=0.0)
     async with trio.open_nursery() as nursery:
         await nursery.start(daemon.run)
-        settled = await settle_shop(daemon)
+        settled = await settle_shop(daemon, SETTLE_SECONDS)
         for _ in range(SHIPPING_ROUNDS):
             shipped = warehouse.shipped
             await warehouse.ship_due()
             if warehouse.shipped == shipped:
                 break
-            settled = await settle_shop(daemon) and settled
+            settled = await settle_shop(daemon, SETTLE_SECONDS) and settled
         daemon.hub.request_reconcile()
-        settled = await settle_shop(daemon) and settled
+        settled = await settle_shop(daemon, SETTLE_SECONDS) and settled
         report = await consistency_report(daemon, shoppers.placed, shop.stores, shop.provider)
         held_orders = await daemon.held_records("orders")
         held_writes = await daemon.held_writes()
