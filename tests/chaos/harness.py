@@ -234,7 +234,9 @@ async def run_chaos(options: ChaosOptions, workdir: Path, out: TextIO = sys.stde
         print("stopping the daemon", file=out)
         await chaos.stop_daemon()
         print("settling: the daemon in-process on the same state", file=out)
-        report, problems, exceptions, settled = await _settle(config, shop, chaos.shoppers, http)
+        settling = workdir / "settle.toml"
+        settling.write_text(_config(workdir, 0, shop.tables))
+        report, problems, exceptions, settled = await _settle(settling, shop, chaos.shoppers, http)
         stop.set()
     return ChaosResult(
         options=options,
@@ -469,6 +471,12 @@ async def _serve_sandboxes(nursery: trio.Nursery, stop: trio.Event, options: Cha
 
 
 def _config(workdir: Path, port: int, channels: list[dict[str, Any]]) -> str:
+    """The daemon's config on ``port``; with port 0, the settling daemon's: it reads only when
+    told (no schedule, no webhook reaches it), so that the shop can be seen quiet."""
+    if not port:
+        channels = [
+            table | {"schedule": dict.fromkeys(table["schedule"], "1d")} for table in channels
+        ]
     daemon = {
         "state": f"sqlite:///{workdir}/state.db",
         # A fixed port: the sandboxes' webhook subscriptions must reach every restart.
@@ -480,7 +488,8 @@ def _config(workdir: Path, port: int, channels: list[dict[str, Any]]) -> str:
         "restart_backoff": "200ms",
         "restart_backoff_max": "2s",
     }
-    return toml_config(daemon, channels) + '\n[inventory]\nreconcile = "1m"\n'
+    reconcile = "1m" if port else "1d"  # the settling daemon reconciles when told
+    return toml_config(daemon, channels) + f'\n[inventory]\nreconcile = "{reconcile}"\n'
 
 
 def _free_port() -> int:
