@@ -159,7 +159,7 @@ class ChannelActor:
             base=config.retry_backoff.seconds,
             cap=config.retry_backoff_max.seconds,
         )
-        self._limiter = RateLimiter(channel.spec.requests_per_second, channel.spec.burst)
+        self._limiter = RateLimiter(channel.requests_per_second, channel.burst)
         self._gate = CallGate(
             self._limiter,
             paused=config.paused,

@@ -169,6 +169,12 @@ class Hub:
             raise ReplayFailed("the hub could not apply the replay (see its log); nothing changed")
         return request.outcomes
 
+    def request_reconcile(self) -> None:
+        """Send every store its every target in the next batch, as the ``reconcile`` schedule
+        does (a store that drifted is corrected), without waiting for the schedule."""
+        self._reconcile_due = True
+        self.ring()
+
     @property
     def busy(self) -> bool:
         """Whether records are being decided or the doorbell has rung since."""
@@ -208,8 +214,7 @@ class Hub:
     async def _keep_reconcile_schedule(self) -> None:
         while True:
             await trio.sleep(self.config.inventory.reconcile.seconds)
-            self._reconcile_due = True
-            self.ring()
+            self.request_reconcile()
 
     async def _drain(self) -> None:
         if self._replays:

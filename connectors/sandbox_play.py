@@ -17,7 +17,35 @@ import httpx
 import msgspec
 
 
-class StorefrontPlay(Protocol):
+class SandboxFaults(msgspec.Struct, frozen=True):
+    """Faults to turn on in a sandbox, in the platforms' common terms; each play sets them as
+    its sandbox's own knobs (:meth:`StorefrontPlay.inject`)."""
+
+    error_rate: float = 0.0
+    """Share of API calls answered with a server error."""
+    latency_ms: int = 0
+    timeout_rate: float = 0.0
+    """Share of API calls that hang (longer than any client waits)."""
+    throttle_burst: int = 0
+    """The next N API calls are throttled (429)."""
+    duplicate_webhooks: bool = False
+    """Every webhook is delivered twice, as the same event."""
+    out_of_order_webhooks: bool = False
+    """Some webhooks are held back, so that later events overtake them."""
+
+
+class Webhooked(Protocol):
+    """A played sandbox that sends webhooks and has fault knobs."""
+
+    async def subscribe(self, http: httpx.AsyncClient, url: str) -> None:
+        """Have the sandbox deliver every event the daemon listens to to ``url`` (the
+        channel's ``/webhooks/<channel>``), signed as the channel's credentials expect."""
+
+    async def inject(self, http: httpx.AsyncClient, faults: SandboxFaults) -> None:
+        """Set the sandbox's fault knobs to ``faults`` (all off: ``SandboxFaults()``)."""
+
+
+class StorefrontPlay(Webhooked, Protocol):
     origin: str
     """The store's :func:`~connectors.model.origin`, as its orders carry it."""
 
@@ -57,7 +85,7 @@ class ProviderOrder(msgspec.Struct, frozen=True):
     """SKU → the units the order asks the warehouse for."""
 
 
-class ProviderPlay(Protocol):
+class ProviderPlay(Webhooked, Protocol):
     def orders(self) -> list[ProviderOrder]: ...
 
     async def ship(self, http: httpx.AsyncClient, order_id: int, *, split: bool) -> bool:
@@ -91,6 +119,9 @@ class HookedStorefront(abc.ABC):
     def listed_skus(self) -> list[str]:
         return sorted(self.shown_stock())
 
+    async def inject(self, http: httpx.AsyncClient, faults: SandboxFaults) -> None:
+        await inject_knobs(http, self.base_url, faults)
+
 
 async def shopper_hook(
     http: httpx.AsyncClient, url: str, lines: list[tuple[str, int]], **fields: Any
@@ -100,6 +131,17 @@ async def shopper_hook(
     :class:`httpx.HTTPStatusError` when the sandbox refuses it (a SKU it does not sell), as
     :meth:`StorefrontPlay.place` promises."""
     body = {"lines": [{"sku": sku, "quantity": n} for sku, n in lines], **fields}
+    return await post_hook(http, url, body)
+
+
+async def inject_knobs(http: httpx.AsyncClient, base_url: str, faults: SandboxFaults) -> None:
+    """Set ``faults`` at the sandbox served at ``base_url`` whose knobs have their names."""
+    await post_hook(http, f"{base_url}/_sandbox/faults", msgspec.structs.asdict(faults))
+
+
+async def post_hook(http: httpx.AsyncClient, url: str, body: Any) -> Any:
+    """POST ``body`` to a sandbox's hook (or API) at ``url``; its JSON answer, or
+    :class:`httpx.HTTPStatusError` if it refused."""
     response = await http.post(url, json=body)
     response.raise_for_status()
     return response.json()

@@ -38,6 +38,14 @@ class SandboxOptions(msgspec.Struct, frozen=True):
     """Bundles the shared catalog adds (:class:`~connectors.sandbox_catalog.CatalogBundle`):
     storefronts list them, the fulfillment provider holds only their components."""
 
+    rate_scale: float = 1.0
+    """Multiplies the platform's request limits (a rate window's quota, a cost bucket's
+    restore rate), for a load test that is not about them; 1: the platform's numbers."""
+
+    def scaled(self, limit: float) -> int:
+        """A platform's request ``limit`` times ``rate_scale``, at least 1."""
+        return max(1, round(limit * self.rate_scale))
+
     def shared(self) -> SharedCatalog | None:
         """The shared catalog of ``seed``, ``catalog`` and ``bundles`` when ``shared_catalog``
         is set; None when the sandbox generates its own."""

@@ -671,6 +671,12 @@ class Daemon:
         assert self._store is not None
         return await self._store.open_write_exceptions()
 
+    async def held_records(self, stream: str) -> list[HeldException]:
+        """The records of ``stream`` waiting in the exception queue (for ``orders``: every
+        order held, with its reason)."""
+        assert self._store is not None
+        return await self._store.open_stream_exceptions(stream)
+
     async def status(self, only: str | None = None) -> list[ChannelStatus]:
         assert self._store is not None and self._supervisor is not None
         counts: dict[str, int] = {}

@@ -97,6 +97,11 @@ class ChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     review_threshold: int = 0
     """A stock change larger than this many units is held for review instead of written;
     0: never held."""
+    requests_per_second: float | None = None
+    """Pace calls to the platform at this rate instead of its documented limit (an account
+    whose limit was raised, or a test platform); None: the documented limit."""
+    burst: float | None = None
+    """Calls that may go at once after a quiet spell; None: the platform's documented burst."""
     settings: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
@@ -135,6 +140,15 @@ class Channel(msgspec.Struct, frozen=True):
             history_days=orders.history_days or None,
             ship_methods=self.config.ship_methods,
         )
+
+    @property
+    def requests_per_second(self) -> float:
+        """The pace of calls to the platform: the config's, else the platform's limit."""
+        return self.config.requests_per_second or self.spec.requests_per_second
+
+    @property
+    def burst(self) -> float:
+        return self.config.burst or self.spec.burst
 
     def schedule_seconds(self, stream: str) -> float:
         given = self.config.schedule.get(stream)
@@ -505,6 +519,10 @@ def _at_least(minimum: float) -> Callable[[float | Duration], str | None]:
     return check
 
 
+def _positive(number: float) -> str | None:
+    return None if number > 0 else "must be more than 0"
+
+
 def _positive_duration(value: Duration) -> str | None:
     return None if value.seconds > 0 else "must be longer than 0s"
 
@@ -540,6 +558,8 @@ _CHANNEL_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "max_concurrent_requests": _at_least(1),
     "write_attempts": _at_least(1),
     "retry_backoff_max": _positive_duration,
+    "requests_per_second": _positive,
+    "burst": _positive,
 }
 _CHANNEL_HINTS = typing.get_type_hints(ChannelConfig)
 _INVALID = object()

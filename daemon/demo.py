@@ -32,8 +32,8 @@ from connectors.sandbox_server import SandboxOptions, serve_app
 from connectors.shipbob import sandbox_play as shipbob_play
 from daemon.app import Daemon
 from daemon.config import load_config
-from daemon.demo_play import Shoppers, Warehouse
-from daemon.demo_report import build_report, held_tracking, render
+from daemon.demo_play import PlacedOrder, Shoppers, Warehouse
+from daemon.demo_report import Report, build_report, held_tracking, render
 from daemon.logs import configure_logging
 
 HOST = "127.0.0.1"
@@ -199,7 +199,7 @@ async def _play(
     out: TextIO,
 ) -> int:
     plays, provider = shop.stores, shop.provider
-    await _catalogs_synced(shop, out)
+    await catalogs_synced(plays, provider, shop.bundles, out)
     shoppers = Shoppers(plays, http, rng, options.orders_per_second, bundles=sorted(shop.bundles))
     warehouse = Warehouse(provider, http, rng, options.ship_after)
     stop = trio.Event()
@@ -214,9 +214,25 @@ async def _play(
                 await stop.wait()
             nursery.cancel_scope.cancel()
     print("\nsettling: reading every channel once more and draining every write...", file=out)
-    settled = await _settle(daemon)
-    report = build_report(
-        shoppers.placed,
+    settled = await settle(daemon)
+    report = await consistency_report(daemon, shoppers.placed, plays, provider, shop.bundles)
+    out.write(render(report))
+    if not settled:
+        out.write(f"  (the shop did not settle within {SETTLE_SECONDS:g}s)\n")
+    return 0 if report.consistent and settled else 1
+
+
+async def consistency_report(
+    daemon: Daemon,
+    placed: list[PlacedOrder],
+    plays: dict[str, StorefrontPlay],
+    provider: ProviderPlay,
+    bundles: Bundles,
+) -> Report:
+    """The report (:func:`~daemon.demo_report.build_report`) on the shop ``daemon`` runs, once
+    settled (:func:`settle`); ``bundles`` are those the storefronts sell."""
+    return build_report(
+        placed,
         daemon.hub.pool,
         plays,
         provider.orders(),
@@ -224,23 +240,21 @@ async def _play(
         {c.name: c.config.safety_threshold for c in daemon.config.enabled_channels},
         sum(n for (_, reason), n in daemon.hub.pool.held().items() if reason == "oversell"),
         held_tracking(await daemon.held_writes()),
-        shop.bundles,
+        bundles,
     )
-    out.write(render(report))
-    if not settled:
-        out.write(f"  (the shop did not settle within {SETTLE_SECONDS:g}s)\n")
-    return 0 if report.consistent and settled else 1
 
 
-async def _catalogs_synced(shop: Shop, out: TextIO) -> None:
-    """Wait (a little) until the provider lists every SKU the storefronts sell but bundles
-    (the warehouse picks their components): it is seeded with the shared catalog, and the
-    daemon creates what it lacks."""
+async def catalogs_synced(
+    plays: dict[str, StorefrontPlay], provider: ProviderPlay, bundles: Bundles, out: TextIO
+) -> None:
+    """Wait (a little) until the provider lists every SKU the storefronts sell but
+    ``bundles`` (the warehouse picks their components): it is seeded with the shared catalog,
+    and the daemon creates what it lacks."""
     print("starting: checking the storefronts' catalogs at the fulfillment provider...", file=out)
-    wanted = {sku for play in shop.stores.values() for sku in play.listed_skus()}
-    wanted -= shop.bundles.keys()
+    wanted = {sku for play in plays.values() for sku in play.listed_skus()}
+    wanted -= bundles.keys()
     with trio.move_on_after(SETTLE_SECONDS):
-        while not wanted <= shop.provider.sellable().keys():
+        while not wanted <= provider.sellable().keys():
             await trio.sleep(0.2)
 
 
@@ -251,10 +265,11 @@ def _sync_all(daemon: Daemon, only: dict[str, tuple[str, ...]] | None = None) ->
             slot.send.send_nowait(SyncNow(stream))
 
 
-async def _settle(daemon: Daemon) -> bool:
+async def settle(daemon: Daemon, within: float = SETTLE_SECONDS) -> bool:
     """Read every stream of every channel once more, twice (the second read sees what the
-    first one's writes changed, and the provider's stock after its orders), until quiet."""
-    with trio.move_on_after(SETTLE_SECONDS):
+    first one's writes changed, and the provider's stock after its orders), until quiet;
+    False if that took longer than ``within`` seconds."""
+    with trio.move_on_after(within):
         for _ in range(2):
             _sync_all(daemon)
             await trio.sleep(0.5)

@@ -204,6 +204,34 @@ def _bundle_orders(
     return made, wrong
 
 
+def unaccounted_orders(
+    placed: list[PlacedOrder], pool: Pool, held_orders: list[HeldException]
+) -> list[str]:
+    """The placed orders the daemon did not import and cannot account for: held without an
+    open exception of the same reason (``held_orders``: ``Daemon.held_records("orders")``),
+    or skipped without a reason; one ``"<channel> <store order id>: ..."`` line each."""
+    open_holds = {(h.channel, h.entity, h.reason) for h in held_orders}
+    lines = []
+    for order in placed:
+        decision = pool.order(order.origin, order.store_order_id)
+        if decision is None or decision.state in ("imported", "cancelled"):
+            continue  # never decided is a problem of its own (``Report.unseen_orders``)
+        where = f"{order.channel} {order.store_order_id}"
+        if (
+            decision.state == "held"
+            and (
+                decision.channel,
+                order.store_order_id,
+                decision.reason,
+            )
+            not in open_holds
+        ):
+            lines.append(f"{where}: held ({decision.reason}) with no open exception")
+        if not decision.reason:
+            lines.append(f"{where}: {decision.state} without a reason")
+    return lines
+
+
 def render(report: Report) -> str:
     """The report as the terminal shows it."""
     out = ["", "shelfsync demo: consistency report", ""]

@@ -86,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="seed the catalog all sandboxes share (same SKUs and stock), not the platform's own",
     )
+    box.add_argument(
+        "--rate-scale",
+        type=float,
+        default=1.0,
+        help="multiply the platform's rate limits (load tests that are not about them)",
+    )
     return parser
 
 
@@ -141,7 +147,10 @@ def sandbox(args: argparse.Namespace) -> int:
             args.host,
             args.port,
             SandboxOptions(
-                seed=args.seed, catalog=args.catalog, shared_catalog=args.shared_catalog
+                seed=args.seed,
+                catalog=args.catalog,
+                shared_catalog=args.shared_catalog,
+                rate_scale=args.rate_scale,
             ),
         )
     except ValueError as exc:

@@ -64,6 +64,13 @@ class DaemonProcess:
                         return line
                 await self._read_more()
 
+    async def follow(self) -> None:
+        """Read the output as it comes until the process closes it: a caller that waits for
+        no event must still read, or the pipe fills and the daemon blocks on its next log."""
+        assert self.process.stdout is not None
+        while chunk := await self.process.stdout.receive_some(65536):
+            self._take(chunk)
+
     async def _read_more(self) -> None:
         assert self.process.stdout is not None
         chunk = await self.process.stdout.receive_some(65536)
@@ -72,6 +79,9 @@ class DaemonProcess:
                 f"daemon exited ({self.process.poll()}) while awaited; output:\n"
                 + "\n".join(self.lines)
             )
+        self._take(chunk)
+
+    def _take(self, chunk: bytes | bytearray) -> None:
         self._buffer += chunk
         *complete, self._buffer = self._buffer.split(b"\n")
         for raw in complete:

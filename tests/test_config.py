@@ -624,3 +624,26 @@ def test_a_settings_check_across_fields_is_a_problem_line_not_a_crash(
     with pytest.raises(ConfigError) as caught:
         load_config(path, environ={"T": "secret-value"})
     assert caught.value.problems == ["channels[0].settings: low must not exceed high"]
+
+
+def test_a_channel_paces_at_its_platforms_limit_unless_told_otherwise(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        PLUGIN + channel("plain") + channel("raised", extra="requests_per_second = 12.5\n"),
+    )
+    plain, raised = config.channels
+    assert (plain.requests_per_second, plain.burst) == (
+        CONNECTOR.requests_per_second,
+        CONNECTOR.burst,
+    )
+    assert (raised.requests_per_second, raised.burst) == (12.5, CONNECTOR.burst)
+
+
+def test_pace_and_request_timeout_must_be_positive(tmp_path: Path) -> None:
+    text = PLUGIN.replace("]\n", ']\nrequest_timeout = "0s"\n', 1)
+    text += channel(extra="requests_per_second = 0\nburst = -1\n")
+    assert problems(tmp_path, text) == [
+        "daemon.request_timeout: must be longer than 0s",
+        "channels[0].requests_per_second: must be more than 0",
+        "channels[0].burst: must be more than 0",
+    ]

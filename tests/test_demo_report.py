@@ -12,7 +12,7 @@ from actors.pool import Pool
 from connectors import model
 from connectors.sandbox_play import ProviderOrder, ProviderShipment
 from daemon.demo_play import PlacedOrder
-from daemon.demo_report import Report, build_report, held_tracking, render
+from daemon.demo_report import Report, build_report, held_tracking, render, unaccounted_orders
 from daemon.store import HeldException, HubSnapshot, OrderEntry
 
 ORIGIN = "shipstation:2001"
@@ -217,3 +217,21 @@ def test_a_bundle_should_show_its_scarcest_component_and_be_created_as_its_compo
     assert "KIT: shows 3, should show 2" in text
     assert "1 orders with a bundle were not created as its components" in text
     assert "bundles held as products at the provider: KIT" in text
+
+
+def test_an_order_not_imported_must_be_held_with_an_open_exception_of_its_reason() -> None:
+    placed = [PlacedOrder("ss", ORIGIN, number, "Standard") for number in ("1", "2", "3", "4")]
+    decisions = pool_of(
+        decided("1"),
+        decided("2", "held", "oversell"),
+        decided("3", "held", "unmapped_ship_method"),
+        decided("4", "skipped", None),
+    )
+    open_holds = [
+        HeldException("ss", "orders", "2", "oversell", "SC-1 would go below zero", None, "order"),
+        HeldException("ss", "orders", "3", "oversell", "an older reason", None, "order"),
+    ]
+    assert unaccounted_orders(placed, decisions, open_holds) == [
+        "ss 3: held (unmapped_ship_method) with no open exception",
+        "ss 4: skipped without a reason",
+    ]

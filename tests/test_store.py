@@ -552,7 +552,7 @@ async def test_record_exception_merges_repeats_without_stream_or_entity(db_path:
     assert query(db_path, "SELECT attempts, payload FROM exceptions") == [(2, None)]
 
 
-async def test_open_write_exceptions_lists_the_writes_held_not_the_records(
+async def test_open_exceptions_of_writes_and_of_a_stream_are_listed_apart(
     db_path: Path,
 ) -> None:
     async with open_store(url(db_path)) as store:
@@ -562,10 +562,14 @@ async def test_open_write_exceptions_lists_the_writes_held_not_the_records(
             fault = held(key, "remote_validation", stream=None, kind="write", payload=key.encode())
             await store.record_exception(fault, T0)
         writes = await store.open_write_exceptions()
+        orders = await store.open_stream_exceptions("orders")
+        products = await store.open_stream_exceptions("products")
     assert [(h.channel, h.kind, h.entity, h.payload) for h in writes] == [
         ("shop", "write", "shipment:9", b"shipment:9"),
         ("shop", "write", "stock:1", b"stock:1"),
     ]
+    assert [(h.stream, h.entity, h.reason) for h in orders] == [("orders", "o-1", "schema")]
+    assert products == []
 
 
 async def test_open_exceptions_counts_distinct_failures_per_channel_and_reason(

@@ -367,4 +367,6 @@ class SandboxApp:
 def create_app(options: SandboxOptions) -> SandboxApp:
     """A sandbox over a fresh store generated from ``options.seed`` and ``options.catalog``,
     or seeded with the shared catalog when ``options`` ask for it."""
-    return SandboxApp(new_store(options.seed, options.catalog, shared=options.shared()))
+    app = SandboxApp(new_store(options.seed, options.catalog, shared=options.shared()))
+    app.state.faults.quota = options.scaled(app.state.faults.quota)
+    return app

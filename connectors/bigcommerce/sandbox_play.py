@@ -6,7 +6,8 @@ import httpx
 
 from connectors.bigcommerce.mapping import origin_of_store
 from connectors.bigcommerce.sandbox import SANDBOX_TOKEN, STORE_HASH, SandboxApp, create_app
-from connectors.sandbox_play import HookedStorefront, Played, shopper_hook
+from connectors.bigcommerce.webhooks import DEFAULT_HEADER
+from connectors.sandbox_play import HookedStorefront, Played, post_hook, shopper_hook
 from connectors.sandbox_server import SandboxOptions
 
 WEBHOOK_SECRET = "shelfsync-demo-bigcommerce-hooks"
@@ -33,6 +34,10 @@ class BigCommercePlay(HookedStorefront):
             for product, variant in state.variants()
             if variant.sku and product.inventory_tracking != "none"
         }
+
+    async def subscribe(self, http: httpx.AsyncClient, url: str) -> None:
+        hook = {"destination": url, "headers": {DEFAULT_HEADER: WEBHOOK_SECRET}}
+        await post_hook(http, f"{self.base_url}/_sandbox/webhooks", hook)
 
     def tracking_numbers(self) -> dict[str, list[str]]:
         return {

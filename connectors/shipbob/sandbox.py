@@ -50,7 +50,7 @@ from connectors.sandbox_server import SandboxOptions
 from connectors.sandboxkit import Request
 from connectors.shipbob import sandbox_stock, wire
 from connectors.shipbob.sandbox_catalog import Catalog
-from connectors.shipbob.sandbox_checks import SlidingWindow
+from connectors.shipbob.sandbox_checks import RATE_LIMIT, SlidingWindow
 from connectors.shipbob.sandbox_state import SANDBOX_TOKEN, SandboxState
 from connectors.shipbob.sandbox_warehouse import Warehouse
 from connectors.shipbob.sandbox_webhooks import WebhookSender
@@ -65,9 +65,10 @@ __all__ = ["SANDBOX_TOKEN", "SandboxApp", "create_app"]
 class SandboxApp:
     """The ASGI app; ``state`` and ``webhooks`` are public for tests to inspect."""
 
-    def __init__(self, state: SandboxState) -> None:
+    def __init__(self, state: SandboxState, *, rate_limit: int = RATE_LIMIT) -> None:
+        """``rate_limit``: calls per sliding minute (ShipBob's is 150)."""
         self.state = state
-        self.limiter = SlidingWindow()
+        self.limiter = SlidingWindow(limit=rate_limit)
         self.webhooks = WebhookSender(state)
         state.notify = self.webhooks.enqueue
         self.warehouse = Warehouse(state)
@@ -250,5 +251,6 @@ def _throttled(wait: int) -> tuple[int, Any, dict[str, str]]:
 def create_app(options: SandboxOptions) -> SandboxApp:
     """A sandbox over a fresh account generated from ``options.seed`` and ``options.catalog``."""
     return SandboxApp(
-        SandboxState(seed=options.seed, catalog=options.catalog, shared=options.shared())
+        SandboxState(seed=options.seed, catalog=options.catalog, shared=options.shared()),
+        rate_limit=options.scaled(RATE_LIMIT),
     )

@@ -11,12 +11,14 @@ import msgspec
 
 ORDER_TYPES = ("DTC", "DropShip", "B2B")
 Errors = dict[str, list[str]]
+RATE_LIMIT = 150
+"""Calls per sliding minute per token."""
 
 
 class SlidingWindow:
     """ShipBob's limit: ``limit`` requests per ``window`` seconds, sliding, per key."""
 
-    def __init__(self, limit: int = 150, window: float = 60.0) -> None:
+    def __init__(self, limit: int = RATE_LIMIT, window: float = 60.0) -> None:
         self.limit = limit
         self.window = window
         self._calls: dict[str, deque[float]] = {}

@@ -7,19 +7,40 @@ from typing import Any
 
 import httpx
 
-from connectors.sandbox_play import ProviderOrder, ProviderShipment
+from connectors.sandbox_play import (
+    ProviderOrder,
+    ProviderShipment,
+    SandboxFaults,
+    inject_knobs,
+)
 from connectors.sandbox_server import SandboxOptions
 from connectors.shipbob import sandbox_shipments as lifecycle
 from connectors.shipbob import wire
 from connectors.shipbob.mapping import split_reference_id
 from connectors.shipbob.sandbox import SandboxApp, create_app
-from connectors.shipbob.sandbox_state import SANDBOX_TOKEN
+from connectors.shipbob.sandbox_state import SANDBOX_TOKEN, WEBHOOK_TOPICS
+
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"shelfsync demo: webhooks").decode()
+"""The ``whsec_`` secret the demo's channel and its subscription share."""
 
 
 class ShipBobPlay:
     def __init__(self, app: SandboxApp, base_url: str) -> None:
         self.app = app
         self.base_url = base_url
+
+    async def subscribe(self, http: httpx.AsyncClient, url: str) -> None:
+        # Through ShipBob's own API: subscriptions have no sandbox hook.
+        subscription = {"url": url, "topics": list(WEBHOOK_TOPICS), "secret": WEBHOOK_SECRET}
+        response = await http.post(
+            f"{self.base_url}/2026-01/webhook",
+            json=subscription,
+            headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"},
+        )
+        response.raise_for_status()
+
+    async def inject(self, http: httpx.AsyncClient, faults: SandboxFaults) -> None:
+        await inject_knobs(http, self.base_url, faults)
 
     def orders(self) -> list[ProviderOrder]:
         result = []
@@ -98,11 +119,10 @@ class ShipBobDemo:
 
     def played(self, url: str) -> tuple[ShipBobPlay, dict[str, Any], dict[str, str]]:
         """The play, the channel's settings and its credentials for the sandbox at ``url``."""
-        secret = "whsec_" + base64.b64encode(b"shelfsync demo: webhooks").decode()
         return (
             ShipBobPlay(self.app, url),
             {"channel_id": self.app.state.channel_id, "base_url": url},
-            {"token": SANDBOX_TOKEN, "webhook_secret": secret},
+            {"token": SANDBOX_TOKEN, "webhook_secret": WEBHOOK_SECRET},
         )
 
 

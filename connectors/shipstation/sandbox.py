@@ -52,7 +52,13 @@ from connectors.sandbox_faults import FaultsRejected, injected_failure, merge_fa
 from connectors.sandbox_server import SandboxOptions
 from connectors.sandboxkit import Request
 from connectors.shipstation import wire
-from connectors.shipstation.sandbox_checks import FixedWindow, Reply, aspnet, message
+from connectors.shipstation.sandbox_checks import (
+    RATE_LIMIT,
+    FixedWindow,
+    Reply,
+    aspnet,
+    message,
+)
 from connectors.shipstation.sandbox_shipping import Shipping
 from connectors.shipstation.sandbox_state import SANDBOX_KEY, SANDBOX_SECRET, SandboxState
 from connectors.shipstation.sandbox_webhooks import WebhookSender
@@ -72,10 +78,11 @@ class HoldRequest(msgspec.Struct, rename="camel"):
 class SandboxApp:
     """The ASGI app; ``state``, ``shipping`` and ``webhooks`` are public for tests to use."""
 
-    def __init__(self, state: SandboxState) -> None:
+    def __init__(self, state: SandboxState, *, rate_limit: int = RATE_LIMIT) -> None:
+        """``rate_limit``: calls per fixed minute (V1's is 40)."""
         self.state = state
         self.shipping = Shipping(state)
-        self.limiter = FixedWindow()
+        self.limiter = FixedWindow(limit=rate_limit)
         self.webhooks = WebhookSender(state)
         state.notify = self.webhooks.enqueue
 
@@ -290,5 +297,6 @@ def _by_id(items: dict[int, Any], text: str) -> Any:
 def create_app(options: SandboxOptions) -> SandboxApp:
     """A sandbox over a fresh account generated from ``options.seed`` and ``options.catalog``."""
     return SandboxApp(
-        SandboxState(seed=options.seed, catalog=options.catalog, shared=options.shared())
+        SandboxState(seed=options.seed, catalog=options.catalog, shared=options.shared()),
+        rate_limit=options.scaled(RATE_LIMIT),
     )

@@ -16,11 +16,15 @@ PAGE_SIZE_MAX = 500
 DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 
 
+RATE_LIMIT = 40
+"""Calls per fixed minute per key pair."""
+
+
 class FixedWindow:
     """V1's limit: ``limit`` requests per ``window`` seconds per key pair, the window opening
     with the first request after the last one closed."""
 
-    def __init__(self, limit: int = 40, window: float = 60.0) -> None:
+    def __init__(self, limit: int = RATE_LIMIT, window: float = 60.0) -> None:
         self.limit = limit
         self.window = window
         self._opened: dict[str, tuple[float, int]] = {}

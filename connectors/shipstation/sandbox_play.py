@@ -8,13 +8,16 @@ lists as fulfillments.
 
 from __future__ import annotations
 
+import urllib.parse
+
 import httpx
 
-from connectors.sandbox_play import HookedStorefront, Played, shopper_hook
+from connectors.sandbox_play import HookedStorefront, Played, post_hook, shopper_hook
 from connectors.sandbox_server import SandboxOptions
 from connectors.shipstation.mapping import origin_of_store
 from connectors.shipstation.sandbox import SANDBOX_KEY, SANDBOX_SECRET, SandboxApp, create_app
 from connectors.shipstation.sandbox_state import STORES
+from connectors.shipstation.webhooks import TOKEN_PARAMETER
 
 STORE_ID = STORES[0][0]
 """The store whose orders the demo's channel reads."""
@@ -41,6 +44,12 @@ class ShipStationPlay(HookedStorefront):
 
     def shown_stock(self) -> dict[str, int]:
         return {}
+
+    async def subscribe(self, http: httpx.AsyncClient, url: str) -> None:
+        # V1 signs nothing: the channel's secret rides in the target URL.
+        target = f"{url}?{urllib.parse.urlencode({TOKEN_PARAMETER: WEBHOOK_SECRET})}"
+        subscription = {"target_url": target, "event": "ORDER_NOTIFY", "store_id": STORE_ID}
+        await post_hook(http, f"{self.base_url}/_sandbox/webhooks", subscription)
 
     def tracking_numbers(self) -> dict[str, list[str]]:
         numbers: dict[str, list[str]] = {}

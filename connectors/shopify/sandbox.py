@@ -56,6 +56,7 @@ class ShopifySandbox:
 
     def __init__(self, options: SandboxOptions) -> None:
         self.state = ShopState(options.seed, options.catalog, shared=options.shared())
+        self.state.bucket.restore_rate = options.scaled(self.state.bucket.restore_rate)
         self.webhooks = Webhooks(self.state)
         self.root = Root(self.state, self.webhooks.emit)
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import httpx
 
-from connectors.sandbox_play import Played, shopper_hook
+from connectors.sandbox_play import Played, SandboxFaults, post_hook, shopper_hook
 from connectors.sandbox_server import SandboxOptions
 from connectors.shopify.mapping import origin_of_shop
 from connectors.shopify.sandbox import ShopifySandbox, create_app
 from connectors.shopify.sandbox_state import LOCATION_ID, gid
+
+WEBHOOK_TOPICS = ("orders/create", "orders/updated", "orders/cancelled", "products/update")
+"""The topics a channel subscribes: each names a stream the daemon re-reads."""
 
 
 class ShopifyPlay:
@@ -40,6 +43,24 @@ class ShopifyPlay:
 
     def shown_stock(self) -> dict[str, int]:
         return self._stocked()
+
+    async def subscribe(self, http: httpx.AsyncClient, url: str) -> None:
+        for topic in WEBHOOK_TOPICS:
+            await post_hook(
+                http, f"{self.base_url}/_sandbox/webhooks", {"topic": topic, "address": url}
+            )
+
+    async def inject(self, http: httpx.AsyncClient, faults: SandboxFaults) -> None:
+        # Shopify's webhook knobs are shares of deliveries, and its overtaking is a reorder.
+        knobs = {
+            "error_rate": faults.error_rate,
+            "latency_ms": faults.latency_ms,
+            "timeout_rate": faults.timeout_rate,
+            "throttle_burst": faults.throttle_burst,
+            "duplicate_webhooks": 1.0 if faults.duplicate_webhooks else 0.0,
+            "reorder_webhooks": 0.5 if faults.out_of_order_webhooks else 0.0,
+        }
+        await post_hook(http, f"{self.base_url}/_sandbox/faults", knobs)
 
     def tracking_numbers(self) -> dict[str, list[str]]:
         numbers: dict[str, list[str]] = {}

@@ -110,7 +110,7 @@ class WixSandbox:
         seed_orders(self.state)
         self.webhooks = WebhookSender(self.state)
         self.state.notify = self.webhooks.emit
-        self.limiter = SlidingWindow(limit=RATE_LIMIT, window=60.0)
+        self.limiter = SlidingWindow(limit=options.scaled(RATE_LIMIT), window=60.0)
         self.throttled = 0
 
     async def run_webhooks(

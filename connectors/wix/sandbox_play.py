@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from connectors.sandbox_play import HookedStorefront, Played, shopper_hook
+from connectors.sandbox_play import HookedStorefront, Played, post_hook, shopper_hook
 from connectors.sandbox_server import SandboxOptions
 from connectors.wix.mapping import origin_of_site
 from connectors.wix.sandbox import WixSandbox, create_app
@@ -31,6 +31,9 @@ class WixPlay(HookedStorefront):
             for variant in product.variants
             if variant.sku
         }
+
+    async def subscribe(self, http: httpx.AsyncClient, url: str) -> None:
+        await post_hook(http, f"{self.base_url}/_sandbox/webhooks", {"url": url})
 
     def tracking_numbers(self) -> dict[str, list[str]]:
         return {

@@ -345,6 +345,10 @@ class StateStore(Protocol):
         """The open exceptions of writes, oldest first: the writes a platform refused and the
         ones that ran out of retries, with their payload."""
 
+    async def open_stream_exceptions(self, stream: str) -> list[HeldException]:
+        """The open exceptions of records of ``stream`` (an order held, a record that could
+        not be read), oldest first."""
+
     async def pending_records(self, limit: int, *, after_id: int = 0) -> list[StoredRecord]:
         """Polled records the hub has not processed, oldest first, ids above ``after_id``."""
 

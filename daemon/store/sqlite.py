@@ -323,10 +323,20 @@ class SqliteStore:
         return {(channel, reason): count for channel, reason, count in rows}
 
     async def open_write_exceptions(self) -> list[HeldException]:
+        return await self._open_exceptions("kind IN ('write', 'stock')", ())
+
+    async def open_stream_exceptions(self, stream: str) -> list[HeldException]:
+        return await self._open_exceptions("stream = ?", (stream,))
+
+    async def _open_exceptions(
+        self, where: str, parameters: tuple[str, ...]
+    ) -> list[HeldException]:
+        """Open exceptions matching ``where`` (a fixed SQL condition), oldest first."""
         rows = await self._transaction(
             lambda db: db.execute(
                 "SELECT channel, stream, entity, reason, detail, payload, kind FROM exceptions"
-                " WHERE resolved_at IS NULL AND kind IN ('write', 'stock') ORDER BY id"
+                f" WHERE resolved_at IS NULL AND {where} ORDER BY id",
+                parameters,
             ).fetchall()
         )
         return [HeldException(*row) for row in rows]
