@@ -52,10 +52,13 @@ async def test_an_order_read_from_its_store_first_is_not_imported_again_from_shi
 async def test_an_order_read_from_shipstation_first_is_not_imported_again_from_its_store(
     shop: Shop,
 ) -> None:
-    # The store's own channel must not read the order first: it is paused (and done with
-    # what it had in hand) until ShipStation's copy has been read.
+    # The store's own channel must not read the order first: it is paused until ShipStation's
+    # copy has been read. It is paused once idle, so that no read of it is under way (a read
+    # the pause caught halfway would wait, in hand, at the closed gate).
+    web = shop.actor("web")
+    await shop.until(lambda: not web.statistics().busy and not web.statistics().pending)
     await shop.daemon.handle_control(ControlRequest(verb="pause", channel="web"))
-    await shop.until(lambda: not shop.actor("web").statistics().busy)
+    assert not web.statistics().busy
     sku = min(shop.store("web").skus())
     original = await place(shop, sku, channel="web")
     copy = await copy_into_shipstation(shop, original)
