@@ -71,6 +71,7 @@ from daemon.store import (
     HeldException,
     HubChanges,
     OrderEntry,
+    PendingWrite,
     QueuedWrite,
     Reservation,
     StateStore,
@@ -727,28 +728,26 @@ class Hub:
         )
 
     async def _fold_stock_writes(self, changes: HubChanges) -> None:
-        """Make each stock write queued in ``changes`` take the place of its channel's stock
-        write not yet begun, if there is one, holding both (see the module docstring)."""
-        for n, queued in enumerate(changes.writes):
+        """Make the stock writes queued in ``changes`` one per channel, and that one take the
+        place of its channel's stock write not yet begun, if there is one, holding them all
+        (see the module docstring)."""
+        merged: dict[str, int] = {}
+        """Channel → the index in ``changes.writes`` of its one stock write of this batch."""
+        writes: list[QueuedWrite] = []
+        for queued in changes.writes:
             if queued.write.kind != "inventory.set":
-                continue
-            waiting = await self._store.unsent_write(queued.channel, "inventory.set")
-            if waiting is None:
-                continue
-            push = stock_rules.folded(
-                msgspec.json.decode(waiting.write.payload, type=InventoryPush),
-                msgspec.json.decode(queued.write.payload, type=InventoryPush),
-            )
-            write = msgspec.structs.replace(queued.write, payload=msgspec.json.encode(push))
-            earliest = [t for t in (waiting.caused_at, queued.caused_at) if t is not None]
-            changes.writes[n] = msgspec.structs.replace(
-                queued,
-                write=write,
-                caused_at=min(earliest, default=None),
-                entity=_stock_entity(push),
-                summary=_stock_summary(push),
-                replaces=waiting.id,
-            )
+                writes.append(queued)
+            elif queued.channel in merged:
+                first = merged[queued.channel]
+                writes[first] = _folded_write(writes[first], queued, replaces=None)
+            else:
+                merged[queued.channel] = len(writes)
+                writes.append(queued)
+        for channel, n in merged.items():
+            waiting = await self._store.unsent_write(channel, "inventory.set")
+            if waiting is not None:
+                writes[n] = _folded_write(waiting, writes[n], replaces=waiting.id)
+        changes.writes = writes
 
     def _sellable_quantities(self, skus: set[str]) -> dict[str, int]:
         """Sellable units of ``skus`` and of every bundle made of any of them."""
@@ -912,4 +911,24 @@ def _stock_summary(push: InventoryPush) -> str:
     more = len(push.targets) - AUDITED_TARGETS
     return (
         ("reconcile " if push.reconcile else "") + shown + (f" and {more} more" if more > 0 else "")
+    )
+
+
+def _folded_write(
+    earlier: QueuedWrite | PendingWrite, newer: QueuedWrite, *, replaces: int | None
+) -> QueuedWrite:
+    """``newer`` holding ``earlier``'s targets too (the newer target wins), caused when the
+    earlier of the two was; ``replaces`` is the outbox entry it is to take the place of."""
+    push = stock_rules.folded(
+        msgspec.json.decode(earlier.write.payload, type=InventoryPush),
+        msgspec.json.decode(newer.write.payload, type=InventoryPush),
+    )
+    causes = [t for t in (earlier.caused_at, newer.caused_at) if t is not None]
+    return msgspec.structs.replace(
+        newer,
+        write=msgspec.structs.replace(newer.write, payload=msgspec.json.encode(push)),
+        caused_at=min(causes, default=None),
+        entity=_stock_entity(push),
+        summary=_stock_summary(push),
+        replaces=replaces,
     )

@@ -243,15 +243,19 @@ class Daemon:
     async def _keep_audit_retention(self, *, task_status: trio.TaskStatus[None]) -> None:
         # The first pass runs before the daemon reports ready: a start-up never serves an
         # audit log longer than its retention.
-        assert self._store is not None
+        await self._prune_audit()
+        task_status.started()
         while True:
-            days = self.config.daemon.audit_retention_days
-            if days:
-                pruned = await self._store.prune_audit(self._now() - timedelta(days=days))
-                if pruned:
-                    log.info("audit_pruned", entries=pruned, retention_days=days)
-            task_status.started()
             await trio.sleep(AUDIT_PRUNE_SECONDS)
+            await self._prune_audit()
+
+    async def _prune_audit(self) -> None:
+        assert self._store is not None
+        days = self.config.daemon.audit_retention_days
+        if days:
+            pruned = await self._store.prune_audit(self._now() - timedelta(days=days))
+            if pruned:
+                log.info("audit_pruned", entries=pruned, retention_days=days)
 
     async def reload(self) -> bool:
         """Re-read the config file and apply channel changes; keep the old config if it is bad."""
