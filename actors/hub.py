@@ -358,15 +358,21 @@ class Hub:
     def _replay_stock_write(
         self, changes: HubChanges, channel: Channel, entry: ExceptionEntry
     ) -> str:
-        held = msgspec.json.decode(entry.payload or b"", type=InventoryPush)
-        quantities = self._sellable_quantities({target.sku for target in held.targets})
+        failed = msgspec.json.decode(entry.payload or b"", type=InventoryPush)
+        quantities = self._sellable_quantities({target.sku for target in failed.targets})
         if not quantities:
             return "no stock known for its SKUs: not replayed"
         threshold = channel.config.safety_threshold
-        targets = {sku: stock_rules.posted(n, threshold) for sku, n in quantities.items()}
+        posted = {sku: stock_rules.posted(n, threshold) for sku, n in quantities.items()}
+        # Not an approval: a move past the review threshold is held for review as ever.
+        targets = self._reviewed(changes, channel, posted)
         changes.resolved.append((entry.id, "replayed"))
-        self._push_stock(changes, channel, targets, reconcile=False, arrived=None)
-        return f"{len(targets)} SKUs queued to {channel.name} at their current quantities"
+        if targets:
+            self._push_stock(changes, channel, targets, reconcile=False, arrived=None)
+        reviewed = len(posted) - len(targets)
+        return f"{len(targets)} SKUs queued to {channel.name} at their current quantities" + (
+            f", {reviewed} held for review" if reviewed else ""
+        )
 
     def _replay_record(
         self, changes: HubChanges, channel: Channel, entry: ExceptionEntry
@@ -685,23 +691,34 @@ class Hub:
             differing = dict(targets) if reconcile else stock_rules.changed(targets, last)
             shown = self._shown.get(channel.name, set())
             differing |= {sku: n for sku, n in targets.items() if sku in shown}
-            review = channel.config.review_threshold or None
-            for sku, target in list(differing.items()):
-                if stock_rules.needs_review(last.get(sku), target, review):
-                    del differing[sku]
-                    changes.exceptions.append(
-                        HeldException(
-                            channel.name,
-                            None,
-                            sku,
-                            "review_threshold",
-                            f"{sku}: {last.get(sku)} → {target} moves more than {review} units",
-                            msgspec.json.encode(StockTarget(sku, target)),
-                            "sku",
-                        )
-                    )
+            differing = self._reviewed(changes, channel, differing)
             if differing:
                 self._push_stock(changes, channel, differing, reconcile, arrived)
+
+    def _reviewed(
+        self, changes: HubChanges, channel: Channel, targets: dict[str, int]
+    ) -> dict[str, int]:
+        """``targets`` but those that move the store more than its review threshold from what
+        it was last told: those are held for review instead."""
+        last = self.pool.pushed[channel.name]
+        review = channel.config.review_threshold or None
+        kept = {}
+        for sku, target in targets.items():
+            if not stock_rules.needs_review(last.get(sku), target, review):
+                kept[sku] = target
+                continue
+            changes.exceptions.append(
+                HeldException(
+                    channel.name,
+                    None,
+                    sku,
+                    "review_threshold",
+                    f"{sku}: {last.get(sku)} → {target} moves more than {review} units",
+                    msgspec.json.encode(StockTarget(sku, target)),
+                    "sku",
+                )
+            )
+        return kept
 
     def _push_stock(
         self,

@@ -411,8 +411,11 @@ class Daemon:
             entries = await self._store.exceptions(query)
             return ControlResponse(ok=True, exceptions=[_view(e, payload=False) for e in entries])
         if request.action == "replay" and request.all_retryable:
-            open_entries = await self._store.exceptions(ExceptionQuery(channel=request.channel))
-            wanted = [e for e in open_entries if e.reason in RETRYABLE]
+            wanted = [
+                entry
+                for entry in await self._open_exceptions(request.channel)
+                if entry.reason in RETRYABLE
+            ]
             if not wanted:
                 return ControlResponse(ok=True, lines=["no open retryable exception"])
             return await self._replay(wanted)
@@ -432,6 +435,16 @@ class Daemon:
             await self.refresh_exception_gauge()
             return ControlResponse(ok=True, lines=[f"exception {entry.id}: discarded"])
         return await self._replay([entry])
+
+    async def _open_exceptions(self, channel: str | None) -> list[ExceptionEntry]:
+        """Every open exception (of ``channel``), page after page, oldest first."""
+        assert self._store is not None
+        found: list[ExceptionEntry] = []
+        while page := await self._store.exceptions(
+            ExceptionQuery(channel=channel, after_id=found[-1].id if found else 0)
+        ):
+            found += page
+        return found
 
     async def _replay(self, entries: list[ExceptionEntry]) -> ControlResponse:
         """Replay open exceptions; what each kind's replay does is in README ("Exceptions")."""
