@@ -379,7 +379,7 @@ class ChannelActor:
         finally:
             self._metrics.sync_duration.labels(*labels).observe(trio.current_time() - started)
             if stream in self._snapshot_streams:
-                cost, rate = self._gate.spent - spent, self.channel.spec.requests_per_second
+                cost, rate = self._gate.spent - spent, self.channel.requests_per_second
                 self._spaced_until[stream] = started + snapshot_spacing(cost, rate)
         finished = self._now()
         processed = []
@@ -430,20 +430,23 @@ class ChannelActor:
 
     async def _drain_outbox(self, connector: Connector) -> None:
         after = 0
+        held_back: set[str] = set()
+        """Kinds of write of which one failed for now in this drain: the later ones wait."""
         while batch := await self._store.pending_writes(self.name, OUTBOX_BATCH, after_id=after):
             for pending in batch:
                 after = pending.id
+                if pending.write.kind in held_back:
+                    continue
                 if not await self._write(connector, pending):
-                    return
+                    held_back.add(pending.write.kind)
 
     async def _write(self, connector: Connector, pending: PendingWrite) -> bool:
-        """Perform one outbox entry; whether the drain may go on to the next one.
+        """Perform one outbox entry; False if it failed for now and stays in the outbox.
 
-        A write that failed for now (the platform down, throttling past our retries) stays
-        in the outbox and ends the drain: the entries after it wait behind it, so that the
-        outbox is written in the order it was queued. Otherwise a stock write that failed
-        would be sent at the next drain after newer ones had been, and the store would end
-        up showing the older quantities."""
+        Then the later writes of its kind wait behind it until the next drain, so that each
+        kind is written in the order it was queued (a stock write sent after a newer one
+        would leave the store showing the older quantities), while the others go on: one
+        failing write does not hold up the rest of the channel."""
         # Audited before and after: a crash in between leaves "started" without "done", and
         # the entry stays in the outbox to be written again under the same idempotency key.
         # What is written is the entry as stored when begun: the hub may have folded newer

@@ -71,6 +71,7 @@ from daemon.store import (
     HeldException,
     HubChanges,
     OrderEntry,
+    PendingWrite,
     QueuedWrite,
     Reservation,
     StateStore,
@@ -357,15 +358,21 @@ class Hub:
     def _replay_stock_write(
         self, changes: HubChanges, channel: Channel, entry: ExceptionEntry
     ) -> str:
-        held = msgspec.json.decode(entry.payload or b"", type=InventoryPush)
-        quantities = self._sellable_quantities({target.sku for target in held.targets})
+        failed = msgspec.json.decode(entry.payload or b"", type=InventoryPush)
+        quantities = self._sellable_quantities({target.sku for target in failed.targets})
         if not quantities:
             return "no stock known for its SKUs: not replayed"
         threshold = channel.config.safety_threshold
-        targets = {sku: stock_rules.posted(n, threshold) for sku, n in quantities.items()}
+        posted = {sku: stock_rules.posted(n, threshold) for sku, n in quantities.items()}
+        # Not an approval: a move past the review threshold is held for review as ever.
+        targets = self._reviewed(changes, channel, posted)
         changes.resolved.append((entry.id, "replayed"))
-        self._push_stock(changes, channel, targets, reconcile=False, arrived=None)
-        return f"{len(targets)} SKUs queued to {channel.name} at their current quantities"
+        if targets:
+            self._push_stock(changes, channel, targets, reconcile=False, arrived=None)
+        reviewed = len(posted) - len(targets)
+        return f"{len(targets)} SKUs queued to {channel.name} at their current quantities" + (
+            f", {reviewed} held for review" if reviewed else ""
+        )
 
     def _replay_record(
         self, changes: HubChanges, channel: Channel, entry: ExceptionEntry
@@ -684,23 +691,34 @@ class Hub:
             differing = dict(targets) if reconcile else stock_rules.changed(targets, last)
             shown = self._shown.get(channel.name, set())
             differing |= {sku: n for sku, n in targets.items() if sku in shown}
-            review = channel.config.review_threshold or None
-            for sku, target in list(differing.items()):
-                if stock_rules.needs_review(last.get(sku), target, review):
-                    del differing[sku]
-                    changes.exceptions.append(
-                        HeldException(
-                            channel.name,
-                            None,
-                            sku,
-                            "review_threshold",
-                            f"{sku}: {last.get(sku)} → {target} moves more than {review} units",
-                            msgspec.json.encode(StockTarget(sku, target)),
-                            "sku",
-                        )
-                    )
+            differing = self._reviewed(changes, channel, differing)
             if differing:
                 self._push_stock(changes, channel, differing, reconcile, arrived)
+
+    def _reviewed(
+        self, changes: HubChanges, channel: Channel, targets: dict[str, int]
+    ) -> dict[str, int]:
+        """``targets`` but those that move the store more than its review threshold from what
+        it was last told: those are held for review instead."""
+        last = self.pool.pushed[channel.name]
+        review = channel.config.review_threshold or None
+        kept = {}
+        for sku, target in targets.items():
+            if not stock_rules.needs_review(last.get(sku), target, review):
+                kept[sku] = target
+                continue
+            changes.exceptions.append(
+                HeldException(
+                    channel.name,
+                    None,
+                    sku,
+                    "review_threshold",
+                    f"{sku}: {last.get(sku)} → {target} moves more than {review} units",
+                    msgspec.json.encode(StockTarget(sku, target)),
+                    "sku",
+                )
+            )
+        return kept
 
     def _push_stock(
         self,
@@ -727,28 +745,26 @@ class Hub:
         )
 
     async def _fold_stock_writes(self, changes: HubChanges) -> None:
-        """Make each stock write queued in ``changes`` take the place of its channel's stock
-        write not yet begun, if there is one, holding both (see the module docstring)."""
-        for n, queued in enumerate(changes.writes):
+        """Make the stock writes queued in ``changes`` one per channel, and that one take the
+        place of its channel's stock write not yet begun, if there is one, holding them all
+        (see the module docstring)."""
+        merged: dict[str, int] = {}
+        """Channel → the index in ``changes.writes`` of its one stock write of this batch."""
+        writes: list[QueuedWrite] = []
+        for queued in changes.writes:
             if queued.write.kind != "inventory.set":
-                continue
-            waiting = await self._store.unsent_write(queued.channel, "inventory.set")
-            if waiting is None:
-                continue
-            push = stock_rules.folded(
-                msgspec.json.decode(waiting.write.payload, type=InventoryPush),
-                msgspec.json.decode(queued.write.payload, type=InventoryPush),
-            )
-            write = msgspec.structs.replace(queued.write, payload=msgspec.json.encode(push))
-            earliest = [t for t in (waiting.caused_at, queued.caused_at) if t is not None]
-            changes.writes[n] = msgspec.structs.replace(
-                queued,
-                write=write,
-                caused_at=min(earliest, default=None),
-                entity=_stock_entity(push),
-                summary=_stock_summary(push),
-                replaces=waiting.id,
-            )
+                writes.append(queued)
+            elif queued.channel in merged:
+                first = merged[queued.channel]
+                writes[first] = _folded_write(writes[first], queued, replaces=None)
+            else:
+                merged[queued.channel] = len(writes)
+                writes.append(queued)
+        for channel, n in merged.items():
+            waiting = await self._store.unsent_write(channel, "inventory.set")
+            if waiting is not None:
+                writes[n] = _folded_write(waiting, writes[n], replaces=waiting.id)
+        changes.writes = writes
 
     def _sellable_quantities(self, skus: set[str]) -> dict[str, int]:
         """Sellable units of ``skus`` and of every bundle made of any of them."""
@@ -912,4 +928,24 @@ def _stock_summary(push: InventoryPush) -> str:
     more = len(push.targets) - AUDITED_TARGETS
     return (
         ("reconcile " if push.reconcile else "") + shown + (f" and {more} more" if more > 0 else "")
+    )
+
+
+def _folded_write(
+    earlier: QueuedWrite | PendingWrite, newer: QueuedWrite, *, replaces: int | None
+) -> QueuedWrite:
+    """``newer`` holding ``earlier``'s targets too (the newer target wins), caused when the
+    earlier of the two was; ``replaces`` is the outbox entry it is to take the place of."""
+    push = stock_rules.folded(
+        msgspec.json.decode(earlier.write.payload, type=InventoryPush),
+        msgspec.json.decode(newer.write.payload, type=InventoryPush),
+    )
+    causes = [t for t in (earlier.caused_at, newer.caused_at) if t is not None]
+    return msgspec.structs.replace(
+        newer,
+        write=msgspec.structs.replace(newer.write, payload=msgspec.json.encode(push)),
+        caused_at=min(causes, default=None),
+        entity=_stock_entity(push),
+        summary=_stock_summary(push),
+        replaces=replaces,
     )

@@ -243,15 +243,19 @@ class Daemon:
     async def _keep_audit_retention(self, *, task_status: trio.TaskStatus[None]) -> None:
         # The first pass runs before the daemon reports ready: a start-up never serves an
         # audit log longer than its retention.
-        assert self._store is not None
+        await self._prune_audit()
+        task_status.started()
         while True:
-            days = self.config.daemon.audit_retention_days
-            if days:
-                pruned = await self._store.prune_audit(self._now() - timedelta(days=days))
-                if pruned:
-                    log.info("audit_pruned", entries=pruned, retention_days=days)
-            task_status.started()
             await trio.sleep(AUDIT_PRUNE_SECONDS)
+            await self._prune_audit()
+
+    async def _prune_audit(self) -> None:
+        assert self._store is not None
+        days = self.config.daemon.audit_retention_days
+        if days:
+            pruned = await self._store.prune_audit(self._now() - timedelta(days=days))
+            if pruned:
+                log.info("audit_pruned", entries=pruned, retention_days=days)
 
     async def reload(self) -> bool:
         """Re-read the config file and apply channel changes; keep the old config if it is bad."""
@@ -407,8 +411,11 @@ class Daemon:
             entries = await self._store.exceptions(query)
             return ControlResponse(ok=True, exceptions=[_view(e, payload=False) for e in entries])
         if request.action == "replay" and request.all_retryable:
-            open_entries = await self._store.exceptions(ExceptionQuery(channel=request.channel))
-            wanted = [e for e in open_entries if e.reason in RETRYABLE]
+            wanted = [
+                entry
+                for entry in await self._open_exceptions(request.channel)
+                if entry.reason in RETRYABLE
+            ]
             if not wanted:
                 return ControlResponse(ok=True, lines=["no open retryable exception"])
             return await self._replay(wanted)
@@ -428,6 +435,16 @@ class Daemon:
             await self.refresh_exception_gauge()
             return ControlResponse(ok=True, lines=[f"exception {entry.id}: discarded"])
         return await self._replay([entry])
+
+    async def _open_exceptions(self, channel: str | None) -> list[ExceptionEntry]:
+        """Every open exception (of ``channel``), page after page, oldest first."""
+        assert self._store is not None
+        found: list[ExceptionEntry] = []
+        while page := await self._store.exceptions(
+            ExceptionQuery(channel=channel, after_id=found[-1].id if found else 0)
+        ):
+            found += page
+        return found
 
     async def _replay(self, entries: list[ExceptionEntry]) -> ControlResponse:
         """Replay open exceptions; what each kind's replay does is in README ("Exceptions")."""

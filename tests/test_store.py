@@ -675,6 +675,51 @@ async def test_a_webhook_stored_before_streams_were_a_list_keeps_its_stream(
         ]
 
 
+async def test_exceptions_held_before_they_had_kinds_are_given_the_kind_their_replay_needs(
+    db_path: Path,
+) -> None:
+    db_path.parent.mkdir(parents=True)
+    with raw(db_path) as db:
+        for script in MIGRATIONS[:2]:
+            db.executescript(script)
+        db.execute("PRAGMA user_version = 2")
+        for key in ("shipment:9", "stock:1"):
+            db.execute(
+                "INSERT INTO outbox (channel, kind, idempotency_key, payload, created_at)"
+                " VALUES ('shop', 'k', ?, X'7B7D', '2026-03-01T12:00:00+00:00')",
+                (key,),
+            )
+        rows = [
+            (None, "shipment:9", "remote_validation", b"{}"),
+            (None, "stock:1", "retries_exhausted", b"{}"),
+            (None, "order", "schema", b"{}"),  # a webhook of the wrong shape
+            ("orders", None, "retries_exhausted", None),  # a read out of retries
+            ("orders", "o-1", "schema", b"{}"),  # a record of the wrong shape
+            ("orders", "o-2", "oversell", b"{}"),
+            (None, "SKU-1", "review_threshold", b"{}"),
+        ]
+        db.executemany(
+            "INSERT INTO exceptions (channel, stream, entity, reason, detail, payload,"
+            " first_seen, last_seen) VALUES ('shop', ?, ?, ?, 'd', ?, ?, ?)",
+            [(*row, "2026-03-01T12:00:00+00:00", "2026-03-01T12:00:00+00:00") for row in rows],
+        )
+        db.commit()
+    async with open_store(url(db_path)) as store:
+        kinds = {
+            e.reason + " " + (e.entity or "-"): e.kind
+            for e in await store.exceptions(ExceptionQuery())
+        }
+    assert kinds == {
+        "remote_validation shipment:9": "write",
+        "retries_exhausted stock:1": "stock",
+        "schema order": "webhook",
+        "retries_exhausted -": "read",
+        "schema o-1": "record",
+        "oversell o-2": "order",
+        "review_threshold SKU-1": "sku",
+    }
+
+
 async def test_a_stock_write_not_begun_takes_in_a_newer_one_and_one_begun_never(
     db_path: Path,
 ) -> None:
@@ -799,3 +844,14 @@ async def test_prune_audit_deletes_only_older_entries(db_path: Path) -> None:
         assert await store.prune_audit(T0 + timedelta(days=1)) == 1
         left = await store.audit_entries(AuditQuery())
     assert [e.entity for e in left] == ["o-1", "o-2"]
+
+
+async def test_discarding_a_write_still_waiting_for_its_next_try_drops_it(db_path: Path) -> None:
+    async with open_store(url(db_path)) as store:
+        await store.enqueue_write("shop", write("shipment:9"), T0)
+        await store.enqueue_write("shop", write("shipment:10"), T0)
+        out_of_retries = held("shipment:9", "retries_exhausted", stream=None, kind="write")
+        await store.record_exception(out_of_retries, T0)
+        [entry] = await store.exceptions(ExceptionQuery())
+        assert await store.discard_exception(entry.id, T0) is not None
+        assert [p.write.key for p in await store.pending_writes("shop", 10)] == ["shipment:10"]

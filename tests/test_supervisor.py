@@ -227,8 +227,9 @@ async def test_a_write_that_failed_for_now_holds_back_the_writes_queued_after_it
     # Two stock writes to one store: were the newer one sent while the older waited for its
     # retry, the older would land last and the store would show stale quantities.
     older = RemoteWrite(kind="inventory.set", key="stock-1", payload=b'{"SKU-1": 4}')
+    tracking = RemoteWrite(kind="fulfillment.create", key="shipment-1", payload=b"{}")
     newer = RemoteWrite(kind="inventory.set", key="stock-2", payload=b'{"SKU-1": 3}')
-    for write in (older, newer):
+    for write in (older, tracking, newer):
         await store.enqueue_write("shop", write, wall_clock())
     supervisor = await start_supervisor(nursery, store, metrics)
     platform = RecordingPlatform()
@@ -238,16 +239,21 @@ async def test_a_write_that_failed_for_now_holds_back_the_writes_queued_after_it
     tries = channel.config.retry_attempts
     [connector] = platform.connectors
     assert slot.actor is not None
-    while len(connector.writes) < tries:
+    while len(connector.writes) < 2 * tries:
         await slot.actor.worked.wait()
-    assert connector.writes == [older] * tries
-    assert [p.attempts for p in await store.pending_writes("shop", 10)] == [1, 0]
+    # A write of another kind is not held up by it.
+    assert connector.writes == [older] * tries + [tracking] * tries
+    assert [p.attempts for p in await store.pending_writes("shop", 10)] == [1, 1, 0]
 
-    # Once the older one is given up, the drain goes on to the next one.
+    # Once the older one is given up, the drain goes on to the next one of its kind.
     assert await supervisor.deliver("shop", DrainOutbox())
-    while len(connector.writes) < 3 * tries:
+    while len(connector.writes) < 5 * tries:
         await slot.actor.worked.wait()
-    assert connector.writes == [older] * (2 * tries) + [newer] * tries
+    assert (
+        connector.writes
+        == ([older] * tries + [tracking] * tries + [older] * tries + [tracking] * tries)
+        + [newer] * tries
+    )
 
 
 async def test_a_write_out_of_retries_is_tried_at_each_drain_then_leaves_the_outbox(

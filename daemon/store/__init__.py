@@ -171,6 +171,8 @@ class ExceptionQuery(msgspec.Struct, frozen=True):
     reason: str | None = None
     include_resolved: bool = False
     limit: int = 1000
+    after_id: int = 0
+    """Only exceptions with a greater id: the next page after the one that ended there."""
 
 
 class AuditEntry(msgspec.Struct, frozen=True):
@@ -323,7 +325,8 @@ class StateStore(Protocol):
 
     async def discard_exception(self, exception_id: int, at: datetime) -> ExceptionEntry | None:
         """Close an open exception as discarded and audit it; None if there is no such open
-        one. What it was about is dropped: a refused write stays out of the outbox."""
+        one. What it was about is dropped: a write (or stock write) of it still waiting in the
+        outbox for its next try is marked done unmade, and a refused one stays out."""
 
     async def requeue_write(self, exception_id: int, at: datetime) -> bool:
         """Put the write of an open write exception back in its outbox (same idempotency key,

@@ -148,8 +148,13 @@ MIGRATIONS: tuple[str, ...] = (
         WHEN reason = 'review_threshold' THEN 'sku'
         WHEN stream = 'orders' AND reason IN ('unmapped_ship_method', 'inactive_ship_method',
             'unknown_sku', 'no_fulfillment_provider', 'oversell') THEN 'order'
-        WHEN stream IS NOT NULL AND entity IS NULL AND reason = 'retries_exhausted' THEN 'read'
-        WHEN stream IS NULL THEN 'write'
+        -- A write's exception is under its idempotency key; shelfsync's stock writes are keyed
+        -- stock:<uuid>. Any other exception of no stream was a webhook's.
+        WHEN stream IS NULL AND EXISTS (SELECT 1 FROM outbox WHERE outbox.channel =
+            exceptions.channel AND outbox.idempotency_key = exceptions.entity)
+            THEN CASE WHEN entity LIKE 'stock:%' THEN 'stock' ELSE 'write' END
+        WHEN stream IS NULL THEN 'webhook'
+        WHEN payload IS NULL THEN 'read'  -- a failed read keeps no record
         ELSE 'record' END;
     CREATE INDEX exceptions_by_subject ON exceptions (channel, entity, resolved_at);
     ALTER TABLE outbox ADD COLUMN entity TEXT;   -- what the write is about, for the audit log

@@ -255,9 +255,9 @@ class SqliteStore:
 
     async def begin_write(self, channel: str, pending: PendingWrite, at: datetime) -> RemoteWrite:
         def work(db: sqlite3.Connection) -> RemoteWrite:
+            db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (pending.id,))
             attempts, payload, entity, summary = db.execute(
-                "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?"
-                " RETURNING attempts, payload, entity, summary",
+                "SELECT attempts, payload, entity, summary FROM outbox WHERE id = ?",
                 (pending.id,),
             ).fetchone()
             write = msgspec.structs.replace(pending.write, payload=bytes(payload))
@@ -346,13 +346,14 @@ class SqliteStore:
             lambda db: db.execute(
                 f"SELECT {_EXCEPTION_COLUMNS} FROM exceptions"
                 " WHERE (? IS NULL OR channel = ?) AND (? IS NULL OR reason = ?)"
-                " AND (? OR resolved_at IS NULL) ORDER BY id LIMIT ?",
+                " AND (? OR resolved_at IS NULL) AND id > ? ORDER BY id LIMIT ?",
                 (
                     query.channel,
                     query.channel,
                     query.reason,
                     query.reason,
                     query.include_resolved,
+                    query.after_id,
                     query.limit,
                 ),
             ).fetchall()
@@ -368,6 +369,13 @@ class SqliteStore:
             if entry is None or entry.resolved_at is not None:
                 return None
             _resolve(db, entry.id, "discarded", at)
+            if entry.kind in ("write", "stock"):
+                # Dropped: a write still waiting for its next try is not made.
+                db.execute(
+                    "UPDATE outbox SET done_at = ? WHERE channel = ? AND idempotency_key = ?"
+                    " AND done_at IS NULL",
+                    (_iso(at), entry.channel, entry.entity),
+                )
             note = AuditNote(entry.channel, "exception.discarded", entry.entity, _about(entry))
             _audit(db, at, note)
             return entry
