@@ -63,6 +63,10 @@ def load_sandbox(platform: str) -> Any:
     return importlib.import_module(f"connectors.{platform}.sandbox").create_app
 
 
+KEEP_ALIVE_SECONDS = 75.0
+"""How long a sandbox keeps an idle connection open, as platforms' load balancers do."""
+
+
 async def serve_app(nursery: trio.Nursery, app: Any, host: str, port: int, stop: trio.Event) -> str:
     """Serve the ASGI ``app`` on ``host:port`` (port 0: the OS picks) with hypercorn's Trio
     worker, in ``nursery`` until ``stop`` is set; returns the URL once it is listening."""
@@ -70,6 +74,10 @@ async def serve_app(nursery: trio.Nursery, app: Any, host: str, port: int, stop:
     config.bind = [f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
+    # A platform keeps an idle connection open longer than its clients do (httpx lets one go
+    # after 5 s, hypercorn's default too): with equal times, a client reusing a connection
+    # just as the server closes it reads from a closed socket.
+    config.keep_alive_timeout = KEEP_ALIVE_SECONDS
     urls = await nursery.start(
         lambda task_status: serve(app, config, shutdown_trigger=stop.wait, task_status=task_status)
     )
