@@ -238,6 +238,10 @@ class ChannelActor:
             )
             try:
                 async with trio.open_nursery() as nursery:
+                    # Every stream's first run is asked for now, in the configured order (the
+                    # schedules' tasks would ask in whatever order Trio starts them).
+                    for stream in self._streams:
+                        self._request(stream)
                     nursery.start_soon(self._work, connector)
                     for stream in self._streams:
                         nursery.start_soon(self._keep_schedule, stream)
@@ -320,14 +324,15 @@ class ChannelActor:
         return min((self._spaced_until[s] for s in self._pending), default=math.inf)
 
     async def _keep_schedule(self, stream: str) -> None:
+        """Ask for a run of ``stream`` every interval after its first (asked at start)."""
         interval = self.channel.schedule_seconds(stream)
         due = trio.current_time()
         while True:
-            self._request(stream)
             due += interval
             # After a long pause, skip the missed runs rather than firing them back to back.
             due = max(due, trio.current_time())
             await trio.sleep_until(due)
+            self._request(stream)
 
     async def _work(self, connector: Connector) -> None:
         try:
