@@ -73,6 +73,7 @@ class ScaleOptions(msgspec.Struct, frozen=True):
     seed: int = 1
 
 
+FULL = ScaleOptions()
 QUICK = ScaleOptions(channels=200, idle_seconds=10.0, steady_seconds=10.0)
 
 
@@ -96,12 +97,13 @@ class ScaleResult(msgspec.Struct, frozen=True):
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__ or "")
-    parser.add_argument("--channels", type=int, default=ScaleOptions.channels)
-    parser.add_argument("--rate", type=float, default=ScaleOptions.rate)
+    parser.add_argument(
+        "--channels", type=int, help=f"default {FULL.channels}, {QUICK.channels} with --quick"
+    )
+    parser.add_argument("--rate", type=float, default=FULL.rate, help="sales a second")
     args = parser.parse_args(argv)
-    base = QUICK if args.quick else ScaleOptions()
-    channels = args.channels if args.channels != ScaleOptions.channels else base.channels
-    options = msgspec.structs.replace(base, channels=channels, rate=args.rate)
+    base = QUICK if args.quick else FULL
+    options = msgspec.structs.replace(base, channels=args.channels or base.channels, rate=args.rate)
     with tempfile.TemporaryDirectory(prefix="shelfsync-scale-") as folder:
         result = trio.run(run_scale, options, Path(folder))
     emit("scale", msgspec.structs.asdict(result), args.out)
@@ -127,7 +129,7 @@ async def run_scale(options: ScaleOptions, workdir: Path, out: TextIO = sys.stde
         for name, play in served.stores.items():
             await play.subscribe(http, f"http://{HOST}:{port}/webhooks/{name}")
         spawned = time.monotonic()
-        daemon = await DaemonProcess.start(config, **served.environ)
+        daemon = await DaemonProcess.start(config, timeout=SETTLE_TIMEOUT, **served.environ)
         start_s = time.monotonic() - spawned
         print(f"serving {options.channels} channels after {start_s:.2f}s", file=out)
         pid = daemon.process.pid
@@ -170,7 +172,9 @@ async def run_scale(options: ScaleOptions, workdir: Path, out: TextIO = sys.stde
     )
 
 
-async def _serve_sandboxes(nursery: trio.Nursery, stop: trio.Event, options: ScaleOptions) -> Served:
+async def _serve_sandboxes(
+    nursery: trio.Nursery, stop: trio.Event, options: ScaleOptions
+) -> Served:
     storefront_channels = options.channels - 1
     stores: dict[str, StorefrontPlay] = {}
     tables: list[dict[str, Any]] = []
