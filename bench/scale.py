@@ -55,9 +55,9 @@ from tests.helpers import toml_config
 HOST = "127.0.0.1"
 PROVIDER = "fc"
 QUIET_SECONDS = 10.0
-"""No API call for this long, after the first reads, counts as idle: longer than the retry
-backoff of a first read that failed under the start-up load, so that its retries (and the
-writes the hub queues after it) are over before the idle window opens."""
+"""No API call for this long, after the first reads, counts as idle. A first read that
+failed under the start-up load is retried with backoff (up to ``retry_backoff_max``): a
+retry that comes after a longer lull falls in the idle window and counts as idle CPU."""
 SETTLE_TIMEOUT = 300.0
 """A bound on the first reads and the writes they cause, on two busy cores."""
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
