@@ -20,6 +20,7 @@ from connectors.model import BundleComponent
 from connectors.reasons import ExceptionKind, ExceptionReason
 from daemon.store import (
     AuditQuery,
+    ChannelStart,
     ExceptionQuery,
     HeldException,
     HubChanges,
@@ -212,7 +213,9 @@ async def test_an_unopenable_file_is_a_store_error(tmp_path: Path) -> None:
 async def test_a_new_store_is_empty(db_path: Path) -> None:
     async with open_store(url(db_path)) as store:
         assert await store.stream_states("shop") == {}
-        assert await store.is_paused("shop") is False
+        assert await store.channel_starts(["shop"]) == {
+            "shop": ChannelStart(streams={}, paused=False, webhooks=[])
+        }
         assert await store.pending_webhooks("shop") == []
         assert await store.pending_writes("shop", 10) == []
         assert await store.open_exceptions() == {}
@@ -235,13 +238,45 @@ async def test_reopening_keeps_cursors_paused_flag_and_last_success(db_path: Pat
         }
         orders = states["orders"]
         assert orders.cursor is not None and orders.cursor.utcoffset() is not None
-        assert await store.is_paused("shop") is True
-        assert await store.is_paused("other") is False
+        starts = await store.channel_starts(["shop", "other"])
+        assert (starts["shop"].paused, starts["other"].paused) == (True, False)
         assert await store.stream_states("other") == {}
 
         await store.set_paused("shop", False)
     async with open_store(url(db_path)) as store:
-        assert await store.is_paused("shop") is False
+        assert (await store.channel_starts(["shop"]))["shop"].paused is False
+
+
+async def test_channel_starts_reads_every_named_channel_at_once(db_path: Path) -> None:
+    async with open_store(url(db_path)) as store:
+        await store.commit_page("a", "orders", [], T0, T0)
+        await store.record_success("b", "products", T0)
+        await store.set_paused("b", True)
+        first = await store.accept_webhook("a", webhook("wh-1", body=b'{"n": 1}'), T0)
+        second = await store.accept_webhook("a", webhook("wh-2", streams=()), T0)
+        done = await store.accept_webhook("b", webhook("wh-3"), T0)
+        unnamed = await store.accept_webhook("c", webhook("wh-4"), T0)
+        assert None not in (first, second, done, unnamed)
+        assert done is not None
+        await store.mark_processed([done], T0)
+
+        starts = await store.channel_starts(["a", "b", "new"])
+
+        assert starts == {
+            "a": ChannelStart(
+                streams={"orders": StreamState("orders", cursor=T0, last_success_at=None)},
+                paused=False,
+                webhooks=await store.pending_webhooks("a"),
+            ),
+            "b": ChannelStart(
+                streams={"products": StreamState("products", cursor=None, last_success_at=T0)},
+                paused=True,
+                webhooks=[],
+            ),
+            "new": ChannelStart(streams={}, paused=False, webhooks=[]),
+        }
+        assert [item.id for item in starts["a"].webhooks] == [first, second]
+        assert await store.channel_starts([]) == {}
 
 
 async def test_commit_page_and_record_success_keep_each_others_columns(db_path: Path) -> None:

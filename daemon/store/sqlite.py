@@ -22,6 +22,7 @@ from daemon.store import (
     AuditEntry,
     AuditNote,
     AuditQuery,
+    ChannelStart,
     ExceptionEntry,
     ExceptionQuery,
     HeldException,
@@ -113,6 +114,37 @@ class SqliteStore:
             for stream, value, ok in rows
         }
 
+    async def channel_starts(self, channels: list[str]) -> dict[str, ChannelStart]:
+        named = msgspec.json.encode(channels).decode()
+
+        def read(db: sqlite3.Connection) -> tuple[list[Any], list[Any], list[Any]]:
+            among = "channel IN (SELECT value FROM json_each(?))"
+            cursors = db.execute(
+                f"SELECT channel, stream, value, last_success_at FROM cursors WHERE {among}",
+                (named,),
+            ).fetchall()
+            paused = db.execute(
+                f"SELECT channel FROM channel_flags WHERE paused AND {among}", (named,)
+            ).fetchall()
+            webhooks = db.execute(
+                f"SELECT channel, id, streams, topic, body FROM inbox WHERE {among}"
+                " AND source = 'webhook' AND processed_at IS NULL ORDER BY id",
+                (named,),
+            ).fetchall()
+            return cursors, paused, webhooks
+
+        cursors, paused, webhooks = await self._transaction(read)
+        paused_channels = {channel for (channel,) in paused}
+        starts = {
+            channel: ChannelStart(streams={}, paused=channel in paused_channels, webhooks=[])
+            for channel in channels
+        }
+        for channel, stream, value, ok in cursors:
+            starts[channel].streams[stream] = StreamState(stream, _parse(value), _parse(ok))
+        for channel, *item in webhooks:
+            starts[channel].webhooks.append(_inbox_item(*item))
+        return starts
+
     async def commit_page(
         self,
         channel: str,
@@ -151,14 +183,6 @@ class SqliteStore:
             )
 
         await self._transaction(work)
-
-    async def is_paused(self, channel: str) -> bool:
-        row = await self._transaction(
-            lambda db: db.execute(
-                "SELECT paused FROM channel_flags WHERE channel = ?", (channel,)
-            ).fetchone()
-        )
-        return bool(row and row[0])
 
     async def set_paused(self, channel: str, paused: bool) -> None:
         await self._transaction(
@@ -202,12 +226,7 @@ class SqliteStore:
                 (channel,),
             ).fetchall()
         )
-        return [
-            InboxItem(
-                id=i, streams=msgspec.json.decode(s, type=tuple[str, ...]), topic=t, body=bytes(b)
-            )
-            for i, s, t, b in rows
-        ]
+        return [_inbox_item(*row) for row in rows]
 
     async def mark_processed(self, ids: list[int], at: datetime) -> None:
         await self._transaction(
@@ -837,3 +856,13 @@ def _statements(script: str) -> list[str]:
     """Split a migration into statements (executescript would commit our transaction)."""
     without_comments = "\n".join(line.split("--")[0] for line in script.splitlines())
     return [s.strip() for s in without_comments.split(";") if s.strip()]
+
+
+def _inbox_item(inbox_id: int, streams: str, topic: str, body: bytes) -> InboxItem:
+    """An inbox row (``id, streams, topic, body``) as read."""
+    return InboxItem(
+        id=inbox_id,
+        streams=msgspec.json.decode(streams, type=tuple[str, ...]),
+        topic=topic,
+        body=bytes(body),
+    )
