@@ -34,6 +34,24 @@ class SandboxFaults(msgspec.Struct, frozen=True):
     """Some webhooks are held back, so that later events overtake them."""
 
 
+class ApiUsage(msgspec.Struct, frozen=True):
+    """What a sandbox's API has been asked since it started, and the limit it enforces, in
+    the platform's budget unit: a call, or for a cost-priced API a point of query cost."""
+
+    calls: int
+    """API calls answered (``/_sandbox/`` hooks are not API calls), throttled ones included."""
+    spent: float
+    """Budget units the admitted calls used (``calls`` less the throttled, or their cost)."""
+    throttled: int
+    """Calls refused as over the rate limit (429, or Shopify's ``THROTTLED``)."""
+    noop_writes: int
+    """Stock writes that changed nothing: every quantity sent already was the store's."""
+    rate: float
+    """Budget units the platform allows per second, sustained."""
+    burst: float
+    """Budget units it allows at once (a window's quota, a bucket's size)."""
+
+
 class Webhooked(Protocol):
     """A played sandbox that sends webhooks and has fault knobs."""
 
@@ -43,6 +61,9 @@ class Webhooked(Protocol):
 
     async def inject(self, http: httpx.AsyncClient, faults: SandboxFaults) -> None:
         """Set the sandbox's fault knobs to ``faults`` (all off: ``SandboxFaults()``)."""
+
+    def usage(self) -> ApiUsage:
+        """The sandbox's API calls so far and the rate limit it enforces."""
 
 
 class StorefrontPlay(Webhooked, Protocol):

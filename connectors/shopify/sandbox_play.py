@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from connectors.sandbox_play import Played, SandboxFaults, post_hook, shopper_hook
+from connectors.sandbox_play import ApiUsage, Played, SandboxFaults, post_hook, shopper_hook
 from connectors.sandbox_server import SandboxOptions
 from connectors.shopify.mapping import origin_of_shop
 from connectors.shopify.sandbox import ShopifySandbox, create_app
@@ -61,6 +61,18 @@ class ShopifyPlay:
             "reorder_webhooks": 0.5 if faults.out_of_order_webhooks else 0.0,
         }
         await post_hook(http, f"{self.base_url}/_sandbox/faults", knobs)
+
+    def usage(self) -> ApiUsage:
+        state = self.app.state
+        counters, bucket = state.counters, state.bucket
+        return ApiUsage(
+            calls=counters["requests"],
+            spent=counters["cost"],
+            throttled=counters["throttled"],
+            noop_writes=counters["noop_writes"],
+            rate=bucket.restore_rate,
+            burst=bucket.maximum,
+        )
 
     def tracking_numbers(self) -> dict[str, list[str]]:
         numbers: dict[str, list[str]] = {}
