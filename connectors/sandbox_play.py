@@ -52,6 +52,25 @@ class ApiUsage(msgspec.Struct, frozen=True):
     """Budget units it allows at once (a window's quota, a bucket's size)."""
 
 
+class Throttled(Exception):
+    """A sandbox refused a call as over its rate limit; ``wait`` is the seconds it asks for."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"throttled: retry in {wait:.2f}s")
+        self.wait = wait
+
+
+class OneAtATime(Protocol):
+    """A store's stock the way a cron script or plugin syncs it: one SKU per call."""
+
+    async def read_one(self, http: httpx.AsyncClient, sku: str) -> tuple[str, int] | None:
+        """The SKU's id for :meth:`write_one` and the units the store shows; None if the
+        store does not list it. :class:`Throttled` when the platform refuses the call."""
+
+    async def write_one(self, http: httpx.AsyncClient, item: str, quantity: int) -> None:
+        """Set the units of the item :meth:`read_one` named; :class:`Throttled` likewise."""
+
+
 class Webhooked(Protocol):
     """A played sandbox that sends webhooks and has fault knobs."""
 
