@@ -19,7 +19,6 @@ from __future__ import annotations
 import random
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ SETTLE_SECONDS = 1800.0
 """A bound on learning the catalog and on the backlog itself."""
 SAMPLE_SECONDS = 0.25
 """How often the sandboxes' counters are read while the backlog lasts."""
+QUIET_SAMPLES = 8
 RESTOCKS_IN_FLIGHT = 8
 
 
@@ -123,65 +123,79 @@ def config(workdir: Path, shop: Shop) -> str:
     return toml_config(daemon, channels)
 
 
-async def until(condition: Callable[[], Any], every: float = SAMPLE_SECONDS) -> None:
-    while not await condition():
-        await trio.sleep(every)
+async def drained(daemon: Daemon, usage: Usage) -> None:
+    """Until the daemon has had nothing in hand for :data:`QUIET_SAMPLES` samples in a row
+    (an order held, for instance, never reaches the provider: counting them would not do),
+    bounded by :data:`SETTLE_SECONDS`; ``usage`` is sampled on the way."""
+    quiet = 0
+    with trio.move_on_after(SETTLE_SECONDS):
+        while quiet < QUIET_SAMPLES:
+            await trio.sleep(SAMPLE_SECONDS)
+            usage.sample()
+            quiet = quiet + 1 if await daemon.quiet() else 0
 
 
-async def make_backlog(shop: Shop, sizes: Sizes, http: httpx.AsyncClient) -> list[Any]:
-    """While the daemon is down: every SKU the provider holds gets more units (a receipt), and
-    ``sizes.orders`` orders are placed on the storefronts; returns the orders placed."""
-    skus = sorted(shop.provider.sellable())
+async def restock(shop: Shop, http: httpx.AsyncClient) -> None:
+    """Every SKU the provider holds gets more units (a receipt): each store's target moves."""
     limiter = trio.CapacityLimiter(RESTOCKS_IN_FLIGHT)
 
-    async def restock(sku: str) -> None:
+    async def receive(sku: str) -> None:
         async with limiter:
             await shop.provider.receive(http, sku, 7)
 
     async with trio.open_nursery() as nursery:
-        for sku in skus:
-            nursery.start_soon(restock, sku)
+        for sku in sorted(shop.provider.sellable()):
+            nursery.start_soon(receive, sku)
+
+
+async def make_backlog(shop: Shop, sizes: Sizes, http: httpx.AsyncClient) -> list[Any]:
+    """While the daemon is down: every SKU restocked, and ``sizes.orders`` orders placed on
+    the storefronts; returns the orders placed."""
+    await restock(shop, http)
     shoppers = Shoppers(shop.stores, http, random.Random(sizes.seed), per_second=1.0)
     while len(shoppers.placed) < sizes.orders:
         await shoppers.place_one()
     return list(shoppers.placed)
 
 
-async def run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
+async def serve(nursery: trio.Nursery, stop: trio.Event, sizes: Sizes, workdir: Path) -> Shop:
+    """The sandboxes served, the daemon's config written to ``workdir``, and the daemon run
+    once on it until it has learned the catalog and settled."""
     options = ChaosOptions(seed=sizes.seed, catalog=sizes.skus, rate_scale=sizes.rate_scale)
+    shop = await _serve_sandboxes(nursery, stop, options)
+    (workdir / "shelfsync.toml").write_text(config(workdir, shop))
+    started = trio.current_time()
+    async with trio.open_nursery() as running:
+        daemon = start_daemon(shop, workdir)
+        await running.start(daemon.run)
+        await settle(daemon, SETTLE_SECONDS)
+        daemon.request_stop()
+    progress(f"catalog learned in {trio.current_time() - started:.0f}s")
+    return shop
+
+
+def start_daemon(shop: Shop, workdir: Path) -> Daemon:
+    return Daemon(load_config(workdir / "shelfsync.toml", environ=shop.environ))
+
+
+async def run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     async with trio.open_nursery() as nursery, httpx.AsyncClient(timeout=30.0) as http:
         stop = trio.Event()
-        shop = await _serve_sandboxes(nursery, stop, options)
-        path = workdir / "shelfsync.toml"
-        path.write_text(config(workdir, shop))
-        learned = trio.current_time()
-        async with trio.open_nursery() as running:
-            daemon = Daemon(load_config(path, environ=shop.environ))
-            await running.start(daemon.run)
-            await settle(daemon, SETTLE_SECONDS)
-            daemon.request_stop()
-        learned = trio.current_time() - learned
-        progress(f"catalog learned in {learned:.0f}s; making the backlog")
+        shop = await serve(nursery, stop, sizes, workdir)
         before = len(shop.provider.orders())
-        placed = await make_backlog(shop, sizes, http)
+        placed = len(await make_backlog(shop, sizes, http))
+        progress("backlog made; the daemon starts again")
         sandboxes: dict[str, Webhooked] = {**shop.stores, PROVIDER: shop.provider}
         async with trio.open_nursery() as running:
-            daemon = Daemon(load_config(path, environ=shop.environ))
+            daemon = start_daemon(shop, workdir)
             usage = Usage(sandboxes)
             await running.start(daemon.run)
 
-            async def done() -> bool:
-                usage.sample()
-                created = len(shop.provider.orders()) - before
-                return created >= len(placed) and await daemon.quiet()
-
-            progress("backlog made; the daemon starts again")
-            with trio.move_on_after(SETTLE_SECONDS):
-                await until(done)
+            await drained(daemon, usage)
             budgets = usage.budgets()
             daemon.request_stop()
         stop.set()
-    return figures(sizes, budgets, learned, len(shop.provider.orders()) - before)
+    return figures(sizes, budgets, placed, len(shop.provider.orders()) - before)
 
 
 def progress(line: str) -> None:
@@ -189,15 +203,14 @@ def progress(line: str) -> None:
 
 
 def figures(
-    sizes: Sizes, budgets: dict[str, ChannelBudget], learned: float, created: int
+    sizes: Sizes, budgets: dict[str, ChannelBudget], placed: int, created: int
 ) -> dict[str, Any]:
     slowest = max(budgets, key=lambda name: budgets[name].seconds)
     return {
         "skus": sizes.skus,
-        "orders": sizes.orders,
+        "orders_placed": placed,
         "orders_created": created,
         "rate_scale": sizes.rate_scale,
-        "catalog_learned_s": round(learned, 1),
         "backlog_s": round(budgets[slowest].seconds, 1),
         "bottleneck": slowest,
         "budget_used_ratio": round(budgets[slowest].ratio, 3),

@@ -11,7 +11,7 @@ or in the demo knows a platform's field names.
 from __future__ import annotations
 
 import abc
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 import msgspec
@@ -60,6 +60,7 @@ class Throttled(Exception):
         self.wait = wait
 
 
+@runtime_checkable
 class OneAtATime(Protocol):
     """A store's stock the way a cron script or plugin syncs it: one SKU per call."""
 
