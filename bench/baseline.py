@@ -17,7 +17,6 @@ are the poller's over shelfsync's.
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,18 @@ import httpx
 import trio
 
 from bench.baseline_poller import poll
-from bench.rate_budget import Sizes, Usage, drained, progress, restock, serve, start_daemon
+from bench.rate_budget import (
+    Sizes,
+    Usage,
+    drained,
+    in_workdir,
+    progress,
+    restock,
+    serve,
+    start_daemon,
+)
 from bench.report import base_parser, emit
 from connectors.sandbox_play import OneAtATime, Webhooked
-from daemon.logs import configure_logging
 
 STORE = "web"
 """The channel of the Shopify sandbox both sync."""
@@ -79,12 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     sizes = Sizes(QUICK if args.quick else args.skus, 0, args.rate_scale, args.seed)
-    with tempfile.TemporaryDirectory(prefix="shelfsync-baseline-") as folder:
-        workdir = Path(folder)
-        with (workdir / "daemon.log").open("w") as log:
-            configure_logging("warning", log)
-            found = trio.run(run, sizes, workdir)
-    emit("baseline", found, args.out)
+    emit("baseline", in_workdir(run, sizes), args.out)
     return 0
 
 

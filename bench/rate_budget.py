@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -239,13 +240,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     skus, orders = QUICK if args.quick else (args.skus, args.orders)
     sizes = Sizes(skus, orders, args.rate_scale, args.seed)
-    with tempfile.TemporaryDirectory(prefix="shelfsync-budget-") as folder:
+    emit("rate_budget", in_workdir(run, sizes), args.out)
+    return 0
+
+
+def in_workdir(
+    bench: Callable[[Sizes, Path], Awaitable[dict[str, Any]]], sizes: Sizes
+) -> dict[str, Any]:
+    """``bench(sizes, workdir)`` run with Trio in a temporary directory, the daemon's log (its
+    warnings) in a file there; its figures."""
+    with tempfile.TemporaryDirectory(prefix="shelfsync-bench-") as folder:
         workdir = Path(folder)
         with (workdir / "daemon.log").open("w") as log:
             configure_logging("warning", log)
-            found = trio.run(run, sizes, workdir)
-    emit("rate_budget", found, args.out)
-    return 0
+            return trio.run(bench, sizes, workdir)
 
 
 if __name__ == "__main__":
