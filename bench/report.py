@@ -14,8 +14,7 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def machine() -> dict[str, object]:
-    """The core count, the checkout's commit (``unknown`` outside git), the Python version,
-    and the load average when the figures were taken (the machine may be shared)."""
+    """The core count, the checkout's commit (``unknown`` outside git) and the Python version."""
     found = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
     )
@@ -23,7 +22,6 @@ def machine() -> dict[str, object]:
         "cpu_count": os.cpu_count(),
         "git_commit": found.stdout.strip() or "unknown",
         "python": platform.python_version(),
-        "load_avg": [round(load, 2) for load in os.getloadavg()],
     }
 
 
