@@ -202,14 +202,14 @@ def _figures(watcher: Watcher, options: Options) -> dict[str, Any]:
         "sales": options.sales,
         "landed": len(latencies),
         "not_landed": len(watcher.in_flight),
-        "p50_ms": _percentile_ms(latencies, 0.50),
-        "p95_ms": _percentile_ms(latencies, 0.95),
-        "p99_ms": _percentile_ms(latencies, 0.99),
+        "p50_ms": percentile_ms(latencies, 0.50),
+        "p95_ms": percentile_ms(latencies, 0.95),
+        "p99_ms": percentile_ms(latencies, 0.99),
         "max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
     }
 
 
-def _percentile_ms(ordered: list[float], share: float) -> float | None:
+def percentile_ms(ordered: list[float], share: float) -> float | None:
     """The nearest-rank percentile of ``ordered`` seconds, in milliseconds."""
     if not ordered:
         return None
