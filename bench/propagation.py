@@ -61,7 +61,7 @@ class Options(msgspec.Struct, frozen=True):
     seed: int = 1
 
 
-QUICK = Options(sales=200)
+QUICK = Options(sales=120)
 
 
 class Sale(msgspec.Struct):
@@ -83,13 +83,25 @@ class Watcher:
         self.expected: dict[str, int] = {}
         self.in_flight: list[Sale] = []
         self.latencies: list[float] = []
+        self.refused = 0
         self.all_landed = trio.Event()
 
-    def sell(self, store: str, sku: str) -> None:
+    def sell(self, store: str, sku: str) -> Sale:
         """Count a sale of one unit of ``sku`` on ``store``, about to be placed."""
         self.expected[sku] -= 1
         others = set(self.stores) - {store}
-        self.in_flight.append(Sale(trio.current_time(), sku, self.expected[sku], others))
+        sale = Sale(trio.current_time(), sku, self.expected[sku], others)
+        self.in_flight.append(sale)
+        return sale
+
+    def not_placed(self, sale: Sale) -> None:
+        """Forget ``sale``: the store refused it (a busy machine can drop a connection)."""
+        self.refused += 1
+        self.in_flight.remove(sale)
+        self.expected[sale.sku] += 1
+        for later in self.in_flight:
+            if later.sku == sale.sku and later.placed_at > sale.placed_at:
+                later.target += 1
 
     def answered(self, store: str) -> None:
         """A call to ``store`` was answered: the sales whose quantity it now shows have
@@ -148,8 +160,16 @@ async def _sell(
         for number in range(options.sales):
             await trio.sleep_until(started + number / options.per_second)
             store, sku = rng.choice(names), skus[number % len(skus)]
-            watcher.sell(store, sku)
-            selling.start_soon(shop.stores[store].place, http, [(sku, 1)], "Standard")
+            selling.start_soon(_place, shop.stores[store], watcher, watcher.sell(store, sku), http)
+
+
+async def _place(
+    store: StorefrontPlay, watcher: Watcher, sale: Sale, http: httpx.AsyncClient
+) -> None:
+    try:
+        await store.place(http, [(sale.sku, 1)], "Standard")
+    except httpx.HTTPError:
+        watcher.not_placed(sale)
 
 
 async def _sales_timed(
@@ -200,6 +220,7 @@ def _figures(watcher: Watcher, options: Options) -> dict[str, Any]:
     latencies = sorted(watcher.latencies)
     return {
         "sales": options.sales,
+        "refused": watcher.refused,
         "landed": len(latencies),
         "not_landed": len(watcher.in_flight),
         "p50_ms": percentile_ms(latencies, 0.50),
