@@ -1,6 +1,6 @@
-"""How a channel actor turns requests to read into runs: bursts coalesce, a snapshot
-stream's reads are spaced by what they cost, and writes do not wait for reads. Over the
-supervisor, on virtual time and a real SQLite file, with the fake platform."""
+"""How a channel actor turns requests to read into runs: bursts coalesce, and a snapshot
+stream's reads are spaced by what they cost. Over the supervisor, on virtual time and a real
+SQLite file, with the fake platform."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from actors.messages import DrainOutbox, InboundEvent, SyncNow
-from connectors.base import ConnectorContext, Page, RemoteWrite, StreamSpec, WebhookEvent
+from actors.messages import InboundEvent, SyncNow
+from connectors.base import ConnectorContext, Page, StreamSpec, WebhookEvent
 from daemon.app import default_http_client, wall_clock
 from daemon.config import DaemonConfig
 from daemon.store import StateStore, open_store
@@ -172,25 +172,3 @@ async def test_an_incremental_stream_is_not_spaced(
     supervisor.start_channel(platform.channel("shop", schedule={"products": "5s"}))
     await trio.sleep(31)
     assert platform.reads_of("products") == pytest.approx([0, 5, 10, 15, 20, 25, 30], abs=0.5)
-
-
-async def test_a_write_goes_out_while_a_read_of_the_channel_waits(
-    store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
-) -> None:
-    platform = TimedPlatform()
-    platform.held = {"orders"}
-    supervisor = await start(nursery, store)
-    supervisor.start_channel(platform.channel("shop"))
-    while "orders" not in [stream for stream, _ in platform.began]:
-        await trio.sleep(1)
-    # The read is under way and held; a write the hub queued meanwhile goes out beside it.
-    stock = RemoteWrite(kind="inventory.set", key="stock-1", payload=b'{"SKU-1": 3}')
-    await store.enqueue_write("shop", stock, wall_clock())
-    assert await supervisor.deliver("shop", DrainOutbox())
-    with trio.fail_after(60):
-        while not any(c.writes for c in platform.connectors):
-            await trio.sleep(1)
-    [connector] = platform.connectors
-    assert connector.writes == [stock]
-    assert await store.pending_writes("shop", 10) == []
-    platform.release.set()
