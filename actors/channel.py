@@ -2,15 +2,13 @@
 
 It owns the channel's connector, rate limiter, retry policy, cursors, schedules and paused
 state, and takes its orders from a mailbox (:mod:`actors.messages`). Three kinds of task run
-inside it (four kinds):
+inside it:
 
 - the mailbox loop, which turns messages into requested work and pause/resume;
 - one schedule per stream, which requests a sync of its stream every interval;
-- the reader, which performs requested reads one at a time: a fetch of records an operator
-  named (:class:`~actors.messages.FetchRecords`), or else a sync of one stream;
-- the writer, which drains the outbox whenever asked, beside the reader: a write (a sale's
-  new stock, from another channel) does not wait for a read of this channel to end. Both go
-  through the same call gate, limiter and bound on requests in flight.
+- the worker, which performs requested work one unit at a time: a drain of the outbox, a
+  fetch of records an operator named (:class:`~actors.messages.FetchRecords`), or a sync of
+  one stream, in that order of precedence.
 
 Work requests are a set, so a burst of "sync orders" becomes one run: a request made while its
 stream's run is queued joins that run, and requests made while it runs become one run after
@@ -178,26 +176,22 @@ class ChannelActor:
         self._spaced_until: dict[str, float] = {}
         """Per snapshot stream, the Trio time before which its next read may not start."""
         self._outbox_requested = True  # writes left by a previous run are finished first
-        self._drained_at_start = trio.Event()
         self._fetches: list[FetchRecords] = []
         self._webhooks_waiting: dict[int, set[str]] = {}
         """Inbox id of each webhook not yet processed → the streams still to be read for it."""
-        self._wake_reader = trio.Event()
-        self._wake_writer = trio.Event()
+        self._wake = trio.Event()
         self.worked = trio.Event()
         """Set when a unit of work (a sync run, an outbox drain) has ended, well or not (then
         replaced by a fresh event): lets a caller wait for the actor's next step without
         polling."""
-        self._busy = 0
-        """Units of work under way: the reader's and the writer's."""
+        self._busy = False
         self._stopping = False
-        self._reader_done = trio.Event()
-        self._writer_done = trio.Event()
+        self._worker_done = trio.Event()
 
     def statistics(self) -> ActorStatistics:
         return ActorStatistics(
             paused=self._gate.paused,
-            busy=self._busy > 0,
+            busy=self._busy,
             pending=list(self._pending),
             streams=[
                 StreamStatus(
@@ -244,11 +238,9 @@ class ChannelActor:
             )
             try:
                 async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._work, connector)
                     for stream in self._streams:
-                        self._request(stream)
                         nursery.start_soon(self._keep_schedule, stream)
-                    nursery.start_soon(self._read, connector)
-                    nursery.start_soon(self._write_outbox, connector)
                     task_status.started()
                     await self._serve_mailbox()
                     await self._finish_work_in_hand()
@@ -272,21 +264,20 @@ class ChannelActor:
                 case InboundEvent():
                     await self._take_event(message)
                 case DrainOutbox():
-                    self._request_drain()
+                    self._outbox_requested = True
+                    self._wake.set()
                 case FetchRecords():
                     self._fetches.append(message)
-                    self._wake_reader.set()
+                    self._wake.set()
                 case Stop():
                     return
 
     async def _finish_work_in_hand(self) -> None:
         self._stopping = True
-        self._wake_reader.set()
-        self._wake_writer.set()
+        self._wake.set()
         if self._gate.paused:
             return  # work parked at the closed gate has no call in flight: nothing to finish
-        await self._reader_done.wait()
-        await self._writer_done.wait()
+        await self._worker_done.wait()
 
     async def _adopt_stored_webhooks(self) -> None:
         """Take the inbox's unprocessed webhooks that no message announced: those stored
@@ -310,7 +301,7 @@ class ChannelActor:
 
     def _request(self, stream: str, *, by_operator: bool = False) -> None:
         self._pending[stream] = self._pending.get(stream, False) or by_operator
-        self._wake_reader.set()
+        self._wake.set()
 
     def _next_stream(self) -> str | None:
         """The first requested stream that may run now."""
@@ -329,74 +320,45 @@ class ChannelActor:
         return min((self._spaced_until[s] for s in self._pending), default=math.inf)
 
     async def _keep_schedule(self, stream: str) -> None:
-        """Request a sync of ``stream`` every interval after the first (which :meth:`run`
-        requests of every stream at start, in their configured order)."""
         interval = self.channel.schedule_seconds(stream)
         due = trio.current_time()
         while True:
+            self._request(stream)
             due += interval
             # After a long pause, skip the missed runs rather than firing them back to back.
             due = max(due, trio.current_time())
             await trio.sleep_until(due)
-            self._request(stream)
 
-    async def _read(self, connector: Connector) -> None:
-        """The reader: fetches an operator asked for, then requested syncs, one at a time,
-        once the writer has finished the writes a previous run left."""
+    async def _work(self, connector: Connector) -> None:
         try:
-            await self._drained_at_start.wait()
             while not self._stopping:
                 stream = self._next_stream()
-                if stream is None and not self._fetches:
-                    self._wake_reader = trio.Event()
+                if stream is None and not self._outbox_requested and not self._fetches:
+                    self._wake = trio.Event()
                     with trio.move_on_at(self._spacing_ends()):
-                        await self._wake_reader.wait()
+                        await self._wake.wait()
                     continue
                 # Take work only while open: requests made while paused stay in the set, so a
                 # stream asked for many times during a pause runs once on resume.
                 await self._gate.wait_open()
-                self._busy += 1
-                if self._fetches:
+                self._busy = True
+                if self._outbox_requested:
+                    self._outbox_requested = False
+                    await self._drain_outbox(connector)
+                elif self._fetches:
                     await self._fetch(connector, self._fetches.pop(0))
                 elif stream is not None:
                     del self._pending[stream]
                     await self._sync(connector, stream)
                     # Writes the hub queued, and webhooks stored, while this ran may have
                     # found the mailbox full.
-                    self._request_drain()
+                    self._outbox_requested = True
                     await self._adopt_stored_webhooks()
-                self._busy -= 1
-                self._worked()
+                self._busy = False
+                self.worked.set()
+                self.worked = trio.Event()
         finally:
-            self._reader_done.set()
-
-    async def _write_outbox(self, connector: Connector) -> None:
-        """The writer: drains the outbox whenever asked, beside the reader, so that a write
-        (a sale's new stock) never waits for a read of this channel to end."""
-        try:
-            while not self._stopping:
-                if not self._outbox_requested:
-                    self._wake_writer = trio.Event()
-                    await self._wake_writer.wait()
-                    continue
-                await self._gate.wait_open()
-                self._busy += 1
-                self._outbox_requested = False
-                await self._drain_outbox(connector)
-                self._busy -= 1
-                self._drained_at_start.set()
-                self._worked()
-        finally:
-            self._drained_at_start.set()
-            self._writer_done.set()
-
-    def _request_drain(self) -> None:
-        self._outbox_requested = True
-        self._wake_writer.set()
-
-    def _worked(self) -> None:
-        self.worked.set()
-        self.worked = trio.Event()
+            self._worker_done.set()
 
     async def _sync(self, connector: Connector, stream: str) -> None:
         started = trio.current_time()
