@@ -62,7 +62,7 @@ from connectors.base import Connector, ConnectorContext, Fetcher, RateSignal, Re
 from connectors.errors import RateLimited, RecordError, Retryable
 from connectors.reasons import ExceptionKind, ExceptionReason
 from daemon.config import Channel
-from daemon.store import HeldException, PendingWrite, StateStore
+from daemon.store import ChannelStart, HeldException, InboxItem, PendingWrite, StateStore
 from metrics import Metrics
 
 log = structlog.get_logger("shelfsync.actor")
@@ -141,9 +141,13 @@ class ChannelActor:
         http_client: Callable[[], httpx.AsyncClient],
         request_timeout: float = 30.0,
         records_stored: Callable[[], None] = lambda: None,
+        start: ChannelStart | None = None,
     ) -> None:
         """``request_timeout`` bounds each outbound request (:func:`actors.outbound.bound_calls`),
-        as the channel's ``max_concurrent_requests`` bounds how many are in flight."""
+        as the channel's ``max_concurrent_requests`` bounds how many are in flight. ``start``
+        is what the store held for the channel, when the caller read it for many channels at
+        once; without it the actor reads its own when it starts."""
+        self._start = start
         self.channel = channel
         self._request_timeout = request_timeout
         self._records_stored = records_stored
@@ -211,14 +215,14 @@ class ChannelActor:
         On Stop the unit of work in hand is finished; the caller bounds how long that may take
         by cancelling, which is always safe (see the module docstring).
         """
-        states = await self._store.stream_states(self.name)
+        start = self._start or (await self._store.channel_starts([self.name]))[self.name]
         for stream in self._streams:
-            state = states.get(stream)
+            state = start.streams.get(stream)
             self._cursors[stream] = state.cursor if state else None
             self._last_success[stream] = state.last_success_at if state else None
-        if await self._store.is_paused(self.name):
+        if start.paused:
             self._gate.pause()
-        await self._adopt_stored_webhooks()
+        await self._adopt_webhooks(start.webhooks)
         async with self._http_client() as http:
             observe_calls(http, self.name, self._metrics)
             bound_calls(
@@ -287,7 +291,10 @@ class ChannelActor:
         """Take the inbox's unprocessed webhooks that no message announced: those stored
         before this actor started, and those that found the mailbox full (a webhook is
         stored before the actor is told, so a full mailbox delays it, never drops it)."""
-        for item in await self._store.pending_webhooks(self.name):
+        await self._adopt_webhooks(await self._store.pending_webhooks(self.name))
+
+    async def _adopt_webhooks(self, items: list[InboxItem]) -> None:
+        for item in items:
             await self._take_event(InboundEvent(inbox_id=item.id, streams=item.streams))
 
     async def _take_event(self, event: InboundEvent) -> None:

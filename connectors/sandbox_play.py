@@ -11,7 +11,7 @@ or in the demo knows a platform's field names.
 from __future__ import annotations
 
 import abc
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 import msgspec
@@ -34,6 +34,44 @@ class SandboxFaults(msgspec.Struct, frozen=True):
     """Some webhooks are held back, so that later events overtake them."""
 
 
+class ApiUsage(msgspec.Struct, frozen=True):
+    """What a sandbox's API has been asked since it started, and the limit it enforces, in
+    the platform's budget unit: a call, or for a cost-priced API a point of query cost."""
+
+    calls: int
+    """API calls answered (``/_sandbox/`` hooks are not API calls), throttled ones included."""
+    spent: float
+    """Budget units the admitted calls used (``calls`` less the throttled, or their cost)."""
+    throttled: int
+    """Calls refused as over the rate limit (429, or Shopify's ``THROTTLED``)."""
+    noop_writes: int
+    """Stock writes that changed nothing: every quantity sent already was the store's."""
+    rate: float
+    """Budget units the platform allows per second, sustained."""
+    burst: float
+    """Budget units it allows at once (a window's quota, a bucket's size)."""
+
+
+class Throttled(Exception):
+    """A sandbox refused a call as over its rate limit; ``wait`` is the seconds it asks for."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"throttled: retry in {wait:.2f}s")
+        self.wait = wait
+
+
+@runtime_checkable
+class OneAtATime(Protocol):
+    """A store's stock the way a cron script or plugin syncs it: one SKU per call."""
+
+    async def read_one(self, http: httpx.AsyncClient, sku: str) -> tuple[str, int] | None:
+        """The SKU's id for :meth:`write_one` and the units the store shows; None if the
+        store does not list it. :class:`Throttled` when the platform refuses the call."""
+
+    async def write_one(self, http: httpx.AsyncClient, item: str, quantity: int) -> None:
+        """Set the units of the item :meth:`read_one` named; :class:`Throttled` likewise."""
+
+
 class Webhooked(Protocol):
     """A played sandbox that sends webhooks and has fault knobs."""
 
@@ -43,6 +81,9 @@ class Webhooked(Protocol):
 
     async def inject(self, http: httpx.AsyncClient, faults: SandboxFaults) -> None:
         """Set the sandbox's fault knobs to ``faults`` (all off: ``SandboxFaults()``)."""
+
+    def usage(self) -> ApiUsage:
+        """The sandbox's API calls so far and the rate limit it enforces."""
 
 
 class StorefrontPlay(Webhooked, Protocol):

@@ -9,8 +9,10 @@ cancelled there was not committed and is picked up again on the next start.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import signal
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
@@ -85,10 +87,21 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The one TLS context of the process, with the certifi trust store httpx would load.
+
+    Every channel's client shares it: a context of its own would load and parse the whole
+    trust store again, tens of milliseconds and a few hundred kilobytes per channel, which
+    with a thousand channels is most of the start-up time and of the memory."""
+    return httpx.create_ssl_context()
+
+
 def default_http_client(timeout: float = 30.0) -> httpx.AsyncClient:
     """The client each channel's actor talks to its platform with: every phase of a request
-    (connect, write, read, waiting for a pooled connection) bounded by ``timeout`` seconds."""
-    return httpx.AsyncClient(timeout=httpx.Timeout(timeout))
+    (connect, write, read, waiting for a pooled connection) bounded by ``timeout`` seconds,
+    over the shared :func:`tls_context`."""
+    return httpx.AsyncClient(timeout=httpx.Timeout(timeout), verify=tls_context())
 
 
 class Daemon:
@@ -147,8 +160,10 @@ class Daemon:
             async with trio.open_nursery() as nursery:
                 await nursery.start(hub.run)
                 await nursery.start(supervisor.run)
-                for channel in self.config.enabled_channels:
-                    await self._start_channel(channel)
+                # Before any channel: once they read, the store is theirs for a while, and
+                # this pass would wait its turn behind every page of every first read.
+                await nursery.start(self._keep_audit_retention)
+                await self._start_channels(self.config.enabled_channels)
                 if not self.config.enabled_channels:
                     log.warning("no_channels", config=self.config.source)
                 app = HttpApp(self, self.metrics.registry, settings.webhook_max_bytes)
@@ -164,7 +179,6 @@ class Daemon:
                 control_scope = trio.CancelScope()
                 await nursery.start(self._serve_control, control_scope)
                 nursery.start_soon(self._take_signals)
-                await nursery.start(self._keep_audit_retention)
                 for slot in supervisor.slots():
                     await slot.settled.wait()
                 log.info("serving", listen=urls, control_socket=settings.control_socket)
@@ -285,13 +299,13 @@ class Daemon:
         self.config = new
         if self._hub is not None:
             self._hub.reconfigure(new)
-        for name, channel in new_channels.items():
-            if old_channels.get(name) != channel:
-                await self._start_channel(channel)
-                log.info(
-                    "channel_started" if name not in old_channels else "channel_restarted",
-                    channel=name,
-                )
+        changed = [c for name, c in new_channels.items() if old_channels.get(name) != c]
+        await self._start_channels(changed)
+        for channel in changed:
+            log.info(
+                "channel_started" if channel.name not in old_channels else "channel_restarted",
+                channel=channel.name,
+            )
         self._notifier.ready(self._summary())
         return True
 
@@ -303,12 +317,15 @@ class Daemon:
             with contextlib.suppress(trio.WouldBlock):
                 slot.send.send_nowait(DrainOutbox())
 
-    async def _start_channel(self, channel: Channel) -> None:
+    async def _start_channels(self, channels: list[Channel]) -> None:
         assert self._store is not None and self._supervisor is not None
-        self._paused[channel.name] = channel.config.paused or await self._store.is_paused(
-            channel.name
-        )
-        self._supervisor.start_channel(channel)
+        # Read for every channel at once: a thousand channels would otherwise wait for a
+        # thousand turns at the store, behind the first reads of those already started.
+        starts = await self._store.channel_starts([channel.name for channel in channels])
+        for channel in channels:
+            start = starts[channel.name]
+            self._paused[channel.name] = channel.config.paused or start.paused
+            self._supervisor.start_channel(channel, start)
 
     # -- what HTTP asks -----------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from actors.retry import RetryPolicy
 from daemon.config import Channel, DaemonConfig
 from daemon.exceptions import single_cause
 from daemon.logs import redact
-from daemon.store import StateStore
+from daemon.store import ChannelStart, StateStore
 from metrics import Metrics
 
 log = structlog.get_logger("shelfsync.supervisor")
@@ -67,8 +67,17 @@ class RestartIntensity:
 
 
 class ChannelSlot:
-    def __init__(self, channel: Channel, mailbox_size: int, intensity: RestartIntensity) -> None:
+    def __init__(
+        self,
+        channel: Channel,
+        mailbox_size: int,
+        intensity: RestartIntensity,
+        start: ChannelStart | None = None,
+    ) -> None:
+        """``start``: what the store held for the channel, for its first actor (one started
+        again after a crash reads what the store holds then)."""
         self.channel = channel
+        self.start = start
         self.send, self.receive = trio.open_memory_channel[Message](mailbox_size)
         self.intensity = intensity
         self._state = ChannelState.STARTING
@@ -145,13 +154,16 @@ class Supervisor:
         """New restart and mailbox settings apply to the channels started after this."""
         self._settings = settings
 
-    def start_channel(self, channel: Channel) -> ChannelSlot:
+    def start_channel(self, channel: Channel, start: ChannelStart | None = None) -> ChannelSlot:
+        """Start supervising ``channel``; its first actor starts from ``start`` if given
+        (:meth:`~daemon.store.StateStore.channel_starts`), else reads it from the store."""
         assert self._nursery is not None, "Supervisor.run must be started first"
         settings = self._settings
         slot = ChannelSlot(
             channel,
             settings.mailbox_size,
             RestartIntensity(settings.max_restarts, settings.restart_window.seconds),
+            start,
         )
         self._slots[channel.name] = slot
         self._nursery.start_soon(self._supervise, slot, name=f"channel:{channel.name}")
@@ -246,7 +258,9 @@ class Supervisor:
             http_client=self._http_client,
             request_timeout=self._settings.request_timeout.seconds,
             records_stored=self._records_stored,
+            start=slot.start,
         )
+        slot.start = None
         slot.actor = actor
         try:
             async with trio.open_nursery() as nursery:

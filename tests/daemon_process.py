@@ -39,7 +39,11 @@ class DaemonProcess:
         self.url = ""
 
     @classmethod
-    async def start(cls, config: Path, **env: str) -> DaemonProcess:
+    async def start(
+        cls, config: Path, *, timeout: float = EVENT_TIMEOUT, **env: str
+    ) -> DaemonProcess:
+        """Run ``shelfsync run -c config`` and return once it logged ``serving`` (at most
+        ``timeout`` seconds)."""
         process = await trio.lowlevel.open_process(
             [SHELFSYNC, "run", "-c", str(config)],
             stdout=subprocess.PIPE,
@@ -48,13 +52,15 @@ class DaemonProcess:
             cwd=config.parent,
         )
         daemon = cls(process)
-        serving = await daemon.wait_for("serving")
+        serving = await daemon.wait_for("serving", timeout=timeout)
         daemon.url = serving["listen"][0]
         return daemon
 
-    async def wait_for(self, event: str, **fields: Any) -> dict[str, Any]:
+    async def wait_for(
+        self, event: str, *, timeout: float = EVENT_TIMEOUT, **fields: Any
+    ) -> dict[str, Any]:
         """The first log event named ``event`` with ``fields`` not yet consumed by a wait."""
-        with trio.fail_after(EVENT_TIMEOUT):
+        with trio.fail_after(timeout):
             while True:
                 for index, line in enumerate(self.events):
                     if line.get("event") == event and all(

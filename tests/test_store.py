@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
 from connectors.base import Record, RemoteWrite, WebhookEvent, WriteResult
 from connectors.model import BundleComponent
 from connectors.reasons import ExceptionKind, ExceptionReason
 from daemon.store import (
     AuditQuery,
+    ChannelStart,
     ExceptionQuery,
     HeldException,
     HubChanges,
@@ -33,6 +35,7 @@ from daemon.store import (
     open_store,
 )
 from daemon.store.schema import MIGRATIONS
+from daemon.store.sqlite import SqliteStore
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -212,7 +215,9 @@ async def test_an_unopenable_file_is_a_store_error(tmp_path: Path) -> None:
 async def test_a_new_store_is_empty(db_path: Path) -> None:
     async with open_store(url(db_path)) as store:
         assert await store.stream_states("shop") == {}
-        assert await store.is_paused("shop") is False
+        assert await store.channel_starts(["shop"]) == {
+            "shop": ChannelStart(streams={}, paused=False, webhooks=[])
+        }
         assert await store.pending_webhooks("shop") == []
         assert await store.pending_writes("shop", 10) == []
         assert await store.open_exceptions() == {}
@@ -235,13 +240,45 @@ async def test_reopening_keeps_cursors_paused_flag_and_last_success(db_path: Pat
         }
         orders = states["orders"]
         assert orders.cursor is not None and orders.cursor.utcoffset() is not None
-        assert await store.is_paused("shop") is True
-        assert await store.is_paused("other") is False
+        starts = await store.channel_starts(["shop", "other"])
+        assert (starts["shop"].paused, starts["other"].paused) == (True, False)
         assert await store.stream_states("other") == {}
 
         await store.set_paused("shop", False)
     async with open_store(url(db_path)) as store:
-        assert await store.is_paused("shop") is False
+        assert (await store.channel_starts(["shop"]))["shop"].paused is False
+
+
+async def test_channel_starts_reads_every_named_channel_at_once(db_path: Path) -> None:
+    async with open_store(url(db_path)) as store:
+        await store.commit_page("a", "orders", [], T0, T0)
+        await store.record_success("b", "products", T0)
+        await store.set_paused("b", True)
+        first = await store.accept_webhook("a", webhook("wh-1", body=b'{"n": 1}'), T0)
+        second = await store.accept_webhook("a", webhook("wh-2", streams=()), T0)
+        done = await store.accept_webhook("b", webhook("wh-3"), T0)
+        unnamed = await store.accept_webhook("c", webhook("wh-4"), T0)
+        assert None not in (first, second, done, unnamed)
+        assert done is not None
+        await store.mark_processed([done], T0)
+
+        starts = await store.channel_starts(["a", "b", "new"])
+
+        assert starts == {
+            "a": ChannelStart(
+                streams={"orders": StreamState("orders", cursor=T0, last_success_at=None)},
+                paused=False,
+                webhooks=await store.pending_webhooks("a"),
+            ),
+            "b": ChannelStart(
+                streams={"products": StreamState("products", cursor=None, last_success_at=T0)},
+                paused=True,
+                webhooks=[],
+            ),
+            "new": ChannelStart(streams={}, paused=False, webhooks=[]),
+        }
+        assert [item.id for item in starts["a"].webhooks] == [first, second]
+        assert await store.channel_starts([]) == {}
 
 
 async def test_commit_page_and_record_success_keep_each_others_columns(db_path: Path) -> None:
@@ -352,6 +389,59 @@ async def test_accept_webhook_stores_once_per_webhook_id(db_path: Path) -> None:
     async with open_store(url(db_path)) as store:
         assert await store.accept_webhook("shop", webhook("wh-1"), T0) is None
         assert len(await store.pending_webhooks("shop")) == 1
+
+
+async def test_webhooks_arriving_together_are_stored_in_one_group_commit(db_path: Path) -> None:
+    store = await SqliteStore.open(str(db_path))
+    commits: list[str] = []
+    store._db.set_trace_callback(  # the store's own connection: its statements, as run
+        lambda statement: commits.append(statement) if statement == "COMMIT" else None
+    )
+    got: dict[str, list[int | None]] = {}
+
+    async def deliver(webhook_id: str) -> None:
+        inbox_id = await store.accept_webhook("shop", webhook(webhook_id), T0)
+        got.setdefault(webhook_id, []).append(inbox_id)
+
+    try:
+        async with trio.open_nursery() as nursery:
+            # wh-3 twice in the same burst: a redelivery that overtook nothing.
+            for webhook_id in ["wh-0", "wh-1", "wh-2", "wh-3", "wh-3", "wh-4", "wh-5"]:
+                nursery.start_soon(deliver, webhook_id)
+    finally:
+        await store.aclose()
+
+    stored = [i for ids in got.values() for i in ids if i is not None]
+    assert len(stored) == len(set(stored)) == 6
+    assert sorted(got["wh-3"], key=lambda i: i is None)[1] is None
+    # The first caller commits alone; the six that came while it did, together.
+    assert len(commits) == 2
+    assert query(db_path, "SELECT count(*) FROM inbox") == [(6,)]
+
+
+async def test_a_caller_cancelled_while_its_group_commits_leaves_the_others_answered(
+    db_path: Path,
+) -> None:
+    async with open_store(url(db_path)) as store:
+        answered: list[int | None] = []
+
+        async def gives_up(webhook_id: str) -> None:
+            with trio.move_on_after(0):
+                await store.accept_webhook("shop", webhook(webhook_id), T0)
+
+        async def waits(webhook_id: str) -> None:
+            answered.append(await store.accept_webhook("shop", webhook(webhook_id), T0))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(gives_up, "wh-0")
+            for n in range(1, 4):
+                nursery.start_soon(waits, f"wh-{n}")
+        assert len(answered) == 3 and None not in answered
+        # What was stored stays stored: a redelivery of the one that gave up is a duplicate,
+        # or stored now if it never was.
+        redelivered = await store.accept_webhook("shop", webhook("wh-0"), T0)
+        assert query(db_path, "SELECT count(*) FROM inbox") == [(4,)]
+        assert redelivered is None or redelivered not in answered
 
 
 async def test_webhook_ids_are_per_channel(db_path: Path) -> None:

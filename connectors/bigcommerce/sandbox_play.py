@@ -7,7 +7,7 @@ import httpx
 from connectors.bigcommerce.mapping import origin_of_store
 from connectors.bigcommerce.sandbox import SANDBOX_TOKEN, STORE_HASH, SandboxApp, create_app
 from connectors.bigcommerce.webhooks import DEFAULT_HEADER
-from connectors.sandbox_play import HookedStorefront, Played, post_hook, shopper_hook
+from connectors.sandbox_play import ApiUsage, HookedStorefront, Played, post_hook, shopper_hook
 from connectors.sandbox_server import SandboxOptions
 
 WEBHOOK_SECRET = "shelfsync-demo-bigcommerce-hooks"
@@ -38,6 +38,18 @@ class BigCommercePlay(HookedStorefront):
     async def subscribe(self, http: httpx.AsyncClient, url: str) -> None:
         hook = {"destination": url, "headers": {DEFAULT_HEADER: WEBHOOK_SECRET}}
         await post_hook(http, f"{self.base_url}/_sandbox/webhooks", hook)
+
+    def usage(self) -> ApiUsage:
+        state = self.app.state
+        counters, faults = state.counters, state.faults
+        return ApiUsage(
+            calls=counters["requests"],
+            spent=counters["requests"] - counters["throttled"],
+            throttled=counters["throttled"],
+            noop_writes=counters["noop_writes"],
+            rate=faults.quota / (faults.window_ms / 1000),
+            burst=faults.quota,
+        )
 
     def tracking_numbers(self) -> dict[str, list[str]]:
         return {

@@ -224,7 +224,8 @@ class StoreState:
         self.hooks: dict[int, Hook] = {}
         self.emails: list[Email] = []
         self.requests: deque[str] = deque(maxlen=500)
-        self.counters = {"requests": 0, "throttled": 0}
+        self.counters = {"requests": 0, "throttled": 0, "noop_writes": 0}
+        """API requests, of them throttled (429), and stock writes that changed nothing."""
         self._ids: dict[str, int] = {}
         self.catalog_version = 0
         """Bumped by every edit of a product, so look-ups by SKU see it."""
@@ -276,11 +277,19 @@ class StoreState:
         self.catalog_version += 1
         self.notify("store/product/updated", {"type": "product", "id": product.id})
 
+    def shown(self, location_id: int, product: Product, variant: Variant) -> int:
+        """The units :meth:`set_stock` last set for ``variant`` (its product's when tracked
+        by product) at ``location_id``."""
+        return self.stock.get((location_id, self._stock_key(product, variant)), 0)
+
+    @staticmethod
+    def _stock_key(product: Product, variant: Variant) -> int:
+        return (product.variants[0] if product.inventory_tracking == "product" else variant).id
+
     def set_stock(
         self, location_id: int, product: Product, variant: Variant, quantity: int
     ) -> None:
-        key_variant = product.variants[0] if product.inventory_tracking == "product" else variant
-        self.stock[(location_id, key_variant.id)] = quantity
+        self.stock[(location_id, self._stock_key(product, variant))] = quantity
         if product.inventory_tracking == "product":
             self.notify(
                 "store/product/inventory/updated",

@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -69,6 +70,8 @@ class SandboxApp:
         """``rate_limit``: calls per sliding minute (ShipBob's is 150)."""
         self.state = state
         self.limiter = SlidingWindow(limit=rate_limit)
+        self.counters: Counter[str] = Counter()
+        """API requests answered (``requests``) and of them throttled (``throttled``)."""
         self.webhooks = WebhookSender(state)
         state.notify = self.webhooks.enqueue
         self.warehouse = Warehouse(state)
@@ -92,6 +95,9 @@ class SandboxApp:
         status, payload, headers = await self.handle(request)
         content = b"" if payload is None else msgspec.json.encode(payload)
         self.state.requests.append(f"{request.method} {request.path} {status}")
+        if not request.path.startswith("/_sandbox/"):
+            self.counters["requests"] += 1
+            self.counters["throttled"] += status == 429
         await sandboxkit.send_response(
             send, status, content, headers.items(), content_type="application/json; charset=utf-8"
         )

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from connectors.sandbox_play import (
+    ApiUsage,
     ProviderOrder,
     ProviderShipment,
     SandboxFaults,
@@ -41,6 +42,17 @@ class ShipBobPlay:
 
     async def inject(self, http: httpx.AsyncClient, faults: SandboxFaults) -> None:
         await inject_knobs(http, self.base_url, faults)
+
+    def usage(self) -> ApiUsage:
+        counters, limit = self.app.counters, self.app.limiter
+        return ApiUsage(
+            calls=counters["requests"],
+            spent=counters["requests"] - counters["throttled"],
+            throttled=counters["throttled"],
+            noop_writes=0,  # the provider is sent no stock
+            rate=limit.limit / limit.window,
+            burst=limit.limit,
+        )
 
     def orders(self) -> list[ProviderOrder]:
         result = []

@@ -12,7 +12,7 @@ import urllib.parse
 
 import httpx
 
-from connectors.sandbox_play import HookedStorefront, Played, post_hook, shopper_hook
+from connectors.sandbox_play import ApiUsage, HookedStorefront, Played, post_hook, shopper_hook
 from connectors.sandbox_server import SandboxOptions
 from connectors.shipstation.mapping import origin_of_store
 from connectors.shipstation.sandbox import SANDBOX_KEY, SANDBOX_SECRET, SandboxApp, create_app
@@ -50,6 +50,17 @@ class ShipStationPlay(HookedStorefront):
         target = f"{url}?{urllib.parse.urlencode({TOKEN_PARAMETER: WEBHOOK_SECRET})}"
         subscription = {"target_url": target, "event": "ORDER_NOTIFY", "store_id": STORE_ID}
         await post_hook(http, f"{self.base_url}/_sandbox/webhooks", subscription)
+
+    def usage(self) -> ApiUsage:
+        counters, limit = self.app.state.counters, self.app.limiter.limit
+        return ApiUsage(
+            calls=counters["requests"],
+            spent=counters["requests"] - counters["throttled"],
+            throttled=counters["throttled"],
+            noop_writes=0,  # V1 keeps no stock: nothing is written to it
+            rate=limit / self.app.limiter.window,
+            burst=limit,
+        )
 
     def tracking_numbers(self) -> dict[str, list[str]]:
         numbers: dict[str, list[str]] = {}

@@ -166,6 +166,7 @@ class ShopifySandbox:
         )
         assert not isinstance(result, Awaitable)  # every resolver is synchronous
         actual = priced.actual(result.data)
+        state.counters["cost"] += actual
         bucket.available = min(bucket.maximum, bucket.available + max(0, requested - actual))
         self._log(request, requested, actual, "errors" if result.errors else "ok")
         answer: dict[str, Any] = {"data": result.data}

@@ -158,6 +158,8 @@ def set_quantities(state: ShopState, input: dict[str, Any], emit: Emit) -> dict[
         plan.append((item, location, quantity))
     if errors:
         return inventory_errors(errors)
+    if all(state.levels[(item, location)][name] == q for item, location, q in plan):
+        state.counters["noop_writes"] += 1
     changes: list[dict[str, Any]] = []
     for item, location, quantity in plan:
         level = state.levels[(item, location)]

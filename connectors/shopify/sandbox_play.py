@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
-from connectors.sandbox_play import Played, SandboxFaults, post_hook, shopper_hook
+from connectors.sandbox_play import (
+    ApiUsage,
+    Played,
+    SandboxFaults,
+    Throttled,
+    post_hook,
+    shopper_hook,
+)
 from connectors.sandbox_server import SandboxOptions
+from connectors.shopify import queries
 from connectors.shopify.mapping import origin_of_shop
 from connectors.shopify.sandbox import ShopifySandbox, create_app
 from connectors.shopify.sandbox_state import LOCATION_ID, gid
@@ -61,6 +71,68 @@ class ShopifyPlay:
             "reorder_webhooks": 0.5 if faults.out_of_order_webhooks else 0.0,
         }
         await post_hook(http, f"{self.base_url}/_sandbox/faults", knobs)
+
+    def usage(self) -> ApiUsage:
+        state = self.app.state
+        counters, bucket = state.counters, state.bucket
+        return ApiUsage(
+            calls=counters["requests"],
+            spent=counters["cost"],
+            throttled=counters["throttled"],
+            noop_writes=counters["noop_writes"],
+            rate=bucket.restore_rate,
+            burst=bucket.maximum,
+        )
+
+    async def read_one(self, http: httpx.AsyncClient, sku: str) -> tuple[str, int] | None:
+        """What a one-SKU-at-a-time script asks the Admin API: the SKU's inventory item and
+        its available units at the location (one call); None if no variant has it."""
+        found = await self._graphql(
+            http,
+            queries.VARIANTS_BY_SKU,
+            {"first": 1, "query": f"sku:{sku}", "locationId": gid("Location", LOCATION_ID)},
+        )
+        for node in found["productVariants"]["nodes"]:
+            level = node["inventoryItem"]["inventoryLevel"]
+            if node["sku"] == sku and level is not None:
+                return node["inventoryItem"]["id"], level["quantities"][0]["quantity"]
+        return None
+
+    async def write_one(self, http: httpx.AsyncClient, item: str, quantity: int) -> None:
+        """Set one inventory item's available units (one call), as such a script does."""
+        change = {
+            "inventoryItemId": item,
+            "locationId": gid("Location", LOCATION_ID),
+            "quantity": quantity,
+        }
+        payload = {
+            "name": "available",
+            "reason": "correction",
+            "ignoreCompareQuantity": True,
+            "quantities": [change],
+        }
+        await self._graphql(
+            http, queries.INVENTORY_SET_QUANTITIES, {"input": payload, "key": f"{item}:{quantity}"}
+        )
+
+    async def _graphql(self, http: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> Any:
+        response = await http.post(
+            f"{self.base_url}/admin/api/2026-01/graphql.json",
+            json={"query": query, "variables": variables},
+            headers={"X-Shopify-Access-Token": self.app.state.access_token},
+        )
+        response.raise_for_status()
+        answer = response.json()
+        errors = answer.get("errors") or []
+        if any(e.get("extensions", {}).get("code") == "THROTTLED" for e in errors):
+            status = answer["extensions"]["cost"]["throttleStatus"]
+            short = (
+                answer["extensions"]["cost"]["requestedQueryCost"] - status["currentlyAvailable"]
+            )
+            raise Throttled(max(0.0, short) / status["restoreRate"])
+        if errors:
+            raise RuntimeError(f"shopify sandbox refused the call: {errors}")
+        return answer["data"]
 
     def tracking_numbers(self) -> dict[str, list[str]]:
         numbers: dict[str, list[str]] = {}

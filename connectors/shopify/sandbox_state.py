@@ -199,7 +199,16 @@ class ShopState:
         self.idempotency: dict[str, tuple[str, dict[str, Any]]] = {}
         self.request_log: deque[dict[str, Any]] = deque(maxlen=500)
         """The latest GraphQL calls: operation, requested and actual cost, outcome."""
-        self.counters = {"requests": 0, "throttled": 0, "max_cost_exceeded": 0, "unauthorized": 0}
+        self.counters = {
+            "requests": 0,
+            "throttled": 0,
+            "max_cost_exceeded": 0,
+            "unauthorized": 0,
+            "cost": 0,
+            "noop_writes": 0,
+        }
+        """``cost``: the points the admitted calls used; ``noop_writes``: stock writes whose
+        every quantity already was the level's."""
         self._ids: dict[str, int] = {}
         from connectors.shopify.sandbox_seed import seed_catalog, seed_orders, seed_shared_catalog
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from connectors.sandbox_play import HookedStorefront, Played, post_hook, shopper_hook
+from connectors.sandbox_play import ApiUsage, HookedStorefront, Played, post_hook, shopper_hook
 from connectors.sandbox_server import SandboxOptions
 from connectors.wix.mapping import origin_of_site
 from connectors.wix.sandbox import WixSandbox, create_app
@@ -34,6 +34,19 @@ class WixPlay(HookedStorefront):
 
     async def subscribe(self, http: httpx.AsyncClient, url: str) -> None:
         await post_hook(http, f"{self.base_url}/_sandbox/webhooks", {"url": url})
+
+    def usage(self) -> ApiUsage:
+        app = self.app
+        calls = sum(1 for r in app.state.requests if not r["path"].startswith("/_sandbox/"))
+        limit = app.limiter
+        return ApiUsage(
+            calls=calls,
+            spent=calls - app.throttled,
+            throttled=app.throttled,
+            noop_writes=app.state.noop_writes,
+            rate=limit.limit / limit.window,
+            burst=limit.limit,
+        )
 
     def tracking_numbers(self) -> dict[str, list[str]]:
         return {

@@ -189,6 +189,8 @@ class SiteState:
         self.orders: dict[str, Order] = {}
         self.faults = Faults()
         self.requests: list[dict[str, Any]] = []
+        self.noop_writes = 0
+        """Inventory updates whose every variant already had what they set."""
         self.next_numeric_id = 1_600_000_000_000_000
         self.next_order_number = 10001
         self.notify: Notify = lambda *_: None
@@ -345,6 +347,8 @@ class SiteState:
                         f"inventoryItem.variants[{n}].inStock", "is set from quantity when tracked"
                     )
                 changes.append((variant, 1 if change["inStock"] else 0))
+        if track == product.track_inventory and all(v.quantity == n for v, n in changes):
+            self.noop_writes += 1
         product.track_inventory = track
         for variant, quantity in changes:
             variant.quantity = quantity

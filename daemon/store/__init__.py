@@ -33,6 +33,15 @@ class InboxItem(msgspec.Struct, frozen=True):
     body: bytes
 
 
+class ChannelStart(msgspec.Struct, frozen=True):
+    """What a channel's actor starts from: its streams' states, whether an operator paused
+    it, and the webhooks it has still to act on."""
+
+    streams: dict[str, StreamState]
+    paused: bool
+    webhooks: list[InboxItem]
+
+
 class PendingWrite(msgspec.Struct, frozen=True):
     id: int
     write: RemoteWrite
@@ -254,6 +263,11 @@ class StoreError(Exception):
 class StateStore(Protocol):
     async def stream_states(self, channel: str) -> dict[str, StreamState]: ...
 
+    async def channel_starts(self, channels: list[str]) -> dict[str, ChannelStart]:
+        """Every one of ``channels``'s :class:`ChannelStart`, read at once (one transaction
+        for any number of channels: a daemon of many channels starts without a round trip
+        per channel)."""
+
     async def commit_page(
         self,
         channel: str,
@@ -271,8 +285,6 @@ class StateStore(Protocol):
 
     async def record_success(self, channel: str, stream: str, at: datetime) -> None:
         """Record a clean run of ``stream``; an open exception of its reads is resolved."""
-
-    async def is_paused(self, channel: str) -> bool: ...
 
     async def set_paused(self, channel: str, paused: bool) -> None: ...
 

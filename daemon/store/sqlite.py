@@ -22,6 +22,7 @@ from daemon.store import (
     AuditEntry,
     AuditNote,
     AuditQuery,
+    ChannelStart,
     ExceptionEntry,
     ExceptionQuery,
     HeldException,
@@ -58,10 +59,30 @@ def _parse(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+class _Accepting:
+    """A webhook waiting for the group commit that stores it, and what it got."""
+
+    __slots__ = ("at", "channel", "done", "error", "event", "inbox_id")
+
+    def __init__(self, channel: str, event: WebhookEvent, at: datetime) -> None:
+        self.channel = channel
+        self.event = event
+        self.at = at
+        self.done = trio.Event()
+        self.inbox_id: int | None = None
+        self.error: Exception | None = None
+
+
 class SqliteStore:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
         self._lock = trio.Lock()
+        self._accepting: list[_Accepting] = []
+        """Webhooks waiting for the next group commit."""
+        self._committing_webhooks = False
+        self._webhooks_committed = trio.Event()
+        """Set when a group commit ends (then replaced): the next waiting webhook's caller
+        commits the group that has gathered meanwhile."""
 
     @classmethod
     async def open(cls, path: str, *, synchronous: str = "full") -> SqliteStore:
@@ -113,6 +134,37 @@ class SqliteStore:
             for stream, value, ok in rows
         }
 
+    async def channel_starts(self, channels: list[str]) -> dict[str, ChannelStart]:
+        named = msgspec.json.encode(channels).decode()
+
+        def read(db: sqlite3.Connection) -> tuple[list[Any], list[Any], list[Any]]:
+            among = "channel IN (SELECT value FROM json_each(?))"
+            cursors = db.execute(
+                f"SELECT channel, stream, value, last_success_at FROM cursors WHERE {among}",
+                (named,),
+            ).fetchall()
+            paused = db.execute(
+                f"SELECT channel FROM channel_flags WHERE paused AND {among}", (named,)
+            ).fetchall()
+            webhooks = db.execute(
+                f"SELECT channel, id, streams, topic, body FROM inbox WHERE {among}"
+                " AND source = 'webhook' AND processed_at IS NULL ORDER BY id",
+                (named,),
+            ).fetchall()
+            return cursors, paused, webhooks
+
+        cursors, paused, webhooks = await self._transaction(read)
+        paused_channels = {channel for (channel,) in paused}
+        starts = {
+            channel: ChannelStart(streams={}, paused=channel in paused_channels, webhooks=[])
+            for channel in channels
+        }
+        for channel, stream, value, ok in cursors:
+            starts[channel].streams[stream] = StreamState(stream, _parse(value), _parse(ok))
+        for channel, *item in webhooks:
+            starts[channel].webhooks.append(_inbox_item(*item))
+        return starts
+
     async def commit_page(
         self,
         channel: str,
@@ -152,14 +204,6 @@ class SqliteStore:
 
         await self._transaction(work)
 
-    async def is_paused(self, channel: str) -> bool:
-        row = await self._transaction(
-            lambda db: db.execute(
-                "SELECT paused FROM channel_flags WHERE channel = ?", (channel,)
-            ).fetchone()
-        )
-        return bool(row and row[0])
-
     async def set_paused(self, channel: str, paused: bool) -> None:
         await self._transaction(
             lambda db: db.execute(
@@ -170,29 +214,43 @@ class SqliteStore:
         )
 
     async def accept_webhook(self, channel: str, event: WebhookEvent, at: datetime) -> int | None:
-        def work(db: sqlite3.Connection) -> int | None:
-            inserted = db.execute(
-                "INSERT OR IGNORE INTO seen_webhooks (channel, webhook_id, received_at)"
-                " VALUES (?, ?, ?)",
-                (channel, event.webhook_id, _iso(at)),
-            ).rowcount
-            if not inserted:
-                return None
-            cursor = db.execute(
-                "INSERT INTO inbox (channel, source, streams, topic, entity, body, received_at)"
-                " VALUES (?, 'webhook', ?, ?, ?, ?, ?)",
-                (
-                    channel,
-                    msgspec.json.encode(event.streams).decode(),
-                    event.topic,
-                    None,
-                    event.body,
-                    _iso(at),
-                ),
-            )
-            return cursor.lastrowid
+        """Stored in a group commit: webhooks that arrive while a commit is under way wait
+        and are stored together in the next one, so that a burst costs one fsync per group
+        rather than one per webhook. Each caller returns once its own webhook is durable."""
+        accepting = _Accepting(channel, event, at)
+        self._accepting.append(accepting)
+        while not accepting.done.is_set():
+            if self._committing_webhooks:
+                await self._webhooks_committed.wait()
+                continue
+            # No commit under way: this caller commits every webhook waiting, its own among
+            # them, to the end even if cancelled meanwhile (the others wait for it).
+            self._committing_webhooks = True
+            try:
+                with trio.CancelScope(shield=True):
+                    group, self._accepting = self._accepting, []
+                    await self._commit_webhooks(group)
+            finally:
+                self._committing_webhooks = False
+                self._webhooks_committed.set()
+                self._webhooks_committed = trio.Event()
+        if accepting.error is not None:
+            raise accepting.error
+        return accepting.inbox_id
 
-        return await self._transaction(work)
+    async def _commit_webhooks(self, group: list[_Accepting]) -> None:
+        """Store ``group`` in one transaction and hand each its outcome (the same error to
+        all if the transaction failed: none of them was stored)."""
+        try:
+            ids = await self._transaction(lambda db: [_insert_webhook(db, a) for a in group])
+        except Exception as exc:
+            for accepting in group:
+                accepting.error = exc
+        else:
+            for accepting, inbox_id in zip(group, ids, strict=True):
+                accepting.inbox_id = inbox_id
+        for accepting in group:
+            accepting.done.set()
 
     async def pending_webhooks(self, channel: str) -> list[InboxItem]:
         rows = await self._transaction(
@@ -202,12 +260,7 @@ class SqliteStore:
                 (channel,),
             ).fetchall()
         )
-        return [
-            InboxItem(
-                id=i, streams=msgspec.json.decode(s, type=tuple[str, ...]), topic=t, body=bytes(b)
-            )
-            for i, s, t, b in rows
-        ]
+        return [_inbox_item(*row) for row in rows]
 
     async def mark_processed(self, ids: list[int], at: datetime) -> None:
         await self._transaction(
@@ -668,6 +721,30 @@ def _replaced(db: sqlite3.Connection, queued: QueuedWrite) -> bool:
     return bool(updated)
 
 
+def _insert_webhook(db: sqlite3.Connection, accepting: _Accepting) -> int | None:
+    """Insert a webhook in the inbox; None if its id was seen before on its channel."""
+    channel, event, at = accepting.channel, accepting.event, accepting.at
+    inserted = db.execute(
+        "INSERT OR IGNORE INTO seen_webhooks (channel, webhook_id, received_at) VALUES (?, ?, ?)",
+        (channel, event.webhook_id, _iso(at)),
+    ).rowcount
+    if not inserted:
+        return None
+    cursor = db.execute(
+        "INSERT INTO inbox (channel, source, streams, topic, entity, body, received_at)"
+        " VALUES (?, 'webhook', ?, ?, ?, ?, ?)",
+        (
+            channel,
+            msgspec.json.encode(event.streams).decode(),
+            event.topic,
+            None,
+            event.body,
+            _iso(at),
+        ),
+    )
+    return cursor.lastrowid
+
+
 def _insert_polled(
     db: sqlite3.Connection, channel: str, stream: str, records: list[Record], at: datetime
 ) -> None:
@@ -837,3 +914,13 @@ def _statements(script: str) -> list[str]:
     """Split a migration into statements (executescript would commit our transaction)."""
     without_comments = "\n".join(line.split("--")[0] for line in script.splitlines())
     return [s.strip() for s in without_comments.split(";") if s.strip()]
+
+
+def _inbox_item(inbox_id: int, streams: str, topic: str, body: bytes) -> InboxItem:
+    """An inbox row (``id, streams, topic, body``) as read."""
+    return InboxItem(
+        id=inbox_id,
+        streams=msgspec.json.decode(streams, type=tuple[str, ...]),
+        topic=topic,
+        body=bytes(body),
+    )

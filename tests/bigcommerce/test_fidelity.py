@@ -132,7 +132,7 @@ async def test_fixed_window_of_150_with_its_headers_then_429(
     await trio.sleep(20)
     again = await http.get(url, headers=HEADERS)
     assert again.status_code == 200 and again.headers["x-rate-limit-requests-left"] == "149"
-    assert app.state.counters == {"requests": 152, "throttled": 1}
+    assert app.state.counters == {"requests": 152, "throttled": 1, "noop_writes": 0}
 
 
 async def test_overload_429_has_no_rate_headers(http: httpx.AsyncClient) -> None:
@@ -253,3 +253,26 @@ async def test_hooks_api_validates_and_filters(http: httpx.AsyncClient) -> None:
         assert made.status_code == 200 and made.json()["data"]["headers"] == {"a": "b"}
     listed = await http.get(f"{API}/v3/hooks", params={"scope": "store/order/*"}, headers=HEADERS)
     assert [h["scope"] for h in listed.json()["data"]] == ["store/order/*"]
+
+
+async def test_an_absolute_adjustment_that_changes_nothing_is_counted(
+    http: httpx.AsyncClient, app: SandboxApp
+) -> None:
+    product, variant = next(
+        (p, v) for p, v in app.state.variants() if p.inventory_tracking == "variant" and v.sku
+    )
+    shown = app.state.shown(1, product, variant)
+
+    async def adjust(quantity: int) -> None:
+        item = {"location_id": 1, "sku": variant.sku, "quantity": quantity}
+        answer = await http.put(
+            f"{API}/v3/inventory/adjustments/absolute",
+            json={"reason": "t", "items": [item]},
+            headers=HEADERS,
+        )
+        assert answer.status_code == 200
+
+    await adjust(shown + 1)
+    assert app.state.counters["noop_writes"] == 0
+    await adjust(shown + 1)
+    assert app.state.counters["noop_writes"] == 1

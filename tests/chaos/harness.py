@@ -151,12 +151,16 @@ class ChaosResult(msgspec.Struct, frozen=True):
 
 class Tripwire:
     """An ASGI wrapper around a sandbox app that, once armed, kills the daemon at the n-th
-    API call (not a ``/_sandbox/`` hook, not a read) it then receives."""
+    API call (not a ``/_sandbox/`` hook, not a read) it then receives; unarmed, it tells
+    :attr:`answered` of each such call the sandbox has answered."""
 
     def __init__(self, name: str, app: Any) -> None:
         self.name = name
         self.app = app
         self._armed: tuple[int, Literal["before", "after"], Callable[[str], None]] | None = None
+        self.answered: Callable[[], None] = lambda: None
+        """Called once the sandbox has acted on an API call and answered it (how a benchmark
+        sees a write land without polling the sandbox)."""
 
     def arm(
         self, calls: int, moment: Literal["before", "after"], kill: Callable[[str], None]
@@ -171,12 +175,15 @@ class Tripwire:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         armed = self._armed
         if (
-            armed is None
-            or scope["type"] != "http"
+            scope["type"] != "http"
             or scope["method"] == "GET"
             or scope["path"].startswith("/_sandbox/")
         ):
             await self.app(scope, receive, send)
+            return
+        if armed is None:
+            await self.app(scope, receive, send)
+            self.answered()
             return
         calls, moment, kill = armed
         if calls > 1:
@@ -216,10 +223,16 @@ async def run_chaos(options: ChaosOptions, workdir: Path, out: TextIO = sys.stde
     to ``out``."""
     started = time.monotonic()
     rng = random.Random(options.seed)
-    port = _free_port()
+    port = free_port()
     async with trio.open_nursery() as nursery, httpx.AsyncClient(timeout=10.0) as http:
         stop = trio.Event()
-        shop = await _serve_sandboxes(nursery, stop, options)
+        sandbox = SandboxOptions(
+            seed=options.seed,
+            catalog=options.catalog,
+            shared_catalog=True,
+            rate_scale=options.rate_scale,
+        )
+        shop = await serve_sandboxes(nursery, stop, sandbox)
         config = workdir / "shelfsync.toml"
         config.write_text(_config(workdir, port, shop.tables))
         for name, played in shop.webhooked.items():
@@ -420,13 +433,10 @@ async def _settle(
     return report, problems, dict(exceptions), settled
 
 
-async def _serve_sandboxes(nursery: trio.Nursery, stop: trio.Event, options: ChaosOptions) -> Shop:
-    sandbox = SandboxOptions(
-        seed=options.seed,
-        catalog=options.catalog,
-        shared_catalog=True,
-        rate_scale=options.rate_scale,
-    )
+async def serve_sandboxes(nursery: trio.Nursery, stop: trio.Event, sandbox: SandboxOptions) -> Shop:
+    """Serve every sandbox of ``shelfsync demo`` on loopback (until ``stop``), each behind its
+    (unarmed) tripwire, with the config table of the channel that connects to it: paced at the
+    platform's limit times ``sandbox.rate_scale``, as the sandbox enforces it."""
     stores: dict[str, StorefrontPlay] = {}
     tripwires: dict[str, Tripwire] = {}
     tables: list[dict[str, Any]] = []
@@ -446,8 +456,8 @@ async def _serve_sandboxes(nursery: trio.Nursery, stop: trio.Event, options: Cha
             "retry_attempts": 8,
             "retry_backoff": "100ms",
             "retry_backoff_max": "2s",
-            "requests_per_second": spec.requests_per_second * options.rate_scale,
-            "burst": spec.burst * options.rate_scale,
+            "requests_per_second": spec.requests_per_second * sandbox.rate_scale,
+            "burst": spec.burst * sandbox.rate_scale,
         }
         if name != PROVIDER:
             table["ship_methods"] = SHIP_METHODS
@@ -492,7 +502,7 @@ def _config(workdir: Path, port: int, channels: list[dict[str, Any]]) -> str:
     return toml_config(daemon, channels) + f'\n[inventory]\nreconcile = "{reconcile}"\n'
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         port: int = probe.getsockname()[1]
@@ -514,4 +524,14 @@ def git_commit() -> str:
     return found.stdout.strip() or "unknown"
 
 
-__all__ = ["ChaosOptions", "ChaosResult", "Kill", "git_commit", "run_chaos"]
+__all__ = [
+    "ChaosOptions",
+    "ChaosResult",
+    "Kill",
+    "Shop",
+    "Tripwire",
+    "free_port",
+    "git_commit",
+    "run_chaos",
+    "serve_sandboxes",
+]

@@ -1,0 +1,260 @@
+"""Rate-budget efficiency: ``python -m bench.rate_budget`` (10,000 changed SKUs and 2,000
+orders), ``--quick`` for a small backlog that ends within a minute.
+
+Every sandbox of the demo is served on loopback with the platform's standard-plan limits
+(``--rate-scale`` multiplies them, and every channel's pace, alike) and one shared catalog. The
+daemon runs in this process: first it learns the catalog and settles, and stops. Then the
+backlog is made while it is down: every SKU's stock changes at the fulfillment provider and
+shoppers place the orders on the storefronts. The daemon starts again on its state, and the
+backlog is timed until every order is at the provider and no write is left.
+
+Per channel, from the sandbox's own counters: the share of the theoretical budget it used
+while its backlog lasted (budget units spent ÷ ``burst + rate * seconds`` from the restart to
+its last call), throttled answers, and stock writes that changed nothing. ``budget_used_ratio``
+is the ratio of the channel whose backlog lasted longest: the one the backlog waits for.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import trio
+
+from bench.report import base_parser, emit
+from connectors.sandbox_play import ApiUsage, Webhooked
+from daemon.app import Daemon
+from daemon.config import load_config
+from daemon.demo import settle
+from daemon.demo_play import Shoppers
+from daemon.logs import configure_logging
+from tests.chaos.harness import PROVIDER, ChaosOptions, Shop, _serve_sandboxes
+from tests.helpers import toml_config
+
+HOST = "127.0.0.1"
+FULL = (10_000, 2_000)
+QUICK = (600, 40)
+"""``--quick``: SKUs and orders whose backlog ShipBob's 150 calls a minute clears within the
+minute (each order is one create there)."""
+SETTLE_SECONDS = 1800.0
+"""A bound on learning the catalog and on the backlog itself."""
+SAMPLE_SECONDS = 0.25
+"""How often the sandboxes' counters are read while the backlog lasts."""
+QUIET_SAMPLES = 8
+RESTOCKS_IN_FLIGHT = 8
+
+
+class Sizes(msgspec.Struct, frozen=True):
+    skus: int
+    orders: int
+    rate_scale: float = 1.0
+    seed: int = 1
+
+
+class ChannelBudget(msgspec.Struct, frozen=True):
+    """One channel's use of its platform's budget during the backlog."""
+
+    calls: int
+    spent: float
+    seconds: float
+    """From the restart to the channel's last call of the backlog."""
+    allowed: float
+    throttled: int
+    noop_writes: int
+
+    @property
+    def ratio(self) -> float:
+        return self.spent / self.allowed if self.allowed else 0.0
+
+
+def budget(before: ApiUsage, after: ApiUsage, seconds: float) -> ChannelBudget:
+    """What a channel spent between two readings of its sandbox's usage, ``seconds`` apart,
+    against what its limit allowed in that time (a full burst, then the sustained rate)."""
+    return ChannelBudget(
+        calls=after.calls - before.calls,
+        spent=after.spent - before.spent,
+        seconds=seconds,
+        allowed=after.burst + after.rate * seconds,
+        throttled=after.throttled - before.throttled,
+        noop_writes=after.noop_writes - before.noop_writes,
+    )
+
+
+class Usage:
+    """Every sandbox's usage, sampled until stopped: when each one last changed."""
+
+    def __init__(self, sandboxes: dict[str, Webhooked]) -> None:
+        self.sandboxes = sandboxes
+        self.started = trio.current_time()
+        self.first = {name: played.usage() for name, played in sandboxes.items()}
+        self.last_call = dict.fromkeys(sandboxes, self.started)
+        self._seen = {name: u.calls for name, u in self.first.items()}
+
+    def sample(self) -> None:
+        now = trio.current_time()
+        for name, played in self.sandboxes.items():
+            calls = played.usage().calls
+            if calls != self._seen[name]:
+                self._seen[name], self.last_call[name] = calls, now
+
+    def budgets(self) -> dict[str, ChannelBudget]:
+        self.sample()
+        return {
+            name: budget(self.first[name], played.usage(), self.last_call[name] - self.started)
+            for name, played in self.sandboxes.items()
+        }
+
+
+def config(workdir: Path, shop: Shop) -> str:
+    """The daemon's config: the demo's channels on the sandboxes, no webhooks (each stream is
+    read on its default schedule and at start)."""
+    channels = [{k: v for k, v in table.items() if k != "schedule"} for table in shop.tables]
+    daemon = {
+        "state": f"sqlite:///{workdir}/state.db",
+        "listen": f"{HOST}:0",
+        "control_socket": str(workdir / "control.sock"),
+        "sqlite_synchronous": "normal",
+    }
+    return toml_config(daemon, channels)
+
+
+async def drained(daemon: Daemon, usage: Usage) -> None:
+    """Until the daemon has had nothing in hand for :data:`QUIET_SAMPLES` samples in a row
+    (an order held, for instance, never reaches the provider: counting them would not do),
+    bounded by :data:`SETTLE_SECONDS`; ``usage`` is sampled on the way."""
+    quiet = 0
+    with trio.move_on_after(SETTLE_SECONDS):
+        while quiet < QUIET_SAMPLES:
+            await trio.sleep(SAMPLE_SECONDS)
+            usage.sample()
+            quiet = quiet + 1 if await daemon.quiet() else 0
+
+
+async def restock(shop: Shop, http: httpx.AsyncClient) -> None:
+    """Every SKU the provider holds gets more units (a receipt): each store's target moves."""
+    limiter = trio.CapacityLimiter(RESTOCKS_IN_FLIGHT)
+
+    async def receive(sku: str) -> None:
+        async with limiter:
+            await shop.provider.receive(http, sku, 7)
+
+    async with trio.open_nursery() as nursery:
+        for sku in sorted(shop.provider.sellable()):
+            nursery.start_soon(receive, sku)
+
+
+async def make_backlog(shop: Shop, sizes: Sizes, http: httpx.AsyncClient) -> list[Any]:
+    """While the daemon is down: every SKU restocked, and ``sizes.orders`` orders placed on
+    the storefronts; returns the orders placed."""
+    await restock(shop, http)
+    shoppers = Shoppers(shop.stores, http, random.Random(sizes.seed), per_second=1.0)
+    while len(shoppers.placed) < sizes.orders:
+        await shoppers.place_one()
+    return list(shoppers.placed)
+
+
+async def serve(nursery: trio.Nursery, stop: trio.Event, sizes: Sizes, workdir: Path) -> Shop:
+    """The sandboxes served, the daemon's config written to ``workdir``, and the daemon run
+    once on it until it has learned the catalog and settled."""
+    options = ChaosOptions(seed=sizes.seed, catalog=sizes.skus, rate_scale=sizes.rate_scale)
+    shop = await _serve_sandboxes(nursery, stop, options)
+    (workdir / "shelfsync.toml").write_text(config(workdir, shop))
+    started = trio.current_time()
+    async with trio.open_nursery() as running:
+        daemon = start_daemon(shop, workdir)
+        await running.start(daemon.run)
+        await settle(daemon, SETTLE_SECONDS)
+        daemon.request_stop()
+    progress(f"catalog learned in {trio.current_time() - started:.0f}s")
+    return shop
+
+
+def start_daemon(shop: Shop, workdir: Path) -> Daemon:
+    return Daemon(load_config(workdir / "shelfsync.toml", environ=shop.environ))
+
+
+async def run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
+    async with trio.open_nursery() as nursery, httpx.AsyncClient(timeout=30.0) as http:
+        stop = trio.Event()
+        shop = await serve(nursery, stop, sizes, workdir)
+        before = len(shop.provider.orders())
+        placed = len(await make_backlog(shop, sizes, http))
+        progress("backlog made; the daemon starts again")
+        sandboxes: dict[str, Webhooked] = {**shop.stores, PROVIDER: shop.provider}
+        async with trio.open_nursery() as running:
+            daemon = start_daemon(shop, workdir)
+            usage = Usage(sandboxes)
+            await running.start(daemon.run)
+
+            await drained(daemon, usage)
+            budgets = usage.budgets()
+            daemon.request_stop()
+        stop.set()
+    return figures(sizes, budgets, placed, len(shop.provider.orders()) - before)
+
+
+def progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def figures(
+    sizes: Sizes, budgets: dict[str, ChannelBudget], placed: int, created: int
+) -> dict[str, Any]:
+    slowest = max(budgets, key=lambda name: budgets[name].seconds)
+    return {
+        "skus": sizes.skus,
+        "orders_placed": placed,
+        "orders_created": created,
+        "rate_scale": sizes.rate_scale,
+        "backlog_s": round(budgets[slowest].seconds, 1),
+        "bottleneck": slowest,
+        "budget_used_ratio": round(budgets[slowest].ratio, 3),
+        "throttled": sum(b.throttled for b in budgets.values()),
+        "noop_writes": sum(b.noop_writes for b in budgets.values()),
+        "channels": {
+            name: {
+                "calls": b.calls,
+                "spent": round(b.spent, 1),
+                "seconds": round(b.seconds, 1),
+                "budget_used_ratio": round(b.ratio, 3),
+                "throttled": b.throttled,
+                "noop_writes": b.noop_writes,
+            }
+            for name, b in budgets.items()
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__ or "")
+    parser.add_argument("--skus", type=int, default=FULL[0])
+    parser.add_argument("--orders", type=int, default=FULL[1])
+    parser.add_argument("--rate-scale", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    skus, orders = QUICK if args.quick else (args.skus, args.orders)
+    sizes = Sizes(skus, orders, args.rate_scale, args.seed)
+    emit("rate_budget", in_workdir(run, sizes), args.out)
+    return 0
+
+
+def in_workdir(
+    bench: Callable[[Sizes, Path], Awaitable[dict[str, Any]]], sizes: Sizes
+) -> dict[str, Any]:
+    """``bench(sizes, workdir)`` run with Trio in a temporary directory, the daemon's log (its
+    warnings) in a file there; its figures."""
+    with tempfile.TemporaryDirectory(prefix="shelfsync-bench-") as folder:
+        workdir = Path(folder)
+        with (workdir / "daemon.log").open("w") as log:
+            configure_logging("warning", log)
+            return trio.run(bench, sizes, workdir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
