@@ -8,6 +8,7 @@ request was refused.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tomllib
@@ -125,12 +126,11 @@ def _add_audit_verb(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _since(text: str) -> datetime:
+    """``--since``: a duration back from now (``2h``), or a time (ISO 8601, UTC if naive)."""
     from daemon.durations import Duration
 
-    try:
+    with contextlib.suppress(ValueError):
         return datetime.now(UTC) - timedelta(seconds=Duration(text).seconds)
-    except ValueError:
-        pass
     try:
         at = datetime.fromisoformat(text)
     except ValueError:

@@ -743,14 +743,21 @@ async def test_a_failed_write_is_requeued_under_its_key_and_resolved_once_done(
     ]
 
 
-async def test_a_webhook_stored_before_streams_were_a_list_keeps_its_stream(
-    db_path: Path,
-) -> None:
+@contextmanager
+def at_version_2(db_path: Path) -> Iterator[sqlite3.Connection]:
+    """A state file as shelfsync left it before migration 3, open for a test to fill."""
     db_path.parent.mkdir(parents=True)
     with raw(db_path) as db:
         for script in MIGRATIONS[:2]:
             db.executescript(script)
         db.execute("PRAGMA user_version = 2")
+        yield db
+
+
+async def test_a_webhook_stored_before_streams_were_a_list_keeps_its_stream(
+    db_path: Path,
+) -> None:
+    with at_version_2(db_path) as db:
         rows = [("wh", "orders", "orders/create"), ("wh", None, "app/uninstalled")]
         db.executemany(
             "INSERT INTO inbox (channel, source, stream, topic, body, received_at)"
@@ -768,11 +775,7 @@ async def test_a_webhook_stored_before_streams_were_a_list_keeps_its_stream(
 async def test_exceptions_held_before_they_had_kinds_are_given_the_kind_their_replay_needs(
     db_path: Path,
 ) -> None:
-    db_path.parent.mkdir(parents=True)
-    with raw(db_path) as db:
-        for script in MIGRATIONS[:2]:
-            db.executescript(script)
-        db.execute("PRAGMA user_version = 2")
+    with at_version_2(db_path) as db:
         for key in ("shipment:9", "stock:1"):
             db.execute(
                 "INSERT INTO outbox (channel, kind, idempotency_key, payload, created_at)"
