@@ -301,8 +301,9 @@ class Hub:
                 line, touched = self._replay_one(changes, entry)
                 lines.append(line)
                 skus |= touched
-                summary = f"exception {entry.id}: {entry.kind} {entry.reason}"
-                note = AuditNote(entry.channel, "exception.replayed", entry.entity, summary, line)
+                note = AuditNote(
+                    entry.channel, "exception.replayed", entry.entity, entry.summary, line
+                )
                 changes.audit.append(note)
             outcomes.append(lines)
         await self._commit(changes, [], skus)

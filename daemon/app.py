@@ -502,8 +502,9 @@ class Daemon:
         if not synced.ok:
             return synced
         if entry.kind == "webhook":
-            summary = f"exception {entry.id}: {entry.kind} {entry.reason}"
-            note = AuditNote(entry.channel, "exception.replayed", entry.entity, summary, "synced")
+            note = AuditNote(
+                entry.channel, "exception.replayed", entry.entity, entry.summary, "synced"
+            )
             await self._store.resolve_exception(entry.id, "replayed", note, self._now())
             return Outcome(True, "its channel's streams are read again")
         return Outcome(True, f"{entry.stream} is read again; closes on its next clean run")

@@ -174,6 +174,11 @@ class ExceptionEntry(msgspec.Struct, frozen=True):
     resolved_at: datetime | None
     resolution: Resolution | None
 
+    @property
+    def summary(self) -> str:
+        """The exception in the audit log's words: ``exception 12: order oversell``."""
+        return f"exception {self.id}: {self.kind} {self.reason}"
+
 
 class ExceptionQuery(msgspec.Struct, frozen=True):
     channel: str | None = None

@@ -429,7 +429,7 @@ class SqliteStore:
                     " AND done_at IS NULL",
                     (_iso(at), entry.channel, entry.entity),
                 )
-            note = AuditNote(entry.channel, "exception.discarded", entry.entity, _about(entry))
+            note = AuditNote(entry.channel, "exception.discarded", entry.entity, entry.summary)
             _audit(db, at, note)
             return entry
 
@@ -447,7 +447,7 @@ class SqliteStore:
             ).rowcount
             if requeued:
                 note = AuditNote(
-                    entry.channel, "exception.replayed", entry.entity, _about(entry), "queued again"
+                    entry.channel, "exception.replayed", entry.entity, entry.summary, "queued again"
                 )
                 _audit(db, at, note, key=entry.entity)
             return bool(requeued)
@@ -798,10 +798,6 @@ def _resolve(
             (_iso(at), resolution, exception_id),
         ).rowcount
     )
-
-
-def _about(entry: ExceptionEntry) -> str:
-    return f"exception {entry.id}: {entry.kind} {entry.reason}"
 
 
 def _like_escaped(text: str) -> str:
