@@ -7,12 +7,16 @@ inside it:
 - the mailbox loop, which turns messages into requested work and pause/resume;
 - one schedule per stream, which requests a sync of its stream every interval;
 - the worker, which performs requested work one unit at a time: a drain of the outbox, a
-  fetch of records an operator named (:class:`~actors.messages.FetchRecords`), or a sync of
-  one stream, in that order of precedence.
+  fetch of records an operator named (:class:`~actors.messages.FetchRecords`), a fetch of
+  records webhooks named, or a sync of one stream, in that order of precedence.
 
 Work requests are a set, so a burst of "sync orders" becomes one run: a request made while its
 stream's run is queued joins that run, and requests made while it runs become one run after
-it (which a change made during a run needs: the run may have read past it). A snapshot
+it (which a change made during a run needs: the run may have read past it). A webhook that
+names its record, on a stream the connector fetches by key, is acted on by fetching that
+record alone, together with the others named meanwhile: a sale then costs one call instead of
+a read of the stream's overlap window. Past :data:`FETCH_AT_MOST` of them (a flash sale), or
+when the fetch fails, one read of the stream acts on them all instead. A snapshot
 stream's reads are spaced by what the last one cost (:mod:`actors.rules.pacing`), except when
 an operator asks (``SyncNow``). Pausing closes the call gate that every outbound request
 passes through, so a paused actor keeps its requests and makes no call until resumed. A sync
@@ -68,6 +72,9 @@ from metrics import Metrics
 log = structlog.get_logger("shelfsync.actor")
 _T = TypeVar("_T")
 OUTBOX_BATCH = 100
+FETCH_AT_MOST = 50
+"""Records named by webhooks that are fetched together at most; more waiting for a fetch are
+read with their stream instead, in fewer calls than fetching each."""
 
 
 class StreamStatus(msgspec.Struct, frozen=True):
@@ -183,6 +190,9 @@ class ChannelActor:
         self._fetches: list[FetchRecords] = []
         self._webhooks_waiting: dict[int, set[str]] = {}
         """Inbox id of each webhook not yet processed → the streams still to be read for it."""
+        self._named: dict[str, dict[int, str]] = {}
+        """Per stream fetched by key, the webhooks acted on by fetching the record each names:
+        inbox id → the record's key."""
         self._wake = trio.Event()
         self.worked = trio.Event()
         """Set when a unit of work (a sync run, an outbox drain) has ended, well or not (then
@@ -307,6 +317,20 @@ class ChannelActor:
             await self._store.mark_processed([event.inbox_id], self._now())
             return
         self._webhooks_waiting[event.inbox_id] = streams
+        (stream, *others) = streams
+        if (
+            event.entity is not None
+            and not others
+            and stream in self.channel.spec.fetches
+            and stream not in self._pending  # the read asked for will act on it
+        ):
+            named = self._named.setdefault(stream, {})
+            named[event.inbox_id] = event.entity
+            if len(named) > FETCH_AT_MOST:
+                del self._named[stream]
+                self._request(stream)
+            self._wake.set()
+            return
         for stream in sorted(streams, key=self._streams.index):
             self._request(stream)
 
@@ -345,7 +369,12 @@ class ChannelActor:
         try:
             while not self._stopping:
                 stream = self._next_stream()
-                if stream is None and not self._outbox_requested and not self._fetches:
+                if (
+                    stream is None
+                    and not self._outbox_requested
+                    and not self._fetches
+                    and not self._named
+                ):
                     self._wake = trio.Event()
                     with trio.move_on_at(self._spacing_ends()):
                         await self._wake.wait()
@@ -359,9 +388,12 @@ class ChannelActor:
                     await self._drain_outbox(connector)
                 elif self._fetches:
                     await self._fetch(connector, self._fetches.pop(0))
-                elif stream is not None:
-                    del self._pending[stream]
-                    await self._sync(connector, stream)
+                else:
+                    if self._named:
+                        await self._fetch_named(connector)
+                    elif stream is not None:
+                        del self._pending[stream]
+                        await self._sync(connector, stream)
                     # Writes the hub queued, and webhooks stored, while this ran may have
                     # found the mailbox full.
                     self._outbox_requested = True
@@ -394,15 +426,7 @@ class ChannelActor:
                 cost, rate = self._gate.spent - spent, self.channel.requests_per_second
                 self._spaced_until[stream] = started + snapshot_spacing(cost, rate)
         finished = self._now()
-        processed = []
-        for inbox_id in covered:
-            remaining = self._webhooks_waiting[inbox_id]
-            remaining.discard(stream)
-            if not remaining:
-                del self._webhooks_waiting[inbox_id]
-                processed.append(inbox_id)
-        if processed:
-            await self._store.mark_processed(processed, finished)
+        await self._acted_on(stream, covered, finished)
         await self._store.record_success(self.name, stream, finished)
         self._last_success[stream] = finished
         self._last_error[stream] = None
@@ -410,14 +434,35 @@ class ChannelActor:
         self._metrics.last_sync_success.labels(*labels).set(finished.timestamp())
         log.info("sync_done", channel=self.name, stream=stream, webhooks=len(covered))
 
+    async def _acted_on(self, stream: str, inbox_ids: list[int], at: datetime) -> None:
+        """``stream`` has been read for the webhooks ``inbox_ids`` (or the records they name
+        fetched): those with no other stream left to read are processed."""
+        named = self._named.get(stream, {})
+        processed = []
+        for inbox_id in inbox_ids:
+            named.pop(inbox_id, None)  # a read of the stream also acts on what it names
+            remaining = self._webhooks_waiting.get(inbox_id)
+            if remaining is None:
+                continue  # acted on by the read that ran while its fetch waited
+            remaining.discard(stream)
+            if not remaining:
+                del self._webhooks_waiting[inbox_id]
+                processed.append(inbox_id)
+        if not named:
+            self._named.pop(stream, None)
+        if processed:
+            await self._store.mark_processed(processed, at)
+
     async def _read_stream(self, connector: Connector, stream: str, run_started: datetime) -> None:
         cursor = self._cursors.get(stream)
         async with aclosing(connector.read(stream, read_from(cursor))) as pages:
             async for page in pages:
                 cursor = advance(cursor, (r.updated_at for r in page.records), run_started)
-                await self._store.commit_page(self.name, stream, page.records, cursor, self._now())
+                stored = await self._store.commit_page(
+                    self.name, stream, page.records, cursor, self._now()
+                )
                 self._cursors[stream] = cursor
-                if page.records:
+                if stored:
                     self._records_stored()
 
     async def _fetch(self, connector: Connector, request: FetchRecords) -> None:
@@ -434,11 +479,31 @@ class ChannelActor:
             return
         # No cursor moves: the records are older or newer than it, and neither says how far
         # the stream has been read.
-        await self._store.commit_fetched(self.name, stream, page.records, self._now())
-        if page.records:
+        if await self._store.commit_fetched(self.name, stream, page.records, self._now()):
             self._records_stored()
         log.info("fetch_done", channel=self.name, stream=stream, records=len(page.records))
         request.outcome.succeed([record.key for record in page.records])
+
+    async def _fetch_named(self, connector: Connector) -> None:
+        """Fetch the records webhooks named on one stream, as its read would return them; if
+        that fails, a read of the stream acts on those webhooks instead."""
+        stream = next(iter(self._named))
+        named = self._named.pop(stream)
+        keys = sorted(set(named.values()))
+        if not isinstance(connector, Fetcher):
+            self._request(stream)
+            return
+        try:
+            page = await self._with_retries(lambda: connector.fetch(stream, keys, as_read=True))
+        except (Retryable, RecordError) as exc:
+            log.warning("webhook_fetch_failed", channel=self.name, stream=stream, error=str(exc))
+            self._request(stream)
+            return
+        fetched = self._now()
+        if await self._store.commit_fetched(self.name, stream, page.records, fetched):
+            self._records_stored()
+        await self._acted_on(stream, list(named), fetched)
+        log.info("webhook_fetch_done", channel=self.name, stream=stream, records=len(page.records))
 
     async def _drain_outbox(self, connector: Connector) -> None:
         after = 0

@@ -31,6 +31,9 @@ class InboundEvent(msgspec.Struct, frozen=True):
     inbox_id: int
     streams: tuple[str, ...]
     """The streams whose read acts on it; processed once each of them has been read."""
+    entity: str | None = None
+    """The record it names, which a fetch of it alone acts on where its stream is fetched by
+    key (:attr:`connectors.base.WebhookEvent.entity`)."""
 
 
 class DrainOutbox(msgspec.Struct, frozen=True):

@@ -12,8 +12,8 @@ pausing); the connector owns only the platform's protocol:
   transaction before asking for the next page, so a connector never tracks progress itself.
 - ``write(remote_write)`` performs one remote write, idempotent under its ``key``.
 - optionally, ``fetch(stream, keys)`` (:class:`Fetcher`) reads the records of a stream that an
-  operator names, whatever their replication value: the spec's ``fetches`` lists the streams
-  its connector fetches this way.
+  operator or a webhook names, whatever their replication value: the spec's ``fetches`` lists
+  the streams its connector fetches this way.
 - the spec's ``verify_webhook(settings, secrets, headers, body)`` checks the platform's
   signature and names the event; it is a plain function so that webhooks are verified and
   persisted even while the channel's actor is restarting. ``headers`` also holds the request
@@ -75,6 +75,11 @@ class WebhookEvent(msgspec.Struct, frozen=True):
     may change several: a shipment leaving the warehouse also moves its stock); empty if
     none."""
     body: bytes
+    entity: str | None = None
+    """The record the event is about, keyed as its one stream's records are (a Shopify order
+    GID, a BigCommerce order id), when the event names one: where the connector fetches that
+    stream (``ConnectorSpec.fetches``), the actor reads that record alone instead of the
+    stream. None when the event names no record, or several streams."""
 
 
 class RemoteWrite(msgspec.Struct, frozen=True):
@@ -157,10 +162,14 @@ class Connector(Protocol):
 class Fetcher(Protocol):
     """The optional capability of a connector to read named records of a stream."""
 
-    async def fetch(self, stream: str, keys: Sequence[str]) -> Page:
+    async def fetch(self, stream: str, keys: Sequence[str], *, as_read: bool = False) -> Page:
         """The current records of ``stream`` (one of the spec's ``fetches``) that ``keys`` name,
         made exactly as ``read`` makes them (the same ``key``, ``updated_at`` and body), so that
         ``interpret`` takes them alike; whatever the cursor, and without moving it.
+
+        With ``as_read``, only those the stream's read would return (its statuses, its search
+        settings): a webhook's record must pass what a read lets through, while an operator
+        who names an order gets it whatever its status.
 
         For the ``orders`` stream a key is the platform's order id, spelt as the records'
         ``key`` spells it (a Shopify GID, a BigCommerce or ShipStation number, a Wix GUID), or,

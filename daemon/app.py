@@ -377,7 +377,7 @@ class Daemon:
         slot = self._supervisor.slot(channel_name)
         if slot is not None:
             try:
-                slot.send.send_nowait(InboundEvent(inbox_id=inbox_id, streams=event.streams))
+                slot.send.send_nowait(InboundEvent(inbox_id, event.streams, event.entity))
             except trio.WouldBlock:
                 # Durable already: the actor picks it up on its next sync of those streams.
                 log.info("mailbox_full", channel=channel_name)

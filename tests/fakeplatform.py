@@ -11,19 +11,24 @@ Behaviour is set by the channel's settings table:
 - ``leak_token``: put the channel's token in that error's message, as a careless library
   might, to prove the daemon masks it;
 - ``retryable_failures``: how many reads fail with a retryable error (with ``retry_after``)
-  before reads succeed.
+  before reads succeed;
+- ``failing_fetches``: every fetch of named records fails with a retryable error.
 
 A webhook verifies when its ``X-Fake-Signature`` header, or else the ``signature`` query
 parameter of its request target (``:path``), equals the channel's ``token`` secret; its JSON
-body is ``{"id": ..., "topic": STREAM}``. Each connector remembers the streams it read
-(``reads``) and the writes it made (``writes``), so tests can see what went out.
+body is ``{"id": ..., "topic": STREAM}``, with ``"entity": KEY`` when it names a record. The
+connector can fetch named records (the records among a read's that the keys name), but the
+spec lists no stream in ``fetches``: a test that wants them fetched says so in its own spec.
+Each connector remembers the streams it read (``reads``), the fetches it made (``fetches``:
+stream, keys, ``as_read``) and the writes it made (``writes``), so tests can see what went
+out.
 """
 
 from __future__ import annotations
 
 import hmac
 import urllib.parse
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import datetime
 
 import msgspec
@@ -50,11 +55,13 @@ class FakeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     retryable_failures: int = 0
     retry_after: float | None = None
     failing_writes: bool = False
+    failing_fetches: bool = False
 
 
 class FakeWebhook(msgspec.Struct, frozen=True):
     id: str
     topic: str
+    entity: str | None = None
 
 
 class FakeConnector:
@@ -63,6 +70,7 @@ class FakeConnector:
         self.settings: FakeSettings = context.settings
         self.writes: list[RemoteWrite] = []
         self.reads: list[str] = []
+        self.fetches: list[tuple[str, list[str], bool]] = []
         self._failures_left = self.settings.retryable_failures
 
     async def read(self, stream: str, since: datetime | None) -> AsyncGenerator[Page, None]:
@@ -76,12 +84,21 @@ class FakeConnector:
             self._failures_left -= 1
             raise Retryable("fake platform answered 503", retry_after=self.settings.retry_after)
         self.context.gate.observe(RateSignal(remaining=39, limit=40, reset_after=1.0))
+        yield Page(records=self._records(stream))
+
+    def _records(self, stream: str) -> list[Record]:
         now = self.context.now()
-        records = [
+        return [
             Record(key=f"{stream}-{i}", updated_at=now, body=b'{"fake": true}')
             for i in range(self.settings.records_per_read)
         ]
-        yield Page(records=records)
+
+    async def fetch(self, stream: str, keys: Sequence[str], *, as_read: bool = False) -> Page:
+        await self.context.gate.before_call()
+        self.fetches.append((stream, list(keys), as_read))
+        if self.settings.failing_fetches:
+            raise Retryable("fake platform answered 503 to a fetch")
+        return Page(records=[r for r in self._records(stream) if r.key in keys])
 
     async def write(self, remote_write: RemoteWrite) -> WriteResult:
         await self.context.gate.before_call()
@@ -106,7 +123,13 @@ def verify_webhook(
         event = msgspec.json.decode(body, type=FakeWebhook)
     except msgspec.DecodeError as exc:
         raise RecordError(f"webhook body: {exc}", entity="webhook", reason="schema") from None
-    return WebhookEvent(webhook_id=event.id, topic=event.topic, streams=(event.topic,), body=body)
+    return WebhookEvent(
+        webhook_id=event.id,
+        topic=event.topic,
+        streams=(event.topic,),
+        body=body,
+        entity=event.entity,
+    )
 
 
 CONNECTOR = ConnectorSpec(

@@ -1,10 +1,12 @@
-"""How a channel actor turns requests to read into runs: bursts coalesce, and a snapshot
-stream's reads are spaced by what they cost. Over the supervisor, on virtual time and a real
-SQLite file, with the fake platform."""
+"""How a channel actor turns requests to read into runs: bursts coalesce, a snapshot stream's
+reads are spaced by what they cost, and a webhook naming its record is acted on by fetching
+that record. Over the supervisor, on virtual time and a real SQLite file, with the fake
+platform."""
 
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from datetime import datetime
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from actors.channel import FETCH_AT_MOST
 from actors.messages import InboundEvent, SyncNow
 from connectors.base import ConnectorContext, Page, StreamSpec, WebhookEvent
 from daemon.app import default_http_client, wall_clock
@@ -55,6 +58,7 @@ class TimedPlatform(RecordingPlatform):
             streams=streams or self.spec.streams,
             requests_per_second=1.0,
             burst=100.0,
+            fetches=frozenset({"orders"}),
         )
 
     def _create(self, context: ConnectorContext) -> fakeplatform.FakeConnector:
@@ -84,13 +88,15 @@ async def start(nursery: trio.Nursery, store: StateStore) -> Supervisor:
     return supervisor
 
 
-async def webhook(store: StateStore, supervisor: Supervisor, n: int, *streams: str) -> None:
-    """A verified webhook naming ``streams``, stored and handed to the actor as the daemon
-    does."""
-    event = WebhookEvent(webhook_id=f"wh-{n}", topic="t", streams=streams, body=b"{}")
+async def webhook(
+    store: StateStore, supervisor: Supervisor, n: int, *streams: str, entity: str | None = None
+) -> None:
+    """A verified webhook naming ``streams`` (and the record ``entity``), stored and handed to
+    the actor as the daemon does."""
+    event = WebhookEvent(f"wh-{n}", "t", streams, b"{}", entity)
     inbox_id = await store.accept_webhook("shop", event, wall_clock())
     assert inbox_id is not None
-    assert await supervisor.deliver("shop", InboundEvent(inbox_id=inbox_id, streams=streams))
+    assert await supervisor.deliver("shop", InboundEvent(inbox_id, streams, entity))
 
 
 async def settled(platform: TimedPlatform, reads: int) -> None:
@@ -172,3 +178,69 @@ async def test_an_incremental_stream_is_not_spaced(
     supervisor.start_channel(platform.channel("shop", schedule={"products": "5s"}))
     await trio.sleep(31)
     assert platform.reads_of("products") == pytest.approx([0, 5, 10, 15, 20, 25, 30], abs=0.5)
+
+
+def fetches(platform: TimedPlatform) -> list[tuple[str, list[str], bool]]:
+    return [fetch for connector in platform.connectors for fetch in connector.fetches]
+
+
+async def test_webhooks_naming_their_records_are_acted_on_by_fetching_those_records(
+    store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    platform = TimedPlatform()
+    supervisor = await start(nursery, store)
+    supervisor.start_channel(platform.channel("shop", records_per_read=3))
+    await settled(platform, 2)  # the schedules' first runs
+    platform.held = {"products"}
+    await supervisor.deliver("shop", SyncNow(stream="products"))
+    while len(platform.began) < 3:
+        await trio.sleep(1)
+    # While the actor reads products, three sales arrive: one fetch acts on them all.
+    for n in range(3):
+        await webhook(store, supervisor, n, "orders", entity=f"orders-{n % 2}")
+    platform.release.set()
+    await settled(platform, 3)
+    assert fetches(platform) == [("orders", ["orders-0", "orders-1"], True)]
+    assert platform.reads_of("orders") == [0]  # the stream itself was not read again
+    assert await store.pending_webhooks("shop") == []
+    # Stored as a read stores them, for the hub.
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        rows = db.execute("SELECT entity FROM inbox WHERE stream = 'orders' ORDER BY id").fetchall()
+    assert rows[-2:] == [("orders-0",), ("orders-1",)]
+
+
+async def test_a_burst_of_named_records_is_read_with_its_stream_instead(
+    store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    platform = TimedPlatform()
+    supervisor = await start(nursery, store)
+    supervisor.start_channel(platform.channel("shop"))
+    await settled(platform, 2)
+    platform.held = {"products"}
+    await supervisor.deliver("shop", SyncNow(stream="products"))
+    while len(platform.began) < 3:
+        await trio.sleep(1)
+    for n in range(FETCH_AT_MOST + 5):
+        await webhook(store, supervisor, n, "orders", entity=f"order-{n}")
+    platform.release.set()
+    await settled(platform, 4)
+    # Fetching each would cost more than one read: the read acts on every one of them.
+    assert fetches(platform) == []
+    assert len(platform.reads_of("orders")) == 2
+    assert await store.pending_webhooks("shop") == []
+
+
+async def test_a_failed_fetch_of_named_records_falls_back_to_a_read_of_the_stream(
+    store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    platform = TimedPlatform()
+    supervisor = await start(nursery, store)
+    channel = platform.channel("shop", failing_fetches=True)
+    supervisor.start_channel(channel)
+    await settled(platform, 2)
+    await webhook(store, supervisor, 1, "orders", entity="orders-0")
+    await settled(platform, 3)
+    tries = channel.config.retry_attempts
+    assert [keys for _, keys, _ in fetches(platform)] == [["orders-0"]] * tries
+    assert len(platform.reads_of("orders")) == 2
+    assert await store.pending_webhooks("shop") == []

@@ -22,8 +22,9 @@ already read; a second holding more records than one page is walked by id, see
 
 Fetch by key (``orders``): a key is the order's id, which is also its number (``1001``;
 ``#1001`` alike): ``GET /v2/orders/{id}``, with its products and shipping addresses as the
-stream reads them, whatever its status. An id the store does not have (404), or a key that
-is no number, names nothing.
+stream reads them, whatever its status (a webhook's fetch, ``as_read``: only in a status the
+stream reads). An id the store does not have (404), or a key that is no number, names
+nothing.
 
 Writes (``RemoteWrite.payload`` is JSON of a canonical Struct):
 
@@ -183,14 +184,15 @@ class BigCommerceConnector:
         else:
             raise ValueError(f"bigcommerce has no stream {stream!r}")
 
-    async def fetch(self, stream: str, keys: Sequence[str]) -> Page:
+    async def fetch(self, stream: str, keys: Sequence[str], *, as_read: bool = False) -> Page:
         """The orders ``keys`` name by id (see the module docstring)."""
         if stream != "orders":
             raise ValueError(f"bigcommerce fetches no {stream!r} by key")
+        read_statuses = set(self.order_statuses())
         records: list[Record] = []
         for order_id in numeric_keys(keys):
             found = await self.client.order(order_id)
-            if found is not None:
+            if found is not None and (not as_read or found[0].status_id in read_statuses):
                 records.append(await self._order_record(*found))
         return Page(records=records)
 

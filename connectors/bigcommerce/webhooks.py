@@ -6,7 +6,7 @@ was registered (``POST /v3/hooks``). shelfsync registers its hooks with one head
 channel's ``webhook_secret``; a delivery is genuine when it carries that header with that
 value (compared in constant time). The body is thin (``scope``, ``data.type``/``data.id``,
 ``hash``): a redelivery of the same event carries the same ``hash``, which is the dedupe key,
-and the scope names the stream to re-read.
+the scope names the stream to re-read, and an order callback's ``data.id`` the order.
 
 BigCommerce also signs callbacks the Standard Webhooks way, keyed with the API account's client
 secret, but its documentation does not name the headers it sends them in; until it does, the
@@ -66,9 +66,12 @@ def verify(header: str, secret: str, headers: Mapping[str, str], body: bytes) ->
         callback = msgspec.json.decode(body, type=wire.Callback)
     except msgspec.DecodeError as exc:
         raise RecordError(f"webhook body: {exc}", entity="webhook", reason="schema") from None
+    streams = streams_of(callback.scope)
     return WebhookEvent(
         webhook_id=callback.hash,
         topic=callback.scope,
-        streams=streams_of(callback.scope),
+        streams=streams,
         body=body,
+        # An order callback's id is the order's, the orders stream's record key.
+        entity=str(callback.data.id) if streams == ("orders",) else None,
     )

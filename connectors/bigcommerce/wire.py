@@ -253,6 +253,7 @@ class Callback(msgspec.Struct, frozen=True):
 class OrderStamp(msgspec.Struct, frozen=True):
     id: int
     date_modified: V2Time
+    status_id: int
 
 
 class Order(msgspec.Struct, frozen=True):

@@ -30,7 +30,8 @@ Fetch by key (``orders``), whatever the order's status: a key that is a number i
 an ``orderId`` (``GET /orders/{orderId}``); every key is also an ``orderNumber``, looked up
 with ``GET /orders?orderNumber=&storeId=`` in both spellings (``1001`` and ``#1001``: the
 filter matches numbers that start with it) and kept on an exact match. Only orders of the
-channel's store count: another store's order with that id or number names nothing here.
+channel's store count: another store's order with that id or number names nothing here; a
+webhook's fetch (``as_read``) also keeps only those in a status the stream reads.
 
 Writes (``RemoteWrite.payload`` is JSON of a canonical Struct):
 
@@ -194,7 +195,7 @@ class ShipStationConnector:
             async for records in merged:
                 yield Page(records=records)
 
-    async def fetch(self, stream: str, keys: Sequence[str]) -> Page:
+    async def fetch(self, stream: str, keys: Sequence[str], *, as_read: bool = False) -> Page:
         """The channel's store's orders ``keys`` name by id or number (see the module
         docstring)."""
         if stream != "orders":
@@ -212,6 +213,7 @@ class ShipStationConnector:
             raw.stamps.order_id: _record(raw)
             for raw in found
             if self._named(raw, set(ids), numbers)
+            and (not as_read or raw.stamps.order_status in ORDER_STATUSES)
         }
         return Page(records=list(named.values()))
 

@@ -21,8 +21,10 @@ Record keys are GIDs, bodies the raw GraphQL nodes (decode with :mod:`.wire`).
 Fetch by key (``orders``): a key that is an Order GID (``gid://shopify/Order/…``) is read
 with ``nodes(ids:)``; any other key is an order name (``#1001``; ``1001`` alike), searched
 with ``orders(query: "name:…")`` in both spellings and kept only on an exact match (names are
-unique within a shop). ``settings.orders_query`` does not narrow a fetch: the operator named
-the order, and the import rules decide about it as about any other.
+unique within a shop). ``settings.orders_query`` does not narrow an operator's fetch: the
+operator named the order, and the import rules decide about it as about any other. A
+webhook's fetch (``as_read``) is narrowed by it as the stream is: with a query set, its GIDs
+are searched as ``(id:… OR id:…) AND (query)``.
 
 Writes (``RemoteWrite.payload`` is JSON of a canonical Struct; SKUs are canonical, so a
 variant without SKU is named by its fallback key ``<channel>:<variant GID>``):
@@ -86,11 +88,11 @@ from connectors.shopify.client import (
     Tracking,
     any_of,
 )
+from connectors.shopify.wire import ORDER_GID_PREFIX
 
 API_VERSION_PATTERN = r"^(202[6-9]|20[3-9][0-9])-(0[1-9]|1[0-2])$"
 """Admin API versions from 2026-01 on (``changeFromQuantity`` and ``@idempotent`` exist)."""
 
-ORDER_GID_PREFIX = "gid://shopify/Order/"
 
 STALE_RETRIES = 3
 """How many times an ``inventory.set`` re-reads and re-sends after a stale compare-and-set."""
@@ -167,24 +169,38 @@ class ShopifyConnector:
                 if page.nodes:
                     yield Page(records=[Record(s.id, s.updated_at, raw) for s, raw in page.nodes])
 
-    async def fetch(self, stream: str, keys: Sequence[str]) -> Page:
+    async def fetch(self, stream: str, keys: Sequence[str], *, as_read: bool = False) -> Page:
         """The orders ``keys`` name, by GID or by name (see the module docstring)."""
         if stream != "orders":
             raise ValueError(f"shopify fetches no {stream!r} by key")
         ids = sorted({key for key in keys if key.startswith(ORDER_GID_PREFIX)})
         names = {key.lstrip("#") for key in keys if not key.startswith(ORDER_GID_PREFIX)}
-        nodes = await self.client.orders_by_id(ids)
+        narrowing = self.settings.orders_query if as_read else None
+
+        def narrowed(query: str) -> str:
+            return query if narrowing is None else f"({query}) AND ({narrowing})"
+
+        nodes: list[tuple[wire.NodeStamp, bytes]] = []
+        if ids and narrowing is None:
+            nodes += await self.client.orders_by_id(ids)
+        elif ids:
+            numbers = [gid.removeprefix(ORDER_GID_PREFIX) for gid in ids]
+            nodes += await self._searched(narrowed(any_of("id", numbers)))
         if names:
-            query = any_of("name", sorted(names | {f"#{name}" for name in names}))
-
-            async def fetch(after: str | None, first: int) -> NodesPage:
-                return await self.client.orders_page(None, after, extra=query, first=first)
-
-            async with aclosing(_shrinking_pages(fetch, queries.ORDERS_PAGE_SIZE)) as pages:
-                async for page in pages:
-                    nodes += [(stamp, raw) for stamp, raw in page.nodes if _name(raw) in names]
+            query = narrowed(any_of("name", sorted(names | {f"#{name}" for name in names})))
+            found = await self._searched(query)
+            nodes += [(stamp, raw) for stamp, raw in found if _name(raw) in names]
         by_id = {stamp.id: Record(stamp.id, stamp.updated_at, raw) for stamp, raw in nodes}
         return Page(records=list(by_id.values()))
+
+    async def _searched(self, query: str) -> list[tuple[wire.NodeStamp, bytes]]:
+        """Every order the orders search ``query`` finds."""
+
+        async def fetch(after: str | None, first: int) -> NodesPage:
+            return await self.client.orders_page(None, after, extra=query, first=first)
+
+        async with aclosing(_shrinking_pages(fetch, queries.ORDERS_PAGE_SIZE)) as pages:
+            return [node async for page in pages for node in page.nodes]
 
     async def write(self, remote_write: RemoteWrite) -> WriteResult:
         if remote_write.kind == "inventory.set":

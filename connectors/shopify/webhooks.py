@@ -12,8 +12,11 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
+import msgspec
+
 from connectors.base import WebhookEvent
 from connectors.errors import InvalidSignature, RecordError
+from connectors.shopify.wire import ORDER_GID_PREFIX, WebhookBody
 
 STREAMS: dict[str, tuple[str, ...]] = {"products": ("products",), "orders": ("orders",)}
 """Topic resource → streams. Other topics (inventory_levels, fulfillments) name no stream."""
@@ -45,4 +48,17 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes) -> WebhookEvent
         )
     resource = topic.split("/", 1)[0]
     streams = STREAMS.get(resource, ())
-    return WebhookEvent(webhook_id=webhook_id, topic=topic, streams=streams, body=body)
+    entity = _order_named(body) if resource == "orders" else None
+    return WebhookEvent(
+        webhook_id=webhook_id, topic=topic, streams=streams, body=body, entity=entity
+    )
+
+
+def _order_named(body: bytes) -> str | None:
+    """The GID of the order an ``orders/*`` body is; None if it names none (the stream is then
+    read again instead, so an odd body costs time, never the change)."""
+    try:
+        named = msgspec.json.decode(body, type=WebhookBody).admin_graphql_api_id
+    except msgspec.DecodeError:
+        return None
+    return named if named is not None and named.startswith(ORDER_GID_PREFIX) else None

@@ -441,6 +441,9 @@ class FulfillmentCreateData(msgspec.Struct, frozen=True, rename="camel"):
 
 # -- webhooks ---------------------------------------------------------------------------------
 
+ORDER_GID_PREFIX = "gid://shopify/Order/"
+"""How an Order's GID begins: an orders record's key, and an order webhook's resource id."""
+
 
 class WebhookBody(msgspec.Struct, frozen=True):
     """The part of a REST-shaped webhook body a receiver reads: the resource's GraphQL id."""

@@ -31,7 +31,8 @@ Streams (record keys are Wix ids, bodies the raw JSON, decoded with :mod:`.wire`
 
 Fetch by key (``orders``): a key is the order's id (a GUID) or its number (``10001``;
 ``#10001`` alike), all found with one orders search (``id $in`` or ``number $in``), each
-record made as the stream makes it, whatever the order's statuses. Search never returns an
+record made as the stream makes it, whatever the order's statuses (a webhook's fetch,
+``as_read``: only those the stream's two searches return). Search never returns an
 ``INITIALIZED`` order: a checkout not placed is no order to import.
 
 Writes (``RemoteWrite.payload`` is JSON of a canonical Struct):
@@ -187,7 +188,7 @@ class WixConnector:
         else:
             raise ValueError(f"wix has no stream {stream!r}")
 
-    async def fetch(self, stream: str, keys: Sequence[str]) -> Page:
+    async def fetch(self, stream: str, keys: Sequence[str], *, as_read: bool = False) -> Page:
         """The orders ``keys`` name by id or number (see the module docstring)."""
         if stream != "orders":
             raise ValueError(f"wix fetches no {stream!r} by key")
@@ -199,6 +200,9 @@ class WixConnector:
         if not wanted:
             return Page(records=[])
         filter_ = wanted[0] if len(wanted) == 1 else {"$or": wanted}
+        if as_read:
+            read = {"$or": [self._import_filter(), {"status": "CANCELED"}]}
+            filter_ = {"$and": [filter_, read]}
         async with aclosing(self._order_pages(filter_, None)) as pages:
             return Page(records=[record async for page in pages for record in page])
 

@@ -28,8 +28,9 @@ from connectors.errors import InvalidSignature, RecordError
 from connectors.wix import wire
 
 _PEM_HEADER = "-----BEGIN PUBLIC KEY-----"
+_ORDER_FQDN = "wix.ecom.v1.order"
 _STREAMS_BY_FQDN = {
-    "wix.ecom.v1.order": "orders",
+    _ORDER_FQDN: "orders",
     "wix.ecom.v1.fulfillments": "orders",
     "wix.stores.v1.product": "products",
     "wix.stores.catalog.v1.product": "products",
@@ -133,4 +134,7 @@ def verify(
         topic=envelope.event_type,
         streams=streams_of(envelope.event_type, event),
         body=envelope.data.encode(),
+        # An order event's entity is the order (its GUID, the orders stream's record key); a
+        # fulfillments event's is not, so its order's stream is read again instead.
+        entity=event.entity_id if event.entity_fqdn == _ORDER_FQDN else None,
     )

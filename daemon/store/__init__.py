@@ -29,8 +29,8 @@ class InboxItem(msgspec.Struct, frozen=True):
 
     id: int
     streams: tuple[str, ...]
-    topic: str
-    body: bytes
+    entity: str | None = None
+    """The record it names (:attr:`connectors.base.WebhookEvent.entity`), if any."""
 
 
 class ChannelStart(msgspec.Struct, frozen=True):
@@ -280,13 +280,19 @@ class StateStore(Protocol):
         records: list[Record],
         cursor: datetime | None,
         at: datetime,
-    ) -> None:
-        """Record a page of polled records and advance the stream's cursor, atomically."""
+    ) -> int:
+        """Record a page of polled records and advance the stream's cursor, atomically; how
+        many records were stored. A record just as its newest stored version (the same key
+        and body: read again unchanged, as the overlap window and snapshots do) is not stored
+        again, so the hub is not asked to act on what it has acted on."""
 
     async def commit_fetched(
         self, channel: str, stream: str, records: list[Record], at: datetime
-    ) -> None:
-        """Record fetched records (named by an operator) as polled ones; the cursor stays."""
+    ) -> int:
+        """Record fetched records (named by an operator or a webhook) as polled ones, the
+        cursor staying where it is; how many were stored: all of them, even those unchanged,
+        since an operator who names an order asks for it to be decided again (after a
+        configuration change, say)."""
 
     async def record_success(self, channel: str, stream: str, at: datetime) -> None:
         """Record a clean run of ``stream``; an open exception of its reads is resolved."""

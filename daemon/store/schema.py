@@ -162,4 +162,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX audit_by_time ON audit (at);
     CREATE INDEX audit_by_entity ON audit (entity, at);
     """,
+    """
+    -- The newest stored version of each polled record, which a read of it unchanged repeats.
+    CREATE INDEX inbox_versions ON inbox (channel, stream, entity, id);
+    """,
 )

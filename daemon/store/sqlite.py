@@ -147,7 +147,7 @@ class SqliteStore:
                 f"SELECT channel FROM channel_flags WHERE paused AND {among}", (named,)
             ).fetchall()
             webhooks = db.execute(
-                f"SELECT channel, id, streams, topic, body FROM inbox WHERE {among}"
+                f"SELECT channel, id, streams, entity FROM inbox WHERE {among}"
                 " AND source = 'webhook' AND processed_at IS NULL ORDER BY id",
                 (named,),
             ).fetchall()
@@ -172,21 +172,22 @@ class SqliteStore:
         records: list[Record],
         cursor: datetime | None,
         at: datetime,
-    ) -> None:
-        def work(db: sqlite3.Connection) -> None:
-            _insert_polled(db, channel, stream, records, at)
+    ) -> int:
+        def work(db: sqlite3.Connection) -> int:
+            stored = _insert_polled(db, channel, stream, records, at, changed_only=True)
             db.execute(
                 "INSERT INTO cursors (channel, stream, value) VALUES (?, ?, ?)"
                 " ON CONFLICT (channel, stream) DO UPDATE SET value = excluded.value",
                 (channel, stream, _iso_or_none(cursor)),
             )
+            return stored
 
-        await self._transaction(work)
+        return await self._transaction(work)
 
     async def commit_fetched(
         self, channel: str, stream: str, records: list[Record], at: datetime
-    ) -> None:
-        await self._transaction(lambda db: _insert_polled(db, channel, stream, records, at))
+    ) -> int:
+        return await self._transaction(lambda db: _insert_polled(db, channel, stream, records, at))
 
     async def record_success(self, channel: str, stream: str, at: datetime) -> None:
         def work(db: sqlite3.Connection) -> None:
@@ -255,7 +256,7 @@ class SqliteStore:
     async def pending_webhooks(self, channel: str) -> list[InboxItem]:
         rows = await self._transaction(
             lambda db: db.execute(
-                "SELECT id, streams, topic, body FROM inbox"
+                "SELECT id, streams, entity FROM inbox"
                 " WHERE channel = ? AND source = 'webhook' AND processed_at IS NULL ORDER BY id",
                 (channel,),
             ).fetchall()
@@ -737,7 +738,7 @@ def _insert_webhook(db: sqlite3.Connection, accepting: _Accepting) -> int | None
             channel,
             msgspec.json.encode(event.streams).decode(),
             event.topic,
-            None,
+            event.entity,
             event.body,
             _iso(at),
         ),
@@ -746,13 +747,30 @@ def _insert_webhook(db: sqlite3.Connection, accepting: _Accepting) -> int | None
 
 
 def _insert_polled(
-    db: sqlite3.Connection, channel: str, stream: str, records: list[Record], at: datetime
-) -> None:
-    db.executemany(
+    db: sqlite3.Connection,
+    channel: str,
+    stream: str,
+    records: list[Record],
+    at: datetime,
+    *,
+    changed_only: bool = False,
+) -> int:
+    """Store ``records`` (with ``changed_only``, those that differ from their newest stored
+    version); how many were stored."""
+    insert = (
         "INSERT INTO inbox (channel, source, stream, topic, entity, body, received_at,"
-        " updated_at) VALUES (?, 'poll', ?, ?, ?, ?, ?, ?)",
-        [(channel, stream, stream, r.key, r.body, _iso(at), _iso(r.updated_at)) for r in records],
+        " updated_at) SELECT ?1, 'poll', ?2, ?2, ?3, ?4, ?5, ?6"
     )
+    if changed_only:
+        insert += (
+            " WHERE NOT EXISTS (SELECT 1 FROM (SELECT body FROM inbox WHERE channel = ?1"
+            " AND stream = ?2 AND entity = ?3 ORDER BY id DESC LIMIT 1) WHERE body = ?4)"
+        )
+    cursor = db.executemany(
+        insert,
+        [(channel, stream, r.key, r.body, _iso(at), _iso(r.updated_at)) for r in records],
+    )
+    return cursor.rowcount
 
 
 _EXCEPTION_COLUMNS = (
@@ -912,11 +930,8 @@ def _statements(script: str) -> list[str]:
     return [s.strip() for s in without_comments.split(";") if s.strip()]
 
 
-def _inbox_item(inbox_id: int, streams: str, topic: str, body: bytes) -> InboxItem:
-    """An inbox row (``id, streams, topic, body``) as read."""
+def _inbox_item(inbox_id: int, streams: str, entity: str | None) -> InboxItem:
+    """An inbox row (``id, streams, entity``) as read."""
     return InboxItem(
-        id=inbox_id,
-        streams=msgspec.json.decode(streams, type=tuple[str, ...]),
-        topic=topic,
-        body=bytes(body),
+        id=inbox_id, streams=msgspec.json.decode(streams, type=tuple[str, ...]), entity=entity
     )

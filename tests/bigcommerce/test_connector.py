@@ -100,6 +100,9 @@ async def test_fetch_reads_named_orders_by_id_as_the_stream_does_whatever_their_
     assert by_key[str(ready.id)] == read[str(ready.id)]
     order = mapping.order_from_record(CHANNEL, STORE_HASH, by_key[str(unread.id)].body)
     assert order.store_order_id == str(unread.id) and order.recipient is not None
+    # A webhook's fetch keeps only what the stream reads.
+    as_read = await connector.fetch("orders", [str(ready.id), str(unread.id)], as_read=True)
+    assert as_read.records == [read[str(ready.id)]]
 
 
 async def test_a_partially_shipped_order_reads_as_what_is_left_to_ship(

@@ -52,6 +52,12 @@ async def test_genuine_callbacks_are_accepted_and_name_the_stream(
     ]
     created = next(e for e in receiver.accepted if e.topic == "store/order/created")
     assert json.loads(created.body)["data"] == {"type": "order", "id": order_id}
+    # An order callback names its order by the orders stream's key; a SKU's names no record.
+    assert {e.topic: e.entity for e in receiver.accepted} == {
+        "store/order/created": str(order_id),
+        "store/order/statusUpdated": str(order_id),
+        "store/sku/inventory/updated": None,
+    }
     headers, _ = receiver.raw[0]
     assert headers["x-shelfsync-webhook-secret"] and headers["content-type"] == "application/json"
     assert len({e.webhook_id for e in receiver.accepted}) == 3  # one hash per event

@@ -110,7 +110,7 @@ def test_wrong_type_names_the_field_and_naive_times_are_refused() -> None:
 
 def test_v2_dates_must_be_rfc2822_with_an_offset() -> None:
     good = msgspec.json.decode(
-        b'{"id": 1, "date_modified": "Wed, 25 Jun 2025 05:22:10 +0200"}',
+        b'{"id": 1, "status_id": 11, "date_modified": "Wed, 25 Jun 2025 05:22:10 +0200"}',
         type=wire.OrderStamp,
         dec_hook=wire.DEC_HOOK,
     )
@@ -118,7 +118,7 @@ def test_v2_dates_must_be_rfc2822_with_an_offset() -> None:
     for value in ('"Wed, 25 Jun 2025 05:22:10 -0000"', '"yesterday"', "1750829000"):
         with pytest.raises(msgspec.ValidationError, match=r"\$\.date_modified"):
             msgspec.json.decode(
-                b'{"id": 1, "date_modified": %s}' % value.encode(),
+                b'{"id": 1, "status_id": 11, "date_modified": %s}' % value.encode(),
                 type=wire.OrderStamp,
                 dec_hook=wire.DEC_HOOK,
             )

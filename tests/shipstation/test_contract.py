@@ -89,6 +89,11 @@ async def test_fetch_reads_named_orders_of_the_store_by_id_or_number_as_the_stre
     assert sorted(fetched) == sorted(str(o.order_id) for o in (by_id, by_number, unread))
     assert fetched[str(by_id.order_id)] == read[str(by_id.order_id)]
     assert fetched[str(by_number.order_id)] == read[str(by_number.order_id)]
+    # A webhook's fetch keeps only what the stream reads.
+    as_read = await connector.fetch(
+        "orders", [str(by_id.order_id), unread.order_number], as_read=True
+    )
+    assert as_read.records == [read[str(by_id.order_id)]]
 
 
 async def test_orders_since_a_cursor_are_those_modified_at_or_after_it(

@@ -93,12 +93,17 @@ async def test_orders_stream_pages_by_updated_at(
     assert all(o.recipient is not None and o.recipient.country == "GB" for o in orders)
 
 
-async def test_orders_query_setting_narrows_the_stream(
-    http: httpx.AsyncClient, gate: RecordingGate
+async def test_orders_query_setting_narrows_the_stream_and_a_webhooks_fetch(
+    http: httpx.AsyncClient, gate: RecordingGate, app: ShopifySandbox
 ) -> None:
     connector = make_connector(http, gate, orders_query="test:true")
     records = [r async for p in connector.read("orders", None) for r in p.records]
     assert len(records) == 1
+    # A webhook's fetch keeps what the stream would read; an operator's gets every order named.
+    real = next(o for o in app.state.orders.values() if not o.test)
+    keys = [records[0].key, gid("Order", real.id), real.name]
+    assert (await connector.fetch("orders", keys, as_read=True)).records == records
+    assert len((await connector.fetch("orders", keys)).records) == 2
 
 
 def unfulfilled(app: ShopifySandbox) -> Order:

@@ -88,6 +88,7 @@ async def test_client_over_loopback_and_signed_webhook_with_redelivery() -> None
     (event,) = receiver.events
     assert event.topic == "orders/create" and event.streams == ("orders",)
     assert json.loads(event.body)["id"] == placed.json()["id"]
+    assert event.entity == f"gid://shopify/Order/{placed.json()['id']}"  # the record's key
     first, second = receiver.attempts
     # A redelivery repeats the delivery and event ids: the dedupe key holds across retries.
     assert first["x-shopify-webhook-id"] == second["x-shopify-webhook-id"]

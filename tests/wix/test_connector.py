@@ -105,6 +105,9 @@ async def test_fetch_reads_named_orders_by_id_or_number_as_the_stream_does(
     assert sorted(fetched) == sorted([by_id.id, by_number.id, unread.id])
     assert fetched[by_id.id] == read[by_id.id] and fetched[by_number.id] == read[by_number.id]
     assert (await connector.fetch("orders", ["99999999"])).records == []
+    # A webhook's fetch keeps only what the stream's searches return.
+    as_read = await connector.fetch("orders", [by_id.id, unread.id], as_read=True)
+    assert as_read.records == [read[by_id.id]]
 
 
 async def test_a_partially_fulfilled_order_reads_as_what_is_left_to_ship(

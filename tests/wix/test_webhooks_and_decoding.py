@@ -44,6 +44,7 @@ async def test_genuine_webhooks_verify_and_name_the_stream(
         "wix.ecom.v1.order_updated",
     ]
     assert {e.streams for e in events} == {("orders",)}
+    assert {e.entity for e in events} == {placed.json()["id"]}  # the orders stream's key
     assert len({e.webhook_id for e in events}) == 3
     inner = json.loads(next(e.body for e in events if e.topic.endswith("created")))
     assert inner["entityId"] == placed.json()["id"]
