@@ -83,7 +83,9 @@ class Watcher:
         self.in_flight: list[Sale] = []
         self.latencies: list[float] = []
         self.refused = 0
+        self.selling = True
         self.all_landed = trio.Event()
+        """Set once every sale is placed and has landed everywhere."""
 
     def sell(self, store: str, sku: str) -> Sale:
         """Count a sale of one unit of ``sku`` on ``store``, about to be placed."""
@@ -118,7 +120,15 @@ class Watcher:
             else:
                 self.latencies.append(now - sale.placed_at)
         self.in_flight = still
-        if not still:
+        self._check_landed()
+
+    def sold_out(self) -> None:
+        """Every sale has been placed (or refused)."""
+        self.selling = False
+        self._check_landed()
+
+    def _check_landed(self) -> None:
+        if not self.selling and not self.in_flight:
             self.all_landed.set()
 
 
@@ -185,6 +195,7 @@ async def _sales_timed(
         shop.tripwires[name].answered = partial(watcher.answered, name)
     print(f"selling {options.sales} units at {options.per_second:g}/s", file=sys.stderr)
     await _sell(options, shop, watcher, sorted(watcher.expected), http)
+    watcher.sold_out()
     with trio.move_on_after(SETTLE_TIMEOUT):
         await watcher.all_landed.wait()
     return watcher

@@ -32,7 +32,11 @@ STREAMS: dict[str, tuple[str, ...]] = {
     "product": ("products",),
     "sku": ("products",),
 }
-"""Scope resource (``store/<resource>/...``) → streams. Others (shipment, customer) name none."""
+"""Scope resource (``store/<resource>/...``) → streams. Others (shipment, customer) name none,
+and neither do stock changes (``store/<resource>/inventory/...``): the daemon sets each store's
+stock, so those are mostly the echoes of its own writes, and an edit in the admin is drift,
+corrected by the next reconcile; re-reading the catalog for each would cost the calls that
+carry the next writes."""
 
 
 def secret_problem(secret: str) -> str | None:
@@ -47,7 +51,9 @@ def secret_problem(secret: str) -> str | None:
 
 def streams_of(scope: str) -> tuple[str, ...]:
     parts = scope.split("/")
-    return STREAMS.get(parts[1], ()) if len(parts) > 2 and parts[0] == "store" else ()
+    if len(parts) < 3 or parts[0] != "store" or parts[2] == "inventory":
+        return ()
+    return STREAMS.get(parts[1], ())
 
 
 def verify(header: str, secret: str, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
