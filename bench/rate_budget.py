@@ -29,12 +29,13 @@ import trio
 
 from bench.report import base_parser, emit
 from connectors.sandbox_play import ApiUsage, Webhooked
+from connectors.sandbox_server import SandboxOptions
 from daemon.app import Daemon
 from daemon.config import load_config
 from daemon.demo import settle
 from daemon.demo_play import Shoppers
 from daemon.logs import configure_logging
-from tests.chaos.harness import PROVIDER, ChaosOptions, Shop, _serve_sandboxes
+from tests.chaos.harness import PROVIDER, Shop, serve_sandboxes
 from tests.helpers import toml_config
 
 HOST = "127.0.0.1"
@@ -162,8 +163,10 @@ async def make_backlog(shop: Shop, sizes: Sizes, http: httpx.AsyncClient) -> lis
 async def serve(nursery: trio.Nursery, stop: trio.Event, sizes: Sizes, workdir: Path) -> Shop:
     """The sandboxes served, the daemon's config written to ``workdir``, and the daemon run
     once on it until it has learned the catalog and settled."""
-    options = ChaosOptions(seed=sizes.seed, catalog=sizes.skus, rate_scale=sizes.rate_scale)
-    shop = await _serve_sandboxes(nursery, stop, options)
+    sandbox = SandboxOptions(
+        seed=sizes.seed, catalog=sizes.skus, shared_catalog=True, rate_scale=sizes.rate_scale
+    )
+    shop = await serve_sandboxes(nursery, stop, sandbox)
     (workdir / "shelfsync.toml").write_text(config(workdir, shop))
     started = trio.current_time()
     async with trio.open_nursery() as running:
