@@ -58,7 +58,7 @@ from actors.messages import (
 )
 from actors.observed import observe_calls
 from actors.outbound import bound_calls
-from actors.ratelimit import RateLimiter, RateLimiterStatistics
+from actors.ratelimit import RateLimiter, RateLimiterStatistics, shaped_limiter
 from actors.retry import RetryPolicy
 from actors.rules.cursor import advance, read_from
 from actors.rules.pacing import snapshot_spacing
@@ -170,7 +170,11 @@ class ChannelActor:
             base=config.retry_backoff.seconds,
             cap=config.retry_backoff_max.seconds,
         )
-        self._limiter = RateLimiter(channel.requests_per_second, channel.burst)
+        self._limiter = shaped_limiter(
+            channel.requests_per_second,
+            channel.burst,
+            sliding_window=channel.spec.sliding_window,
+        )
         self._gate = CallGate(
             self._limiter,
             paused=config.paused,

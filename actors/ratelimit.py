@@ -1,12 +1,18 @@
-"""A per-channel token bucket, fed by the platform's own rate-limit signals.
+"""A per-channel rate limiter, shaped as the platform counts, fed by its own signals.
 
-The bucket starts from the platform's documented rate and burst; each response may then say
-more (requests left, seconds to reset, Retry-After), and the bucket believes the platform:
-it never holds more tokens than the platform says remain, and a Retry-After or an empty
-window blocks every caller until it has passed.
+:class:`RateLimiter` is a token bucket: tokens come back at the platform's documented rate,
+up to its burst. :class:`SlidingWindowLimiter` is for a platform that counts calls in a
+sliding window instead (Wix, ShipBob: so many a minute): any ``burst`` calls may go at once,
+and each further one when the oldest has left the window, which a bucket refilling at the
+same rate would spread over the whole minute. Either starts from the documented rate and
+burst; each response may then say more (requests left, seconds to reset, Retry-After), and
+the limiter believes the platform: it never spends more than the platform says remain, and a
+Retry-After or an empty window blocks every caller until it has passed.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 import msgspec
 import trio
@@ -53,9 +59,9 @@ class RateLimiter:
                     # The tolerance absorbs float rounding in the refill; without it a bucket
                     # short by 1e-16 tokens would sleep for times too small to pass.
                     if self._tokens >= cost - _ROUNDING:
-                        self._tokens = max(0.0, self._tokens - cost)
+                        self._spend(cost)
                         return
-                    await trio.sleep((cost - self._tokens) / self._rate)
+                    await trio.sleep(self._wait_for(cost))
         finally:
             self._waiting -= 1
 
@@ -73,7 +79,7 @@ class RateLimiter:
         elif signal.remaining is not None:
             # A window count only ever lowers what we spend: trusting it upwards would burst
             # through a sliding window that paces evenly.
-            self._tokens = min(self._tokens, signal.remaining)
+            self._lower_to(signal.remaining)
             if signal.remaining <= 0 and signal.reset_after is not None:
                 self._blocked_until = max(self._blocked_until, now + signal.reset_after)
 
@@ -90,3 +96,61 @@ class RateLimiter:
         now = trio.current_time()
         self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
         self._updated = now
+
+    def _spend(self, cost: float) -> None:
+        self._tokens = max(0.0, self._tokens - cost)
+
+    def _wait_for(self, cost: float) -> float:
+        """Seconds until ``cost`` tokens are there, if nothing else is spent meanwhile."""
+        return (cost - self._tokens) / self._rate
+
+    def _lower_to(self, remaining: float) -> None:
+        self._tokens = min(self._tokens, remaining)
+
+
+def shaped_limiter(rate: float, burst: float, *, sliding_window: bool) -> RateLimiter:
+    """The limiter of a platform that counts as ``sliding_window`` says (see
+    :attr:`connectors.base.ConnectorSpec.sliding_window`)."""
+    return SlidingWindowLimiter(rate, burst) if sliding_window else RateLimiter(rate, burst)
+
+
+class SlidingWindowLimiter(RateLimiter):
+    """At most ``burst`` units spent in any ``burst / rate`` seconds: the platform's sliding
+    window, so a backlog spends the whole window at once and then each unit as one leaves it.
+
+    The window starts empty, as after a quiet spell; a platform that says fewer calls remain
+    (calls this limiter did not make: before a restart, or another client's) is believed, by
+    counting the difference as spent now.
+    """
+
+    def __init__(self, rate: float, burst: float) -> None:
+        super().__init__(rate, burst)
+        self._window = burst / rate
+        self._spent: deque[tuple[float, float]] = deque()
+        """When each unit still in the window was spent, and how many, oldest first."""
+
+    def _refill(self) -> None:
+        now = trio.current_time()
+        while self._spent and self._spent[0][0] + self._window <= now + _ROUNDING:
+            self._spent.popleft()
+        self._tokens = self._burst - sum(cost for _, cost in self._spent)
+        self._updated = now
+
+    def _spend(self, cost: float) -> None:
+        self._spent.append((trio.current_time(), cost))
+        self._tokens -= cost
+
+    def _wait_for(self, cost: float) -> float:
+        # The units leave the window oldest first: wait for the one whose leaving makes room
+        # (there is one, since cost <= burst and every unit in the window leaves it).
+        missing = cost - self._tokens
+        room_at = trio.current_time()
+        for spent_at, spent in self._spent:
+            room_at, missing = spent_at + self._window, missing - spent
+            if missing <= _ROUNDING:
+                break
+        return room_at - trio.current_time()
+
+    def _lower_to(self, remaining: float) -> None:
+        if remaining < self._tokens:
+            self._spend(self._tokens - max(remaining, 0.0))

@@ -292,6 +292,11 @@ class ConnectorSpec:
     """``(settings, secrets, headers, body) -> event``; raises ``InvalidSignature`` or
     ``RecordError``. Header names arrive lower-cased, with the request target as ``:path``
     (see :data:`WebhookVerifier`)."""
+    sliding_window: bool = False
+    """The platform counts calls in a sliding window (``burst`` calls in any ``burst /
+    requests_per_second`` seconds) rather than refilling a bucket: the actor's limiter then
+    lets a backlog spend the whole window at once (:class:`actors.ratelimit.SlidingWindowLimiter`)
+    instead of pacing it evenly."""
     check_credentials: CredentialCheck = no_credential_checks
     """Run by the config loader on the resolved secrets; see :data:`CredentialCheck`."""
     interpret: RecordInterpreter = nothing_to_interpret

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 import trio
 import trio.testing
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from actors.ratelimit import RateLimiter, RateLimiterStatistics
+from actors.ratelimit import RateLimiter, RateLimiterStatistics, SlidingWindowLimiter
 from connectors.base import RateSignal
 
 FROZEN_STEPS_LIMIT = 10_000
@@ -418,3 +420,69 @@ async def test_a_cancelled_waiter_takes_no_tokens_and_leaves_the_line(
     assert limiter.statistics().tokens == pytest.approx(0.5)
     await limiter.acquire()
     assert trio.current_time() - start == pytest.approx(1.0)
+
+
+# -- the sliding window -----------------------------------------------------------------------
+
+
+async def acquired_at(limiter: RateLimiter, n: int, cost: float = 1.0) -> list[float]:
+    """When each of ``n`` acquisitions of ``cost``, one after the other, got its units."""
+    start, times = trio.current_time(), []
+    for _ in range(n):
+        await limiter.acquire(cost)
+        times.append(trio.current_time() - start)
+    return times
+
+
+async def test_a_sliding_window_spends_the_whole_window_then_each_unit_as_one_leaves(
+    autojump_clock: trio.testing.MockClock, livelock_guard: None
+) -> None:
+    # 3 in any 3 s: a bucket at 1/s would give 0, 0, 0, 1, 2, 3, 4.
+    limiter = SlidingWindowLimiter(rate=1.0, burst=3.0)
+    assert await acquired_at(limiter, 7) == pytest.approx([0, 0, 0, 3, 3, 3, 6])
+    await trio.sleep(1.5)  # the three spent at 6 s leave at 9 s
+    assert limiter.statistics().tokens == pytest.approx(2.0)
+    await trio.sleep(1.5)
+    assert limiter.statistics().tokens == pytest.approx(3.0)
+
+
+async def test_a_sliding_window_waits_for_as_many_units_to_leave_as_a_call_costs(
+    autojump_clock: trio.testing.MockClock, livelock_guard: None
+) -> None:
+    limiter = SlidingWindowLimiter(rate=1.0, burst=4.0)
+    await limiter.acquire(1.0)
+    await trio.sleep(1.0)
+    await limiter.acquire(3.0)  # t = 1: the window is full
+    # 2 units: the one spent at 0 leaves at 4, the next at 5.
+    assert await acquired_at(limiter, 1, cost=2.0) == pytest.approx([4.0])
+
+
+async def test_a_sliding_window_believes_fewer_calls_remaining_and_counts_them_spent_now(
+    autojump_clock: trio.testing.MockClock, livelock_guard: None
+) -> None:
+    limiter = SlidingWindowLimiter(rate=1.0, burst=5.0)
+    limiter.observe(RateSignal(remaining=2, limit=5))  # another client's calls, or ours before
+    limiter.observe(RateSignal(remaining=4, limit=5))  # never trusted upwards
+    assert await acquired_at(limiter, 4) == pytest.approx([0, 0, 5, 5])
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    gaps=st.lists(st.floats(min_value=0.0, max_value=3.0), min_size=1, max_size=40),
+    burst=st.integers(min_value=1, max_value=6),
+)
+def test_a_sliding_window_never_holds_more_than_its_burst(gaps: list[float], burst: int) -> None:
+    window = 4.0
+
+    async def run() -> list[float]:
+        limiter = SlidingWindowLimiter(rate=burst / window, burst=float(burst))
+        times = []
+        for gap in gaps:
+            await trio.sleep(gap)
+            await limiter.acquire()
+            times.append(trio.current_time())
+        return times
+
+    times = trio.run(run, clock=trio.testing.MockClock(autojump_threshold=0))
+    for start in times:
+        assert sum(1 for t in times if start <= t < start + window - 1e-6) <= burst
