@@ -46,7 +46,7 @@ QUICK = 150
 async def run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     async with trio.open_nursery() as nursery, httpx.AsyncClient(timeout=30.0) as http:
         stop = trio.Event()
-        shop = await serve(nursery, stop, sizes, workdir)
+        shop = await serve(nursery, stop, sizes, workdir, http)
         store = shop.stores[STORE]
         await restock(shop, http)
         progress("restocked; shelfsync reconciles")

@@ -2,18 +2,29 @@
 
 Each platform keeps its own knobs as a ``msgspec.Struct`` (names, types and defaults are its
 own, as are the error bodies it answers with); randomness always comes from the sandbox's
-seeded generator, so a seed replays the same faults.
+seeded generator, so a seed replays the same faults. Every platform's knobs include a
+``rate_scale`` (:data:`RateScale`) that multiplies its request limits (:func:`scaled_limit`).
 """
 
 from __future__ import annotations
 
 import random
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 import msgspec
 import trio
 
 F = TypeVar("F", bound=msgspec.Struct)
+
+RateScale = Annotated[float, msgspec.Meta(gt=0)]
+"""The ``rate_scale`` knob: the platform's request limits multiplied by it (1: the platform's
+own numbers). Setting it starts the limiter afresh (an empty window, a full bucket), as after a
+quiet spell: the calls admitted under the old limit would otherwise hold the new one shut."""
+
+
+def scaled_limit(limit: float, rate_scale: float) -> int:
+    """A platform's request ``limit`` times ``rate_scale``, at least 1."""
+    return max(1, round(limit * rate_scale))
 
 
 class CommonFaults(Protocol):

@@ -32,6 +32,9 @@ class SandboxFaults(msgspec.Struct, frozen=True):
     """Every webhook is delivered twice, as the same event."""
     out_of_order_webhooks: bool = False
     """Some webhooks are held back, so that later events overtake them."""
+    rate_scale: float | None = None
+    """The platform's request limits times this from now on, counted afresh (an empty window,
+    a full bucket) as after a quiet spell; None leaves the sandbox's limits as they are."""
 
 
 class ApiUsage(msgspec.Struct, frozen=True):
@@ -80,7 +83,8 @@ class Webhooked(Protocol):
         channel's ``/webhooks/<channel>``), signed as the channel's credentials expect."""
 
     async def inject(self, http: httpx.AsyncClient, faults: SandboxFaults) -> None:
-        """Set the sandbox's fault knobs to ``faults`` (all off: ``SandboxFaults()``)."""
+        """Set the sandbox's fault knobs to ``faults`` (all off: ``SandboxFaults()``, which
+        leaves the rate limits as they are)."""
 
     def usage(self) -> ApiUsage:
         """The sandbox's API calls so far and the rate limit it enforces."""
@@ -177,7 +181,10 @@ async def shopper_hook(
 
 async def inject_knobs(http: httpx.AsyncClient, base_url: str, faults: SandboxFaults) -> None:
     """Set ``faults`` at the sandbox served at ``base_url`` whose knobs have their names."""
-    await post_hook(http, f"{base_url}/_sandbox/faults", msgspec.structs.asdict(faults))
+    knobs = msgspec.structs.asdict(faults)
+    if faults.rate_scale is None:
+        del knobs["rate_scale"]  # the sandbox's limits are left as they are
+    await post_hook(http, f"{base_url}/_sandbox/faults", knobs)
 
 
 async def post_hook(http: httpx.AsyncClient, url: str, body: Any) -> Any:

@@ -40,11 +40,8 @@ class SandboxOptions(msgspec.Struct, frozen=True):
 
     rate_scale: float = 1.0
     """Multiplies the platform's request limits (a rate window's quota, a cost bucket's
-    restore rate), for a load test that is not about them; 1: the platform's numbers."""
-
-    def scaled(self, limit: float) -> int:
-        """A platform's request ``limit`` times ``rate_scale``, at least 1."""
-        return max(1, round(limit * self.rate_scale))
+    restore rate), for a load test that is not about them; 1: the platform's numbers. It is
+    where the sandbox's ``rate_scale`` fault knob starts (:data:`.sandbox_faults.RateScale`)."""
 
     def shared(self) -> SharedCatalog | None:
         """The shared catalog of ``seed``, ``catalog`` and ``bundles`` when ``shared_catalog``

@@ -7,12 +7,12 @@ lifespan) the test starts it with ``await nursery.start(app.run_webhooks)``.
 
 What it checks like BigCommerce: paths ``/stores/{STORE_HASH}/v3/...`` and ``/v2/...`` (another
 hash: 404); ``X-Auth-Token`` (401: plain text on v3, a v2 error array on v2); a JSON
-``Content-Type`` on bodies (415); a fixed 30 s window of 150 requests timed with
-``trio.current_time()``, its four ``X-Rate-Limit-*`` headers on every answer and, once spent,
-429 with ``X-Retry-After``; v2 ``[{"status", "message"}]`` and v3 ``{"status", "title",
-"type", "errors"}`` error bodies. Catalog and inventory: :mod:`.sandbox_catalog`; orders:
-:mod:`.sandbox_orders`; shipments: :mod:`.sandbox_shipments`; hooks: :mod:`.sandbox_hooks`;
-callbacks: :mod:`.sandbox_webhooks`.
+``Content-Type`` on bodies (415); a fixed 30 s window of 150 requests (times the
+``rate_scale`` fault knob) timed with ``trio.current_time()``, its four ``X-Rate-Limit-*``
+headers on every answer and, once spent, 429 with ``X-Retry-After``; v2 ``[{"status",
+"message"}]`` and v3 ``{"status", "title", "type", "errors"}`` error bodies. Catalog and
+inventory: :mod:`.sandbox_catalog`; orders: :mod:`.sandbox_orders`; shipments:
+:mod:`.sandbox_shipments`; hooks: :mod:`.sandbox_hooks`; callbacks: :mod:`.sandbox_webhooks`.
 
 Hooks outside the API and its limits: ``GET /_sandbox/state``, ``POST /_sandbox/faults``
 (:class:`~.sandbox_state.Faults`), ``POST /_sandbox/webhooks`` (register hooks for a
@@ -158,14 +158,15 @@ class SandboxApp:
             faults.overload_burst -= 1
             return self._error(v2, 429, "The platform is overloaded; try again later.")
         window = faults.window_ms / 1000
-        admitted, left, reset = self.window.admit(trio.current_time(), faults.quota, window)
+        quota = faults.scaled_quota
+        admitted, left, reset = self.window.admit(trio.current_time(), quota, window)
         if faults.throttle_burst > 0:
             faults.throttle_burst -= 1
             admitted, left = False, 0
         headers = {
             "x-rate-limit-time-window-ms": str(faults.window_ms),
             "x-rate-limit-time-reset-ms": str(math.ceil(reset * 1000)),
-            "x-rate-limit-requests-quota": str(faults.quota),
+            "x-rate-limit-requests-quota": str(quota),
             "x-rate-limit-requests-left": str(left),
         }
         if not admitted:
@@ -296,6 +297,8 @@ class SandboxApp:
                 state.faults = merge_faults(state.faults, body)
             except FaultsRejected as exc:
                 return 400, {"error": str(exc), "unknown": exc.unknown}
+            if "rate_scale" in body:
+                self.window = FixedWindow()
             return 200, state.faults
         if path == "/_sandbox/store":
             state.shipment_emails = bool(body["shipment_emails"])
@@ -366,7 +369,8 @@ class SandboxApp:
 
 def create_app(options: SandboxOptions) -> SandboxApp:
     """A sandbox over a fresh store generated from ``options.seed`` and ``options.catalog``,
-    or seeded with the shared catalog when ``options`` ask for it."""
+    or seeded with the shared catalog when ``options`` ask for it; its ``rate_scale`` knob at
+    ``options.rate_scale``."""
     app = SandboxApp(new_store(options.seed, options.catalog, shared=options.shared()))
-    app.state.faults.quota = options.scaled(app.state.faults.quota)
+    app.state.faults.rate_scale = options.rate_scale
     return app

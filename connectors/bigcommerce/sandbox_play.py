@@ -47,8 +47,8 @@ class BigCommercePlay(HookedStorefront):
             spent=counters["requests"] - counters["throttled"],
             throttled=counters["throttled"],
             noop_writes=counters["noop_writes"],
-            rate=faults.quota / (faults.window_ms / 1000),
-            burst=faults.quota,
+            rate=faults.scaled_quota / (faults.window_ms / 1000),
+            burst=faults.scaled_quota,
         )
 
     def tracking_numbers(self) -> dict[str, list[str]]:

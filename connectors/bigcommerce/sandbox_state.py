@@ -17,6 +17,8 @@ from typing import Any
 
 import msgspec
 
+from connectors.sandbox_faults import RateScale, scaled_limit
+
 SANDBOX_TOKEN = "bigcommerce-sandbox-token"
 """The one ``X-Auth-Token`` the sandbox accepts."""
 STORE_HASH = "sbx7a2k9"
@@ -63,6 +65,15 @@ class Faults(msgspec.Struct, forbid_unknown_fields=True):
     """Every callback is queued twice: the same body and ``hash``."""
     out_of_order_webhooks: bool = False
     """Every other callback is held back by one retry step, so a later event arrives first."""
+    rate_scale: RateScale = 1.0
+    """Multiplies ``quota`` (see :attr:`scaled_quota`); setting it ends the window, so the
+    next request opens an unused one."""
+
+    @property
+    def scaled_quota(self) -> int:
+        """The requests a window admits, as the rate headers tell them: ``quota`` times
+        ``rate_scale``."""
+        return scaled_limit(self.quota, self.rate_scale)
 
 
 class Variant(msgspec.Struct):

@@ -6,10 +6,11 @@ sender from the ASGI lifespan; mounted on ``httpx.ASGITransport`` (which runs no
 test starts it with ``await nursery.start(app.run_webhooks)``.
 
 What it checks like ShipBob: ``Authorization: Bearer <SANDBOX_TOKEN>`` (401, empty body);
-``shipbob_channel_id`` on ``POST /order`` (403); 150 calls per sliding minute per token, timed
-with ``trio.current_time()`` (429 + ``x-retry-after``, ``x-remaining-calls`` on every answer);
-validation (400 ``{"<field>": ["msg"]}``); duplicate ``reference_id`` (422); pagination
-(``next`` URLs for products and inventory, keyset-stable; ``next-page`` header for orders).
+``shipbob_channel_id`` on ``POST /order`` (403); 150 calls per sliding minute per token (times
+the ``rate_scale`` fault knob), timed with ``trio.current_time()`` (429 + ``x-retry-after``,
+``x-remaining-calls`` on every answer); validation (400 ``{"<field>": ["msg"]}``); duplicate
+``reference_id`` (422); pagination (``next`` URLs for products and inventory, keyset-stable;
+``next-page`` header for orders).
 Products are listed with the ``SKU`` and ``LastUpdatedTimestamp`` filters, their variants
 updated with ``PATCH /product/{id}/variants`` and bundles served with their
 ``bundle_definition`` (:mod:`.sandbox_catalog`).
@@ -46,7 +47,7 @@ import msgspec
 import trio
 
 from connectors import sandboxkit
-from connectors.sandbox_faults import FaultsRejected, injected_failure, merge_faults
+from connectors.sandbox_faults import FaultsRejected, injected_failure, merge_faults, scaled_limit
 from connectors.sandbox_server import SandboxOptions
 from connectors.sandboxkit import Request
 from connectors.shipbob import sandbox_stock, wire
@@ -66,10 +67,9 @@ __all__ = ["SANDBOX_TOKEN", "SandboxApp", "create_app"]
 class SandboxApp:
     """The ASGI app; ``state`` and ``webhooks`` are public for tests to inspect."""
 
-    def __init__(self, state: SandboxState, *, rate_limit: int = RATE_LIMIT) -> None:
-        """``rate_limit``: calls per sliding minute (ShipBob's is 150)."""
+    def __init__(self, state: SandboxState) -> None:
         self.state = state
-        self.limiter = SlidingWindow(limit=rate_limit)
+        self.limiter = self._fresh_limiter()
         self.counters: Counter[str] = Counter()
         """API requests answered (``requests``) and of them throttled (``throttled``)."""
         self.webhooks = WebhookSender(state)
@@ -188,6 +188,10 @@ class SandboxApp:
             return (204 if found else 404), None, {}
         return 404, None, {}
 
+    def _fresh_limiter(self) -> SlidingWindow:
+        """A window of no calls yet, of ShipBob's limit times the ``rate_scale`` knob."""
+        return SlidingWindow(limit=scaled_limit(RATE_LIMIT, self.state.faults.rate_scale))
+
     def _page(
         self,
         r: Request,
@@ -233,6 +237,8 @@ class SandboxApp:
                 state.faults = merge_faults(state.faults, body)
             except FaultsRejected as exc:
                 return 400, {"": [str(exc)]}
+            if "rate_scale" in body:
+                self.limiter = self._fresh_limiter()
             return 200, state.faults
         if (r.method, r.path) == ("POST", "/_sandbox/inventory"):
             return state.adjust_stock(body)
@@ -255,8 +261,8 @@ def _throttled(wait: int) -> tuple[int, Any, dict[str, str]]:
 
 
 def create_app(options: SandboxOptions) -> SandboxApp:
-    """A sandbox over a fresh account generated from ``options.seed`` and ``options.catalog``."""
-    return SandboxApp(
-        SandboxState(seed=options.seed, catalog=options.catalog, shared=options.shared()),
-        rate_limit=options.scaled(RATE_LIMIT),
-    )
+    """A sandbox over a fresh account generated from ``options.seed`` and ``options.catalog``,
+    its ``rate_scale`` knob at ``options.rate_scale``."""
+    state = SandboxState(seed=options.seed, catalog=options.catalog, shared=options.shared())
+    state.faults.rate_scale = options.rate_scale
+    return SandboxApp(state)

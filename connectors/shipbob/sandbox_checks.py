@@ -9,6 +9,8 @@ from typing import Any
 
 import msgspec
 
+from connectors.sandbox_faults import RateScale
+
 ORDER_TYPES = ("DTC", "DropShip", "B2B")
 Errors = dict[str, list[str]]
 RATE_LIMIT = 150
@@ -54,6 +56,9 @@ class Faults(msgspec.Struct, forbid_unknown_fields=True):
     arrives after a newer one (ShipBob does not promise order)."""
     webhooks_without_tracking: bool = False
     """Send ``order.shipped`` with the shipments' ``tracking`` left out, as seen in practice."""
+    rate_scale: RateScale = 1.0
+    """The sliding window admits :data:`RATE_LIMIT` calls a minute times this; setting it
+    empties the window."""
 
 
 def query_int(query: dict[str, str], name: str, default: int, errors: Errors) -> int:

@@ -6,13 +6,14 @@ sender from the ASGI lifespan; mounted on ``httpx.ASGITransport`` (which runs no
 test starts it with ``await nursery.start(app.run_webhooks)``.
 
 What it checks like ShipStation: ``Authorization: Basic`` with the sandbox key pair (401
-``{"message": "Invalid API credentials"}``); 40 requests per fixed minute per key pair, timed
-with ``trio.current_time()``, ``X-Rate-Limit-Limit`` / ``-Remaining`` / ``-Reset`` (seconds to
-the next window) on every answer and 429 ``{"message": "Too Many Requests"}`` past it; V1's
-list envelope ``{<items>, total, page, pages}`` with ``pageSize`` up to 500; query values that do
-not parse (400 ``{"message"}``); business-rule refusals in ASP.NET's ``{"Message",
-"ExceptionMessage", ...}`` shape (marking a shipped or cancelled order, updating a locked one);
-timestamps as Pacific wall time without offset, with seven fractional digits.
+``{"message": "Invalid API credentials"}``); 40 requests per fixed minute per key pair (times
+the ``rate_scale`` fault knob), timed with ``trio.current_time()``, ``X-Rate-Limit-Limit`` /
+``-Remaining`` / ``-Reset`` (seconds to the next window) on every answer and 429
+``{"message": "Too Many Requests"}`` past it; V1's list envelope ``{<items>, total, page,
+pages}`` with ``pageSize`` up to 500; query values that do not parse (400 ``{"message"}``);
+business-rule refusals in ASP.NET's ``{"Message", "ExceptionMessage", ...}`` shape (marking a
+shipped or cancelled order, updating a locked one); timestamps as Pacific wall time without
+offset, with seven fractional digits.
 
 API: ``GET /orders`` (filters ``orderStatus``, ``storeId``, ``orderNumber`` prefix,
 ``customerName``, ``itemKeyword``, ``importBatch``, ``create/modify/order/paymentDateStart/End``
@@ -48,7 +49,7 @@ import msgspec
 import trio
 
 from connectors import sandboxkit
-from connectors.sandbox_faults import FaultsRejected, injected_failure, merge_faults
+from connectors.sandbox_faults import FaultsRejected, injected_failure, merge_faults, scaled_limit
 from connectors.sandbox_server import SandboxOptions
 from connectors.sandboxkit import Request
 from connectors.shipstation import wire
@@ -78,11 +79,10 @@ class HoldRequest(msgspec.Struct, rename="camel"):
 class SandboxApp:
     """The ASGI app; ``state``, ``shipping`` and ``webhooks`` are public for tests to use."""
 
-    def __init__(self, state: SandboxState, *, rate_limit: int = RATE_LIMIT) -> None:
-        """``rate_limit``: calls per fixed minute (V1's is 40)."""
+    def __init__(self, state: SandboxState) -> None:
         self.state = state
         self.shipping = Shipping(state)
-        self.limiter = FixedWindow(limit=rate_limit)
+        self.limiter = self._fresh_limiter()
         self.webhooks = WebhookSender(state)
         state.notify = self.webhooks.enqueue
 
@@ -203,6 +203,10 @@ class SandboxApp:
             return 404, aspnet("Webhook not found")
         return 404, aspnet(f"No HTTP resource was found that matches the request URI '{r.path}'.")
 
+    def _fresh_limiter(self) -> FixedWindow:
+        """A window no call has opened yet, of V1's limit times the ``rate_scale`` knob."""
+        return FixedWindow(limit=scaled_limit(RATE_LIMIT, self.state.faults.rate_scale))
+
     def _admin(self, r: Request) -> Reply:
         state = self.state
         if (r.method, r.path) == ("GET", "/_sandbox/state"):
@@ -228,6 +232,8 @@ class SandboxApp:
                 state.faults = merge_faults(state.faults, body)
             except FaultsRejected as exc:
                 return 400, message(str(exc))
+            if "rate_scale" in body:
+                self.limiter = self._fresh_limiter()
             return 200, state.faults
         if (r.method, r.path) == ("POST", "/_sandbox/webhooks"):
             try:
@@ -295,8 +301,8 @@ def _by_id(items: dict[int, Any], text: str) -> Any:
 
 
 def create_app(options: SandboxOptions) -> SandboxApp:
-    """A sandbox over a fresh account generated from ``options.seed`` and ``options.catalog``."""
-    return SandboxApp(
-        SandboxState(seed=options.seed, catalog=options.catalog, shared=options.shared()),
-        rate_limit=options.scaled(RATE_LIMIT),
-    )
+    """A sandbox over a fresh account generated from ``options.seed`` and ``options.catalog``,
+    its ``rate_scale`` knob at ``options.rate_scale``."""
+    state = SandboxState(seed=options.seed, catalog=options.catalog, shared=options.shared())
+    state.faults.rate_scale = options.rate_scale
+    return SandboxApp(state)

@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 
+from connectors.sandbox_faults import RateScale
 from connectors.shipstation import pacific
 
 Reply = tuple[int, Any]
@@ -61,6 +62,9 @@ class Faults(msgspec.Struct, forbid_unknown_fields=True):
     lose_markasshipped_replies: int = 0
     """The next N ``markasshipped`` calls take effect but answer 504, as a reply lost on the
     way back would look."""
+    rate_scale: RateScale = 1.0
+    """The fixed window admits :data:`RATE_LIMIT` calls a minute times this; setting it
+    closes the window, so the next call opens an unused one."""
 
 
 def message(text: str) -> dict[str, str]:

@@ -7,9 +7,10 @@
   ``X-Shopify-Access-Token`` gets 401 with Shopify's body. Each query is priced by the
   sandbox's own reading of Shopify's cost rules over its schema (:mod:`.sandbox_cost`, never
   the client's estimator); over 1000 points it fails with ``MAX_COST_EXCEEDED``; otherwise the
-  requested cost is taken from a leaky bucket (2000 points, 100/s: the Standard plan) and the
-  unused part refunded after execution. A short bucket answers ``THROTTLED`` with HTTP 200 and
-  no data. Every answer carries ``extensions.cost`` with ``throttleStatus``.
+  requested cost is taken from a leaky bucket (2000 points, 100/s: the Standard plan; the
+  restore rate times the ``rate_scale`` fault knob) and the unused part refunded after
+  execution. A short bucket answers ``THROTTLED`` with HTTP 200 and no data. Every answer
+  carries ``extensions.cost`` with ``throttleStatus``.
 - Shopper/admin endpoints under ``/_sandbox/``: ``POST orders`` (place an order),
   ``POST orders/{id}/cancel``, ``POST products/{id}`` (change a product), ``POST webhooks``
   (subscribe ``{"topic", "address"}``), ``POST faults`` / ``GET faults``, ``GET state`` (counters,
@@ -38,7 +39,7 @@ from connectors.sandbox_server import SandboxOptions
 from connectors.shopify.sandbox_cost import PricingError, price
 from connectors.shopify.sandbox_fulfillment import order_body, product_body
 from connectors.shopify.sandbox_schema import Root, sandbox_schema
-from connectors.shopify.sandbox_state import ShopState, gid, iso
+from connectors.shopify.sandbox_state import ShopState, full_bucket, gid, iso
 from connectors.shopify.sandbox_webhooks import Webhooks
 
 SUPPORTED_VERSIONS = ("2026-01",)
@@ -55,8 +56,9 @@ class ShopifySandbox:
     """The ASGI app; ``state`` and ``webhooks`` are public for inspection and knobs."""
 
     def __init__(self, options: SandboxOptions) -> None:
-        self.state = ShopState(options.seed, options.catalog, shared=options.shared())
-        self.state.bucket.restore_rate = options.scaled(self.state.bucket.restore_rate)
+        self.state = ShopState(
+            options.seed, options.catalog, shared=options.shared(), rate_scale=options.rate_scale
+        )
         self.webhooks = Webhooks(self.state)
         self.root = Root(self.state, self.webhooks.emit)
 
@@ -212,6 +214,8 @@ class ShopifySandbox:
                     if exc.unknown is not None:
                         return 422, {"error": f"unknown fault {exc.unknown!r}"}
                     return 422, {"error": str(exc)}
+                if "rate_scale" in data:
+                    state.bucket = full_bucket(state.faults.rate_scale)
             return 200, msgspec.structs.asdict(state.faults)
         if method != "POST":
             return 405, {"error": "use POST"}

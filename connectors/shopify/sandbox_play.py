@@ -70,6 +70,8 @@ class ShopifyPlay:
             "duplicate_webhooks": 1.0 if faults.duplicate_webhooks else 0.0,
             "reorder_webhooks": 0.5 if faults.out_of_order_webhooks else 0.0,
         }
+        if faults.rate_scale is not None:
+            knobs["rate_scale"] = faults.rate_scale
         await post_hook(http, f"{self.base_url}/_sandbox/faults", knobs)
 
     def usage(self) -> ApiUsage:

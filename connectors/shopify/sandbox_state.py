@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import trio
 
+from connectors.sandbox_faults import RateScale, scaled_limit
+
 if TYPE_CHECKING:
     from connectors.sandbox_catalog import SharedCatalog
 
@@ -154,6 +156,19 @@ class Bucket:
         }
 
 
+BUCKET_SIZE = 2000.0
+"""Points a Standard shop's bucket holds, as Standard shops report it in the wild
+(platform-apis.md: bucket size unconfirmed)."""
+RESTORE_RATE = 100.0
+"""Points restored a second on the Standard plan (shopify.dev)."""
+
+
+def full_bucket(rate_scale: float) -> Bucket:
+    """A full Standard-plan bucket, restoring :data:`RESTORE_RATE` times ``rate_scale``."""
+    restore_rate = scaled_limit(RESTORE_RATE, rate_scale)
+    return Bucket(maximum=BUCKET_SIZE, restore_rate=restore_rate, available=BUCKET_SIZE)
+
+
 class Faults(msgspec.Struct, forbid_unknown_fields=True):
     """Fault knobs, all off by default; the webhook ones are probabilities per delivery."""
 
@@ -164,6 +179,9 @@ class Faults(msgspec.Struct, forbid_unknown_fields=True):
     timeout_rate: float = 0.0
     duplicate_webhooks: float = 0.0
     reorder_webhooks: float = 0.0
+    rate_scale: RateScale = 1.0
+    """The bucket restores :data:`RESTORE_RATE` points a second times this (its size stays);
+    setting it fills the bucket."""
 
 
 class ShopState:
@@ -175,20 +193,19 @@ class ShopState:
         catalog: int,
         epoch: datetime | None = None,
         shared: SharedCatalog | None = None,
+        rate_scale: float = 1.0,
     ) -> None:
         """A shop of ``catalog`` generated variants, or of ``shared``'s when given, and the
-        seeded orders."""
+        seeded orders; ``rate_scale``: where the knob of that name starts."""
         self.rng = random.Random(seed)
         self.epoch = (epoch or datetime.now(UTC)).replace(microsecond=0)
         self._clock_start: float | None = None
         self.shop = "sandbox-shop.myshopify.com"
         self.access_token = "shpat_sandbox"
         self.webhook_secret = "sandbox-webhook-secret"
-        # Standard plan: 100 points/s restore (shopify.dev); the 2000-point bucket is what
-        # Standard shops report in the wild (platform-apis.md: bucket size unconfirmed).
-        self.bucket = Bucket(maximum=2000.0, restore_rate=100.0, available=2000.0)
+        self.bucket = full_bucket(rate_scale)
         self.max_query_cost = 1000
-        self.faults = Faults()
+        self.faults = Faults(rate_scale=rate_scale)
         self.products: dict[int, Product] = {}
         self.variants: dict[int, Variant] = {}
         self.item_to_variant: dict[int, int] = {}

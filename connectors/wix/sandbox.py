@@ -9,12 +9,13 @@ What it checks like Wix: ``Authorization`` holding the site's API key (401
 ``UNAUTHENTICATED``) and ``wix-site-id`` naming the site (403 ``PERMISSION_DENIED`` when
 missing or another site's), or an access token from ``POST /oauth2/token`` (client
 credentials of the sandbox app for the site's instance; valid four hours); 200 requests per
-sliding minute per site, then 429 with ``RESOURCE_EXHAUSTED`` and no rate headers (Wix
-documents none); error bodies in Wix's shape (``message`` + ``details.applicationError`` or
-``details.validationError.fieldViolations``); the site runs Catalog V1, so Catalog V3 paths
-answer 428 (and, with ``state.catalog = "V3"``, a site on Catalog V3 answers 428 to every
-V1 catalog or inventory call; the V3 API itself is not modelled). Query Store Variants
-(``POST /stores-reader/v1/variants/query``) takes its ``filter`` as an object.
+sliding minute per site (times the ``rate_scale`` fault knob), then 429 with
+``RESOURCE_EXHAUSTED`` and no rate headers (Wix documents none); error bodies in Wix's shape
+(``message`` + ``details.applicationError`` or ``details.validationError.fieldViolations``);
+the site runs Catalog V1, so Catalog V3 paths answer 428 (and, with ``state.catalog = "V3"``,
+a site on Catalog V3 answers 428 to every V1 catalog or inventory call; the V3 API itself is
+not modelled). Query Store Variants (``POST /stores-reader/v1/variants/query``) takes its
+``filter`` as an object.
 
 API (paths under ``https://www.wixapis.com``):
 
@@ -51,7 +52,7 @@ import msgspec
 import trio
 
 from connectors import sandboxkit
-from connectors.sandbox_faults import FaultsRejected, injected_failure, merge_faults
+from connectors.sandbox_faults import FaultsRejected, injected_failure, merge_faults, scaled_limit
 from connectors.sandbox_server import SandboxOptions
 from connectors.shipbob.sandbox_checks import SlidingWindow
 from connectors.wix import sandbox_query as q
@@ -110,8 +111,14 @@ class WixSandbox:
         seed_orders(self.state)
         self.webhooks = WebhookSender(self.state)
         self.state.notify = self.webhooks.emit
-        self.limiter = SlidingWindow(limit=options.scaled(RATE_LIMIT), window=60.0)
+        self.state.faults.rate_scale = options.rate_scale
+        self.limiter = self._fresh_limiter()
         self.throttled = 0
+
+    def _fresh_limiter(self) -> SlidingWindow:
+        """A window of no calls yet, of Wix's limit times the ``rate_scale`` knob."""
+        limit = scaled_limit(RATE_LIMIT, self.state.faults.rate_scale)
+        return SlidingWindow(limit=limit, window=60.0)
 
     async def run_webhooks(
         self,
@@ -444,6 +451,8 @@ class WixSandbox:
                 state.faults = merge_faults(state.faults, data)
             except FaultsRejected as exc:
                 return 400, {"message": str(exc), "unknown": exc.unknown}
+            if "rate_scale" in data:
+                self.limiter = self._fresh_limiter()
             return 200, _plain(state.faults)
         if path == "/_sandbox/webhooks":
             url = data.get("url") if isinstance(data, dict) else None

@@ -19,6 +19,8 @@ from typing import Any, Literal
 import msgspec
 import trio
 
+from connectors.sandbox_faults import RateScale
+
 WIX_STORES_APP_ID = "215238eb-22a5-4c36-9e7b-e7c08025e04e"
 """The ``catalogReference.appId`` of Wix Stores items (as in Wix's order examples)."""
 PREDEFINED_LINKS = {
@@ -48,6 +50,9 @@ class Faults(msgspec.Struct, forbid_unknown_fields=True):
     """Deliver every event twice, with the same event id."""
     out_of_order_webhooks: bool = False
     """Hold every other event back by Wix's first retry delay, so the next overtakes it."""
+    rate_scale: RateScale = 1.0
+    """The sliding window admits Wix's 200 requests a minute times this; setting it empties
+    the window."""
 
 
 @dataclass

@@ -445,7 +445,6 @@ async def serve_sandboxes(nursery: trio.Nursery, stop: trio.Event, sandbox: Sand
     def channel(
         name: str, platform: str, settings: dict[str, Any], secrets: dict[str, str]
     ) -> None:
-        spec = BUILTIN[platform]
         variables = {key: f"SHELFSYNC_CHAOS_{name}_{key}".upper() for key in secrets}
         environ.update({variables[key]: value for key, value in secrets.items()})
         table: dict[str, Any] = {
@@ -456,8 +455,7 @@ async def serve_sandboxes(nursery: trio.Nursery, stop: trio.Event, sandbox: Sand
             "retry_attempts": 8,
             "retry_backoff": "100ms",
             "retry_backoff_max": "2s",
-            "requests_per_second": spec.requests_per_second * sandbox.rate_scale,
-            "burst": spec.burst * sandbox.rate_scale,
+            **pace(platform, sandbox.rate_scale),
         }
         if name != PROVIDER:
             table["ship_methods"] = SHIP_METHODS
@@ -478,6 +476,16 @@ async def serve_sandboxes(nursery: trio.Nursery, stop: trio.Event, sandbox: Sand
     )
     channel(PROVIDER, "shipbob", settings, secrets)
     return Shop(stores, provider, tripwires, tables, environ)
+
+
+def pace(platform: str, rate_scale: float) -> dict[str, float]:
+    """A channel's ``requests_per_second`` and ``burst`` for a sandbox of ``platform`` whose
+    limits are the platform's times ``rate_scale``."""
+    spec = BUILTIN[platform]
+    return {
+        "requests_per_second": spec.requests_per_second * rate_scale,
+        "burst": spec.burst * rate_scale,
+    }
 
 
 def _config(workdir: Path, port: int, channels: list[dict[str, Any]]) -> str:
