@@ -132,8 +132,9 @@ class SlidingWindowLimiter(RateLimiter):
     def _refill(self) -> None:
         now = trio.current_time()
         while self._spent and self._spent[0][0] + self._window <= now + _ROUNDING:
-            self._spent.popleft()
-        self._tokens = self._burst - sum(cost for _, cost in self._spent)
+            self._tokens += self._spent.popleft()[1]
+        if not self._spent:
+            self._tokens = self._burst  # no rounding left over from the sums
         self._updated = now
 
     def _spend(self, cost: float) -> None:

@@ -165,5 +165,7 @@ MIGRATIONS: tuple[str, ...] = (
     """
     -- The newest stored version of each polled record, which a read of it unchanged repeats.
     CREATE INDEX inbox_versions ON inbox (channel, stream, entity, id);
+    -- The records the hub has still to take, found without walking the whole inbox.
+    CREATE INDEX inbox_for_the_hub ON inbox (id) WHERE source = 'poll' AND processed_at IS NULL;
     """,
 )
