@@ -19,7 +19,7 @@ from actors.channel import FETCH_AT_MOST
 from actors.messages import InboundEvent, SyncNow
 from connectors.base import ConnectorContext, Page, StreamSpec, WebhookEvent
 from daemon.app import default_http_client, wall_clock
-from daemon.config import DaemonConfig
+from daemon.config import Channel, DaemonConfig
 from daemon.store import StateStore, open_store
 from daemon.supervisor import Supervisor
 from metrics import Metrics
@@ -184,17 +184,32 @@ def fetches(platform: TimedPlatform) -> list[tuple[str, list[str], bool]]:
     return [fetch for connector in platform.connectors for fetch in connector.fetches]
 
 
-async def test_webhooks_naming_their_records_are_acted_on_by_fetching_those_records(
-    store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery, tmp_path: Path
-) -> None:
-    platform = TimedPlatform()
+async def started(
+    nursery: trio.Nursery, store: StateStore, platform: TimedPlatform, channel: Channel
+) -> Supervisor:
+    """``channel`` running on ``platform``, its schedules' first runs done."""
     supervisor = await start(nursery, store)
-    supervisor.start_channel(platform.channel("shop", records_per_read=3))
-    await settled(platform, 2)  # the schedules' first runs
+    supervisor.start_channel(channel)
+    await settled(platform, 2)
+    return supervisor
+
+
+async def reading_products(platform: TimedPlatform, supervisor: Supervisor) -> None:
+    """Until a read of products has begun and is held: what comes now waits for it."""
     platform.held = {"products"}
     await supervisor.deliver("shop", SyncNow(stream="products"))
     while len(platform.began) < 3:
         await trio.sleep(1)
+
+
+async def test_webhooks_naming_their_records_are_acted_on_by_fetching_those_records(
+    store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    platform = TimedPlatform()
+    supervisor = await started(
+        nursery, store, platform, platform.channel("shop", records_per_read=3)
+    )
+    await reading_products(platform, supervisor)
     # While the actor reads products, three sales arrive: one fetch acts on them all.
     for n in range(3):
         await webhook(store, supervisor, n, "orders", entity=f"orders-{n % 2}")
@@ -213,13 +228,8 @@ async def test_a_burst_of_named_records_is_read_with_its_stream_instead(
     store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
 ) -> None:
     platform = TimedPlatform()
-    supervisor = await start(nursery, store)
-    supervisor.start_channel(platform.channel("shop"))
-    await settled(platform, 2)
-    platform.held = {"products"}
-    await supervisor.deliver("shop", SyncNow(stream="products"))
-    while len(platform.began) < 3:
-        await trio.sleep(1)
+    supervisor = await started(nursery, store, platform, platform.channel("shop"))
+    await reading_products(platform, supervisor)
     for n in range(FETCH_AT_MOST + 5):
         await webhook(store, supervisor, n, "orders", entity=f"order-{n}")
     platform.release.set()
@@ -234,10 +244,8 @@ async def test_a_failed_fetch_of_named_records_falls_back_to_a_read_of_the_strea
     store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
 ) -> None:
     platform = TimedPlatform()
-    supervisor = await start(nursery, store)
     channel = platform.channel("shop", failing_fetches=True)
-    supervisor.start_channel(channel)
-    await settled(platform, 2)
+    supervisor = await started(nursery, store, platform, channel)
     await webhook(store, supervisor, 1, "orders", entity="orders-0")
     await settled(platform, 3)
     tries = channel.config.retry_attempts
