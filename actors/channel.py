@@ -197,6 +197,10 @@ class ChannelActor:
         self._named: dict[str, dict[int, str]] = {}
         """Per stream fetched by key, the webhooks acted on by fetching the record each names:
         inbox id → the record's key."""
+        self._fetched_last = False
+        """Whether the last unit was a fetch of named records: then a stream waiting runs
+        next, so that a steady flow of webhooks does not keep the channel's other streams
+        waiting."""
         self._wake = trio.Event()
         self.worked = trio.Event()
         """Set when a unit of work (a sync run, an outbox drain) has ended, well or not (then
@@ -309,7 +313,7 @@ class ChannelActor:
 
     async def _adopt_webhooks(self, items: list[InboxItem]) -> None:
         for item in items:
-            await self._take_event(InboundEvent(inbox_id=item.id, streams=item.streams))
+            await self._take_event(InboundEvent(item.id, item.streams, item.entity))
 
     async def _take_event(self, event: InboundEvent) -> None:
         # A webhook means "this changed": re-reading its streams acts on it, and the event
@@ -393,7 +397,10 @@ class ChannelActor:
                 elif self._fetches:
                     await self._fetch(connector, self._fetches.pop(0))
                 else:
-                    if self._named:
+                    # Named records and waiting streams take turns.
+                    fetch_now = bool(self._named) and (stream is None or not self._fetched_last)
+                    self._fetched_last = fetch_now
+                    if fetch_now:
                         await self._fetch_named(connector)
                     elif stream is not None:
                         del self._pending[stream]
@@ -444,10 +451,11 @@ class ChannelActor:
         named = self._named.get(stream, {})
         processed = []
         for inbox_id in inbox_ids:
-            named.pop(inbox_id, None)  # a read of the stream also acts on what it names
+            # A read of the stream also acts on what webhooks waiting for a fetch name.
+            named.pop(inbox_id, None)
             remaining = self._webhooks_waiting.get(inbox_id)
             if remaining is None:
-                continue  # acted on by the read that ran while its fetch waited
+                continue  # processed meanwhile (an event adopted and then delivered again)
             remaining.discard(stream)
             if not remaining:
                 del self._webhooks_waiting[inbox_id]
@@ -463,7 +471,12 @@ class ChannelActor:
             async for page in pages:
                 cursor = advance(cursor, (r.updated_at for r in page.records), run_started)
                 stored = await self._store.commit_page(
-                    self.name, stream, page.records, cursor, self._now()
+                    self.name,
+                    stream,
+                    page.records,
+                    cursor,
+                    self._now(),
+                    changed_only=stream not in self._snapshot_streams,
                 )
                 self._cursors[stream] = cursor
                 if stored:

@@ -79,7 +79,7 @@ class RateLimiter:
         elif signal.remaining is not None:
             # A window count only ever lowers what we spend: trusting it upwards would burst
             # through a sliding window that paces evenly.
-            self._lower_to(signal.remaining)
+            self._lower_to(signal.remaining, signal.limit)
             if signal.remaining <= 0 and signal.reset_after is not None:
                 self._blocked_until = max(self._blocked_until, now + signal.reset_after)
 
@@ -104,7 +104,7 @@ class RateLimiter:
         """Seconds until ``cost`` tokens are there, if nothing else is spent meanwhile."""
         return (cost - self._tokens) / self._rate
 
-    def _lower_to(self, remaining: float) -> None:
+    def _lower_to(self, remaining: float, limit: float | None) -> None:
         self._tokens = min(self._tokens, remaining)
 
 
@@ -152,6 +152,10 @@ class SlidingWindowLimiter(RateLimiter):
                 break
         return room_at - trio.current_time()
 
-    def _lower_to(self, remaining: float) -> None:
-        if remaining < self._tokens:
-            self._spend(self._tokens - max(remaining, 0.0))
+    def _lower_to(self, remaining: float, limit: float | None) -> None:
+        # The platform counts down from its own limit; this window keeps a margin below it,
+        # which calls made elsewhere must not use up.
+        margin = max(0.0, limit - self._burst) if limit is not None else 0.0
+        left = max(remaining - margin, 0.0)
+        if left < self._tokens:
+            self._spend(self._tokens - left)

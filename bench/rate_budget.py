@@ -49,8 +49,8 @@ order is one create), so that the whole run ends within a minute. A backlog that
 mostly the window's burst: the ratio says more of a full run's."""
 LEARNING_RATE_SCALE = 50.0
 """The platforms' limits, and the channels' pace, times this while the daemon learns the
-catalog, which is not measured (at the platforms' own, learning the quick run's 600 SKUs
-takes about eight minutes)."""
+catalog, which is not measured (at the platforms' own, learning 600 SKUs takes about eight
+minutes: ShipBob creates one product a call)."""
 SETTLE_SECONDS = 1800.0
 """A bound on learning the catalog and on the backlog itself."""
 SAMPLE_SECONDS = 0.25

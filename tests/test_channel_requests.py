@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
 from datetime import datetime
 from pathlib import Path
@@ -26,10 +26,14 @@ from metrics import Metrics
 from tests import fakeplatform
 from tests.helpers import RecordingPlatform
 
+FETCH = "fetch"
+"""What :class:`TimedPlatform` records for a fetch of named records, in ``began`` and
+``held``, beside the streams read."""
+
 
 class TimedConnector(fakeplatform.FakeConnector):
-    """The fake connector, each read costing ``calls`` calls; a read of a ``held`` stream,
-    once begun, waits until the test sets ``release``."""
+    """The fake connector, each read costing ``calls`` calls; a read of a ``held`` stream, or
+    a fetch when :data:`FETCH` is held, once begun, waits until the test sets ``release``."""
 
     def __init__(self, context: ConnectorContext, platform: TimedPlatform) -> None:
         super().__init__(context)
@@ -38,12 +42,19 @@ class TimedConnector(fakeplatform.FakeConnector):
     async def read(self, stream: str, since: datetime | None) -> AsyncGenerator[Page, None]:
         for _ in range(self._platform.calls - 1):
             await self.context.gate.before_call()
-        self._platform.began.append((stream, trio.current_time()))
-        if stream in self._platform.held:
-            await self._platform.release.wait()
+        await self._begin(stream)
         async with aclosing(super().read(stream, since)) as pages:
             async for page in pages:
                 yield page
+
+    async def fetch(self, stream: str, keys: Sequence[str], *, as_read: bool = False) -> Page:
+        await self._begin(FETCH)
+        return await super().fetch(stream, keys, as_read=as_read)
+
+    async def _begin(self, work: str) -> None:
+        self._platform.began.append((work, trio.current_time()))
+        if work in self._platform.held:
+            await self._platform.release.wait()
 
 
 class TimedPlatform(RecordingPlatform):
@@ -68,6 +79,10 @@ class TimedPlatform(RecordingPlatform):
 
     def reads_of(self, stream: str) -> list[float]:
         return [at for read, at in self.began if read == stream]
+
+    def work(self) -> list[str]:
+        """The reads and fetches begun, in order."""
+        return [work for work, _ in self.began]
 
 
 @pytest.fixture
@@ -252,3 +267,52 @@ async def test_a_failed_fetch_of_named_records_falls_back_to_a_read_of_the_strea
     assert [keys for _, keys, _ in fetches(platform)] == [["orders-0"]] * tries
     assert len(platform.reads_of("orders")) == 2
     assert await store.pending_webhooks("shop") == []
+
+
+async def test_named_records_and_waiting_streams_take_turns(
+    store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    platform = TimedPlatform()
+    supervisor = await started(
+        nursery, store, platform, platform.channel("shop", records_per_read=2)
+    )
+    platform.held = {FETCH}
+    await webhook(store, supervisor, 1, "orders", entity="orders-0")
+    while platform.work()[-1] != FETCH:
+        await trio.sleep(1)
+    # While that fetch runs, another order's webhook and a sync of products are asked for.
+    await webhook(store, supervisor, 2, "orders", entity="orders-1")
+    await supervisor.deliver("shop", SyncNow(stream="products"))
+    platform.release.set()
+    await settled(platform, 5)
+    assert platform.work()[2:] == [FETCH, "products", FETCH]
+    assert await store.pending_webhooks("shop") == []
+
+
+async def test_a_webhook_naming_its_record_is_fetched_after_a_restart_too(
+    store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    # Stored while the daemon was down: the actor takes it from the inbox at start.
+    event = WebhookEvent("wh-1", "t", ("orders",), b"{}", "orders-0")
+    assert await store.accept_webhook("shop", event, wall_clock()) is not None
+    platform = TimedPlatform()
+    await started(nursery, store, platform, platform.channel("shop"))
+    assert fetches(platform) == [("orders", ["orders-0"], True)]
+    assert await store.pending_webhooks("shop") == []
+
+
+async def test_a_snapshot_stream_is_stored_each_time_even_unchanged(
+    store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    # A stock read's time ends reservations: unchanged, it is still news for the hub.
+    stock = StreamSpec(name="stock", default_schedule_seconds=30.0, snapshot=True)
+    listed = StreamSpec(name="orders", default_schedule_seconds=30.0)
+    platform = TimedPlatform(streams=(stock, listed))
+    supervisor = await start(nursery, store)
+    supervisor.start_channel(platform.channel("shop"))
+    while len(platform.reads_of("stock")) < 3 or len(platform.reads_of("orders")) < 3:
+        await trio.sleep(1)
+    await trio.sleep(1)
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        rows = db.execute("SELECT stream, count(*) FROM inbox GROUP BY stream").fetchall()
+    assert dict(rows) == {"stock": 3, "orders": 1}  # the same order, read again: stored once

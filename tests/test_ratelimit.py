@@ -466,6 +466,15 @@ async def test_a_sliding_window_believes_fewer_calls_remaining_and_counts_them_s
     assert await acquired_at(limiter, 4) == pytest.approx([0, 0, 5, 5])
 
 
+async def test_a_sliding_window_kept_below_the_platforms_limit_keeps_its_margin(
+    autojump_clock: trio.testing.MockClock, livelock_guard: None
+) -> None:
+    # 4 of a platform's 6: 5 remaining there leaves 3 here, the margin of 2 kept.
+    limiter = SlidingWindowLimiter(rate=1.0, burst=4.0)
+    limiter.observe(RateSignal(remaining=5, limit=6))
+    assert limiter.statistics().tokens == pytest.approx(3.0)
+
+
 @settings(deadline=None, max_examples=40)
 @given(
     gaps=st.lists(st.floats(min_value=0.0, max_value=3.0), min_size=1, max_size=40),

@@ -23,8 +23,8 @@ already read; a second holding more records than one page is walked by id, see
 Fetch by key (``orders``): a key is the order's id, which is also its number (``1001``;
 ``#1001`` alike): ``GET /v2/orders/{id}``, with its products and shipping addresses as the
 stream reads them, whatever its status (a webhook's fetch, ``as_read``: only in a status the
-stream reads). An id the store does not have (404), or a key that is no number, names
-nothing.
+stream reads, and not archived). An id the store does not have (404), or a key that is no
+number, names nothing.
 
 Writes (``RemoteWrite.payload`` is JSON of a canonical Struct):
 
@@ -192,7 +192,7 @@ class BigCommerceConnector:
         records: list[Record] = []
         for order_id in numeric_keys(keys):
             found = await self.client.order(order_id)
-            if found is not None and (not as_read or found[0].status_id in read_statuses):
+            if found is not None and (not as_read or read_as(found[0], read_statuses)):
                 records.append(await self._order_record(*found))
         return Page(records=records)
 
@@ -232,6 +232,12 @@ class BigCommerceConnector:
 
     async def aclose(self) -> None:
         """Nothing to close: the HTTP client belongs to the daemon."""
+
+
+def read_as(stamp: wire.OrderStamp, read_statuses: set[int]) -> bool:
+    """Whether the orders stream's read returns the order ``stamp`` is of: in a status it
+    reads, and not archived (the orders list leaves archived orders out)."""
+    return stamp.status_id in read_statuses and not stamp.is_deleted
 
 
 def verify_webhook(

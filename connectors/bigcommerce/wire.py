@@ -254,6 +254,8 @@ class OrderStamp(msgspec.Struct, frozen=True):
     id: int
     date_modified: V2Time
     status_id: int
+    is_deleted: bool = False
+    """Archived: ``GET /v2/orders/{id}`` still answers it, the orders list leaves it out."""
 
 
 class Order(msgspec.Struct, frozen=True):

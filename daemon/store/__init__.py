@@ -280,11 +280,15 @@ class StateStore(Protocol):
         records: list[Record],
         cursor: datetime | None,
         at: datetime,
+        *,
+        changed_only: bool = True,
     ) -> int:
         """Record a page of polled records and advance the stream's cursor, atomically; how
-        many records were stored. A record just as its newest stored version (the same key
-        and body: read again unchanged, as the overlap window and snapshots do) is not stored
-        again, so the hub is not asked to act on what it has acted on."""
+        many records were stored. With ``changed_only``, a record just as its newest stored
+        version (the same key and body: read again unchanged, as the overlap window does) is
+        not stored again, so the hub is not asked to act on what it has acted on. A snapshot
+        stream's records are stored every time: a stock read is news even unchanged, since
+        its time is what ends the reservations of orders the provider has counted since."""
 
     async def commit_fetched(
         self, channel: str, stream: str, records: list[Record], at: datetime

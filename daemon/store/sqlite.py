@@ -172,9 +172,11 @@ class SqliteStore:
         records: list[Record],
         cursor: datetime | None,
         at: datetime,
+        *,
+        changed_only: bool = True,
     ) -> int:
         def work(db: sqlite3.Connection) -> int:
-            stored = _insert_polled(db, channel, stream, records, at, changed_only=True)
+            stored = _insert_polled(db, channel, stream, records, at, changed_only=changed_only)
             db.execute(
                 "INSERT INTO cursors (channel, stream, value) VALUES (?, ?, ?)"
                 " ON CONFLICT (channel, stream) DO UPDATE SET value = excluded.value",

@@ -12,7 +12,7 @@ from connectors import model
 from connectors.base import Record, RemoteWrite
 from connectors.bigcommerce import mapping, wire
 from connectors.bigcommerce.client import BigCommerceClient
-from connectors.bigcommerce.connector import BigCommerceConnector
+from connectors.bigcommerce.connector import BigCommerceConnector, read_as
 from connectors.bigcommerce.paging import keyset_pages
 from connectors.bigcommerce.sandbox import SandboxApp, create_app
 from connectors.bigcommerce.sandbox_state import STORE_HASH, Product, StoreState, Variant
@@ -356,3 +356,19 @@ async def test_a_malformed_product_fails_alone(
         except msgspec.ValidationError as exc:
             failed.append((record.key, str(exc)))
     assert failed == [(str(broken.id), "Expected `str`, got `int` - at `$.variants[0].sku`")]
+
+
+def test_a_webhooks_fetch_leaves_out_an_archived_order_as_the_stream_does() -> None:
+    # The sandbox answers 404 for an archived order; BigCommerce may answer it with
+    # is_deleted, which the orders list leaves out.
+    def stamp(is_deleted: bool) -> wire.OrderStamp:
+        body = {"id": 1, "status_id": 11, "date_modified": "Wed, 25 Jun 2025 05:22:10 +0200"}
+        return msgspec.json.decode(
+            msgspec.json.encode(body | {"is_deleted": is_deleted}),
+            type=wire.OrderStamp,
+            dec_hook=wire.DEC_HOOK,
+        )
+
+    assert read_as(stamp(is_deleted=False), {11})
+    assert not read_as(stamp(is_deleted=True), {11})
+    assert not read_as(stamp(is_deleted=False), {9})
