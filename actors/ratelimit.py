@@ -20,6 +20,8 @@ import trio
 from connectors.base import RateSignal
 
 _ROUNDING = 1e-9
+TRAVEL_SLACK = 1.0
+"""Seconds a sliding window holds each unit beyond the platform's own window."""
 
 
 class RateLimiterStatistics(msgspec.Struct, frozen=True):
@@ -120,12 +122,15 @@ class SlidingWindowLimiter(RateLimiter):
 
     The window starts empty, as after a quiet spell; a platform that says fewer calls remain
     (calls this limiter did not make: before a restart, or another client's) is believed, by
-    counting the difference as spent now.
+    counting the difference as spent now. A unit leaves this window :data:`TRAVEL_SLACK`
+    seconds after it would leave the platform's: a call let through now may reach the
+    platform a little later (behind the channel's other requests), and is counted there when
+    it arrives.
     """
 
     def __init__(self, rate: float, burst: float) -> None:
         super().__init__(rate, burst)
-        self._window = burst / rate
+        self._window = burst / rate + TRAVEL_SLACK
         self._spent: deque[tuple[float, float]] = deque()
         """When each unit still in the window was spent, and how many, oldest first."""
 

@@ -10,7 +10,7 @@ import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.ratelimit import RateLimiter, RateLimiterStatistics, SlidingWindowLimiter
+from actors.ratelimit import TRAVEL_SLACK, RateLimiter, RateLimiterStatistics, SlidingWindowLimiter
 from connectors.base import RateSignal
 
 FROZEN_STEPS_LIMIT = 10_000
@@ -437,12 +437,14 @@ async def acquired_at(limiter: RateLimiter, n: int, cost: float = 1.0) -> list[f
 async def test_a_sliding_window_spends_the_whole_window_then_each_unit_as_one_leaves(
     autojump_clock: trio.testing.MockClock, livelock_guard: None
 ) -> None:
-    # 3 in any 3 s: a bucket at 1/s would give 0, 0, 0, 1, 2, 3, 4.
+    # 3 in any 3 s, each held a second more for its travel: a bucket at 1/s would give
+    # 0, 0, 0, 1, 2, 3, 4.
+    assert TRAVEL_SLACK == 1.0
     limiter = SlidingWindowLimiter(rate=1.0, burst=3.0)
-    assert await acquired_at(limiter, 7) == pytest.approx([0, 0, 0, 3, 3, 3, 6])
-    await trio.sleep(1.5)  # the three spent at 6 s leave at 9 s
+    assert await acquired_at(limiter, 7) == pytest.approx([0, 0, 0, 4, 4, 4, 8])
+    await trio.sleep(1.5)  # the one spent at 8 s leaves at 12 s
     assert limiter.statistics().tokens == pytest.approx(2.0)
-    await trio.sleep(1.5)
+    await trio.sleep(2.5)
     assert limiter.statistics().tokens == pytest.approx(3.0)
 
 
@@ -453,8 +455,8 @@ async def test_a_sliding_window_waits_for_as_many_units_to_leave_as_a_call_costs
     await limiter.acquire(1.0)
     await trio.sleep(1.0)
     await limiter.acquire(3.0)  # t = 1: the window is full
-    # 2 units: the one spent at 0 leaves at 4, the next at 5.
-    assert await acquired_at(limiter, 1, cost=2.0) == pytest.approx([4.0])
+    # 2 units: the one spent at 0 leaves at 5 (4 + the slack), the next at 6, 5 s from now.
+    assert await acquired_at(limiter, 1, cost=2.0) == pytest.approx([5.0])
 
 
 async def test_a_sliding_window_believes_fewer_calls_remaining_and_counts_them_spent_now(
@@ -463,7 +465,7 @@ async def test_a_sliding_window_believes_fewer_calls_remaining_and_counts_them_s
     limiter = SlidingWindowLimiter(rate=1.0, burst=5.0)
     limiter.observe(RateSignal(remaining=2, limit=5))  # another client's calls, or ours before
     limiter.observe(RateSignal(remaining=4, limit=5))  # never trusted upwards
-    assert await acquired_at(limiter, 4) == pytest.approx([0, 0, 5, 5])
+    assert await acquired_at(limiter, 4) == pytest.approx([0, 0, 6, 6])
 
 
 async def test_a_sliding_window_kept_below_the_platforms_limit_keeps_its_margin(

@@ -244,8 +244,8 @@ CONNECTOR = ConnectorSpec(
     ),
     credentials=("token", "webhook_secret"),
     settings_type=ShipBobSettings,
-    # 150 per sliding minute per token; 146 in any 60 s leaves room for the calls' travel
-    # times, and x-remaining-calls says when other calls share the token.
+    # 150 per sliding minute per token; 146 in any 60 s (and a second more) leaves room for
+    # calls that arrive late, and x-remaining-calls says when other calls share the token.
     requests_per_second=146 / 60,
     burst=146.0,
     sliding_window=True,

@@ -484,8 +484,8 @@ CONNECTOR = ConnectorSpec(
     ),
     credentials=("token", "public_key"),
     settings_type=WixSettings,
-    # 200 per minute per site, counted over a sliding minute: 195 in any 60 s leaves room for
-    # the calls' travel times to shift a few across the window's edge.
+    # 200 per minute per site, counted over a sliding minute: 195 in any 60 s (and a second
+    # more, actors.ratelimit.TRAVEL_SLACK) leaves room for calls that arrive late.
     requests_per_second=(RATE_LIMIT_PER_MINUTE - 5) / 60,
     burst=RATE_LIMIT_PER_MINUTE - 5.0,
     sliding_window=True,
