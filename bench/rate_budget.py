@@ -12,16 +12,19 @@ left.
 
 Per channel, from the sandbox's own counters: the share of the theoretical budget it used
 while its backlog lasted (budget units spent ÷ ``burst + rate * seconds`` from the restart to
-its last call), throttled answers, and stock writes that changed nothing. ``budget_used_ratio``
+its last write, read from the audit log, or its last call if it wrote nothing: the reads its
+schedules make afterwards are no backlog), throttled answers, and stock writes that changed nothing. ``budget_used_ratio``
 is the ratio of the channel whose backlog lasted longest: the one the backlog waits for.
 """
 
 from __future__ import annotations
 
 import random
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -96,28 +99,51 @@ def budget(before: ApiUsage, after: ApiUsage, seconds: float) -> ChannelBudget:
 
 
 class Usage:
-    """Every sandbox's usage, sampled until stopped: when each one last changed."""
+    """Every sandbox's usage, sampled until stopped: each change, and when it was seen."""
 
     def __init__(self, sandboxes: dict[str, Webhooked]) -> None:
         self.sandboxes = sandboxes
         self.started = trio.current_time()
+        self.wall_started = datetime.now(UTC)
         self.first = {name: played.usage() for name, played in sandboxes.items()}
-        self.last_call = dict.fromkeys(sandboxes, self.started)
-        self._seen = {name: u.calls for name, u in self.first.items()}
+        self._changes = {name: [(self.started, u)] for name, u in self.first.items()}
 
     def sample(self) -> None:
         now = trio.current_time()
         for name, played in self.sandboxes.items():
-            calls = played.usage().calls
-            if calls != self._seen[name]:
-                self._seen[name], self.last_call[name] = calls, now
+            usage = played.usage()
+            if usage.calls != self._changes[name][-1][1].calls:
+                self._changes[name].append((now, usage))
 
-    def budgets(self) -> dict[str, ChannelBudget]:
+    def budgets(self, backlog_ends: dict[str, datetime]) -> dict[str, ChannelBudget]:
+        """Each channel's budget while its backlog lasted: until its last write (wall clock,
+        ``backlog_ends``), or for a channel that wrote nothing, its last call. The calls after
+        a channel's last write are its schedules' reads (ShipBob's stock every 30 s), not its
+        backlog: they would stretch its time to the end of the run."""
         self.sample()
-        return {
-            name: budget(self.first[name], played.usage(), self.last_call[name] - self.started)
-            for name, played in self.sandboxes.items()
-        }
+        budgets = {}
+        for name, changes in self._changes.items():
+            end = backlog_ends.get(name)
+            until = (
+                changes[-1][0]
+                if end is None
+                else self.started + (end - self.wall_started).total_seconds()
+            )
+            # The first sample after that moment holds the calls made up to it.
+            at, usage = next(((t, u) for t, u in changes if t >= until), changes[-1])
+            budgets[name] = budget(self.first[name], usage, at - self.started)
+        return budgets
+
+
+def last_writes(workdir: Path, after: datetime) -> dict[str, datetime]:
+    """When each channel's last remote write after ``after`` was done, from the audit log."""
+    with sqlite3.connect(workdir / "state.db") as db:
+        rows = db.execute(
+            "SELECT channel, max(at) FROM audit WHERE action = 'write.done' AND at > ?"
+            " GROUP BY channel",
+            (after.isoformat(),),
+        ).fetchall()
+    return {channel: datetime.fromisoformat(at) for channel, at in rows}
 
 
 def config(workdir: Path, shop: Shop, rate_scale: float) -> str:
@@ -218,7 +244,7 @@ async def run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
             await running.start(daemon.run)
 
             await drained(daemon, usage)
-            budgets = usage.budgets()
+            budgets = usage.budgets(last_writes(workdir, usage.wall_started))
             daemon.request_stop()
         stop.set()
     return figures(sizes, budgets, placed, len(shop.provider.orders()) - before)
