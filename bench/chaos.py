@@ -40,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help=f"{QUICK.orders} orders, {QUICK.kills} kills"
     )
     parser.add_argument("--out", type=Path, help="write the figures to this file as JSON")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="run in DIR (made if missing) and leave its config, state and logs there",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         options = ChaosOptions(
@@ -49,12 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         options = ChaosOptions(
             orders=args.orders, kills=args.kills, seed=args.seed, orders_per_second=args.rate
         )
-    with tempfile.TemporaryDirectory(prefix="shelfsync-chaos-") as folder:
-        workdir = Path(folder)
-        with (workdir / "settle.log").open("w") as log:
-            # The daemon that settles the shop runs in this process: its log goes to a file.
-            configure_logging("info", log)
-            result = trio.run(run_chaos, options, workdir)
+    if args.keep is None:
+        with tempfile.TemporaryDirectory(prefix="shelfsync-chaos-") as folder:
+            result = _run(options, Path(folder))
+    else:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        result = _run(options, args.keep)
     figures = _figures(result)
     print(_table(figures))
     if not result.consistent:
@@ -62,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         args.out.write_text(json.dumps(figures, indent=2) + "\n")
     return 0 if result.consistent else 1
+
+
+def _run(options: ChaosOptions, workdir: Path) -> ChaosResult:
+    with (workdir / "settle.log").open("w") as log:
+        # The daemon that settles the shop runs in this process: its log goes to a file.
+        configure_logging("info", log)
+        return trio.run(run_chaos, options, workdir)
 
 
 def _figures(result: ChaosResult) -> dict[str, Any]:

@@ -13,8 +13,9 @@ left.
 Per channel, from the sandbox's own counters: the share of the theoretical budget it used
 while its backlog lasted (budget units spent ÷ ``burst + rate * seconds`` from the restart to
 its last write, read from the audit log, or its last call if it wrote nothing: the reads its
-schedules make afterwards are no backlog), throttled answers, and stock writes that changed nothing. ``budget_used_ratio``
-is the ratio of the channel whose backlog lasted longest: the one the backlog waits for.
+schedules make afterwards are no backlog), throttled answers, and stock writes that changed
+nothing. ``budget_used_ratio`` is the ratio of the channel whose backlog lasted longest: the
+one the backlog waits for.
 """
 
 from __future__ import annotations
