@@ -6,9 +6,9 @@ inside it:
 
 - the mailbox loop, which turns messages into requested work and pause/resume;
 - one schedule per stream, which requests a sync of its stream every interval;
-- the worker, which performs requested work one unit at a time: a drain of the outbox, a
-  fetch of records an operator named (:class:`~actors.messages.FetchRecords`), a fetch of
-  records webhooks named, or a sync of one stream, in that order of precedence.
+- the worker, which performs requested work one unit at a time: a drain of the outbox, then
+  a fetch of records an operator named (:class:`~actors.messages.FetchRecords`), then a fetch
+  of records webhooks named or a sync of one stream, those two taking turns.
 
 Work requests are a set, so a burst of "sync orders" becomes one run: a request made while its
 stream's run is queued joins that run, and requests made while it runs become one run after
