@@ -32,7 +32,7 @@ from connectors.sandbox_server import SandboxOptions, serve_app
 from connectors.shopify.sandbox_play import demo_storefront
 from tests.chaos.harness import HOST, free_port
 from tests.daemon_process import DaemonProcess, child_env
-from tests.helpers import toml_config
+from tests.helpers import daemon_table, toml_config
 
 CHANNEL = "web"
 
@@ -62,12 +62,7 @@ async def measure(options: Options, workdir: Path) -> dict[str, Any]:
             "schedule": {"orders": "1h", "products": "1h"},
             "settings": played.settings,
         }
-        daemon_table = {
-            "state": f"sqlite:///{workdir}/state.db",
-            "listen": f"{HOST}:{port}",
-            "control_socket": str(workdir / "control.sock"),
-        }
-        config.write_text(toml_config(daemon_table, [channel]))
+        config.write_text(toml_config(daemon_table(workdir, f"{HOST}:{port}"), [channel]))
         environ = {variables[name]: value for name, value in played.secrets.items()}
         daemon = await DaemonProcess.start(config, **environ)
         deliveries = workdir / "deliveries.jsonl"

@@ -35,7 +35,7 @@ from connectors.sandbox_server import SandboxOptions
 from daemon.demo import SCHEDULES, catalogs_synced
 from tests.chaos.harness import HOST, PROVIDER, Shop, free_port, serve_sandboxes
 from tests.daemon_process import DaemonProcess
-from tests.helpers import toml_config
+from tests.helpers import daemon_table, toml_config
 
 SLOW_CALL_MS = 50
 """The latency added to every API call in the second run."""
@@ -255,12 +255,7 @@ def _config(workdir: Path, port: int, shop: Shop) -> str:
         else table | {"schedule": dict.fromkeys(SCHEDULES[table["platform"]], STOREFRONT_SCHEDULE)}
         for table in shop.tables
     ]
-    daemon = {
-        "state": f"sqlite:///{workdir}/state.db",
-        "listen": f"{HOST}:{port}",
-        "control_socket": str(workdir / "control.sock"),
-    }
-    return toml_config(daemon, channels)
+    return toml_config(daemon_table(workdir, f"{HOST}:{port}"), channels)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,7 +42,7 @@ from daemon.demo import settle
 from daemon.demo_play import Shoppers
 from daemon.logs import configure_logging
 from tests.chaos.harness import PROVIDER, Shop, pace, serve_sandboxes
-from tests.helpers import toml_config
+from tests.helpers import daemon_table, toml_config
 
 HOST = "127.0.0.1"
 FULL = (10_000, 2_000)
@@ -155,12 +155,7 @@ def config(workdir: Path, shop: Shop, rate_scale: float) -> str:
         {k: v for k, v in table.items() if k != "schedule"} | pace(table["platform"], rate_scale)
         for table in shop.tables
     ]
-    daemon = {
-        "state": f"sqlite:///{workdir}/state.db",
-        "listen": f"{HOST}:0",
-        "control_socket": str(workdir / "control.sock"),
-        "sqlite_synchronous": "normal",
-    }
+    daemon = daemon_table(workdir, f"{HOST}:0", sqlite_synchronous="normal")
     return toml_config(daemon, channels)
 
 

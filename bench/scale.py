@@ -50,7 +50,7 @@ from connectors.shipbob import sandbox_play as shipbob_play
 from daemon.demo import SHIP_METHODS, STOREFRONTS
 from daemon.demo_play import Shoppers
 from tests.daemon_process import DaemonProcess
-from tests.helpers import toml_config
+from tests.helpers import daemon_table, toml_config
 
 HOST = "127.0.0.1"
 PROVIDER = "fc"
@@ -219,13 +219,7 @@ def _streams(table: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _config(workdir: Path, port: int, channels: list[dict[str, Any]]) -> str:
-    daemon = {
-        "state": f"sqlite:///{workdir}/state.db",
-        "listen": f"{HOST}:{port}",
-        "control_socket": str(workdir / "control.sock"),
-        "log_level": "info",
-    }
-    return toml_config(daemon, channels)
+    return toml_config(daemon_table(workdir, f"{HOST}:{port}", log_level="info"), channels)
 
 
 async def _until_synced(daemon: DaemonProcess, streams: int) -> None:

@@ -111,6 +111,17 @@ def toml_config(daemon: dict[str, Any], channels: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def daemon_table(workdir: Path, listen: str, **settings: Any) -> dict[str, Any]:
+    """A ``[daemon]`` table whose state file and control socket are in ``workdir``, serving
+    HTTP on ``listen``, with the other ``settings`` given."""
+    return {
+        "state": f"sqlite:///{workdir}/state.db",
+        "listen": listen,
+        "control_socket": str(workdir / "control.sock"),
+        **settings,
+    }
+
+
 def fake_channel_table(name: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "platform": "fake", "credentials": {"token": "env:FAKE_TOKEN"}, **extra}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from datetime import datetime
 from pathlib import Path
@@ -52,7 +52,7 @@ class TimedConnector(fakeplatform.FakeConnector):
         return await super().fetch(stream, keys, as_read=as_read)
 
     async def _begin(self, work: str) -> None:
-        self._platform.began.append((work, trio.current_time()))
+        self._platform.begin(work)
         if work in self._platform.held:
             await self._platform.release.wait()
 
@@ -64,6 +64,7 @@ class TimedPlatform(RecordingPlatform):
         self.began: list[tuple[str, float]] = []
         self.held: set[str] = set()
         self.release = trio.Event()
+        self._began_more = trio.Event()
         self.spec = dataclasses.replace(
             self.spec,
             streams=streams or self.spec.streams,
@@ -76,6 +77,17 @@ class TimedPlatform(RecordingPlatform):
         connector = TimedConnector(context, self)
         self.connectors.append(connector)
         return connector
+
+    def begin(self, work: str) -> None:
+        """Note that ``work`` (a stream's read, or :data:`FETCH`) has begun now."""
+        self.began.append((work, trio.current_time()))
+        self._began_more.set()
+        self._began_more = trio.Event()
+
+    async def until(self, done: Callable[[], bool]) -> None:
+        """Until ``done()`` holds, looked at each time some work begins."""
+        while not done():
+            await self._began_more.wait()
 
     def reads_of(self, stream: str) -> list[float]:
         return [at for read, at in self.began if read == stream]
@@ -116,8 +128,7 @@ async def webhook(
 
 async def settled(platform: TimedPlatform, reads: int) -> None:
     """Wait until ``reads`` reads have begun, then a minute more for any other to come."""
-    while len(platform.began) < reads:
-        await trio.sleep(1)
+    await platform.until(lambda: len(platform.began) >= reads)
     await trio.sleep(60)
 
 
@@ -129,8 +140,7 @@ async def test_requests_while_a_read_waits_join_it_and_while_it_runs_make_one_mo
     supervisor = await start(nursery, store)
     supervisor.start_channel(platform.channel("shop"))
     # Both schedules ask at start: products runs (held), orders waits behind it.
-    while not platform.began:
-        await trio.sleep(1)
+    await platform.until(lambda: bool(platform.began))
     assert platform.began[0][0] == "products"
     for n in range(3):
         await webhook(store, supervisor, n, "orders")
@@ -154,8 +164,7 @@ async def test_a_webhook_naming_two_streams_is_processed_once_both_are_read(
     await settled(platform, 2)  # the schedules' first runs
     platform.held = {"orders"}
     await webhook(store, supervisor, 1, "products", "orders")
-    while len(platform.began) < 4:
-        await trio.sleep(1)
+    await platform.until(lambda: len(platform.began) >= 4)
     # products read, orders begun and not done: the event waits for it.
     assert [i.streams for i in await store.pending_webhooks("shop")] == [("products", "orders")]
     platform.release.set()
@@ -213,8 +222,7 @@ async def reading_products(platform: TimedPlatform, supervisor: Supervisor) -> N
     """Until a read of products has begun and is held: what comes now waits for it."""
     platform.held = {"products"}
     await supervisor.deliver("shop", SyncNow(stream="products"))
-    while len(platform.began) < 3:
-        await trio.sleep(1)
+    await platform.until(lambda: len(platform.began) >= 3)
 
 
 async def test_webhooks_naming_their_records_are_acted_on_by_fetching_those_records(
@@ -278,8 +286,7 @@ async def test_named_records_and_waiting_streams_take_turns(
     )
     platform.held = {FETCH}
     await webhook(store, supervisor, 1, "orders", entity="orders-0")
-    while platform.work()[-1] != FETCH:
-        await trio.sleep(1)
+    await platform.until(lambda: platform.work()[-1] == FETCH)
     # While that fetch runs, another order's webhook and a sync of products are asked for.
     await webhook(store, supervisor, 2, "orders", entity="orders-1")
     await supervisor.deliver("shop", SyncNow(stream="products"))
@@ -310,9 +317,10 @@ async def test_a_snapshot_stream_is_stored_each_time_even_unchanged(
     platform = TimedPlatform(streams=(stock, listed))
     supervisor = await start(nursery, store)
     supervisor.start_channel(platform.channel("shop"))
-    while len(platform.reads_of("stock")) < 3 or len(platform.reads_of("orders")) < 3:
-        await trio.sleep(1)
-    await trio.sleep(1)
+    await platform.until(lambda: min(len(platform.reads_of(s)) for s in ("stock", "orders")) >= 3)
+    # The next read, once begun, waits: the one before it (the worker's last) is committed.
+    platform.held = {"stock", "orders"}
+    await platform.until(lambda: len(platform.began) == 7)
     with sqlite3.connect(tmp_path / "state.db") as db:
         rows = db.execute("SELECT stream, count(*) FROM inbox GROUP BY stream").fetchall()
     assert dict(rows) == {"stock": 3, "orders": 1}  # the same order, read again: stored once

@@ -46,7 +46,7 @@ from daemon.demo import settle as settle_shop
 from daemon.demo_play import Shoppers, Warehouse
 from daemon.demo_report import Report, render, unaccounted_orders
 from tests.daemon_process import DaemonProcess
-from tests.helpers import REPO_ROOT, toml_config
+from tests.helpers import REPO_ROOT, daemon_table, toml_config
 
 HOST = "127.0.0.1"
 PROVIDER = "fc"
@@ -495,17 +495,16 @@ def _config(workdir: Path, port: int, channels: list[dict[str, Any]]) -> str:
         channels = [
             table | {"schedule": dict.fromkeys(table["schedule"], "1d")} for table in channels
         ]
-    daemon = {
-        "state": f"sqlite:///{workdir}/state.db",
-        # A fixed port: the sandboxes' webhook subscriptions must reach every restart.
-        "listen": f"{HOST}:{port}",
-        "control_socket": str(workdir / "control.sock"),
-        "sqlite_synchronous": "normal",
-        "shutdown_grace": "5s",
-        "request_timeout": "2s",
-        "restart_backoff": "200ms",
-        "restart_backoff_max": "2s",
-    }
+    # A fixed port: the sandboxes' webhook subscriptions must reach every restart.
+    daemon = daemon_table(
+        workdir,
+        f"{HOST}:{port}",
+        sqlite_synchronous="normal",
+        shutdown_grace="5s",
+        request_timeout="2s",
+        restart_backoff="200ms",
+        restart_backoff_max="2s",
+    )
     reconcile = "1m" if port else "1d"  # the settling daemon reconciles when told
     return toml_config(daemon, channels) + f'\n[inventory]\nreconcile = "{reconcile}"\n'
 
