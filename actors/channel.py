@@ -6,9 +6,14 @@ inside it:
 
 - the mailbox loop, which turns messages into requested work and pause/resume;
 - one schedule per stream, which requests a sync of its stream every interval;
-- the worker, which performs requested work one unit at a time: a drain of the outbox, then
-  a fetch of records an operator named (:class:`~actors.messages.FetchRecords`), then a fetch
-  of records webhooks named or a sync of one stream, those two taking turns.
+- two workers, each performing its requested work one unit at a time: the writer drains the
+  outbox; the reader fetches records an operator named (:class:`~actors.messages.FetchRecords`),
+  then fetches records webhooks named or syncs one stream, those two taking turns. A write
+  does not wait behind a read (a sale's new stock would wait for a store's order poll), nor a
+  read behind a write; both share the channel's call gate, so its pace and its limit on calls
+  in flight hold for the two together. A snapshot stream's read is the exception: it never
+  overlaps a drain, so that it pictures the platform after the writes before it (the hub
+  ends an order's stock reservation only on a read begun after the order was created).
 
 Work requests are a set, so a burst of "sync orders" becomes one run: a request made while its
 stream's run is queued joins that run, and requests made while it runs become one run after
@@ -35,8 +40,8 @@ decides what happens next.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing, asynccontextmanager
 from datetime import datetime
 from typing import TypeVar
 
@@ -88,6 +93,9 @@ class ActorStatistics(msgspec.Struct, frozen=True):
     paused: bool
     busy: bool
     pending: list[str]
+    """Streams requested and not yet read."""
+    fetches_waiting: int
+    """Fetches not yet made: of records webhooks named, and of those an operator named."""
     streams: list[StreamStatus]
     limiter: RateLimiterStatistics
 
@@ -190,7 +198,7 @@ class ChannelActor:
         (then it runs without waiting for its spacing)."""
         self._spaced_until: dict[str, float] = {}
         """Per snapshot stream, the Trio time before which its next read may not start."""
-        self._outbox_requested = True  # writes left by a previous run are finished first
+        self._outbox_requested = True  # writes left by a previous run are taken up at once
         self._fetches: list[FetchRecords] = []
         self._webhooks_waiting: dict[int, set[str]] = {}
         """Inbox id of each webhook not yet processed → the streams still to be read for it."""
@@ -202,19 +210,24 @@ class ChannelActor:
         next, so that a steady flow of webhooks does not keep the channel's other streams
         waiting."""
         self._wake = trio.Event()
+        """Wakes the reader: a stream was requested, or records named."""
+        self._wake_writer = trio.Event()
         self.worked = trio.Event()
-        """Set when a unit of work (a sync run, an outbox drain) has ended, well or not (then
-        replaced by a fresh event): lets a caller wait for the actor's next step without
-        polling."""
-        self._busy = False
+        """Set when a unit of work (a sync run, a fetch, an outbox drain) has ended, well or
+        not (then replaced by a fresh event): lets a caller wait for the actor's next step
+        without polling."""
+        self._units_in_hand = 0
+        self._drain_or_snapshot = trio.Lock()
+        """Held by a drain of the outbox, and by a read of a snapshot stream."""
         self._stopping = False
-        self._worker_done = trio.Event()
+        self._workers_done = trio.Event()
 
     def statistics(self) -> ActorStatistics:
         return ActorStatistics(
             paused=self._gate.paused,
-            busy=self._busy,
+            busy=self._units_in_hand > 0,
             pending=list(self._pending),
+            fetches_waiting=sum(map(len, self._named.values())) + len(self._fetches),
             streams=[
                 StreamStatus(
                     stream=stream,
@@ -290,8 +303,7 @@ class ChannelActor:
                 case InboundEvent():
                     await self._take_event(message)
                 case DrainOutbox():
-                    self._outbox_requested = True
-                    self._wake.set()
+                    self._request_drain()
                 case FetchRecords():
                     self._fetches.append(message)
                     self._wake.set()
@@ -301,9 +313,10 @@ class ChannelActor:
     async def _finish_work_in_hand(self) -> None:
         self._stopping = True
         self._wake.set()
+        self._wake_writer.set()
         if self._gate.paused:
             return  # work parked at the closed gate has no call in flight: nothing to finish
-        await self._worker_done.wait()
+        await self._workers_done.wait()
 
     async def _adopt_stored_webhooks(self) -> None:
         """Take the inbox's unprocessed webhooks that no message announced: those stored
@@ -346,6 +359,10 @@ class ChannelActor:
         self._pending[stream] = self._pending.get(stream, False) or by_operator
         self._wake.set()
 
+    def _request_drain(self) -> None:
+        self._outbox_requested = True
+        self._wake_writer.set()
+
     def _next_stream(self) -> str | None:
         """The first requested stream that may run now."""
         now = trio.current_time()
@@ -375,45 +392,67 @@ class ChannelActor:
 
     async def _work(self, connector: Connector) -> None:
         try:
-            while not self._stopping:
-                stream = self._next_stream()
-                if (
-                    stream is None
-                    and not self._outbox_requested
-                    and not self._fetches
-                    and not self._named
-                ):
-                    self._wake = trio.Event()
-                    with trio.move_on_at(self._spacing_ends()):
-                        await self._wake.wait()
-                    continue
-                # Take work only while open: requests made while paused stay in the set, so a
-                # stream asked for many times during a pause runs once on resume.
-                await self._gate.wait_open()
-                self._busy = True
-                if self._outbox_requested:
-                    self._outbox_requested = False
-                    await self._drain_outbox(connector)
-                elif self._fetches:
-                    await self._fetch(connector, self._fetches.pop(0))
-                else:
-                    # Named records and waiting streams take turns.
-                    fetch_now = bool(self._named) and (stream is None or not self._fetched_last)
-                    self._fetched_last = fetch_now
-                    if fetch_now:
-                        await self._fetch_named(connector)
-                    elif stream is not None:
-                        del self._pending[stream]
-                        await self._sync(connector, stream)
-                    # Writes the hub queued, and webhooks stored, while this ran may have
-                    # found the mailbox full.
-                    self._outbox_requested = True
-                    await self._adopt_stored_webhooks()
-                self._busy = False
-                self.worked.set()
-                self.worked = trio.Event()
+            async with trio.open_nursery() as workers:
+                workers.start_soon(self._writer, connector)
+                workers.start_soon(self._reader, connector)
         finally:
-            self._worker_done.set()
+            self._workers_done.set()
+
+    async def _writer(self, connector: Connector) -> None:
+        """Drain the outbox whenever asked, until stopping."""
+        while not self._stopping:
+            if not self._outbox_requested:
+                self._wake_writer = trio.Event()
+                await self._wake_writer.wait()
+                continue
+            await self._gate.wait_open()
+            self._outbox_requested = False
+            async with self._unit_of_work(), self._drain_or_snapshot:
+                await self._drain_outbox(connector)
+
+    async def _reader(self, connector: Connector) -> None:
+        """Fetch and sync what was asked, one unit at a time, until stopping."""
+        while not self._stopping:
+            stream = self._next_stream()
+            if stream is None and not self._fetches and not self._named:
+                self._wake = trio.Event()
+                with trio.move_on_at(self._spacing_ends()):
+                    await self._wake.wait()
+                continue
+            # Take work only while open: requests made while paused stay in the set, so a
+            # stream asked for many times during a pause runs once on resume.
+            await self._gate.wait_open()
+            async with self._unit_of_work():
+                if self._fetches:
+                    await self._fetch(connector, self._fetches.pop(0))
+                    continue
+                # Named records and waiting streams take turns.
+                fetch_now = bool(self._named) and (stream is None or not self._fetched_last)
+                self._fetched_last = fetch_now
+                if fetch_now:
+                    await self._fetch_named(connector)
+                elif stream is not None:
+                    del self._pending[stream]
+                    if stream in self._snapshot_streams:
+                        async with self._drain_or_snapshot:
+                            await self._sync(connector, stream)
+                    else:
+                        await self._sync(connector, stream)
+                # Writes the hub queued, and webhooks stored, while this ran may have found
+                # the mailbox full.
+                self._request_drain()
+                await self._adopt_stored_webhooks()
+
+    @asynccontextmanager
+    async def _unit_of_work(self) -> AsyncIterator[None]:
+        """Counts the actor busy while a unit runs, and tells who waits once it has ended."""
+        self._units_in_hand += 1
+        try:
+            yield
+        finally:
+            self._units_in_hand -= 1
+            self.worked.set()
+            self.worked = trio.Event()
 
     async def _sync(self, connector: Connector, stream: str) -> None:
         started = trio.current_time()

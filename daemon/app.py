@@ -375,7 +375,7 @@ class Daemon:
             return WebhookAnswer(200, "duplicate")
         counter.labels(channel_name, "accepted").inc()
         slot = self._supervisor.slot(channel_name)
-        if slot is not None:
+        if slot is not None and event.streams:  # one naming no stream is stored processed
             try:
                 slot.send.send_nowait(InboundEvent(inbox_id, event.streams, event.entity))
             except trio.WouldBlock:
@@ -694,7 +694,7 @@ class Daemon:
         for slot in self._supervisor.slots():
             if slot.actor is not None:
                 stats = slot.actor.statistics()
-                if stats.busy or stats.pending:
+                if stats.busy or stats.pending or stats.fetches_waiting:
                     return False
             if await self._store.pending_writes(slot.name, 1):
                 return False

@@ -16,8 +16,15 @@ import pytest
 import trio
 
 from actors.channel import FETCH_AT_MOST
-from actors.messages import InboundEvent, SyncNow
-from connectors.base import ConnectorContext, Page, StreamSpec, WebhookEvent
+from actors.messages import DrainOutbox, InboundEvent, SyncNow
+from connectors.base import (
+    ConnectorContext,
+    Page,
+    RemoteWrite,
+    StreamSpec,
+    WebhookEvent,
+    WriteResult,
+)
 from daemon.app import default_http_client, wall_clock
 from daemon.config import Channel, DaemonConfig
 from daemon.store import StateStore, open_store
@@ -29,11 +36,14 @@ from tests.helpers import RecordingPlatform
 FETCH = "fetch"
 """What :class:`TimedPlatform` records for a fetch of named records, in ``began`` and
 ``held``, beside the streams read."""
+WRITE = "write"
+"""What :class:`TimedPlatform` records for a write, in ``began`` and ``held``."""
 
 
 class TimedConnector(fakeplatform.FakeConnector):
-    """The fake connector, each read costing ``calls`` calls; a read of a ``held`` stream, or
-    a fetch when :data:`FETCH` is held, once begun, waits until the test sets ``release``."""
+    """The fake connector, each read costing ``calls`` calls; a read of a ``held`` stream, a
+    fetch when :data:`FETCH` is held, or a write when :data:`WRITE` is, once begun, waits until
+    the test sets ``release``."""
 
     def __init__(self, context: ConnectorContext, platform: TimedPlatform) -> None:
         super().__init__(context)
@@ -50,6 +60,10 @@ class TimedConnector(fakeplatform.FakeConnector):
     async def fetch(self, stream: str, keys: Sequence[str], *, as_read: bool = False) -> Page:
         await self._begin(FETCH)
         return await super().fetch(stream, keys, as_read=as_read)
+
+    async def write(self, remote_write: RemoteWrite) -> WriteResult:
+        await self._begin(WRITE)
+        return await super().write(remote_write)
 
     async def _begin(self, work: str) -> None:
         self._platform.begin(work)
@@ -324,3 +338,45 @@ async def test_a_snapshot_stream_is_stored_each_time_even_unchanged(
     with sqlite3.connect(tmp_path / "state.db") as db:
         rows = db.execute("SELECT stream, count(*) FROM inbox GROUP BY stream").fetchall()
     assert dict(rows) == {"stock": 3, "orders": 1}  # the same order, read again: stored once
+
+
+async def test_a_write_does_not_wait_behind_a_read_in_hand(
+    store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    # A sale's new stock must not wait for the store's poll of its orders to end.
+    platform = TimedPlatform()
+    platform.held = {"products"}
+    supervisor = await start(nursery, store)
+    supervisor.start_channel(platform.channel("shop"))
+    await platform.until(lambda: bool(platform.began))
+    await store.enqueue_write("shop", RemoteWrite("inventory.set", "stock-1", b"{}"), wall_clock())
+    assert await supervisor.deliver("shop", DrainOutbox())
+    await platform.until(lambda: WRITE in platform.work())
+    assert platform.work() == ["products", WRITE]
+    assert not platform.connectors[0].reads  # the read is still in hand
+    platform.release.set()
+    await platform.until(lambda: platform.work().count("orders") == 1)
+    assert await store.pending_writes("shop", 10) == []
+
+
+async def test_a_read_does_not_wait_behind_a_write_in_hand(
+    store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    platform = TimedPlatform()
+    platform.held = {WRITE}
+    await store.enqueue_write("shop", RemoteWrite("inventory.set", "stock-1", b"{}"), wall_clock())
+    supervisor = await start(nursery, store)
+    supervisor.start_channel(platform.channel("shop"))
+    # The write left by an earlier run is taken up at start, and the first reads go on.
+    await platform.until(lambda: WRITE in platform.work())
+    slot = supervisor.slot("shop")
+    assert slot is not None and slot.actor is not None
+    while not all(stream.last_success_at for stream in slot.actor.statistics().streams):
+        await slot.actor.worked.wait()
+    assert platform.connectors[0].reads == ["products", "orders"]
+    assert platform.connectors[0].writes == []  # still in hand
+    assert [p.write.key for p in await store.pending_writes("shop", 10)] == ["stock-1"]
+    platform.release.set()
+    await supervisor.deliver("shop", SyncNow(stream="orders"))
+    await platform.until(lambda: platform.work().count("orders") == 2)
+    assert await store.pending_writes("shop", 10) == []

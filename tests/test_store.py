@@ -261,7 +261,7 @@ async def test_channel_starts_reads_every_named_channel_at_once(db_path: Path) -
         await store.record_success("b", "products", T0)
         await store.set_paused("b", True)
         first = await store.accept_webhook("a", webhook("wh-1", body=b'{"n": 1}'), T0)
-        second = await store.accept_webhook("a", webhook("wh-2", streams=()), T0)
+        second = await store.accept_webhook("a", webhook("wh-2", streams=("products",)), T0)
         done = await store.accept_webhook("b", webhook("wh-3"), T0)
         unnamed = await store.accept_webhook("c", webhook("wh-4"), T0)
         assert None not in (first, second, done, unnamed)
@@ -488,15 +488,20 @@ async def test_webhook_ids_are_per_channel(db_path: Path) -> None:
         assert [item.id for item in await store.pending_webhooks("b")] == [b]
 
 
-async def test_a_webhook_may_name_no_stream_or_several(db_path: Path) -> None:
+async def test_a_webhook_may_name_several_streams(db_path: Path) -> None:
+    async with open_store(url(db_path)) as store:
+        both = await store.accept_webhook("shop", webhook("wh-1", streams=("a", "b")), T0)
+        assert both is not None
+        assert await store.pending_webhooks("shop") == [InboxItem(id=both, streams=("a", "b"))]
+
+
+async def test_a_webhook_naming_no_stream_is_stored_processed(db_path: Path) -> None:
+    # Nothing is to be read for it: no actor need be told, nor mark it processed later.
     async with open_store(url(db_path)) as store:
         none = await store.accept_webhook("shop", webhook("wh-1", streams=()), T0)
-        both = await store.accept_webhook("shop", webhook("wh-2", streams=("a", "b")), T0)
-        assert none is not None and both is not None
-        assert await store.pending_webhooks("shop") == [
-            InboxItem(id=none, streams=()),
-            InboxItem(id=both, streams=("a", "b")),
-        ]
+        assert none is not None
+        assert await store.pending_webhooks("shop") == []
+        assert await store.accept_webhook("shop", webhook("wh-1", streams=()), T0) is None
 
 
 async def test_pending_webhooks_in_order_and_mark_processed(db_path: Path) -> None:

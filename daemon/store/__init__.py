@@ -304,7 +304,8 @@ class StateStore(Protocol):
     async def set_paused(self, channel: str, paused: bool) -> None: ...
 
     async def accept_webhook(self, channel: str, event: WebhookEvent, at: datetime) -> int | None:
-        """Persist a verified webhook in the inbox; None if its id was seen before."""
+        """Persist a verified webhook in the inbox; None if its id was seen before. One that
+        names no stream (``event.streams`` empty) is stored already processed."""
 
     async def pending_webhooks(self, channel: str) -> list[InboxItem]: ...
 

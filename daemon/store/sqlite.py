@@ -725,7 +725,8 @@ def _replaced(db: sqlite3.Connection, queued: QueuedWrite) -> bool:
 
 
 def _insert_webhook(db: sqlite3.Connection, accepting: _Accepting) -> int | None:
-    """Insert a webhook in the inbox; None if its id was seen before on its channel."""
+    """Insert a webhook in the inbox; None if its id was seen before on its channel. One that
+    names no stream to read has nothing to wait for: it is stored processed."""
     channel, event, at = accepting.channel, accepting.event, accepting.at
     inserted = db.execute(
         "INSERT OR IGNORE INTO seen_webhooks (channel, webhook_id, received_at) VALUES (?, ?, ?)",
@@ -734,8 +735,9 @@ def _insert_webhook(db: sqlite3.Connection, accepting: _Accepting) -> int | None
     if not inserted:
         return None
     cursor = db.execute(
-        "INSERT INTO inbox (channel, source, streams, topic, entity, body, received_at)"
-        " VALUES (?, 'webhook', ?, ?, ?, ?, ?)",
+        "INSERT INTO inbox"
+        " (channel, source, streams, topic, entity, body, received_at, processed_at)"
+        " VALUES (?, 'webhook', ?, ?, ?, ?, ?, ?)",
         (
             channel,
             msgspec.json.encode(event.streams).decode(),
@@ -743,6 +745,7 @@ def _insert_webhook(db: sqlite3.Connection, accepting: _Accepting) -> int | None
             event.entity,
             event.body,
             _iso(at),
+            None if event.streams else _iso(at),
         ),
     )
     return cursor.lastrowid
