@@ -12,6 +12,7 @@ Retry-After or an empty window blocks every caller until it has passed.
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 
 import msgspec
@@ -81,7 +82,8 @@ class RateLimiter:
         elif signal.remaining is not None:
             # A window count only ever lowers what we spend: trusting it upwards would burst
             # through a sliding window that paces evenly.
-            self._lower_to(signal.remaining, signal.limit)
+            room_in = signal.retry_after if signal.retry_after is not None else signal.reset_after
+            self._lower_to(signal.remaining, signal.limit, room_in)
             if signal.remaining <= 0 and signal.reset_after is not None:
                 self._blocked_until = max(self._blocked_until, now + signal.reset_after)
 
@@ -106,7 +108,9 @@ class RateLimiter:
         """Seconds until ``cost`` tokens are there, if nothing else is spent meanwhile."""
         return (cost - self._tokens) / self._rate
 
-    def _lower_to(self, remaining: float, limit: float | None) -> None:
+    def _lower_to(self, remaining: float, limit: float | None, room_in: float | None) -> None:
+        """Spend no more than ``remaining``, of the platform's ``limit``, which says there is
+        room again in ``room_in`` seconds (None: it does not say)."""
         self._tokens = min(self._tokens, remaining)
 
 
@@ -122,7 +126,9 @@ class SlidingWindowLimiter(RateLimiter):
 
     The window starts empty, as after a quiet spell; a platform that says fewer calls remain
     (calls this limiter did not make: before a restart, or another client's) is believed, by
-    counting the difference as spent now. A unit leaves this window :data:`TRAVEL_SLACK`
+    counting the difference as spent, at a time not known: those units leave the window when
+    the platform says there is room again (ShipBob's ``x-retry-after`` on a 429), or, when it
+    does not say, a whole window from now. A unit leaves this window :data:`TRAVEL_SLACK`
     seconds after it would leave the platform's: a call let through now may reach the
     platform a little later (behind the channel's other requests), and is counted there when
     it arrives.
@@ -157,10 +163,15 @@ class SlidingWindowLimiter(RateLimiter):
                 break
         return room_at - trio.current_time()
 
-    def _lower_to(self, remaining: float, limit: float | None) -> None:
+    def _lower_to(self, remaining: float, limit: float | None, room_in: float | None) -> None:
         # The platform counts down from its own limit; this window keeps a margin below it,
         # which calls made elsewhere must not use up.
         margin = max(0.0, limit - self._burst) if limit is not None else 0.0
         left = max(remaining - margin, 0.0)
         if left < self._tokens:
-            self._spend(self._tokens - left)
+            # Spent so that they leave in ``room_in`` seconds: counted as spent now, they would
+            # hold the window a whole minute after a 429 that asked for one second.
+            leaving_in = self._window if room_in is None else min(room_in, self._window)
+            spent_at = trio.current_time() + leaving_in - self._window
+            bisect.insort(self._spent, (spent_at, self._tokens - left))
+            self._tokens = left

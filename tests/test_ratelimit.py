@@ -468,6 +468,16 @@ async def test_a_sliding_window_believes_fewer_calls_remaining_and_counts_them_s
     assert await acquired_at(limiter, 4) == pytest.approx([0, 0, 6, 6])
 
 
+async def test_a_sliding_window_told_when_there_is_room_again_counts_on_it(
+    autojump_clock: trio.testing.MockClock, livelock_guard: None
+) -> None:
+    # ShipBob's 429: no call remains, and room again in a second, not in a whole window.
+    limiter = SlidingWindowLimiter(rate=1.0, burst=5.0)
+    await limiter.acquire()  # ours, at 0: it leaves at 6 (5 + the slack)
+    limiter.observe(RateSignal(remaining=0, limit=5, retry_after=1.0))
+    assert await acquired_at(limiter, 5) == pytest.approx([1, 1, 1, 1, 6])
+
+
 async def test_a_sliding_window_kept_below_the_platforms_limit_keeps_its_margin(
     autojump_clock: trio.testing.MockClock, livelock_guard: None
 ) -> None:

@@ -4,8 +4,8 @@ Every request is authenticated by :mod:`.auth` (an API key with ``wix-site-id``,
 access token), awaits ``gate.before_call()`` first and reports what the answer said about the
 rate limit with ``gate.observe`` after it. Wix documents 200 requests per minute per site and
 no rate headers; a throttled call is answered 429 (``RESOURCE_EXHAUSTED``, the status is
-unconfirmed), reported as ``retry_after=THROTTLE_WAIT`` so the channel's limiter stops every
-call until a whole window has passed, and raised as ``RateLimited``.
+unconfirmed), reported with a ``retry_after`` of :func:`throttle_wait` so the channel's
+limiter stops every call that long, and raised as ``RateLimited``.
 
 Errors are those of :mod:`connectors.errors`: transport trouble and 5xx → ``Retryable``;
 401/403 → ``AuthFailed``; 428 for a call to the catalog version the site does not run →
@@ -37,8 +37,19 @@ T = TypeVar("T")
 
 RATE_LIMIT_PER_MINUTE = 200
 """Wix's documented limit: 200 requests per minute per app instance (site)."""
-THROTTLE_WAIT = 60.0
-"""Seconds to stop after a 429: Wix sends no Retry-After, and its window is one minute."""
+FIRST_THROTTLE_WAIT = 5.0
+THROTTLE_WAIT_MAX = 60.0
+"""Wix sends no Retry-After, and its window is one minute: the first 429 in a row stops the
+channel :data:`FIRST_THROTTLE_WAIT` seconds, each further one twice as long, up to a whole
+window. A passing throttle then costs seconds, not a minute of the site's sync, and a site
+whose budget other apps spend soon waits for the window to pass."""
+
+
+def throttle_wait(in_a_row: int) -> float:
+    """Seconds to stop after the ``in_a_row``-th 429 in a row (1-based)."""
+    return min(THROTTLE_WAIT_MAX, FIRST_THROTTLE_WAIT * 2 ** (in_a_row - 1))
+
+
 PRODUCTS_PAGE_SIZE = 100
 """``paging.limit`` maximum of the V1 products query."""
 ORDERS_PAGE_SIZE = 100
@@ -98,6 +109,7 @@ class WixClient:
         self._base = base_url.rstrip("/")
         self._auth = auth
         self._gate = gate
+        self._throttled_in_a_row = 0
 
     async def _call(
         self,
@@ -124,10 +136,11 @@ class WixClient:
             if response.status_code != 401 or not self._auth.refused():
                 break
         if response.status_code == 429:
-            self._gate.observe(RateSignal(remaining=0, retry_after=THROTTLE_WAIT))
-            raise RateLimited(
-                f"{what}: throttled (429): {error_text(response)}", retry_after=THROTTLE_WAIT
-            )
+            self._throttled_in_a_row += 1
+            wait = throttle_wait(self._throttled_in_a_row)
+            self._gate.observe(RateSignal(remaining=0, retry_after=wait))
+            raise RateLimited(f"{what}: throttled (429): {error_text(response)}", retry_after=wait)
+        self._throttled_in_a_row = 0
         self._gate.observe(RateSignal())
         check_status(response, what)
         if response.status_code == 428 and _CATALOG_MISMATCH in error_text(response):

@@ -60,6 +60,10 @@ FAULTS = SandboxFaults(
 )
 """The faults every sandbox has during the run (the throttle burst is set again at every
 restart of the daemon, so 429s come in bursts)."""
+THROTTLE_BURST_SECONDS = 5.0
+"""How long a burst of 429s lasts: what is left of it is called off then. A client that backs
+off as its platform asks (a minute, for Wix) would otherwise meet the rest of it one 429 at a
+time, minutes after the burst."""
 TRIP_TIMEOUT = 5.0
 """How long armed tripwires may wait for their call (the chosen sandbox may have nothing to be
 asked), before every sandbox's is armed, and then before the daemon is killed anyway."""
@@ -237,15 +241,15 @@ async def run_chaos(options: ChaosOptions, workdir: Path, out: TextIO = sys.stde
         config.write_text(_config(workdir, port, shop.tables))
         for name, played in shop.webhooked.items():
             await played.subscribe(http, f"http://{HOST}:{port}/webhooks/{name}")
-            await played.inject(http, options.faults)
-        chaos = _Chaos(options, rng, shop, config, http, out)
+        chaos = _Chaos(options, rng, shop, config, http, out, nursery)
+        await chaos.inject(options.faults)
         await chaos.start_daemon()
         await catalogs_synced(shop.stores, shop.provider, {}, out)
         await chaos.play()
-        for played in shop.webhooked.values():
-            await played.inject(http, SandboxFaults())
+        await chaos.inject(SandboxFaults())
         print("stopping the daemon", file=out)
         await chaos.stop_daemon()
+        chaos.write_logs(workdir / "daemon.log")
         print("settling: the daemon in-process on the same state", file=out)
         settling = workdir / "settle.toml"
         settling.write_text(_config(workdir, 0, shop.tables))
@@ -275,6 +279,7 @@ class _Chaos:
         config: Path,
         http: httpx.AsyncClient,
         out: TextIO,
+        background: trio.Nursery,
     ) -> None:
         self.options = options
         self.rng = rng
@@ -287,12 +292,37 @@ class _Chaos:
         self.kills: list[Kill] = []
         self.restarts = 0
         self.log_lines: list[str] = []
+        """The log of the daemon child now running (or last run)."""
+        self._logs: list[list[str]] = []
         self._daemon: DaemonProcess | None = None
         self._nursery: trio.Nursery | None = None
+        self._background = background
+        self._injections = 0
+
+    async def inject(self, faults: SandboxFaults) -> None:
+        """Set ``faults`` in every sandbox; what is left of their burst of 429s is called off
+        after :data:`THROTTLE_BURST_SECONDS`, unless faults are set again before."""
+        self._injections += 1
+        for played in self.shop.webhooked.values():
+            await played.inject(self.http, faults)
+        if faults.throttle_burst:
+            self._background.start_soon(self._call_off_throttling, faults, self._injections)
+
+    async def _call_off_throttling(self, faults: SandboxFaults, injection: int) -> None:
+        await trio.sleep(THROTTLE_BURST_SECONDS)
+        if injection == self._injections:
+            await self.inject(msgspec.structs.replace(faults, throttle_burst=0))
 
     async def start_daemon(self) -> None:
         self._daemon = await DaemonProcess.start(self.config, **self.shop.environ)
         self.log_lines = self._daemon.lines
+        self._logs.append(self.log_lines)
+
+    def write_logs(self, path: Path) -> None:
+        """Every daemon child's log, one after the other, as JSON lines."""
+        with path.open("w") as out:
+            for lines in self._logs:
+                out.writelines(line + "\n" for line in lines)
 
     async def stop_daemon(self) -> None:
         assert self._daemon is not None
@@ -330,8 +360,7 @@ class _Chaos:
             await _until(partial(_at_least, placed, point))
             await self._kill_at_a_call(point)
             await trio.sleep(self.rng.uniform(0.0, self.options.outage))  # the outage itself
-            for played in self.shop.webhooked.values():
-                await played.inject(self.http, self.options.faults)
+            await self.inject(self.options.faults)
             await self.start_daemon()
             self.restarts += 1
             assert self._nursery is not None and self._daemon is not None

@@ -11,7 +11,7 @@ import pytest
 import trio
 import trio.testing
 
-from connectors.base import Page, RemoteWrite
+from connectors.base import Page, RateSignal, RemoteWrite
 from connectors.errors import RateLimited, RecordError, Retryable
 from connectors.wix import mapping, wire
 from connectors.wix.connector import WixConnector
@@ -281,15 +281,24 @@ async def test_fulfillment_refusals(connector: WixConnector, app: WixSandbox) ->
     assert bad.value.reason == "schema"
 
 
-async def test_a_throttled_call_raises_rate_limited_and_stops_the_gate(
+async def test_a_throttled_call_raises_rate_limited_and_stops_the_gate_longer_each_time(
     connector: WixConnector, app: WixSandbox, gate: RecordingGate
 ) -> None:
-    app.state.faults.throttle_burst = 1
-    with pytest.raises(RateLimited) as caught:
-        await read_all(connector, "products")
-    assert caught.value.retry_after == 60.0
-    assert gate.signals[-1].retry_after == 60.0
+    # No Retry-After: 5 s after the first 429 in a row, twice as long after each further one,
+    # never more than Wix's one-minute window; an answer that is not a 429 starts again.
+    app.state.faults.throttle_burst = 6
+    waits = []
+    for _ in range(6):
+        with pytest.raises(RateLimited) as caught:
+            await read_all(connector, "products")
+        assert gate.signals[-1] == RateSignal(remaining=0, retry_after=caught.value.retry_after)
+        waits.append(caught.value.retry_after)
+    assert waits == [5.0, 10.0, 20.0, 40.0, 60.0, 60.0]
     assert len(await read_all(connector, "products")) > 0
+    app.state.faults.throttle_burst = 1
+    with pytest.raises(RateLimited) as again:
+        await read_all(connector, "products")
+    assert again.value.retry_after == 5.0
 
 
 async def test_a_malformed_record_fails_alone(connector: WixConnector, app: WixSandbox) -> None:

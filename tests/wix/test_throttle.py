@@ -13,6 +13,7 @@ from actors.ratelimit import RateLimiter, shaped_limiter
 from connectors.errors import RateLimited
 from connectors.sandbox_server import SandboxOptions
 from connectors.wix import wire
+from connectors.wix.client import FIRST_THROTTLE_WAIT
 from connectors.wix.connector import CONNECTOR
 from connectors.wix.sandbox import create_app
 from tests.wix.conftest import RecordingGate, make_connector
@@ -69,7 +70,7 @@ async def test_without_pacing_the_site_throttles_at_two_hundred(
             for _ in range(201):
                 await connector.client.query_products(None, [{"numericId": "asc"}], 1)
     assert app.throttled == 1
-    assert caught.value.retry_after == 60.0
+    assert caught.value.retry_after == FIRST_THROTTLE_WAIT
 
 
 def wix_limiter() -> RateLimiter:
