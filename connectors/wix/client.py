@@ -47,7 +47,7 @@ whose budget other apps spend soon waits for the window to pass."""
 
 def throttle_wait(in_a_row: int) -> float:
     """Seconds to stop after the ``in_a_row``-th 429 in a row (1-based)."""
-    return min(THROTTLE_WAIT_MAX, FIRST_THROTTLE_WAIT * 2 ** (in_a_row - 1))
+    return min(THROTTLE_WAIT_MAX, FIRST_THROTTLE_WAIT * 2.0 ** (in_a_row - 1))
 
 
 PRODUCTS_PAGE_SIZE = 100
