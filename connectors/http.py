@@ -7,16 +7,23 @@ add their own reading of error bodies on top (validation messages, throttle deta
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
 import httpx
+import trio
 
 from connectors.base import decode_strictly
 from connectors.errors import AuthFailed, RateLimited, Retryable
 
 T = TypeVar("T")
+
+READ_ATTEMPTS = 3
+"""Tries of one read request before its failure is the whole read's (see :func:`read_retried`)."""
+READ_BACKOFF = 0.25
+"""Seconds: the ceiling of the first wait between tries of a read request, doubled after each."""
 
 
 @contextmanager
@@ -64,3 +71,26 @@ def decode_body(content: bytes, type_: type[T], what: str, entity: str) -> T:
     """A response body (JSON) strictly as ``type_``; one that does not decode is a
     ``RecordError`` about ``entity`` (reason ``schema``) whose message names the field path."""
     return decode_strictly(content, type_, what=f"{what}: unexpected payload", entity=entity)
+
+
+async def read_retried(send: Callable[[], Awaitable[T]]) -> T:
+    """``send()``, a request that only reads, tried again (after a short jittered wait) when it
+    fails in a way a later try may not: a server error, a timeout, a transport failure.
+
+    For a read whose records each take several calls (a BigCommerce order: the order, its
+    lines, its addresses): the channel's own retries start the read again from its cursor, so
+    without these a page of a hundred calls would pass only if all of them passed at once.
+    A throttled request (:class:`RateLimited`) is not tried again here: the channel's limiter
+    and retries wait as the platform asks, and count it.
+    """
+    failures = 0
+    while True:
+        try:
+            return await send()
+        except RateLimited:
+            raise
+        except Retryable:
+            failures += 1
+            if failures == READ_ATTEMPTS:
+                raise
+            await trio.sleep(random.uniform(0, READ_BACKOFF * 2 ** (failures - 1)))

@@ -29,7 +29,7 @@ import msgspec
 from connectors.base import CallGate, RateSignal
 from connectors.bigcommerce import wire
 from connectors.errors import ChannelFatal, RecordError
-from connectors.http import check_status, retry_after_seconds, translate_errors
+from connectors.http import check_status, read_retried, retry_after_seconds, translate_errors
 from daemon.credentials import Secret
 
 T = TypeVar("T")
@@ -126,7 +126,20 @@ class BigCommerceClient:
         params: Mapping[str, str] | None = None,
         body: msgspec.Struct | None = None,
     ) -> httpx.Response:
-        """One request: gate, send, observe; raises for 429, 5xx, 401/403 and 413."""
+        """One request: gate, send, observe; raises for 429, 5xx, 401/403 and 413. A GET
+        is tried again on a server error or a timeout (:func:`connectors.http.read_retried`)."""
+        if method == "GET":
+            return await read_retried(lambda: self._send_once(method, url, what, params, None))
+        return await self._send_once(method, url, what, params, body)
+
+    async def _send_once(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        what: str,
+        params: Mapping[str, str] | None,
+        body: msgspec.Struct | None,
+    ) -> httpx.Response:
         headers = {"X-Auth-Token": self._token.reveal(), "Accept": "application/json"}
         content = None
         if body is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import httpx
@@ -83,6 +84,22 @@ async def test_orders_stream_reads_ready_and_cancelled_statuses_merged(
     gift = next(o for o in orders if o.gift_message)
     assert gift.gift_message == "Happy birthday!"
     assert all(o.recipient is not None and o.lines for o in orders)
+
+
+async def test_a_read_request_that_fails_is_tried_again_alone(
+    connector: BigCommerceConnector, app: SandboxApp, gate: RecordingGate
+) -> None:
+    # Each order takes three calls: were a server error among them to fail the whole read,
+    # a page of fifty orders would hardly ever pass at a few percent of errors.
+    def answer_500s(on: bool) -> Callable[[], None]:
+        return lambda: setattr(app.state.faults, "error_rate", 1.0 if on else 0.0)
+
+    clean = [r async for page in connector.read("orders", None) for r in page.records]
+    calls = gate.calls
+    gate.before = {calls + 5: answer_500s(True), calls + 6: answer_500s(False)}
+    again = [r async for page in connector.read("orders", None) for r in page.records]
+    assert again == clean
+    assert gate.calls - calls == calls + 1  # the one that failed, asked once more
 
 
 async def test_fetch_reads_named_orders_by_id_as_the_stream_does_whatever_their_status(
