@@ -160,21 +160,26 @@ class BigCommerceConnector:
 
     async def read(self, stream: str, since: datetime | None) -> AsyncGenerator[Page, None]:
         """Pages of changed records, oldest first (see the module docstring per stream)."""
+        # Every generator read from is closed with the read, however it ends: one stopped
+        # mid-way (a cancelled read) would otherwise be left suspended in its request loop.
         if stream == "products":
-            async for batch in keyset_pages(self._products, since, V3_PAGE_LIMIT):
-                yield Page(records=[Record(str(s.id), s.date_modified, raw) for s, raw in batch])
+            async with aclosing(keyset_pages(self._products, since, V3_PAGE_LIMIT)) as batches:
+                async for batch in batches:
+                    records = [Record(str(s.id), s.date_modified, raw) for s, raw in batch]
+                    yield Page(records=records)
         elif stream == "orders":
             async with AsyncExitStack() as stack:
-                # Closed with the read, however it ends: a source stopped mid-way holds a
-                # suspended request loop.
                 sources = [
                     await stack.enter_async_context(
                         aclosing(keyset_pages(self._orders_in(status), since, V2_PAGE_LIMIT))
                     )
                     for status in self.order_statuses()
                 ]
-                records: list[Record] = []
-                async for stamp, raw in merged(sources, lambda item: item[0].date_modified):
+                orders = await stack.enter_async_context(
+                    aclosing(merged(sources, lambda item: item[0].date_modified))
+                )
+                records = []
+                async for stamp, raw in orders:
                     records.append(await self._order_record(stamp, raw))
                     if len(records) == ORDERS_PER_PAGE:
                         yield Page(records=records)

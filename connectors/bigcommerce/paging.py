@@ -67,7 +67,7 @@ T = TypeVar("T")
 
 async def merged(
     sources: Sequence[AsyncIterator[list[T]]], key: Callable[[T], Any]
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """The items of several sorted sources of batches, in one sorted order; each source is
     asked for its next batch only once its buffer is empty and its head is next."""
     buffers: list[deque[T]] = [deque() for _ in sources]

@@ -61,7 +61,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from contextlib import aclosing
+from contextlib import AsyncExitStack, aclosing
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -173,18 +173,22 @@ class WixConnector:
 
     async def read(self, stream: str, since: datetime | None) -> AsyncGenerator[Page, None]:
         """Pages of changed records, oldest first (see the module docstring per stream)."""
+        # Every generator read from is closed with the read, however it ends: one stopped
+        # mid-way (a cancelled read) would otherwise be left suspended in its request loop.
         if stream == "products":
-            async for records in self._product_pages(since):
-                if records:
-                    yield Page(records=records)
+            async with aclosing(self._product_pages(since)) as product_pages:
+                async for records in product_pages:
+                    if records:
+                        yield Page(records=records)
         elif stream == "orders":
-            async for page in _merged(
-                [
-                    self._order_pages(self._import_filter(), since),
-                    self._order_pages({"status": "CANCELED"}, since),
+            async with AsyncExitStack() as stack:
+                sources = [
+                    await stack.enter_async_context(aclosing(self._order_pages(filter_, since)))
+                    for filter_ in (self._import_filter(), {"status": "CANCELED"})
                 ]
-            ):
-                yield page
+                merged = await stack.enter_async_context(aclosing(_merged(sources)))
+                async for page in merged:
+                    yield page
         else:
             raise ValueError(f"wix has no stream {stream!r}")
 
@@ -206,7 +210,7 @@ class WixConnector:
         async with aclosing(self._order_pages(filter_, None)) as pages:
             return Page(records=[record async for page in pages for record in page])
 
-    async def _product_pages(self, since: datetime | None) -> AsyncIterator[list[Record]]:
+    async def _product_pages(self, since: datetime | None) -> AsyncGenerator[list[Record], None]:
         """Keyset pages over (``lastUpdated``, ``numericId``); see the module docstring."""
         by_time = [{"lastUpdated": "asc"}, {"numericId": "asc"}]
         after: dict[str, str] | None = {"$gte": _iso(since)} if since else None
@@ -420,7 +424,9 @@ def _match_lines(
     return lines
 
 
-async def _merged(sources: list[AsyncIterator[list[Record]]]) -> AsyncIterator[Page]:
+async def _merged(
+    sources: Sequence[AsyncIterator[list[Record]]],
+) -> AsyncGenerator[Page, None]:
     """The records of several streams, each ascending by ``updated_at``, as pages ascending
     by ``updated_at`` across all of them.
 
