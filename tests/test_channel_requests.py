@@ -140,6 +140,18 @@ async def webhook(
     assert await supervisor.deliver("shop", InboundEvent(inbox_id, streams, entity))
 
 
+async def first_read_held(
+    nursery: trio.Nursery, store: StateStore
+) -> tuple[TimedPlatform, Supervisor]:
+    """A channel just started, its first read (of products) begun and held."""
+    platform = TimedPlatform()
+    platform.held = {"products"}
+    supervisor = await start(nursery, store)
+    supervisor.start_channel(platform.channel("shop"))
+    await platform.until(lambda: bool(platform.began))
+    return platform, supervisor
+
+
 async def settled(platform: TimedPlatform, reads: int) -> None:
     """Wait until ``reads`` reads have begun, then a minute more for any other to come."""
     await platform.until(lambda: len(platform.began) >= reads)
@@ -149,12 +161,8 @@ async def settled(platform: TimedPlatform, reads: int) -> None:
 async def test_requests_while_a_read_waits_join_it_and_while_it_runs_make_one_more(
     store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
 ) -> None:
-    platform = TimedPlatform()
-    platform.held = {"products"}
-    supervisor = await start(nursery, store)
-    supervisor.start_channel(platform.channel("shop"))
     # Both schedules ask at start: products runs (held), orders waits behind it.
-    await platform.until(lambda: bool(platform.began))
+    platform, supervisor = await first_read_held(nursery, store)
     assert platform.began[0][0] == "products"
     for n in range(3):
         await webhook(store, supervisor, n, "orders")
@@ -344,11 +352,7 @@ async def test_a_write_does_not_wait_behind_a_read_in_hand(
     store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
 ) -> None:
     # A sale's new stock must not wait for the store's poll of its orders to end.
-    platform = TimedPlatform()
-    platform.held = {"products"}
-    supervisor = await start(nursery, store)
-    supervisor.start_channel(platform.channel("shop"))
-    await platform.until(lambda: bool(platform.began))
+    platform, supervisor = await first_read_held(nursery, store)
     await store.enqueue_write("shop", RemoteWrite("inventory.set", "stock-1", b"{}"), wall_clock())
     assert await supervisor.deliver("shop", DrainOutbox())
     await platform.until(lambda: WRITE in platform.work())
