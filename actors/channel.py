@@ -92,10 +92,14 @@ class StreamStatus(msgspec.Struct, frozen=True):
 class ActorStatistics(msgspec.Struct, frozen=True):
     paused: bool
     busy: bool
+    """Whether a unit of work (a read, a fetch, a drain of the outbox) is in hand."""
+    reading: bool
+    """Whether a read or a fetch is in hand."""
     pending: list[str]
     """Streams requested and not yet read."""
     fetches_waiting: int
-    """Fetches not yet made: of records webhooks named, and of those an operator named."""
+    """Records webhooks named that wait for their fetch, plus the operator's fetch requests
+    not yet made."""
     streams: list[StreamStatus]
     limiter: RateLimiterStatistics
 
@@ -210,13 +214,16 @@ class ChannelActor:
         next, so that a steady flow of webhooks does not keep the channel's other streams
         waiting."""
         self._wake = trio.Event()
-        """Wakes the reader: a stream was requested, or records named."""
+        """Wakes the reader: a stream was requested, records named or a fetch asked, or the
+        actor is stopping."""
         self._wake_writer = trio.Event()
+        """Wakes the writer: a drain of the outbox was asked, or the actor is stopping."""
         self.worked = trio.Event()
         """Set when a unit of work (a sync run, a fetch, an outbox drain) has ended, well or
         not (then replaced by a fresh event): lets a caller wait for the actor's next step
         without polling."""
         self._units_in_hand = 0
+        self._reading = False
         self._drain_or_snapshot = trio.Lock()
         """Held by a drain of the outbox, and by a read of a snapshot stream."""
         self._stopping = False
@@ -226,6 +233,7 @@ class ChannelActor:
         return ActorStatistics(
             paused=self._gate.paused,
             busy=self._units_in_hand > 0,
+            reading=self._reading,
             pending=list(self._pending),
             fetches_waiting=sum(map(len, self._named.values())) + len(self._fetches),
             streams=[
@@ -243,8 +251,9 @@ class ChannelActor:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until a Stop message (or the mailbox closing); ready once ``started``.
 
-        On Stop the unit of work in hand is finished; the caller bounds how long that may take
-        by cancelling, which is always safe (see the module docstring).
+        On Stop the units of work in hand (a read or fetch, a drain) are finished, and no other
+        begins; the caller bounds how long that may take by cancelling, which is always safe
+        (see the module docstring).
         """
         start = self._start or (await self._store.channel_starts([self.name]))[self.name]
         for stream in self._streams:
@@ -370,14 +379,27 @@ class ChannelActor:
             (
                 stream
                 for stream, by_operator in self._pending.items()
-                if by_operator or self._spaced_until.get(stream, now) <= now
+                if not self._waits_for_a_drain(stream)
+                and (by_operator or self._spaced_until.get(stream, now) <= now)
             ),
             None,
         )
 
     def _spacing_ends(self) -> float:
         """When the first requested stream held back by its spacing may run."""
-        return min((self._spaced_until[s] for s in self._pending), default=math.inf)
+        return min(
+            (
+                self._spaced_until[stream]
+                for stream in self._pending
+                if stream in self._spaced_until and not self._waits_for_a_drain(stream)
+            ),
+            default=math.inf,
+        )
+
+    def _waits_for_a_drain(self, stream: str) -> bool:
+        """Whether ``stream`` is a snapshot and a drain is in hand: then the other streams go
+        on, and the writer wakes the reader when the drain ends."""
+        return stream in self._snapshot_streams and self._drain_or_snapshot.locked()
 
     async def _keep_schedule(self, stream: str) -> None:
         """Ask for a run of ``stream`` every interval after its first (asked at start)."""
@@ -406,9 +428,13 @@ class ChannelActor:
                 await self._wake_writer.wait()
                 continue
             await self._gate.wait_open()
-            self._outbox_requested = False
-            async with self._unit_of_work(), self._drain_or_snapshot:
-                await self._drain_outbox(connector)
+            async with self._drain_or_snapshot:
+                if self._stopping:
+                    return  # asked to stop while a snapshot read held the lock
+                self._outbox_requested = False
+                async with self._unit_of_work(reading=False):
+                    await self._drain_outbox(connector)
+            self._wake.set()  # a snapshot read may be waiting for this drain to end
 
     async def _reader(self, connector: Connector) -> None:
         """Fetch and sync what was asked, one unit at a time, until stopping."""
@@ -422,7 +448,7 @@ class ChannelActor:
             # Take work only while open: requests made while paused stay in the set, so a
             # stream asked for many times during a pause runs once on resume.
             await self._gate.wait_open()
-            async with self._unit_of_work():
+            async with self._unit_of_work(reading=True):
                 if self._fetches:
                     await self._fetch(connector, self._fetches.pop(0))
                     continue
@@ -431,26 +457,34 @@ class ChannelActor:
                 self._fetched_last = fetch_now
                 if fetch_now:
                     await self._fetch_named(connector)
+                elif stream in self._snapshot_streams:
+                    # Not while a drain is in hand (see _next_stream; one may have begun since):
+                    # until the read begins, requests of the stream still join it.
+                    async with self._drain_or_snapshot:
+                        if self._stopping:
+                            return
+                        del self._pending[stream]
+                        await self._sync(connector, stream)
                 elif stream is not None:
                     del self._pending[stream]
-                    if stream in self._snapshot_streams:
-                        async with self._drain_or_snapshot:
-                            await self._sync(connector, stream)
-                    else:
-                        await self._sync(connector, stream)
+                    await self._sync(connector, stream)
                 # Writes the hub queued, and webhooks stored, while this ran may have found
                 # the mailbox full.
                 self._request_drain()
                 await self._adopt_stored_webhooks()
 
     @asynccontextmanager
-    async def _unit_of_work(self) -> AsyncIterator[None]:
-        """Counts the actor busy while a unit runs, and tells who waits once it has ended."""
+    async def _unit_of_work(self, *, reading: bool) -> AsyncIterator[None]:
+        """Counts the actor busy (and ``reading``, for the reader's units) while a unit runs,
+        and tells who waits once it has ended."""
         self._units_in_hand += 1
+        self._reading = self._reading or reading
         try:
             yield
         finally:
             self._units_in_hand -= 1
+            if reading:
+                self._reading = False
             self.worked.set()
             self.worked = trio.Event()
 

@@ -23,6 +23,8 @@ from connectors.base import RateSignal
 _ROUNDING = 1e-9
 TRAVEL_SLACK = 1.0
 """Seconds a sliding window holds each unit beyond the platform's own window."""
+_SPREAD = 10
+"""Parts in which a sliding window counts units spent elsewhere (see ``_spend_elsewhere``)."""
 
 
 class RateLimiterStatistics(msgspec.Struct, frozen=True):
@@ -126,9 +128,9 @@ class SlidingWindowLimiter(RateLimiter):
 
     The window starts empty, as after a quiet spell; a platform that says fewer calls remain
     (calls this limiter did not make: before a restart, or another client's) is believed, by
-    counting the difference as spent, at a time not known: those units leave the window when
-    the platform says there is room again (ShipBob's ``x-retry-after`` on a 429), or, when it
-    does not say, a whole window from now. A unit leaves this window :data:`TRAVEL_SLACK`
+    counting the difference as spent, at times not known: the first of those units leave the
+    window when the platform says there is room again (ShipBob's ``x-retry-after`` on a 429),
+    the rest evenly until a whole window from now. A unit leaves this window :data:`TRAVEL_SLACK`
     seconds after it would leave the platform's: a call let through now may reach the
     platform a little later (behind the channel's other requests), and is counted there when
     it arrives.
@@ -169,9 +171,17 @@ class SlidingWindowLimiter(RateLimiter):
         margin = max(0.0, limit - self._burst) if limit is not None else 0.0
         left = max(remaining - margin, 0.0)
         if left < self._tokens:
-            # Spent so that they leave in ``room_in`` seconds: counted as spent now, they would
-            # hold the window a whole minute after a 429 that asked for one second.
-            leaving_in = self._window if room_in is None else min(room_in, self._window)
-            spent_at = trio.current_time() + leaving_in - self._window
-            bisect.insort(self._spent, (spent_at, self._tokens - left))
+            self._spend_elsewhere(self._tokens - left, room_in)
             self._tokens = left
+
+    def _spend_elsewhere(self, units: float, room_in: float | None) -> None:
+        """Count ``units`` as spent by calls this limiter did not make, at times it does not
+        know: the first of them leave when the platform says there is room again, the rest
+        evenly until a whole window from now (each 429 would otherwise hold the window a
+        whole minute after asking for a second, or free it all at once)."""
+        now = trio.current_time()
+        first = self._window if room_in is None else min(room_in, self._window)
+        share = units / _SPREAD
+        for index in range(_SPREAD):
+            leaves = first + (self._window - first) * index / _SPREAD
+            bisect.insort(self._spent, (now + leaves - self._window, share))

@@ -655,7 +655,7 @@ class Daemon:
                 slot.mailbox_depth == 0
                 and runs() > started
                 and stream not in stats.pending
-                and not stats.busy
+                and not stats.reading
             )
 
         started = runs()

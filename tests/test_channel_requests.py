@@ -384,3 +384,38 @@ async def test_a_read_does_not_wait_behind_a_write_in_hand(
     await supervisor.deliver("shop", SyncNow(stream="orders"))
     await platform.until(lambda: platform.work().count("orders") == 2)
     assert await store.pending_writes("shop", 10) == []
+
+
+async def test_a_snapshot_read_waits_for_the_drain_in_hand_and_holds_the_next_back(
+    store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    # A stock snapshot pictures the platform after the writes before it: the hub ends an
+    # order's reservation only on a stock read begun after the order was created.
+    stock = StreamSpec(name="stock", default_schedule_seconds=3600.0, snapshot=True)
+    listed = StreamSpec(name="orders", default_schedule_seconds=3600.0)
+    platform = TimedPlatform(streams=(stock, listed))
+    supervisor = await start(nursery, store)
+    supervisor.start_channel(platform.channel("shop"))
+    await settled(platform, 2)
+
+    async def write(key: str) -> None:
+        await store.enqueue_write("shop", RemoteWrite("order.create", key, b"{}"), wall_clock())
+        assert await supervisor.deliver("shop", DrainOutbox())
+
+    platform.held = {WRITE}
+    await write("order-1")
+    await platform.until(lambda: WRITE in platform.work())
+    for stream in ("stock", "orders"):
+        await supervisor.deliver("shop", SyncNow(stream=stream))
+    await platform.until(lambda: platform.work().count("orders") == 2)  # not held back
+    await trio.sleep(60)
+    assert platform.work().count("stock") == 1  # waits for the write to end
+    release, platform.release = platform.release, trio.Event()
+    platform.held = {"stock"}
+    release.set()
+    await platform.until(lambda: platform.work().count("stock") == 2)  # begun, and held
+    await write("order-2")
+    await trio.sleep(60)
+    assert platform.work().count(WRITE) == 1  # waits for the read to end
+    platform.release.set()
+    await platform.until(lambda: platform.work().count(WRITE) == 2)

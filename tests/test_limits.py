@@ -149,7 +149,7 @@ async def test_a_hanging_platform_times_out_and_is_retried_not_waited_for(
     )
     started = trio.current_time()
     await nursery.start(actor.run)
-    await actor.worked.wait()  # the outbox drain, before any call
+    await actor.worked.wait()  # the outbox drain at start: nothing in it
     await actor.worked.wait()  # the first inventory read: three tries, each cut at 5 s
 
     took = trio.current_time() - started

@@ -471,11 +471,13 @@ async def test_a_sliding_window_believes_fewer_calls_remaining_and_counts_them_s
 async def test_a_sliding_window_told_when_there_is_room_again_counts_on_it(
     autojump_clock: trio.testing.MockClock, livelock_guard: None
 ) -> None:
-    # ShipBob's 429: no call remains, and room again in a second, not in a whole window.
+    # ShipBob's 429: no call remains, and room again in a second. The 4 units spent elsewhere
+    # leave from then on, in tenths spread evenly until a whole window (6 s) from now: not all
+    # a minute late, nor all at once.
     limiter = SlidingWindowLimiter(rate=1.0, burst=5.0)
     await limiter.acquire()  # ours, at 0: it leaves at 6 (5 + the slack)
     limiter.observe(RateSignal(remaining=0, limit=5, retry_after=1.0))
-    assert await acquired_at(limiter, 5) == pytest.approx([1, 1, 1, 1, 6])
+    assert await acquired_at(limiter, 5) == pytest.approx([2, 3, 4.5, 5.5, 6])
 
 
 async def test_a_sliding_window_kept_below_the_platforms_limit_keeps_its_margin(

@@ -129,7 +129,7 @@ class BigCommerceClient:
         """One request: gate, send, observe; raises for 429, 5xx, 401/403 and 413. A GET
         is tried again on a server error or a timeout (:func:`connectors.http.read_retried`)."""
         if method == "GET":
-            return await read_retried(lambda: self._send_once(method, url, what, params, None))
+            return await read_retried(lambda: self._send_once(method, url, what, params, body))
         return await self._send_once(method, url, what, params, body)
 
     async def _send_once(

@@ -7,7 +7,9 @@
   raw in ``Authorization`` (the instance names the site, so no ``wix-site-id``). The token is
   kept until :data:`REFRESH_MARGIN` seconds before it expires (``expires_in``; Wix's tokens
   are said to last four hours, unconfirmed, so that is assumed when the answer omits it), and
-  dropped when a call answers 401, so that the next call asks for a new one.
+  dropped when a call made with it answers 401, so that the next call asks for a new one.
+  Calls run side by side (the channel reads while it writes): one token request serves all
+  those waiting for it, and a 401 to a call sent with an older token drops nothing.
 
 The token request passes the channel's gate like any call; its failures are classified like
 the API's (401/403 → ``AuthFailed``: the app secret or instance is wrong).
@@ -15,6 +17,7 @@ the API's (401/403 → ``AuthFailed``: the app secret or instance is wrong).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 import httpx
@@ -36,8 +39,9 @@ class Auth(Protocol):
         """The headers that authenticate the next call."""
         ...
 
-    def refused(self) -> bool:
-        """Told that a call answered 401; True if asking again with new headers may help."""
+    def refused(self, sent: Mapping[str, str]) -> bool:
+        """Told that a call sent with the headers ``sent`` answered 401; True if asking again
+        with new headers may help."""
         ...
 
 
@@ -49,7 +53,7 @@ class ApiKey:
     async def headers(self, http: httpx.AsyncClient, gate: CallGate) -> dict[str, str]:
         return {"Authorization": self._key.reveal(), "wix-site-id": self._site_id}
 
-    def refused(self) -> bool:
+    def refused(self, sent: Mapping[str, str]) -> bool:
         return False  # a key does not expire: asking again cannot help
 
 
@@ -73,17 +77,21 @@ class ClientCredentials:
         self._instance_id = instance_id
         self._token: str | None = None
         self._expires_at = 0.0
+        self._refreshing = trio.Lock()
 
     async def headers(self, http: httpx.AsyncClient, gate: CallGate) -> dict[str, str]:
-        if self._token is None or trio.current_time() >= self._expires_at - REFRESH_MARGIN:
-            await self._refresh(http, gate)
+        async with self._refreshing:  # callers that find the token gone wait for one request
+            if self._token is None or trio.current_time() >= self._expires_at - REFRESH_MARGIN:
+                await self._refresh(http, gate)
         assert self._token is not None
         return {"Authorization": self._token}
 
-    def refused(self) -> bool:
-        had_token = self._token is not None
-        self._token = None
-        return had_token
+    def refused(self, sent: Mapping[str, str]) -> bool:
+        # Another call may have brought a new token since this one was sent: only the token
+        # this call carried is dropped. Either way, one more try gets a token this one lacked.
+        if sent.get("Authorization") == self._token:
+            self._token = None
+        return True
 
     async def _refresh(self, http: httpx.AsyncClient, gate: CallGate) -> None:
         what = "wix oauth2 token"

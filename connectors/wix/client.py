@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import httpx
 import msgspec
+import trio
 
 from connectors.base import CallGate, RateSignal
 from connectors.errors import ChannelFatal, RateLimited, RecordError
@@ -38,11 +39,11 @@ T = TypeVar("T")
 RATE_LIMIT_PER_MINUTE = 200
 """Wix's documented limit: 200 requests per minute per app instance (site)."""
 FIRST_THROTTLE_WAIT = 5.0
+"""Seconds the channel stops after a first 429 (Wix sends no Retry-After): a passing throttle
+costs seconds, not a minute of the site's sync."""
 THROTTLE_WAIT_MAX = 60.0
-"""Wix sends no Retry-After, and its window is one minute: the first 429 in a row stops the
-channel :data:`FIRST_THROTTLE_WAIT` seconds, each further one twice as long, up to a whole
-window. A passing throttle then costs seconds, not a minute of the site's sync, and a site
-whose budget other apps spend soon waits for the window to pass."""
+"""Each further 429 in a row doubles the wait, up to Wix's one-minute window: a site whose
+budget other apps spend soon waits for the window to pass."""
 
 
 def throttle_wait(in_a_row: int) -> float:
@@ -110,6 +111,9 @@ class WixClient:
         self._auth = auth
         self._gate = gate
         self._throttled_in_a_row = 0
+        self._throttle_ends = 0.0
+        """Trio time the last 429's wait ends: a 429 to a call sent before it is of the same
+        throttle (calls run side by side), one to a call sent after it is the next in a row."""
 
     async def _call(
         self,
@@ -129,18 +133,24 @@ class WixClient:
             if content is not None:
                 headers["Content-Type"] = "application/json"
             await self._gate.before_call()
+            sent_at = trio.current_time()
             with translate_errors(what):
                 response = await self._http.request(
                     method, self._base + path, headers=headers, content=content
                 )
-            if response.status_code != 401 or not self._auth.refused():
+            if response.status_code != 401 or not self._auth.refused(headers):
                 break
+        after_the_last_wait = sent_at >= self._throttle_ends
         if response.status_code == 429:
-            self._throttled_in_a_row += 1
-            wait = throttle_wait(self._throttled_in_a_row)
+            if after_the_last_wait:
+                self._throttled_in_a_row += 1
+                wait = throttle_wait(self._throttled_in_a_row)
+                self._throttle_ends = trio.current_time() + wait
+            wait = self._throttle_ends - trio.current_time()
             self._gate.observe(RateSignal(remaining=0, retry_after=wait))
             raise RateLimited(f"{what}: throttled (429): {error_text(response)}", retry_after=wait)
-        self._throttled_in_a_row = 0
+        if after_the_last_wait:
+            self._throttled_in_a_row = 0
         self._gate.observe(RateSignal())
         check_status(response, what)
         if response.status_code == 428 and _CATALOG_MISMATCH in error_text(response):

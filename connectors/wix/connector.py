@@ -186,8 +186,8 @@ class WixConnector:
                     await stack.enter_async_context(aclosing(self._order_pages(filter_, since)))
                     for filter_ in (self._import_filter(), {"status": "CANCELED"})
                 ]
-                merged = await stack.enter_async_context(aclosing(_merged(sources)))
-                async for page in merged:
+                pages = await stack.enter_async_context(aclosing(_merged(sources)))
+                async for page in pages:
                     yield page
         else:
             raise ValueError(f"wix has no stream {stream!r}")

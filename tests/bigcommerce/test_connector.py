@@ -95,11 +95,11 @@ async def test_a_read_request_that_fails_is_tried_again_alone(
         return lambda: setattr(app.state.faults, "error_rate", 1.0 if on else 0.0)
 
     clean = [r async for page in connector.read("orders", None) for r in page.records]
-    calls = gate.calls
-    gate.before = {calls + 5: answer_500s(True), calls + 6: answer_500s(False)}
+    read_calls = gate.calls
+    gate.before = {read_calls + 5: answer_500s(True), read_calls + 6: answer_500s(False)}
     again = [r async for page in connector.read("orders", None) for r in page.records]
     assert again == clean
-    assert gate.calls - calls == calls + 1  # the one that failed, asked once more
+    assert gate.calls - read_calls == read_calls + 1  # the one that failed, asked once more
 
 
 async def test_fetch_reads_named_orders_by_id_as_the_stream_does_whatever_their_status(

@@ -243,13 +243,15 @@ async def run_chaos(options: ChaosOptions, workdir: Path, out: TextIO = sys.stde
             await played.subscribe(http, f"http://{HOST}:{port}/webhooks/{name}")
         chaos = _Chaos(options, rng, shop, config, http, out, nursery)
         await chaos.inject(options.faults)
-        await chaos.start_daemon()
-        await catalogs_synced(shop.stores, shop.provider, {}, out)
-        await chaos.play()
-        await chaos.inject(SandboxFaults())
-        print("stopping the daemon", file=out)
-        await chaos.stop_daemon()
-        chaos.write_logs(workdir / "daemon.log")
+        try:
+            await chaos.start_daemon()
+            await catalogs_synced(shop.stores, shop.provider, {}, out)
+            await chaos.play()
+            await chaos.inject(SandboxFaults())
+            print("stopping the daemon", file=out)
+            await chaos.stop_daemon()
+        finally:
+            chaos.write_logs(workdir / "daemon.log")  # a run that failed needs them most
         print("settling: the daemon in-process on the same state", file=out)
         settling = workdir / "settle.toml"
         settling.write_text(_config(workdir, 0, shop.tables))
@@ -298,20 +300,28 @@ class _Chaos:
         self._nursery: trio.Nursery | None = None
         self._background = background
         self._injections = 0
+        self._injecting = trio.Lock()
 
     async def inject(self, faults: SandboxFaults) -> None:
         """Set ``faults`` in every sandbox; what is left of their burst of 429s is called off
         after :data:`THROTTLE_BURST_SECONDS`, unless faults are set again before."""
-        self._injections += 1
-        for played in self.shop.webhooked.values():
-            await played.inject(self.http, faults)
+        async with self._injecting:
+            self._injections += 1
+            await self._set(faults)
         if faults.throttle_burst:
             self._background.start_soon(self._call_off_throttling, faults, self._injections)
 
     async def _call_off_throttling(self, faults: SandboxFaults, injection: int) -> None:
         await trio.sleep(THROTTLE_BURST_SECONDS)
-        if injection == self._injections:
-            await self.inject(msgspec.structs.replace(faults, throttle_burst=0))
+        # Under the lock: faults set meanwhile (the next restart's, or none at the end) are
+        # never overwritten by these.
+        async with self._injecting:
+            if injection == self._injections:
+                await self._set(msgspec.structs.replace(faults, throttle_burst=0))
+
+    async def _set(self, faults: SandboxFaults) -> None:
+        for played in self.shop.webhooked.values():
+            await played.inject(self.http, faults)
 
     async def start_daemon(self) -> None:
         self._daemon = await DaemonProcess.start(self.config, **self.shop.environ)

@@ -281,24 +281,42 @@ async def test_fulfillment_refusals(connector: WixConnector, app: WixSandbox) ->
     assert bad.value.reason == "schema"
 
 
+async def throttled_wait(connector: WixConnector) -> float | None:
+    """The wait a read that is answered 429 asks for."""
+    with pytest.raises(RateLimited) as caught:
+        await read_all(connector, "products")
+    return caught.value.retry_after
+
+
 async def test_a_throttled_call_raises_rate_limited_and_stops_the_gate_longer_each_time(
-    connector: WixConnector, app: WixSandbox, gate: RecordingGate
+    connector: WixConnector,
+    app: WixSandbox,
+    gate: RecordingGate,
+    autojump_clock: trio.testing.MockClock,
 ) -> None:
-    # No Retry-After: 5 s after the first 429 in a row, twice as long after each further one,
-    # never more than Wix's one-minute window; an answer that is not a 429 starts again.
-    app.state.faults.throttle_burst = 6
+    # No Retry-After: 5 s after the first 429 in a row, twice as long after each further one
+    # (a call sent once the last wait has passed), never more than Wix's one-minute window;
+    # an answer that is not a 429 starts again.
+    app.state.faults.throttle_burst = 7
     waits = []
     for _ in range(6):
-        with pytest.raises(RateLimited) as caught:
-            await read_all(connector, "products")
-        assert gate.signals[-1] == RateSignal(remaining=0, retry_after=caught.value.retry_after)
-        waits.append(caught.value.retry_after)
+        wait = await throttled_wait(connector)
+        assert wait is not None
+        assert gate.signals[-1] == RateSignal(remaining=0, retry_after=wait)
+        waits.append(wait)
+        await trio.sleep(wait)
     assert waits == [5.0, 10.0, 20.0, 40.0, 60.0, 60.0]
+    assert await throttled_wait(connector) == 60.0
+    # Calls sent during that wait, side by side with the one throttled, are of its throttle:
+    # an answer to one resets nothing, a 429 to one asks for what is left of the wait.
+    await trio.sleep(1.0)
     assert len(await read_all(connector, "products")) > 0
     app.state.faults.throttle_burst = 1
-    with pytest.raises(RateLimited) as again:
-        await read_all(connector, "products")
-    assert again.value.retry_after == 5.0
+    assert await throttled_wait(connector) == 59.0
+    await trio.sleep(59.0)
+    assert len(await read_all(connector, "products")) > 0
+    app.state.faults.throttle_burst = 1
+    assert await throttled_wait(connector) == 5.0
 
 
 async def test_a_malformed_record_fails_alone(connector: WixConnector, app: WixSandbox) -> None:

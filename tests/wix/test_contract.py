@@ -162,6 +162,39 @@ async def test_oauth_client_credentials_token_is_fetched_reused_and_refreshed(
     assert gate.calls == len(app.state.requests)
 
 
+class PacedGate(RecordingGate):
+    """Lets each call through a moment after it asks, as a channel's limiter may: calls
+    made side by side are then all sent before any is answered."""
+
+    async def before_call(self, cost: float = 1.0) -> None:
+        await super().before_call(cost)
+        await trio.sleep(0.01)
+
+
+async def test_calls_side_by_side_refused_together_share_one_new_token(
+    http: httpx.AsyncClient, app: WixSandbox, autojump_clock: trio.testing.MockClock
+) -> None:
+    # A channel reads while it writes: the calls meet the revoked token together, and none
+    # may end the channel (AuthFailed) nor throw away the token another one just brought.
+    connector = make_connector(
+        http, app, PacedGate(), app_id=app.state.app_id, instance_id=app.state.instance_id,
+        secrets={"token": Secret(app.state.app_secret)},
+    )  # fmt: skip
+    order = next(o for o in app.state.orders.values() if o.status == "APPROVED")
+    await connector.client.get_order(order.id)
+    app.state.tokens.clear()
+    got = []
+
+    async def get() -> None:
+        got.append((await connector.client.get_order(order.id)).id)
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(3):
+            nursery.start_soon(get)
+    assert got == [order.id] * 3
+    assert [r["path"] for r in app.state.requests].count("/oauth2/token") == 2
+
+
 async def test_oauth_with_a_wrong_secret_is_auth_failed(
     http: httpx.AsyncClient, app: WixSandbox, gate: RecordingGate
 ) -> None:
