@@ -8,9 +8,9 @@ add their own reading of error bodies on top (validation messages, throttle deta
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import httpx
 import trio
@@ -94,3 +94,26 @@ async def read_retried(send: Callable[[], Awaitable[T]]) -> T:
             if failures == READ_ATTEMPTS:
                 raise
             await trio.sleep(random.uniform(0, READ_BACKOFF * 2 ** (failures - 1)))
+
+
+async def side_by_side(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+    """Every call's result, in the order of ``calls``, the calls made side by side (what bounds
+    the requests in flight is the channel's HTTP client). The first to fail stops the others,
+    and its exception is raised as it is (not in a group), so the actor classifies it as if
+    the calls had been made one after the other."""
+    results: list[T | None] = [None] * len(calls)
+    failures: list[Exception] = []
+
+    async def make(index: int, call: Callable[[], Awaitable[T]]) -> None:
+        try:
+            results[index] = await call()
+        except Exception as exc:  # re-raised below, unwrapped
+            failures.append(exc)
+            nursery.cancel_scope.cancel()
+
+    async with trio.open_nursery() as nursery:
+        for index, call in enumerate(calls):
+            nursery.start_soon(make, index, call)
+    if failures:
+        raise failures[0]
+    return cast(list[T], results)

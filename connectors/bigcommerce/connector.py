@@ -18,7 +18,7 @@ already read; a second holding more records than one page is walked by id, see
   other statuses (Pending, Awaiting Payment, Shipped...) are not read: nothing there is
   importable or to be stopped. Each record's body is an :class:`~.wire.OrderBundle`: the
   order with its ``products`` and ``shipping_addresses``, which v2 only links to (two calls
-  per order).
+  per order, made for a page's orders side by side).
 
 Fetch by key (``orders``): a key is the order's id, which is also its number (``1001``;
 ``#1001`` alike): ``GET /v2/orders/{id}``, with its products and shipping addresses as the
@@ -62,6 +62,7 @@ import re
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import AsyncExitStack, aclosing
 from datetime import datetime
+from functools import partial
 
 import httpx
 import msgspec
@@ -86,6 +87,7 @@ from connectors.bigcommerce.client import V2_PAGE_LIMIT, V3_PAGE_LIMIT, BigComme
 from connectors.bigcommerce.paging import Fetch, keyset_pages, merged
 from connectors.bigcommerce.writes import StoreWriter
 from connectors.errors import RecordError
+from connectors.http import side_by_side
 from connectors.model import Canonical
 from daemon.credentials import Secret
 
@@ -178,14 +180,14 @@ class BigCommerceConnector:
                 orders = await stack.enter_async_context(
                     aclosing(merged(sources, lambda item: item[0].date_modified))
                 )
-                records = []
-                async for stamp, raw in orders:
-                    records.append(await self._order_record(stamp, raw))
-                    if len(records) == ORDERS_PER_PAGE:
-                        yield Page(records=records)
-                        records = []
-                if records:
-                    yield Page(records=records)
+                found: list[tuple[wire.OrderStamp, bytes]] = []
+                async for order in orders:
+                    found.append(order)
+                    if len(found) == ORDERS_PER_PAGE:
+                        yield Page(records=await self._order_records(found))
+                        found = []
+                if found:
+                    yield Page(records=await self._order_records(found))
         else:
             raise ValueError(f"bigcommerce has no stream {stream!r}")
 
@@ -194,12 +196,13 @@ class BigCommerceConnector:
         if stream != "orders":
             raise ValueError(f"bigcommerce fetches no {stream!r} by key")
         read_statuses = set(self.order_statuses())
-        records: list[Record] = []
-        for order_id in numeric_keys(keys):
-            found = await self.client.order(order_id)
-            if found is not None and (not as_read or read_as(found[0], read_statuses)):
-                records.append(await self._order_record(*found))
-        return Page(records=records)
+        orders = await side_by_side([partial(self.client.order, n) for n in numeric_keys(keys)])
+        found = [
+            order
+            for order in orders
+            if order is not None and (not as_read or read_as(order[0], read_statuses))
+        ]
+        return Page(records=await self._order_records(found))
 
     async def _products(
         self, floor: datetime | None, after_id: int | None
@@ -213,6 +216,11 @@ class BigCommerceConnector:
             return await self.client.orders_page(status, floor, after_id)
 
         return fetch
+
+    async def _order_records(self, found: list[tuple[wire.OrderStamp, bytes]]) -> list[Record]:
+        """The records of ``found`` orders, in that order; their lines and addresses are read
+        side by side (the channel's ``max_concurrent_requests`` bounds how many at once)."""
+        return await side_by_side([partial(self._order_record, *order) for order in found])
 
     async def _order_record(self, stamp: wire.OrderStamp, raw: bytes) -> Record:
         bundle = wire.OrderBundle(

@@ -17,7 +17,7 @@ from connectors.bigcommerce.connector import BigCommerceConnector, read_as
 from connectors.bigcommerce.paging import keyset_pages
 from connectors.bigcommerce.sandbox import SandboxApp, create_app
 from connectors.bigcommerce.sandbox_state import STORE_HASH, Product, StoreState, Variant
-from connectors.errors import RecordError, Retryable
+from connectors.errors import RateLimited, RecordError, Retryable
 from connectors.sandbox_server import SandboxOptions
 from tests.bigcommerce.conftest import (
     CHANNEL,
@@ -100,6 +100,12 @@ async def test_a_read_request_that_fails_is_tried_again_alone(
     again = [r async for page in connector.read("orders", None) for r in page.records]
     assert again == clean
     assert gate.calls - read_calls == read_calls + 1  # the one that failed, asked once more
+    # A throttled one is the channel's to wait for (its limiter, its retries, its count).
+    gate.before = {gate.calls + 3: lambda: setattr(app.state.faults, "throttle_burst", 1)}
+    before = gate.calls
+    with pytest.raises(RateLimited):
+        _ = [r async for page in connector.read("orders", None) for r in page.records]
+    assert gate.calls - before == 3
 
 
 async def test_fetch_reads_named_orders_by_id_as_the_stream_does_whatever_their_status(
