@@ -330,13 +330,18 @@ async def test_a_webhook_naming_its_record_is_fetched_after_a_restart_too(
     assert await store.pending_webhooks("shop") == []
 
 
+def stock_and_orders(*, every: float) -> TimedPlatform:
+    """A platform of two streams read ``every`` seconds: ``stock``, a snapshot, and ``orders``."""
+    stock = StreamSpec(name="stock", default_schedule_seconds=every, snapshot=True)
+    listed = StreamSpec(name="orders", default_schedule_seconds=every)
+    return TimedPlatform(streams=(stock, listed))
+
+
 async def test_a_snapshot_stream_is_stored_each_time_even_unchanged(
     store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery, tmp_path: Path
 ) -> None:
     # A stock read's time ends reservations: unchanged, it is still news for the hub.
-    stock = StreamSpec(name="stock", default_schedule_seconds=30.0, snapshot=True)
-    listed = StreamSpec(name="orders", default_schedule_seconds=30.0)
-    platform = TimedPlatform(streams=(stock, listed))
+    platform = stock_and_orders(every=30.0)
     supervisor = await start(nursery, store)
     supervisor.start_channel(platform.channel("shop"))
     await platform.until(lambda: min(len(platform.reads_of(s)) for s in ("stock", "orders")) >= 3)
@@ -391,9 +396,7 @@ async def test_a_snapshot_read_waits_for_the_drain_in_hand_and_holds_the_next_ba
 ) -> None:
     # A stock snapshot pictures the platform after the writes before it: the hub ends an
     # order's reservation only on a stock read begun after the order was created.
-    stock = StreamSpec(name="stock", default_schedule_seconds=3600.0, snapshot=True)
-    listed = StreamSpec(name="orders", default_schedule_seconds=3600.0)
-    platform = TimedPlatform(streams=(stock, listed))
+    platform = stock_and_orders(every=3600.0)
     supervisor = await start(nursery, store)
     supervisor.start_channel(platform.channel("shop"))
     await settled(platform, 2)
