@@ -7,7 +7,7 @@ and, where the question is what is on disk, looks with a separate plain sqlite3 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from connectors.base import Record, RemoteWrite, WebhookEvent, WriteResult
 from connectors.model import BundleComponent
@@ -400,6 +401,74 @@ async def test_a_failing_first_commit_page_creates_no_cursor(db_path: Path) -> N
         assert await store.stream_states("shop") == {}
     assert query(db_path, "SELECT count(*) FROM inbox") == [(0,)]
     assert query(db_path, "SELECT count(*) FROM cursors") == [(0,)]
+
+
+async def test_transactions_waiting_together_commit_as_one_group_each_with_its_outcome(
+    db_path: Path,
+) -> None:
+    store = await SqliteStore.open(str(db_path))
+    commits: list[str] = []
+    store._db.set_trace_callback(  # the store's own connection: its statements, as run
+        lambda statement: commits.append(statement) if statement == "COMMIT" else None
+    )
+    outcomes: dict[str, object] = {}
+
+    async def run(name: str, transaction: Callable[[], Awaitable[object]]) -> None:
+        try:
+            outcomes[name] = await transaction()
+        except sqlite3.IntegrityError as exc:
+            outcomes[name] = exc
+
+    bad_page = [record("o-2", T0), record("o-3", T0, body=None)]
+    try:
+        async with trio.open_nursery() as nursery:
+            # The first commits alone; the others wait for it and then commit together.
+            nursery.start_soon(
+                run, "first", lambda: store.accept_webhook("shop", webhook("wh-0"), T0)
+            )
+            nursery.start_soon(
+                run,
+                "good page",
+                lambda: store.commit_page("shop", "orders", [record("o-1", T0)], T0, T0),
+            )
+            nursery.start_soon(
+                run, "bad page", lambda: store.commit_page("bc", "orders", bad_page, T0, T0)
+            )
+            nursery.start_soon(
+                run, "webhook", lambda: store.accept_webhook("shop", webhook("wh-1"), T0)
+            )
+    finally:
+        await store.aclose()
+
+    assert len(commits) == 2
+    assert outcomes["good page"] == 1
+    assert isinstance(outcomes["bad page"], sqlite3.IntegrityError)
+    assert isinstance(outcomes["webhook"], int)
+    # Only the failed transaction was undone: nothing of its page, not even its first record.
+    assert query(db_path, "SELECT channel, entity FROM inbox WHERE source = 'poll'") == [
+        ("shop", "o-1")
+    ]
+    assert query(db_path, "SELECT channel FROM cursors") == [("shop",)]
+    assert query(db_path, "SELECT count(*) FROM inbox WHERE source = 'webhook'") == [(2,)]
+
+
+async def test_a_caller_cancelled_before_its_group_begins_leaves_nothing_done(
+    db_path: Path,
+) -> None:
+    async with open_store(url(db_path)) as store:
+        with raw(db_path) as other_writer:
+            # Another writer holds the database: the first caller's group waits in its thread.
+            other_writer.execute("BEGIN IMMEDIATE")
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(store.commit_page, "shop", "orders", [record("o-1", T0)], T0, T0)
+                await trio.testing.wait_all_tasks_blocked()
+                with trio.move_on_after(0) as waited:
+                    await store.commit_page("shop", "orders", [record("o-2", T0)], T0, T0)
+                other_writer.rollback()
+        assert waited.cancelled_caught
+        # The store goes on as before.
+        await store.commit_page("shop", "orders", [record("o-3", T0)], T0, T0)
+    assert query(db_path, "SELECT entity FROM inbox ORDER BY id") == [("o-1",), ("o-3",)]
 
 
 # -- webhooks ---------------------------------------------------------------------------------

@@ -1,8 +1,12 @@
-"""The SQLite state store: one WAL-mode connection, one transaction per worker-thread hop.
+"""The SQLite state store: one WAL-mode connection, and transactions committed in groups.
 
-SQLite allows one writer at a time, so a single connection guarded by a Trio lock is both the
-simplest and the fastest arrangement; each public method runs its whole transaction in one
-``trio.to_thread.run_sync`` call, which keeps the event loop free while SQLite fsyncs.
+SQLite allows one writer at a time, so a single connection is both the simplest and the
+fastest arrangement. Each public method is one transaction (a function of the connection).
+Transactions that arrive while a commit is under way wait, and the next caller runs them all
+in one ``BEGIN … COMMIT``, each in a savepoint of its own, in one ``trio.to_thread.run_sync``
+call (which keeps the event loop free while SQLite fsyncs): busy moments cost one fsync per
+group rather than one per transaction, and each caller still gets its own result or its own
+error, with nothing of a failed transaction applied.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import msgspec
 import trio
@@ -59,30 +63,34 @@ def _parse(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-class _Accepting:
-    """A webhook waiting for the group commit that stores it, and what it got."""
+class _Transaction(Generic[_T]):
+    """A transaction waiting for the group that commits it, and how it ended."""
 
-    __slots__ = ("at", "channel", "done", "error", "event", "inbox_id")
+    __slots__ = ("error", "ran", "result", "work")
 
-    def __init__(self, channel: str, event: WebhookEvent, at: datetime) -> None:
-        self.channel = channel
-        self.event = event
-        self.at = at
-        self.done = trio.Event()
-        self.inbox_id: int | None = None
-        self.error: Exception | None = None
+    def __init__(self, work: Callable[[sqlite3.Connection], _T]) -> None:
+        self.work = work
+        self.ran = False
+        """Whether its group has been committed (or failed): then ``result`` or ``error``
+        holds what the caller gets."""
+        self.result: _T | None = None
+        self.error: BaseException | None = None
+
+    def outcome(self) -> _T:
+        if self.error is not None:
+            raise self.error
+        return cast(_T, self.result)
 
 
 class SqliteStore:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
-        self._lock = trio.Lock()
-        self._accepting: list[_Accepting] = []
-        """Webhooks waiting for the next group commit."""
-        self._committing_webhooks = False
-        self._webhooks_committed = trio.Event()
-        """Set when a group commit ends (then replaced): the next waiting webhook's caller
-        commits the group that has gathered meanwhile."""
+        self._waiting: list[_Transaction[Any]] = []
+        """Transactions waiting for the next group commit, in the order they came."""
+        self._committing = False
+        self._group_committed = trio.Event()
+        """Set when a group commit ends (then replaced): the next waiting caller commits the
+        group that has gathered meanwhile."""
 
     @classmethod
     async def open(cls, path: str, *, synchronous: str = "full") -> SqliteStore:
@@ -109,18 +117,42 @@ class SqliteStore:
         return cls(connection)
 
     async def _transaction(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        def run() -> _T:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(self._db)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-            return result
+        """Run ``work`` in a transaction of its own, committed with those that wait beside it;
+        its result, or the error it raised (then nothing it did was applied).
 
-        async with self._lock:
-            return await trio.to_thread.run_sync(run)
+        A caller cancelled before its group began leaves nothing done; one cancelled while
+        its group commits waits for the end (as a thread already under way cannot be
+        stopped), so that what it did is settled when the cancellation reaches its caller."""
+        transaction = _Transaction(work)
+        self._waiting.append(transaction)
+        try:
+            while not transaction.ran:
+                if self._committing:
+                    await self._group_committed.wait()
+                else:
+                    await self._commit_waiting()
+        except trio.Cancelled:
+            if transaction in self._waiting:
+                self._waiting.remove(transaction)
+            else:
+                with trio.CancelScope(shield=True):
+                    while not transaction.ran:
+                        await self._group_committed.wait()
+            raise
+        return transaction.outcome()
+
+    async def _commit_waiting(self) -> None:
+        """Commit every waiting transaction as one group, to the end even if cancelled
+        meanwhile (the others wait for it)."""
+        self._committing = True
+        group, self._waiting = self._waiting, []
+        try:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(_run_group, self._db, group)
+        finally:
+            self._committing = False
+            self._group_committed.set()
+            self._group_committed = trio.Event()
 
     async def stream_states(self, channel: str) -> dict[str, StreamState]:
         rows = await self._transaction(
@@ -217,43 +249,8 @@ class SqliteStore:
         )
 
     async def accept_webhook(self, channel: str, event: WebhookEvent, at: datetime) -> int | None:
-        """Stored in a group commit: webhooks that arrive while a commit is under way wait
-        and are stored together in the next one, so that a burst costs one fsync per group
-        rather than one per webhook. Each caller returns once its own webhook is durable."""
-        accepting = _Accepting(channel, event, at)
-        self._accepting.append(accepting)
-        while not accepting.done.is_set():
-            if self._committing_webhooks:
-                await self._webhooks_committed.wait()
-                continue
-            # No commit under way: this caller commits every webhook waiting, its own among
-            # them, to the end even if cancelled meanwhile (the others wait for it).
-            self._committing_webhooks = True
-            try:
-                with trio.CancelScope(shield=True):
-                    group, self._accepting = self._accepting, []
-                    await self._commit_webhooks(group)
-            finally:
-                self._committing_webhooks = False
-                self._webhooks_committed.set()
-                self._webhooks_committed = trio.Event()
-        if accepting.error is not None:
-            raise accepting.error
-        return accepting.inbox_id
-
-    async def _commit_webhooks(self, group: list[_Accepting]) -> None:
-        """Store ``group`` in one transaction and hand each its outcome (the same error to
-        all if the transaction failed: none of them was stored)."""
-        try:
-            ids = await self._transaction(lambda db: [_insert_webhook(db, a) for a in group])
-        except Exception as exc:
-            for accepting in group:
-                accepting.error = exc
-        else:
-            for accepting, inbox_id in zip(group, ids, strict=True):
-                accepting.inbox_id = inbox_id
-        for accepting in group:
-            accepting.done.set()
+        """Returns once the webhook is durable: a burst of them shares group commits."""
+        return await self._transaction(lambda db: _insert_webhook(db, channel, event, at))
 
     async def pending_webhooks(self, channel: str) -> list[InboxItem]:
         rows = await self._transaction(
@@ -700,8 +697,38 @@ class SqliteStore:
         return [(origin, store_order_id, sku) for origin, store_order_id, sku in rows]
 
     async def aclose(self) -> None:
-        async with self._lock:
-            await trio.to_thread.run_sync(self._db.close)
+        while self._committing:
+            await self._group_committed.wait()
+        await trio.to_thread.run_sync(self._db.close)
+
+
+def _run_group(db: sqlite3.Connection, group: list[_Transaction[Any]]) -> None:
+    """Run ``group`` in one transaction, each in a savepoint that its own error rolls back;
+    if the transaction itself fails (its commit, say), every member gets that error."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for transaction in group:
+                db.execute("SAVEPOINT one")
+                try:
+                    transaction.result = transaction.work(db)
+                except Exception as exc:
+                    if not db.in_transaction:
+                        raise  # SQLite ended the whole transaction (a full disk): all fail
+                    transaction.error = exc
+                    db.execute("ROLLBACK TO one")
+                db.execute("RELEASE one")
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+    except Exception as exc:
+        for transaction in group:
+            transaction.result, transaction.error = None, exc
+    finally:
+        for transaction in group:
+            transaction.ran = True
 
 
 def _replaced(db: sqlite3.Connection, queued: QueuedWrite) -> bool:
@@ -724,10 +751,11 @@ def _replaced(db: sqlite3.Connection, queued: QueuedWrite) -> bool:
     return bool(updated)
 
 
-def _insert_webhook(db: sqlite3.Connection, accepting: _Accepting) -> int | None:
+def _insert_webhook(
+    db: sqlite3.Connection, channel: str, event: WebhookEvent, at: datetime
+) -> int | None:
     """Insert a webhook in the inbox; None if its id was seen before on its channel. One that
     names no stream to read has nothing to wait for: it is stored processed."""
-    channel, event, at = accepting.channel, accepting.event, accepting.at
     inserted = db.execute(
         "INSERT OR IGNORE INTO seen_webhooks (channel, webhook_id, received_at) VALUES (?, ?, ?)",
         (channel, event.webhook_id, _iso(at)),
