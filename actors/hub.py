@@ -271,7 +271,9 @@ class Hub:
         changed_skus |= {r.sku for r in changes.reservations}
         changed_skus |= {sku for skus in self._shown.values() for sku in skus}
         arrived = min((r.received_at for r in records), default=None)
-        self._queue_stock(changes, changed_skus, arrived)
+        # A store whose records are in this batch may have moved its own stock (checkout
+        # takes units off, the merchant edits an item): its writes read what it shows first.
+        self._queue_stock(changes, changed_skus, arrived, read_first={r.channel for r in records})
         await self._fold_stock_writes(changes)
         self._shown = {}
         oversold, self._oversold = self._oversold, []
@@ -353,7 +355,9 @@ class Hub:
             return f"{sku}: no stock known for it: not replayed"
         target = stock_rules.posted(quantities[sku], channel.config.safety_threshold)
         changes.resolved.append((entry.id, "replayed"))
-        self._push_stock(changes, channel, {sku: target}, reconcile=False, arrived=None)
+        self._push_stock(
+            changes, channel, {sku: target}, reconcile=False, arrived=None, read_first=True
+        )
         return f"{sku}: {target} queued to {channel.name}, approved past the review threshold"
 
     def _replay_stock_write(
@@ -369,7 +373,9 @@ class Hub:
         targets = self._reviewed(changes, channel, posted)
         changes.resolved.append((entry.id, "replayed"))
         if targets:
-            self._push_stock(changes, channel, targets, reconcile=False, arrived=None)
+            self._push_stock(
+                changes, channel, targets, reconcile=False, arrived=None, read_first=True
+            )
         reviewed = len(posted) - len(targets)
         return f"{len(targets)} SKUs queued to {channel.name} at their current quantities" + (
             f", {reviewed} held for review" if reviewed else ""
@@ -675,11 +681,13 @@ class Hub:
         arrived: datetime | None,
         *,
         reconcile: bool = False,
+        read_first: Iterable[str] = (),
     ) -> None:
         """Queue, for every storefront, the changed quantities of ``skus`` (and the bundles made
         of them); ``arrived`` is when the earliest change behind them reached the daemon. A
-        ``reconcile`` queues every target, changed or not, for the store to be compared with
-        (see :class:`~connectors.model.InventoryPush`)."""
+        ``reconcile`` queues every target, changed or not, for the store to be compared with;
+        the writes to the channels named in ``read_first`` read the store first (see
+        :class:`~connectors.model.InventoryPush`)."""
         if not skus:
             return
         quantities = self._sellable_quantities(skus)
@@ -694,7 +702,8 @@ class Hub:
             differing |= {sku: n for sku, n in targets.items() if sku in shown}
             differing = self._reviewed(changes, channel, differing)
             if differing:
-                self._push_stock(changes, channel, differing, reconcile, arrived)
+                first = channel.name in read_first
+                self._push_stock(changes, channel, differing, reconcile, arrived, read_first=first)
 
     def _reviewed(
         self, changes: HubChanges, channel: Channel, targets: dict[str, int]
@@ -728,11 +737,15 @@ class Hub:
         targets: dict[str, int],
         reconcile: bool,
         arrived: datetime | None,
+        *,
+        read_first: bool,
     ) -> None:
         """Queue ``targets`` (SKU → quantity) to ``channel`` and remember them as pushed."""
         self.pool.record_pushed(changes, channel.name, targets)
         push = InventoryPush(
-            targets=[StockTarget(s, n) for s, n in sorted(targets.items())], reconcile=reconcile
+            targets=[StockTarget(s, n) for s, n in sorted(targets.items())],
+            reconcile=reconcile,
+            read_first=read_first,
         )
         self._queue(
             changes,

@@ -223,6 +223,11 @@ class InventoryPush(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A periodic comparison, not a change: every SKU's target, whether or not it moved, so
     that what the store shows is corrected wherever it drifted (an edit in the store's admin,
     a write lost upstream); the connector reports the drift it corrected where it can read it."""
+    read_first: bool = False
+    """Whether the connector must read what the store shows before writing (and leave alone
+    what is already at its target) rather than trust what it last wrote there: the store may
+    have changed it by itself since (its own checkout took units off, the merchant edited the
+    item), or the daemon cannot tell (a replay). A reconcile always reads."""
 
 
 class TrackingPush(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -62,10 +62,12 @@ def folded(waiting: InventoryPush, newer: InventoryPush) -> InventoryPush:
     """One push with the effect of ``waiting`` then ``newer``: targets are absolute, so each
     SKU gets the newer target where both name it. It is a reconcile only if both are: then
     what the store shows away from its targets is drift; with a change folded in, some of the
-    difference is that change, and the write is not counted as a reconcile."""
+    difference is that change, and the write is not counted as a reconcile. It reads first if
+    either does."""
     targets = {t.sku: t.quantity for t in waiting.targets}
     targets |= {t.sku: t.quantity for t in newer.targets}
     return InventoryPush(
         targets=[StockTarget(sku, n) for sku, n in sorted(targets.items())],
         reconcile=waiting.reconcile and newer.reconcile,
+        read_first=waiting.read_first or newer.read_first,
     )

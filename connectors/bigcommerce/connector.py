@@ -43,6 +43,10 @@ Writes (``RemoteWrite.payload`` is JSON of a canonical Struct):
   ``GET /v3/inventory/items?variant_id:in=``, so every target is compared with what the store
   holds, and the units between the two are the write's ``drift_units``. A 422 "tracked by"
   answer (the mode changed since the look-up) re-reads the modes and writes once more.
+  The connector remembers where each SKU tracked by variant was last written; a push whose
+  SKUs are all remembered, and that need not read the store first (``read_first``, a
+  reconcile), is the one adjustment alone. If BigCommerce refuses it (the item was deleted,
+  its tracking changed), the connector forgets those SKUs and writes as above.
 - ``fulfillment.create``: a :class:`~connectors.model.TrackingPush`. Its lines are matched by
   canonical SKU to the order's unshipped lines and sent as ``POST /v2/orders/{id}/shipments``,
   one per shipping address they go to, with the tracking number, BigCommerce's

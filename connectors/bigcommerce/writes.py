@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
+import msgspec
+
 from connectors import model
 from connectors.base import RemoteWrite, WriteResult, decode_payload
 from connectors.bigcommerce import mapping, wire
@@ -35,6 +37,9 @@ class StoreWriter:
         self.client = client
         self.channel = channel
         self.location_id = location_id
+        self._written: dict[str, wire.AdjustmentItem] = {}
+        """Per canonical SKU tracked by variant, the adjustment item that last set it: a push
+        that need not read the store is written to the same item in one call."""
 
     # --- inventory ----------------------------------------------------------------------
 
@@ -42,9 +47,17 @@ class StoreWriter:
         """An ``inventory.set`` write (see the connector's docstring)."""
         push = decode_payload(remote_write, model.InventoryPush, entity=remote_write.key)
         targets = {t.sku: t.quantity for t in push.targets}
+        if not (push.reconcile or push.read_first) and targets.keys() <= self._written.keys():
+            try:
+                return await self._set_where_written(targets)
+            except RecordError:
+                # The store changed under what was remembered (an item deleted, its tracking
+                # mode switched): look again.
+                for sku in targets:
+                    self._written.pop(sku, None)
         places, shown = await self._places(list(targets))
         for attempt in range(2):
-            planned, untracked = await self._adjustments(targets, places)
+            planned, untracked, by_sku = await self._adjustments(targets, places)
             if push.reconcile:
                 # To be compared with what the store shows: SKUs' levels came with their
                 # look-up, the others' (fallback keys, products tracked by product) are read.
@@ -61,6 +74,7 @@ class StoreWriter:
             except TrackingMismatch:
                 if attempt == 1:
                     raise
+        self._written |= by_sku
         drift = sum(abs(item.quantity - shown[v]) for item, v in planned if v in shown)
         requests = -(-len(items) // ADJUSTMENT_BATCH)
         unchanged = len(planned) - len(items)
@@ -75,6 +89,20 @@ class StoreWriter:
         return WriteResult(
             remote_id=None, summary=summary, drift_units=drift if push.reconcile else 0
         )
+
+    async def _set_where_written(self, targets: Mapping[str, int]) -> WriteResult:
+        """Set ``targets``, all remembered, on the items that last took them."""
+        items = [
+            msgspec.structs.replace(self._written[sku], quantity=quantity)
+            for sku, quantity in sorted(targets.items())
+        ]
+        for start in range(0, len(items), ADJUSTMENT_BATCH):
+            await self.client.set_absolute(
+                items[start : start + ADJUSTMENT_BATCH], reason=ADJUSTMENT_REASON
+            )
+        requests = -(-len(items) // ADJUSTMENT_BATCH)
+        summary = f"set {len(items)} quantities in {requests} requests (where last written)"
+        return WriteResult(remote_id=None, summary=summary)
 
     async def _places(self, skus: list[str]) -> tuple[Places, Levels]:
         """Where each SKU the store lists is (a fallback key's ids are checked later, with the
@@ -110,17 +138,21 @@ class StoreWriter:
 
     async def _adjustments(
         self, targets: Mapping[str, int], places: Places
-    ) -> tuple[list[tuple[wire.AdjustmentItem, int | None]], list[str]]:
+    ) -> tuple[
+        list[tuple[wire.AdjustmentItem, int | None]], list[str], dict[str, wire.AdjustmentItem]
+    ]:
         """The adjustment items for ``targets`` by each product's tracking mode (read now),
         each with the variant whose inventory item shows the level it sets (None if there is
-        none), and the SKUs the store does not track. A fallback key naming no product or
-        variant of the store is dropped from ``places`` (it is not on the store)."""
+        none); the SKUs the store does not track; and the item of each SKU tracked by variant.
+        A fallback key naming no product or variant of the store is dropped from ``places``
+        (it is not on the store)."""
         location = self.location_id
         products = {
             p.id: p for p in await self.client.products_tracking([p for p, _, _ in places.values()])
         }
         by_product: dict[int, int] = {}
         by_variant: list[tuple[wire.AdjustmentItem, int | None]] = []
+        by_sku: dict[str, wire.AdjustmentItem] = {}
         untracked: list[str] = []
         for sku, (product_id, variant_id, store_sku) in sorted(places.items()):
             product = products.get(product_id)
@@ -138,9 +170,11 @@ class StoreWriter:
             elif store_sku is not None:
                 item = wire.AdjustmentItem(location, quantity, sku=store_sku)
                 by_variant.append((item, variant_id))
+                by_sku[sku] = item
             elif variant_id is not None:
                 item = wire.AdjustmentItem(location, quantity, variant_id=variant_id)
                 by_variant.append((item, variant_id))
+                by_sku[sku] = item
             else:
                 del places[sku]  # a product key for a product with several variants: no item
         # A product tracked by product shows its one level on its base (first) variant.
@@ -151,7 +185,7 @@ class StoreWriter:
             )
             for product_id, quantity in sorted(by_product.items())
         ]
-        return by_variant + by_product_items, untracked
+        return by_variant + by_product_items, untracked, by_sku
 
     # --- shipments ----------------------------------------------------------------------
 

@@ -38,6 +38,12 @@ variant without SKU is named by its fallback key ``<channel>:<variant GID>``):
   list, or does not stock at the channel's location, are skipped and named in the summary; so are
   those already at their target (no write that changes nothing). For a reconcile push the
   units between what the store showed and the targets are the write's ``drift_units``.
+  The connector remembers each item it set and the quantity it set it to: a push whose SKUs
+  are all remembered, and that need not read the store first (``read_first``, a reconcile),
+  is sent without the look-up, comparing with those quantities. The compare-and-set keeps it
+  safe: if the store moved since, the answer is stale and the write re-reads as above (and
+  leaves alone what is already at its target); if Shopify refuses it otherwise, the
+  connector forgets those SKUs and writes again after a look-up.
 - ``fulfillment.create``: a :class:`~connectors.model.TrackingPush` (one shipment of one store
   order). ``fulfillmentCreate`` takes no ``@idempotent`` key (2026-01) and a Fulfillment has
   no metadata, so a retried write finds its earlier attempt by content: an existing
@@ -136,6 +142,9 @@ class ShopifyConnector:
                 f"shopify api_version {self.settings.api_version!r} is not supported: "
                 "shelfsync needs 2026-01 or later (YYYY-MM)"
             )
+        self._written: dict[str, Stock] = {}
+        """Per canonical SKU, the inventory item last set at the channel's location and the
+        quantity set: what a push that need not read the store compares with."""
         self.client = ShopifyClient(
             context.http,
             self.settings.shop,
@@ -215,39 +224,47 @@ class ShopifyConnector:
 
     async def _set_inventory(self, remote_write: RemoteWrite) -> WriteResult:
         push = decode_payload(remote_write, model.InventoryPush, entity=remote_write.key)
+        targets = {target.sku: target.quantity for target in push.targets}
+        remembered = {sku: self._written.get(sku) for sku in targets}
+        if not (push.reconcile or push.read_first) and all(
+            # One already at its target as far as we know: the look-up tells whether to write.
+            known is not None and known.available != targets[sku]
+            for sku, known in remembered.items()
+        ):
+            try:
+                return await self._set_where_written(remote_write.key, targets)
+            except RecordError as exc:
+                if exc.reason == "stale":
+                    raise  # re-read and re-sent as often as a looked-up write would be
+                # Refused for another reason (the item is gone, the location no longer
+                # stocks it): look again.
+                for sku in targets:
+                    self._written.pop(sku, None)
         location = self.settings.location_id
-        stock, unstocked = await self._stock_by_sku([target.sku for target in push.targets])
+        stock, unstocked = await self._stock_by_sku(list(targets))
+        self._written |= stock
         changes = [
             InventorySet(
-                inventory_item_id=stock[target.sku].inventory_item_id,
+                inventory_item_id=stock[sku].inventory_item_id,
                 location_id=location,
-                quantity=target.quantity,
+                quantity=quantity,
                 # The quantity read just now: a sale between that read and this write makes
                 # the write stale instead of silently overwriting it.
-                change_from=stock[target.sku].available,
+                change_from=stock[sku].available,
             )
-            for target in push.targets
+            for sku, quantity in targets.items()
             # Already showing its target: writing it would change nothing and spend budget.
-            if target.sku in stock and stock[target.sku].available != target.quantity
+            if sku in stock and stock[sku].available != quantity
         ]
         drift = sum(
             abs(change.quantity - change.change_from)
             for change in changes
             if change.change_from is not None
         )
-        applied: list[wire.InventoryChange] = []
-        for attempt in range(STALE_RETRIES + 1):
-            if not changes:
-                break
-            try:
-                applied = await self.client.set_inventory(changes, key=remote_write.key)
-                break
-            except RecordError as exc:
-                if exc.reason != "stale" or attempt == STALE_RETRIES:
-                    raise
-                changes = await self._reread(changes)
+        skus = {known.inventory_item_id: sku for sku, known in stock.items()}
+        changes, applied = await self._send(remote_write.key, changes, skus)
         summary = f"set {len(changes)} quantities ({len(applied)} changes)"
-        missing = sorted({t.sku for t in push.targets} - stock.keys() - unstocked)
+        missing = sorted(targets.keys() - stock.keys() - unstocked)
         if missing:
             summary += f"; {len(missing)} SKUs not on this store: {', '.join(missing[:5])}"
         if unstocked:
@@ -258,6 +275,50 @@ class ShopifyConnector:
         return WriteResult(
             remote_id=None, summary=summary, drift_units=drift if push.reconcile else 0
         )
+
+    async def _set_where_written(self, key: str, targets: dict[str, int]) -> WriteResult:
+        """Set ``targets``, all remembered, comparing with the quantities last set."""
+        location = self.settings.location_id
+        known = {sku: self._written[sku] for sku in targets}
+        changes = [
+            InventorySet(
+                inventory_item_id=known[sku].inventory_item_id,
+                location_id=location,
+                quantity=quantity,
+                change_from=known[sku].available,
+            )
+            for sku, quantity in targets.items()
+        ]
+        skus = {stock.inventory_item_id: sku for sku, stock in known.items()}
+        changes, applied = await self._send(key, changes, skus)
+        return WriteResult(
+            remote_id=None,
+            summary=f"set {len(changes)} quantities ({len(applied)} changes; where last written)",
+        )
+
+    async def _send(
+        self, key: str, changes: list[InventorySet], skus: dict[str, str]
+    ) -> tuple[list[InventorySet], list[wire.InventoryChange]]:
+        """Send ``changes``, re-reading and sending again on a stale answer; the changes last
+        sent (those a re-read found already at their target left out) and what Shopify
+        applied. Every item sent is remembered at its new quantity, under its SKU in
+        ``skus`` (inventory item id → canonical SKU)."""
+        applied: list[wire.InventoryChange] = []
+        for attempt in range(STALE_RETRIES + 1):
+            if not changes:
+                break
+            try:
+                applied = await self.client.set_inventory(changes, key=key)
+                break
+            except RecordError as exc:
+                if exc.reason != "stale" or attempt == STALE_RETRIES:
+                    raise
+                changes = [c for c in await self._reread(changes) if c.change_from != c.quantity]
+        for change in changes:
+            self._written[skus[change.inventory_item_id]] = Stock(
+                change.inventory_item_id, change.quantity
+            )
+        return changes, applied
 
     async def _stock_by_sku(self, skus: list[str]) -> tuple[dict[str, Stock], set[str]]:
         """The inventory item and ``available`` quantity at the channel's location of each

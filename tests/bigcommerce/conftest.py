@@ -105,11 +105,16 @@ def tracking_write(
 
 
 def inventory_write(
-    targets: dict[str, int], key: str = "inv-1", *, reconcile: bool = False
+    targets: dict[str, int],
+    key: str = "inv-1",
+    *,
+    reconcile: bool = False,
+    read_first: bool = False,
 ) -> RemoteWrite:
     push = model.InventoryPush(
         targets=[model.StockTarget(sku=s, quantity=q) for s, q in targets.items()],
         reconcile=reconcile,
+        read_first=read_first,
     )
     return RemoteWrite(kind="inventory.set", key=key, payload=msgspec.json.encode(push))
 

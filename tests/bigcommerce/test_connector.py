@@ -273,6 +273,44 @@ async def test_inventory_set_rereads_when_the_tracking_mode_changed(
     assert [r.split()[-1] for r in app.state.requests if "adjustments" in r] == ["422", "200"]
 
 
+async def test_a_push_to_skus_written_before_is_one_call_unless_it_reads_first(
+    connector: BigCommerceConnector, app: SandboxApp, gate: RecordingGate
+) -> None:
+    state = app.state
+    (a, va), (b, vb) = tracked_variants(state)[:2]
+    no_sku = tracked_variants(state, with_sku=False)[0]
+    no_sku_key = model.fallback_sku(CHANNEL, f"{no_sku[0].id}/{no_sku[1].id}")
+    await connector.write(inventory_write({va.sku: 5, vb.sku: 6, no_sku_key: 7}))
+    assert gate.calls == 3  # SKU look-up, products' tracking, one adjustment
+
+    again = await connector.write(inventory_write({va.sku: 4, no_sku_key: 8}, key="inv-2"))
+    assert gate.calls == 4  # the adjustment alone
+    assert again.summary == "set 2 quantities in 1 requests (where last written)"
+    assert (state.level(a, va), state.level(*no_sku)) == (4, 8)
+
+    # The store sold one itself: a push that reads first sees it already at its target.
+    state.set_stock(1, b, vb, 5)  # at the channel's location, the default
+    checked = await connector.write(inventory_write({vb.sku: 5}, key="inv-3", read_first=True))
+    assert checked.summary.startswith("set 0 quantities in 0 requests (1 unchanged)")
+    assert gate.calls == 6  # the look-ups, no adjustment
+
+
+async def test_a_remembered_item_refused_is_looked_up_again(
+    connector: BigCommerceConnector, app: SandboxApp
+) -> None:
+    state = app.state
+    (a, va), (b, vb) = tracked_variants(state)[:2]
+    await connector.write(inventory_write({va.sku: 5, vb.sku: 6}))
+    a.inventory_tracking = "product"  # the merchant switched the tracking mode
+    b.variants.remove(vb)  # and deleted a variant
+    state.touch(b)
+    result = await connector.write(inventory_write({va.sku: 3, vb.sku: 2}, key="inv-2"))
+    assert state.level(a) == 3
+    assert f"1 SKUs not on this store: {vb.sku}" in result.summary
+    adjustments = [r.split()[-1] for r in state.requests if "adjustments" in r]
+    assert adjustments == ["200", "422", "200"]
+
+
 async def test_inventory_set_batches_at_2000_one_at_a_time() -> None:
     app = create_app(SandboxOptions(seed=3, catalog=2500))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+
+import msgspec
 import pytest
 
+from connectors.model import InventoryPush
 from tests.e2e.conftest import Shop
 from tests.e2e.shopping import (
     decision,
@@ -60,3 +65,24 @@ async def test_an_order_held_in_its_store_leaves_the_store_showing_the_pools_sto
     await shop.sync("web", "orders")
     assert decision(shop, order) == "held:unmapped_ship_method"
     await shop.until(lambda: everywhere(shop, sku, shipbob_sellable(shop, sku)))
+
+
+def last_stock_push(shop: Shop, channel: str) -> InventoryPush:
+    with closing(sqlite3.connect(shop.config_path.parent / "state.db")) as db:
+        [(payload,)] = db.execute(
+            "SELECT payload FROM outbox WHERE channel = ? AND kind = 'inventory.set'"
+            " ORDER BY id DESC LIMIT 1",
+            (channel,),
+        )
+    return msgspec.json.decode(payload, type=InventoryPush)
+
+
+async def test_only_the_store_that_sold_is_read_before_its_stock_is_written(shop: Shop) -> None:
+    sku = await stocked_sku(shop, on_hand=20)
+    await place(shop, sku, 2, channel="web")
+    await shop.sync("web", "orders")
+    await shop.until(lambda: everywhere(shop, sku, 18))
+    # web took the units off at checkout by itself: what it shows is read before writing. The
+    # outlet shows what it was last written.
+    assert last_stock_push(shop, "web").read_first
+    assert not last_stock_push(shop, "outlet").read_first

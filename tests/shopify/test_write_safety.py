@@ -9,6 +9,7 @@ import httpx
 import msgspec
 import pytest
 
+from connectors import model
 from connectors.errors import ChannelFatal, RecordError, Retryable
 from connectors.shopify import mapping, wire
 from connectors.shopify.connector import (
@@ -154,6 +155,52 @@ async def test_shopper_order_between_read_and_write_still_lands_at_target(
     result = await connector.write(inventory_write("w-1", app, item, 40))
     assert level["available"] == 40
     assert "1 quantities" in result.summary
+
+
+async def test_a_push_to_an_item_written_before_compares_with_what_was_written(
+    connector: ShopifyConnector, app: ShopifySandbox, gate: RecordingGate
+) -> None:
+    (item, _), level = next((k, v) for k, v in sorted(app.state.levels.items()) if v["available"])
+    read = level["available"]
+    await connector.write(inventory_write("w-1", app, item, read + 1))
+    assert gate.calls == 2  # the look-up, the set
+
+    again = await connector.write(inventory_write("w-2", app, item, read + 2))
+    assert gate.calls == 3  # the set alone
+    assert level["available"] == read + 2
+    assert again.summary.startswith("set 1 quantities (")
+    assert again.summary.endswith("; where last written)")
+
+    level["available"] -= 1  # a sale on Shopify since: what was written is stale
+    await connector.write(inventory_write("w-3", app, item, read + 5))
+    assert gate.calls == 6  # the stale set, the re-read, the set
+    assert level["available"] == read + 5
+
+
+async def test_a_push_that_reads_first_leaves_what_is_at_its_target(
+    connector: ShopifyConnector, app: ShopifySandbox, gate: RecordingGate
+) -> None:
+    (item, _), level = next((k, v) for k, v in sorted(app.state.levels.items()) if v["available"])
+    await connector.write(inventory_write("w-1", app, item, level["available"] + 1))
+    level["available"] -= 1  # the store's own checkout took a unit off
+    write = inventory_write("w-2", app, item, level["available"])
+    push = msgspec.json.decode(write.payload, type=model.InventoryPush)
+    first = msgspec.structs.replace(push, read_first=True)
+    write = msgspec.structs.replace(write, payload=msgspec.json.encode(first))
+    result = await connector.write(write)
+    assert result.summary == "set 0 quantities (0 changes)"
+    assert gate.calls == 3  # the first write's two calls, this one's look-up
+
+
+async def test_an_item_written_before_and_since_unstocked_is_looked_up_again(
+    connector: ShopifyConnector, app: ShopifySandbox, gate: RecordingGate
+) -> None:
+    (item, location), level = next(iter(sorted(app.state.levels.items())))
+    await connector.write(inventory_write("w-1", app, item, level["available"] + 1))
+    del app.state.levels[(item, location)]  # the merchant stopped stocking it there
+    result = await connector.write(inventory_write("w-2", app, item, 3))
+    assert "1 SKUs not stocked at the location" in result.summary
+    assert gate.calls == 4  # the refused set, the look-up
 
 
 async def test_stale_retry_is_not_an_idempotency_key_mismatch(
