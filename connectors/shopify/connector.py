@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from datetime import datetime
 from typing import Annotated, Literal
@@ -240,21 +240,13 @@ class ShopifyConnector:
                 # stocks it): look again.
                 for sku in targets:
                     self._written.pop(sku, None)
-        location = self.settings.location_id
         stock, unstocked = await self._stock_by_sku(list(targets))
         self._written |= stock
         changes = [
-            InventorySet(
-                inventory_item_id=stock[sku].inventory_item_id,
-                location_id=location,
-                quantity=quantity,
-                # The quantity read just now: a sale between that read and this write makes
-                # the write stale instead of silently overwriting it.
-                change_from=stock[sku].available,
-            )
-            for sku, quantity in targets.items()
+            change
+            for change in self._compare_and_set(stock, targets)
             # Already showing its target: writing it would change nothing and spend budget.
-            if sku in stock and stock[sku].available != quantity
+            if change.change_from != change.quantity
         ]
         drift = sum(
             abs(change.quantity - change.change_from)
@@ -278,9 +270,22 @@ class ShopifyConnector:
 
     async def _set_where_written(self, key: str, targets: dict[str, int]) -> WriteResult:
         """Set ``targets``, all remembered, comparing with the quantities last set."""
-        location = self.settings.location_id
         known = {sku: self._written[sku] for sku in targets}
-        changes = [
+        skus = {stock.inventory_item_id: sku for sku, stock in known.items()}
+        changes, applied = await self._send(key, self._compare_and_set(known, targets), skus)
+        return WriteResult(
+            remote_id=None,
+            summary=f"set {len(changes)} quantities ({len(applied)} changes; where last written)",
+        )
+
+    def _compare_and_set(
+        self, known: Mapping[str, Stock], targets: Mapping[str, int]
+    ) -> list[InventorySet]:
+        """A change of each target whose SKU is ``known`` at the channel's location, made
+        only if Shopify still shows the quantity known: a sale since that read (or that
+        write) makes it stale instead of silently overwritten."""
+        location = self.settings.location_id
+        return [
             InventorySet(
                 inventory_item_id=known[sku].inventory_item_id,
                 location_id=location,
@@ -288,13 +293,8 @@ class ShopifyConnector:
                 change_from=known[sku].available,
             )
             for sku, quantity in targets.items()
+            if sku in known
         ]
-        skus = {stock.inventory_item_id: sku for sku, stock in known.items()}
-        changes, applied = await self._send(key, changes, skus)
-        return WriteResult(
-            remote_id=None,
-            summary=f"set {len(changes)} quantities ({len(applied)} changes; where last written)",
-        )
 
     async def _send(
         self, key: str, changes: list[InventorySet], skus: dict[str, str]
