@@ -29,7 +29,8 @@ SETTINGS = DaemonConfig(
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[StateStore]:
-    async with open_store(f"sqlite:///{tmp_path}/state.db") as opened:
+    # Without fsync, as in test_channel_requests: an fsync stall would read as virtual time.
+    async with open_store(f"sqlite:///{tmp_path}/state.db", synchronous="normal") as opened:
         yield opened
 
 
