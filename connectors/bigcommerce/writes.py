@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from functools import partial
 
 import msgspec
 
@@ -20,6 +21,7 @@ from connectors.bigcommerce.client import (
     decode,
 )
 from connectors.errors import RecordError
+from connectors.written import WrittenPlaces
 
 ADJUSTMENT_REASON = "shelfsync: fulfillment stock"
 
@@ -37,9 +39,8 @@ class StoreWriter:
         self.client = client
         self.channel = channel
         self.location_id = location_id
-        self._written: dict[str, wire.AdjustmentItem] = {}
-        """Per canonical SKU tracked by variant, the adjustment item that last set it: a push
-        that need not read the store is written to the same item in one call."""
+        self._written = WrittenPlaces[wire.AdjustmentItem]()
+        """Per canonical SKU tracked by variant, the adjustment item that last set it."""
 
     # --- inventory ----------------------------------------------------------------------
 
@@ -47,14 +48,11 @@ class StoreWriter:
         """An ``inventory.set`` write (see the connector's docstring)."""
         push = decode_payload(remote_write, model.InventoryPush, entity=remote_write.key)
         targets = {t.sku: t.quantity for t in push.targets}
-        if not (push.reconcile or push.read_first) and targets.keys() <= self._written.keys():
-            try:
-                return await self._set_where_written(targets)
-            except RecordError:
-                # The store changed under what was remembered (an item deleted, its tracking
-                # mode switched): look again.
-                for sku in targets:
-                    self._written.pop(sku, None)
+        # Refused if the store changed under what was remembered (an item deleted, its
+        # tracking mode switched): then looked up again.
+        remembered = await self._written.write(push, partial(self._set_where_written, targets))
+        if remembered is not None:
+            return remembered
         places, shown = await self._places(list(targets))
         for attempt in range(2):
             planned, untracked, by_sku = await self._adjustments(targets, places)
@@ -74,7 +72,7 @@ class StoreWriter:
             except TrackingMismatch:
                 if attempt == 1:
                     raise
-        self._written |= by_sku
+        self._written.remember(by_sku)
         drift = sum(abs(item.quantity - shown[v]) for item, v in planned if v in shown)
         requests = -(-len(items) // ADJUSTMENT_BATCH)
         unchanged = len(planned) - len(items)
@@ -90,10 +88,12 @@ class StoreWriter:
             remote_id=None, summary=summary, drift_units=drift if push.reconcile else 0
         )
 
-    async def _set_where_written(self, targets: Mapping[str, int]) -> WriteResult:
-        """Set ``targets``, all remembered, on the items that last took them."""
+    async def _set_where_written(
+        self, targets: Mapping[str, int], items_of: dict[str, wire.AdjustmentItem]
+    ) -> WriteResult:
+        """Set ``targets`` on the items that last took them (``items_of``, by SKU)."""
         items = [
-            msgspec.structs.replace(self._written[sku], quantity=quantity)
+            msgspec.structs.replace(items_of[sku], quantity=quantity)
             for sku, quantity in sorted(targets.items())
         ]
         for start in range(0, len(items), ADJUSTMENT_BATCH):

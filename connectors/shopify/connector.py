@@ -62,6 +62,7 @@ from collections import Counter
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Literal
 
 import msgspec
@@ -95,6 +96,7 @@ from connectors.shopify.client import (
     any_of,
 )
 from connectors.shopify.wire import ORDER_GID_PREFIX
+from connectors.written import WrittenPlaces
 
 API_VERSION_PATTERN = r"^(202[6-9]|20[3-9][0-9])-(0[1-9]|1[0-2])$"
 """Admin API versions from 2026-01 on (``changeFromQuantity`` and ``@idempotent`` exist)."""
@@ -142,7 +144,7 @@ class ShopifyConnector:
                 f"shopify api_version {self.settings.api_version!r} is not supported: "
                 "shelfsync needs 2026-01 or later (YYYY-MM)"
             )
-        self._written: dict[str, Stock] = {}
+        self._written = WrittenPlaces[Stock]()
         """Per canonical SKU, the inventory item last set at the channel's location and the
         quantity set: what a push that need not read the store compares with."""
         self.client = ShopifyClient(
@@ -225,23 +227,18 @@ class ShopifyConnector:
     async def _set_inventory(self, remote_write: RemoteWrite) -> WriteResult:
         push = decode_payload(remote_write, model.InventoryPush, entity=remote_write.key)
         targets = {target.sku: target.quantity for target in push.targets}
-        remembered = {sku: self._written.get(sku) for sku in targets}
-        if not (push.reconcile or push.read_first) and all(
-            # One already at its target as far as we know: the look-up tells whether to write.
-            known is not None and known.available != targets[sku]
-            for sku, known in remembered.items()
-        ):
-            try:
-                return await self._set_where_written(remote_write.key, targets)
-            except RecordError as exc:
-                if exc.reason == "stale":
-                    raise  # re-read and re-sent as often as a looked-up write would be
-                # Refused for another reason (the item is gone, the location no longer
-                # stocks it): look again.
-                for sku in targets:
-                    self._written.pop(sku, None)
+        # Refused for another reason than a stale quantity (the item is gone, the location
+        # no longer stocks it): looked up again. One already at its target as far as is
+        # known is looked up too: the look-up tells whether to write at all.
+        remembered = await self._written.write(
+            push,
+            partial(self._set_where_written, remote_write.key, targets),
+            usable=lambda target, known: known.available != target.quantity,
+        )
+        if remembered is not None:
+            return remembered
         stock, unstocked = await self._stock_by_sku(list(targets))
-        self._written |= stock
+        self._written.remember(stock)
         changes = [
             change
             for change in self._compare_and_set(stock, targets)
@@ -268,9 +265,10 @@ class ShopifyConnector:
             remote_id=None, summary=summary, drift_units=drift if push.reconcile else 0
         )
 
-    async def _set_where_written(self, key: str, targets: dict[str, int]) -> WriteResult:
-        """Set ``targets``, all remembered, comparing with the quantities last set."""
-        known = {sku: self._written[sku] for sku in targets}
+    async def _set_where_written(
+        self, key: str, targets: dict[str, int], known: dict[str, Stock]
+    ) -> WriteResult:
+        """Set ``targets``, comparing with the quantities last set (``known``, by SKU)."""
         skus = {stock.inventory_item_id: sku for sku, stock in known.items()}
         changes, applied = await self._send(key, self._compare_and_set(known, targets), skus)
         return WriteResult(
@@ -314,10 +312,9 @@ class ShopifyConnector:
                 if exc.reason != "stale" or attempt == STALE_RETRIES:
                     raise
                 changes = [c for c in await self._reread(changes) if c.change_from != c.quantity]
-        for change in changes:
-            self._written[skus[change.inventory_item_id]] = Stock(
-                change.inventory_item_id, change.quantity
-            )
+        self._written.remember(
+            {skus[c.inventory_item_id]: Stock(c.inventory_item_id, c.quantity) for c in changes}
+        )
         return changes, applied
 
     async def _stock_by_sku(self, skus: list[str]) -> tuple[dict[str, Stock], set[str]]:

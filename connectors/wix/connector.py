@@ -45,7 +45,12 @@ Writes (``RemoteWrite.payload`` is JSON of a canonical Struct):
   several variants per call). Catalog V1 tracks quantities per product: a product whose
   inventory is not tracked only has in/out of stock, which the merchant set by hand; its SKUs
   are skipped and named in the summary, as are SKUs the site does not list. A variant
-  already at its target is not written.
+  already at its target is not written. The connector remembers the product and variant of
+  each tracked SKU it looked up, until a read of the products stream returns that product
+  again (the merchant may have stopped tracking it, and the write would track it again): a
+  push whose SKUs are all remembered, and that need not read the site first
+  (``read_first``, a reconcile), is the ``PATCH`` calls alone. If Wix refuses one (the product
+  or variant is gone), the connector forgets those SKUs and writes after a look-up.
 - ``fulfillment.create``: a :class:`~connectors.model.TrackingPush`. The order is read
   (``GET /ecom/v1/orders/{id}``) and its fulfillments listed; an existing fulfillment with the
   same tracking number and exactly the shipment's SKUs and quantities is this write, applied
@@ -63,6 +68,7 @@ from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, aclosing
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -93,6 +99,7 @@ from connectors.wix.client import (
     RATE_LIMIT_PER_MINUTE,
     WixClient,
 )
+from connectors.written import WrittenPlaces
 from daemon.credentials import Secret
 
 GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -170,6 +177,9 @@ class WixConnector:
                 settings.base_url, settings.app_id, context.secrets["token"], settings.instance_id
             )
         self.client = WixClient(context.http, settings.base_url, auth, context.gate)
+        self._written = WrittenPlaces[tuple[str, str]]()
+        """Per canonical SKU of a tracked variant, its product id and variant id, as last
+        looked up; forgotten when a read returns the product again."""
 
     async def read(self, stream: str, since: datetime | None) -> AsyncGenerator[Page, None]:
         """Pages of changed records, oldest first (see the module docstring per stream)."""
@@ -178,6 +188,14 @@ class WixConnector:
         if stream == "products":
             async with aclosing(self._product_pages(since)) as product_pages:
                 async for records in product_pages:
+                    changed = {record.key for record in records}
+                    self._written.forget(
+                        [
+                            sku
+                            for sku, (product_id, _) in self._written.places.items()
+                            if product_id in changed
+                        ]
+                    )
                     if records:
                         yield Page(records=records)
         elif stream == "orders":
@@ -300,7 +318,18 @@ class WixConnector:
     async def _set_inventory(self, remote_write: RemoteWrite) -> WriteResult:
         push = decode_payload(remote_write, model.InventoryPush, entity=remote_write.key)
         targets = {target.sku: target.quantity for target in push.targets}
+        # Refused if the product or variant is gone since: then looked up again.
+        remembered = await self._written.write(push, partial(self._set_where_written, targets))
+        if remembered is not None:
+            return remembered
         variants = await self._variants_for(sorted(targets))
+        self._written.remember(
+            {
+                sku: (variant.product_id, variant.variant_id)
+                for sku, variant in variants.items()
+                if variant.stock.track_quantity
+            }
+        )
         updates: dict[str, list[wire.InventoryVariantUpdate]] = {}
         untracked: list[str] = []
         unchanged = drift = 0
@@ -331,6 +360,22 @@ class WixConnector:
         return WriteResult(
             remote_id=None, summary=summary, drift_units=drift if push.reconcile else 0
         )
+
+    async def _set_where_written(
+        self, targets: dict[str, int], places: dict[str, tuple[str, str]]
+    ) -> WriteResult:
+        """Set ``targets`` on their variants (``places``: SKU → product id, variant id), one
+        ``PATCH`` per product."""
+        updates: dict[str, list[wire.InventoryVariantUpdate]] = {}
+        for sku, quantity in sorted(targets.items()):
+            product_id, variant_id = places[sku]
+            updates.setdefault(product_id, []).append(
+                wire.InventoryVariantUpdate(variant_id=variant_id, quantity=quantity)
+            )
+        for product_id, changes in updates.items():
+            await self.client.update_inventory(product_id, changes)
+        summary = f"set {len(targets)} quantities on {len(updates)} products (where last written)"
+        return WriteResult(remote_id=None, summary=summary)
 
     # --- fulfillment --------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 import msgspec
@@ -198,6 +199,59 @@ async def test_inventory_set_writes_tracked_skips_untracked_and_unknown(
     # The same targets again: nothing left to write.
     again = await connector.write(inventory_write("w1", targets))
     assert again.summary.startswith("set 0 quantities")
+
+
+def tracked_product(app: WixSandbox, nth: int = 0) -> Any:
+    """The ``nth`` tracked product whose variants all have a SKU."""
+    return [
+        p
+        for p in app.state.products.values()
+        if p.track_inventory and all(v.sku for v in p.variants)
+    ][nth]
+
+
+async def one_sku_written(connector: WixConnector, app: WixSandbox) -> tuple[Any, str]:
+    """A tracked product and the SKU of its first variant, written once by ``connector``."""
+    product = tracked_product(app)
+    sku = product.variants[0].sku
+    await connector.write(inventory_write("w1", {sku: 7}))
+    return product, sku
+
+
+async def test_a_push_to_skus_written_before_is_the_patch_alone(
+    connector: WixConnector, app: WixSandbox
+) -> None:
+    product = tracked_product(app)
+    await connector.write(inventory_write("w1", {v.sku: 7 for v in product.variants}))
+    before = len(app.state.requests)
+    result = await connector.write(inventory_write("w2", {product.variants[0].sku: 3}))
+    assert [r["method"] for r in app.state.requests[before:]] == ["PATCH"]
+    assert product.variants[0].quantity == 3
+    assert result.summary == "set 1 quantities on 1 products (where last written)"
+
+
+async def test_a_product_read_again_is_looked_up_before_its_next_write(
+    connector: WixConnector, app: WixSandbox
+) -> None:
+    product, sku = await one_sku_written(connector, app)
+    # The merchant stops tracking it; the products stream reads it again.
+    product.track_inventory = False
+    app.state.product_changed(product, ["inventory"])
+    assert [p async for p in connector.read("products", None)]
+    result = await connector.write(inventory_write("w2", {sku: 3}))
+    assert "1 SKUs untracked" in result.summary
+    assert not product.track_inventory  # a remembered write would have tracked it again
+
+
+async def test_a_remembered_product_gone_is_looked_up_again(
+    connector: WixConnector, app: WixSandbox
+) -> None:
+    product, sku = await one_sku_written(connector, app)
+    del app.state.products[product.id]
+    before = len(app.state.requests)
+    result = await connector.write(inventory_write("w2", {sku: 3}))
+    assert f"1 SKUs not on this store: {sku}" in result.summary
+    assert [r["method"] for r in app.state.requests[before:]] == ["PATCH", "POST"]
 
 
 async def test_fulfillment_is_created_once_even_when_the_reply_is_lost(
