@@ -29,6 +29,7 @@ from bench.rate_budget import (
     Usage,
     drained,
     in_workdir,
+    last_writes,
     progress,
     restock,
     serve,
@@ -56,7 +57,7 @@ async def run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
             usage = Usage(sandboxes)
             await running.start(daemon.run)
             await drained(daemon, usage)
-            ours = usage.budgets()[STORE]
+            ours = usage.budgets(last_writes(workdir, usage.wall_started))[STORE]
             daemon.request_stop()
         await restock(shop, http)
         progress("restocked again; the poller reconciles")

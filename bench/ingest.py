@@ -64,7 +64,7 @@ async def measure(options: Options, workdir: Path) -> dict[str, Any]:
         }
         config.write_text(toml_config(daemon_table(workdir, f"{HOST}:{port}"), [channel]))
         environ = {variables[name]: value for name, value in played.secrets.items()}
-        daemon = await DaemonProcess.start(config, **environ)
+        daemon = await DaemonProcess.start(config, environ=environ)
         deliveries = workdir / "deliveries.jsonl"
         async with trio.open_nursery() as following:
             following.start_soon(daemon.follow)

@@ -147,7 +147,7 @@ async def measure(options: Options, latency_ms: int, workdir: Path) -> dict[str,
             await played.subscribe(http, f"http://{HOST}:{port}/webhooks/{name}")
         for sku in sorted(shop.provider.sellable()):
             await shop.provider.receive(http, sku, STOCK)
-        daemon = await DaemonProcess.start(config, **shop.environ)
+        daemon = await DaemonProcess.start(config, environ=shop.environ)
         async with trio.open_nursery() as following:
             following.start_soon(daemon.follow)
             watcher = await _sales_timed(options, latency_ms, shop, http)

@@ -131,7 +131,7 @@ async def run_scale(options: ScaleOptions, workdir: Path, out: TextIO = sys.stde
         for name, play in served.stores.items():
             await play.subscribe(http, f"http://{HOST}:{port}/webhooks/{name}")
         spawned = time.monotonic()
-        daemon = await DaemonProcess.start(config, timeout=SETTLE_TIMEOUT, **served.environ)
+        daemon = await DaemonProcess.start(config, timeout=SETTLE_TIMEOUT, environ=served.environ)
         start_s = time.monotonic() - spawned
         print(f"serving {options.channels} channels after {start_s:.2f}s", file=out)
         pid = daemon.process.pid

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +41,19 @@ class DaemonProcess:
 
     @classmethod
     async def start(
-        cls, config: Path, *, timeout: float = EVENT_TIMEOUT, **env: str
+        cls,
+        config: Path,
+        *,
+        environ: Mapping[str, str] | None = None,
+        timeout: float = EVENT_TIMEOUT,
     ) -> DaemonProcess:
-        """Run ``shelfsync run -c config`` and return once it logged ``serving`` (at most
-        ``timeout`` seconds)."""
+        """Run ``shelfsync run -c config`` with ``environ`` added to its environment, and
+        return once it logged ``serving`` (at most ``timeout`` seconds)."""
         process = await trio.lowlevel.open_process(
             [SHELFSYNC, "run", "-c", str(config)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env=child_env(**env),
+            env=child_env(**(environ or {})),
             cwd=config.parent,
         )
         daemon = cls(process)

@@ -264,7 +264,7 @@ async def test_systemd_notifications(tmp_path: Path) -> None:
     listener.settimeout(10)
     config = write_config(tmp_path, [fake_channel_table("shop1")])
     process = await DaemonProcess.start(
-        config, NOTIFY_SOCKET=str(notify_path), WATCHDOG_USEC="2000000"
+        config, environ={"NOTIFY_SOCKET": str(notify_path), "WATCHDOG_USEC": "2000000"}
     )
     try:
 

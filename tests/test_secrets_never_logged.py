@@ -59,7 +59,7 @@ async def test_no_secret_is_printed_or_answered(tmp_path: Path, nursery: trio.Nu
     config.write_text(toml_config(settings, tables))
     answers: list[str] = []
 
-    daemon = await DaemonProcess.start(config, **environ)
+    daemon = await DaemonProcess.start(config, environ=environ)
     try:
         for channel in channels:
             await daemon.wait_for("sync_done", channel=channel.name)

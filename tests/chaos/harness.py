@@ -324,7 +324,7 @@ class _Chaos:
             await played.inject(self.http, faults)
 
     async def start_daemon(self) -> None:
-        self._daemon = await DaemonProcess.start(self.config, **self.shop.environ)
+        self._daemon = await DaemonProcess.start(self.config, environ=self.shop.environ)
         self.log_lines = self._daemon.lines
         self._logs.append(self.log_lines)
 
@@ -469,7 +469,7 @@ async def _settle(
             problems.append("the shop did not settle: work was still in hand")
         daemon.request_stop()
     exceptions = Counter(held.reason for held in [*held_orders, *held_writes])
-    return report, problems, dict(exceptions), settled
+    return report, problems, {str(reason): n for reason, n in exceptions.items()}, settled
 
 
 async def serve_sandboxes(nursery: trio.Nursery, stop: trio.Event, sandbox: SandboxOptions) -> Shop:
