@@ -120,11 +120,11 @@ async def store(tmp_path: Path) -> AsyncIterator[StateStore]:
         yield opened
 
 
-async def start(nursery: trio.Nursery, store: StateStore) -> Supervisor:
+async def start(nursery: trio.Nursery, store: StateStore, *, mailbox_size: int = 64) -> Supervisor:
     supervisor = Supervisor(
         store=store,
         metrics=Metrics("test"),
-        settings=DaemonConfig(),
+        settings=DaemonConfig(mailbox_size=mailbox_size),
         now=wall_clock,
         http_client=default_http_client,
     )
@@ -183,6 +183,37 @@ async def test_requests_while_a_read_waits_join_it_and_while_it_runs_make_one_mo
     platform.release.set()
     await settled(platform, 3)
     assert [stream for stream, _ in platform.began] == ["products", "orders", "products"]
+    assert await store.pending_webhooks("shop") == []
+
+
+async def test_webhooks_told_to_a_full_mailbox_are_still_acted_on(
+    store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    platform = TimedPlatform()
+    platform.held = {"products"}
+    supervisor = await start(nursery, store, mailbox_size=1)
+    supervisor.start_channel(platform.channel("shop"))
+    await platform.until(lambda: bool(platform.began))
+    slot = supervisor.slot("shop")
+    assert slot is not None
+    stored = [
+        await store.accept_webhook(
+            "shop", WebhookEvent(f"wh-{n}", "t", ("orders",), b"{}"), wall_clock()
+        )
+        for n in range(4)
+    ]
+    refused = 0
+    for inbox_id in stored:  # told as the daemon tells an actor: never waiting for room
+        assert inbox_id is not None
+        try:
+            slot.send.send_nowait(InboundEvent(inbox_id, ("orders",), None))
+        except trio.WouldBlock:
+            refused += 1
+    assert refused == 2  # one taken by the waiting actor, one in the mailbox of one
+    platform.release.set()
+    # products, the orders run asked at start (the two told join it), one more for the rest
+    await settled(platform, 3)
+    assert platform.work() == ["products", "orders", "orders"]
     assert await store.pending_webhooks("shop") == []
 
 
