@@ -190,10 +190,12 @@ async def test_webhooks_told_to_a_full_mailbox_are_still_acted_on(
     store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
 ) -> None:
     platform = TimedPlatform()
-    platform.held = {"products"}
     supervisor = await start(nursery, store, mailbox_size=1)
     supervisor.start_channel(platform.channel("shop"))
-    await platform.until(lambda: bool(platform.began))
+    await settled(platform, 2)  # the schedules' first runs
+    platform.held = {"products"}
+    assert await supervisor.deliver("shop", SyncNow(stream="products"))
+    await platform.until(lambda: len(platform.began) == 3)
     slot = supervisor.slot("shop")
     assert slot is not None
     stored = [
@@ -211,9 +213,8 @@ async def test_webhooks_told_to_a_full_mailbox_are_still_acted_on(
             refused += 1
     assert refused == 2  # one taken by the waiting actor, one in the mailbox of one
     platform.release.set()
-    # products, the orders run asked at start (the two told join it), one more for the rest
-    await settled(platform, 3)
-    assert platform.work() == ["products", "orders", "orders"]
+    await settled(platform, 4)
+    assert "orders" in platform.work()[3:]
     assert await store.pending_webhooks("shop") == []
 
 
