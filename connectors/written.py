@@ -34,6 +34,10 @@ class WrittenPlaces(Generic[_P]):
         for sku in skus:
             self.places.pop(sku, None)
 
+    def forget_where(self, gone: Callable[[_P], bool]) -> None:
+        """Forget every SKU whose place is ``gone``."""
+        self.places = {sku: place for sku, place in self.places.items() if not gone(place)}
+
     async def write(
         self,
         push: InventoryPush,

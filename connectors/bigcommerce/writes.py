@@ -64,17 +64,13 @@ class StoreWriter:
                 )
             items = [item for item, v in planned if v is None or shown.get(v) != item.quantity]
             try:
-                for start in range(0, len(items), ADJUSTMENT_BATCH):
-                    await self.client.set_absolute(
-                        items[start : start + ADJUSTMENT_BATCH], reason=ADJUSTMENT_REASON
-                    )
+                requests = await self._set_items(items)
                 break
             except TrackingMismatch:
                 if attempt == 1:
                     raise
         self._written.remember(by_sku)
         drift = sum(abs(item.quantity - shown[v]) for item, v in planned if v in shown)
-        requests = -(-len(items) // ADJUSTMENT_BATCH)
         unchanged = len(planned) - len(items)
         summary = f"set {len(items)} quantities in {requests} requests ({unchanged} unchanged)"
         missing = sorted(set(targets) - places.keys())
@@ -96,13 +92,18 @@ class StoreWriter:
             msgspec.structs.replace(items_of[sku], quantity=quantity)
             for sku, quantity in sorted(targets.items())
         ]
+        requests = await self._set_items(items)
+        summary = f"set {len(items)} quantities in {requests} requests (where last written)"
+        return WriteResult(remote_id=None, summary=summary)
+
+    async def _set_items(self, items: list[wire.AdjustmentItem]) -> int:
+        """Set ``items``, :data:`ADJUSTMENT_BATCH` a request, one request at a time; how many
+        requests that took."""
         for start in range(0, len(items), ADJUSTMENT_BATCH):
             await self.client.set_absolute(
                 items[start : start + ADJUSTMENT_BATCH], reason=ADJUSTMENT_REASON
             )
-        requests = -(-len(items) // ADJUSTMENT_BATCH)
-        summary = f"set {len(items)} quantities in {requests} requests (where last written)"
-        return WriteResult(remote_id=None, summary=summary)
+        return -(-len(items) // ADJUSTMENT_BATCH)
 
     async def _places(self, skus: list[str]) -> tuple[Places, Levels]:
         """Where each SKU the store lists is (a fallback key's ids are checked later, with the

@@ -188,14 +188,7 @@ class WixConnector:
         if stream == "products":
             async with aclosing(self._product_pages(since)) as product_pages:
                 async for records in product_pages:
-                    changed = {record.key for record in records}
-                    self._written.forget(
-                        [
-                            sku
-                            for sku, (product_id, _) in self._written.places.items()
-                            if product_id in changed
-                        ]
-                    )
+                    self._forget_products({record.key for record in records})
                     if records:
                         yield Page(records=records)
         elif stream == "orders":
@@ -346,8 +339,7 @@ class WixConnector:
                         variant_id=variant.variant_id, quantity=targets[sku]
                     )
                 )
-        for product_id, changes in updates.items():
-            await self.client.update_inventory(product_id, changes)
+        await self._update(updates)
         written = sum(len(v) for v in updates.values())
         summary = f"set {written} quantities on {len(updates)} products ({unchanged} unchanged)"
         missing = sorted(targets.keys() - variants.keys())
@@ -361,6 +353,10 @@ class WixConnector:
             remote_id=None, summary=summary, drift_units=drift if push.reconcile else 0
         )
 
+    def _forget_products(self, product_ids: set[str]) -> None:
+        """Forget where the SKUs of these products were written: a read returned them again."""
+        self._written.forget_where(lambda place: place[0] in product_ids)
+
     async def _set_where_written(
         self, targets: dict[str, int], places: dict[str, tuple[str, str]]
     ) -> WriteResult:
@@ -372,10 +368,14 @@ class WixConnector:
             updates.setdefault(product_id, []).append(
                 wire.InventoryVariantUpdate(variant_id=variant_id, quantity=quantity)
             )
-        for product_id, changes in updates.items():
-            await self.client.update_inventory(product_id, changes)
+        await self._update(updates)
         summary = f"set {len(targets)} quantities on {len(updates)} products (where last written)"
         return WriteResult(remote_id=None, summary=summary)
+
+    async def _update(self, updates: dict[str, list[wire.InventoryVariantUpdate]]) -> None:
+        """Each product's variant quantities (product id → updates), one ``PATCH`` a product."""
+        for product_id, changes in updates.items():
+            await self.client.update_inventory(product_id, changes)
 
     # --- fulfillment --------------------------------------------------------------------------
 
