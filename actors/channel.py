@@ -12,8 +12,12 @@ inside it:
   does not wait behind a read (a sale's new stock would wait for a store's order poll), nor a
   read behind a write; both share the channel's call gate, so its pace and its limit on calls
   in flight hold for the two together. A snapshot stream's read is the exception: it never
-  overlaps a drain, so that it pictures the platform after the writes before it (the hub
-  ends an order's stock reservation only on a read begun after the order was created).
+  overlaps a write, so that it pictures the platform after the writes before it (the hub
+  ends an order's stock reservation only on a read begun after the order was created). It
+  waits for the drain in hand, other reads going first meanwhile, for at most its stream's
+  schedule interval; then it goes between two writes of the drain, so that a backlog of
+  writes (a flash sale's orders at the provider) does not keep the stock unread until the
+  last of them is written.
 
 Work requests are a set, so a burst of "sync orders" becomes one run: a request made while its
 stream's run is queued joins that run, and requests made while it runs become one run after
@@ -224,8 +228,12 @@ class ChannelActor:
         without polling."""
         self._units_in_hand = 0
         self._reading = False
-        self._drain_or_snapshot = trio.Lock()
-        """Held by a drain of the outbox, and by a read of a snapshot stream."""
+        self._write_or_snapshot = trio.Lock()
+        """Held by each remote write, and by a read of a snapshot stream. Trio's locks are
+        fair: a snapshot read waiting for it goes before the drain's next write."""
+        self._draining = False
+        self._held_for_drain: dict[str, float] = {}
+        """Per snapshot stream held back for a drain in hand, the Trio time it first was."""
         self._stopping = False
         self._workers_done = trio.Event()
 
@@ -379,27 +387,32 @@ class ChannelActor:
             (
                 stream
                 for stream, by_operator in self._pending.items()
-                if not self._waits_for_a_drain(stream)
-                and (by_operator or self._spaced_until.get(stream, now) <= now)
+                if (by_operator or self._spaced_until.get(stream, now) <= now)
+                and not self._waits_for_the_drain(stream, now)
             ),
             None,
         )
 
     def _spacing_ends(self) -> float:
-        """When the first requested stream held back by its spacing may run."""
-        return min(
-            (
-                self._spaced_until[stream]
-                for stream in self._pending
-                if stream in self._spaced_until and not self._waits_for_a_drain(stream)
-            ),
-            default=math.inf,
-        )
+        """When the first requested stream held back by its spacing, or by a drain, may run."""
+        spaced = [
+            self._spaced_until[s]
+            for s in self._pending
+            if s in self._spaced_until and s not in self._held_for_drain
+        ]
+        held = [
+            since + self.channel.schedule_seconds(stream)
+            for stream, since in self._held_for_drain.items()
+        ]
+        return min(spaced + held, default=math.inf)
 
-    def _waits_for_a_drain(self, stream: str) -> bool:
-        """Whether ``stream`` is a snapshot and a drain is in hand: then the other streams go
-        on, and the writer wakes the reader when the drain ends."""
-        return stream in self._snapshot_streams and self._drain_or_snapshot.locked()
+    def _waits_for_the_drain(self, stream: str, now: float) -> bool:
+        """Whether ``stream`` is a snapshot held back for the drain in hand; noted the first
+        time, as it is held back for one schedule interval at most."""
+        if stream not in self._snapshot_streams or not self._draining:
+            return False
+        since = self._held_for_drain.setdefault(stream, now)
+        return now < since + self.channel.schedule_seconds(stream)
 
     async def _keep_schedule(self, stream: str) -> None:
         """Ask for a run of ``stream`` every interval after its first (asked at start)."""
@@ -428,20 +441,22 @@ class ChannelActor:
                 await self._wake_writer.wait()
                 continue
             await self._gate.wait_open()
-            async with self._drain_or_snapshot:
-                if self._stopping:
-                    return  # asked to stop while a snapshot read held the lock
-                self._outbox_requested = False
+            self._outbox_requested = False
+            self._draining = True
+            try:
                 async with self._unit_of_work(reading=False):
                     await self._drain_outbox(connector)
+            finally:
+                self._draining = False
+                self._held_for_drain.clear()
             self._wake.set()  # a snapshot read may be waiting for this drain to end
 
     async def _reader(self, connector: Connector) -> None:
         """Fetch and sync what was asked, one unit at a time, until stopping."""
         while not self._stopping:
+            self._wake = trio.Event()  # set by what is asked from now on
             stream = self._next_stream()
             if stream is None and not self._fetches and not self._named:
-                self._wake = trio.Event()
                 with trio.move_on_at(self._spacing_ends()):
                     await self._wake.wait()
                 continue
@@ -458,13 +473,18 @@ class ChannelActor:
                 if fetch_now:
                     await self._fetch_named(connector)
                 elif stream in self._snapshot_streams:
-                    # Not while a drain is in hand (see _next_stream; one may have begun since):
-                    # until the read begins, requests of the stream still join it.
-                    async with self._drain_or_snapshot:
+                    # Not while a write is in hand: until the read begins, requests of the
+                    # stream still join it.
+                    if not await self._snapshot_turn():
+                        continue
+                    try:
                         if self._stopping:
                             return
                         del self._pending[stream]
+                        self._held_for_drain.pop(stream, None)
                         await self._sync(connector, stream)
+                    finally:
+                        self._write_or_snapshot.release()
                 elif stream is not None:
                     del self._pending[stream]
                     await self._sync(connector, stream)
@@ -472,6 +492,21 @@ class ChannelActor:
                 # the mailbox full.
                 self._request_drain()
                 await self._adopt_stored_webhooks()
+
+    async def _snapshot_turn(self) -> bool:
+        """Take the lock for a snapshot read, once the write in hand has ended; or give way
+        (False, the lock not taken) if the reader is asked for more since it chose the read:
+        what was asked may go first."""
+        async with trio.open_nursery() as racing:
+
+            async def give_way() -> None:
+                await self._wake.wait()
+                racing.cancel_scope.cancel()
+
+            racing.start_soon(give_way)
+            await self._write_or_snapshot.acquire()
+            racing.cancel_scope.cancel()
+        return self._write_or_snapshot.statistics().owner is trio.lowlevel.current_task()
 
     @asynccontextmanager
     async def _unit_of_work(self, *, reading: bool) -> AsyncIterator[None]:
@@ -604,8 +639,9 @@ class ChannelActor:
                 after = pending.id
                 if pending.write.kind in held_back:
                     continue
-                if not await self._write(connector, pending):
-                    held_back.add(pending.write.kind)
+                async with self._write_or_snapshot:
+                    if not await self._write(connector, pending):
+                        held_back.add(pending.write.kind)
 
     async def _write(self, connector: Connector, pending: PendingWrite) -> bool:
         """Perform one outbox entry; False if it failed for now and stays in the outbox.

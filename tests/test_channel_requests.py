@@ -432,7 +432,7 @@ async def test_a_read_does_not_wait_behind_a_write_in_hand(
     assert await store.pending_writes("shop", 10) == []
 
 
-async def test_a_snapshot_read_waits_for_the_drain_in_hand_and_holds_the_next_back(
+async def test_a_snapshot_read_waits_for_the_write_in_hand_and_holds_the_next_back(
     store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
 ) -> None:
     # A stock snapshot pictures the platform after the writes before it: the hub ends an
@@ -463,3 +463,32 @@ async def test_a_snapshot_read_waits_for_the_drain_in_hand_and_holds_the_next_ba
     assert platform.work().count(WRITE) == 1  # waits for the read to end
     platform.release.set()
     await platform.until(lambda: platform.work().count(WRITE) == 2)
+
+
+async def test_a_snapshot_read_held_back_for_a_schedule_interval_goes_between_two_writes(
+    store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    # A flash sale's orders queued for the provider must not keep its stock unread (and every
+    # store's shelf stale) until the last of them is written.
+    platform = stock_and_orders(every=600.0)
+    supervisor = await start(nursery, store)
+    supervisor.start_channel(platform.channel("shop"))
+    await settled(platform, 2)
+    for n in range(3):
+        order = RemoteWrite("order.create", f"order-{n}", b"{}")
+        await store.enqueue_write("shop", order, wall_clock())
+    platform.held = {WRITE}
+    assert await supervisor.deliver("shop", DrainOutbox())
+    await platform.until(lambda: WRITE in platform.work())
+    assert await supervisor.deliver("shop", SyncNow(stream="stock"))
+    await trio.sleep(590)
+    assert platform.work().count("stock") == 1  # waits for the drain in hand
+    await trio.sleep(20)  # held back for its interval: it now waits for the write in hand only
+    assert platform.work().count("stock") == 1
+    platform.held = set()
+    platform.release.set()
+    await platform.until(lambda: platform.work().count(WRITE) == 3)
+    writes_and_stock = [work for work in platform.work()[2:] if work != "orders"]
+    assert writes_and_stock == [WRITE, "stock", WRITE, WRITE]
+    await a_minute_for_anything_else()
+    assert await store.pending_writes("shop", 10) == []
