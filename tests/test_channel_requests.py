@@ -132,6 +132,16 @@ async def start(nursery: trio.Nursery, store: StateStore, *, mailbox_size: int =
     return supervisor
 
 
+async def started_and_settled(
+    nursery: trio.Nursery, store: StateStore, platform: TimedPlatform, *, mailbox_size: int = 64
+) -> Supervisor:
+    """``platform``'s channel started, once the schedules' first runs (two) are done."""
+    supervisor = await start(nursery, store, mailbox_size=mailbox_size)
+    supervisor.start_channel(platform.channel("shop"))
+    await settled(platform, 2)
+    return supervisor
+
+
 async def webhook(
     store: StateStore, supervisor: Supervisor, n: int, *streams: str, entity: str | None = None
 ) -> None:
@@ -190,9 +200,7 @@ async def test_webhooks_told_to_a_full_mailbox_are_still_acted_on(
     store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
 ) -> None:
     platform = TimedPlatform()
-    supervisor = await start(nursery, store, mailbox_size=1)
-    supervisor.start_channel(platform.channel("shop"))
-    await settled(platform, 2)  # the schedules' first runs
+    supervisor = await started_and_settled(nursery, store, platform, mailbox_size=1)
     platform.held = {"products"}
     assert await supervisor.deliver("shop", SyncNow(stream="products"))
     await platform.until(lambda: len(platform.began) == 3)
@@ -222,9 +230,7 @@ async def test_a_webhook_naming_two_streams_is_processed_once_both_are_read(
     store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
 ) -> None:
     platform = TimedPlatform()
-    supervisor = await start(nursery, store)
-    supervisor.start_channel(platform.channel("shop"))
-    await settled(platform, 2)  # the schedules' first runs
+    supervisor = await started_and_settled(nursery, store, platform)
     platform.held = {"orders"}
     await webhook(store, supervisor, 1, "products", "orders")
     await platform.until(lambda: len(platform.began) >= 4)
@@ -432,15 +438,13 @@ async def test_a_read_does_not_wait_behind_a_write_in_hand(
     assert await store.pending_writes("shop", 10) == []
 
 
-async def test_a_snapshot_read_waits_for_the_write_in_hand_and_holds_the_next_back(
+async def test_a_snapshot_read_waits_for_the_drain_in_hand_and_holds_the_next_back(
     store: StateStore, virtual_clock: trio.abc.Clock, nursery: trio.Nursery
 ) -> None:
     # A stock snapshot pictures the platform after the writes before it: the hub ends an
     # order's reservation only on a stock read begun after the order was created.
     platform = stock_and_orders(every=3600.0)
-    supervisor = await start(nursery, store)
-    supervisor.start_channel(platform.channel("shop"))
-    await settled(platform, 2)
+    supervisor = await started_and_settled(nursery, store, platform)
 
     async def write(key: str) -> None:
         await store.enqueue_write("shop", RemoteWrite("order.create", key, b"{}"), wall_clock())
@@ -471,9 +475,7 @@ async def test_a_snapshot_read_held_back_for_a_schedule_interval_goes_between_tw
     # A flash sale's orders queued for the provider must not keep its stock unread (and every
     # store's shelf stale) until the last of them is written.
     platform = stock_and_orders(every=600.0)
-    supervisor = await start(nursery, store)
-    supervisor.start_channel(platform.channel("shop"))
-    await settled(platform, 2)
+    supervisor = await started_and_settled(nursery, store, platform)
     for n in range(3):
         order = RemoteWrite("order.create", f"order-{n}", b"{}")
         await store.enqueue_write("shop", order, wall_clock())
