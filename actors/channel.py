@@ -67,11 +67,18 @@ from actors.messages import (
 )
 from actors.observed import observe_calls
 from actors.outbound import bound_calls
-from actors.ratelimit import RateLimiter, RateLimiterStatistics, shaped_limiter
+from actors.ratelimit import RateLimiter, RateLimiterStatistics, SentCall, shaped_limiter
 from actors.retry import RetryPolicy
 from actors.rules.cursor import advance, read_from
 from actors.rules.pacing import snapshot_spacing
-from connectors.base import Connector, ConnectorContext, Fetcher, RateSignal, RemoteWrite
+from connectors.base import (
+    CallReport,
+    Connector,
+    ConnectorContext,
+    Fetcher,
+    RateSignal,
+    RemoteWrite,
+)
 from connectors.errors import RateLimited, RecordError, Retryable
 from connectors.reasons import ExceptionKind, ExceptionReason
 from daemon.config import Channel
@@ -138,16 +145,30 @@ class CallGate:
     async def wait_open(self) -> None:
         await self._open.wait()
 
-    async def before_call(self, cost: float = 1.0) -> None:
+    @asynccontextmanager
+    async def call(self, cost: float = 1.0) -> AsyncIterator[CallReport]:
         while True:
             await self._open.wait()
             await self._limiter.acquire(cost)
             if self._open.is_set():  # not paused while we waited for tokens
-                self.spent += cost
-                return
+                break
+        self.spent += cost
+        with self._limiter.sent(cost) as sent:
+            yield _ReportedCall(sent, self._remaining_ratio)
+
+
+class _ReportedCall:
+    """A call through the gate: what its answer says goes to the limiter, and the share of
+    the budget left to the gauge."""
+
+    __slots__ = ("_remaining_ratio", "_sent")
+
+    def __init__(self, sent: SentCall, remaining_ratio: Gauge | None) -> None:
+        self._sent = sent
+        self._remaining_ratio = remaining_ratio
 
     def observe(self, signal: RateSignal) -> None:
-        self._limiter.observe(signal)
+        self._sent.observe(signal)
         if self._remaining_ratio is not None and signal.remaining is not None and signal.limit:
             self._remaining_ratio.set(max(signal.remaining, 0.0) / signal.limit)
 

@@ -8,12 +8,21 @@ same rate would spread over the whole minute. Either starts from the documented 
 burst; each response may then say more (requests left, seconds to reset, Retry-After), and
 the limiter believes the platform: it never spends more than the platform says remain, and a
 Retry-After or an empty window blocks every caller until it has passed.
+
+What a response says remains was true when the platform counted that call, before the calls
+sent since had reached it. So each call is held as :meth:`RateLimiter.sent` while it is in
+flight, and a report read through it (:meth:`SentCall.observe`) counts the others in flight
+as spent: believing the figure alone would hand their units out a second time, and the next
+large call would be throttled.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import msgspec
 import trio
@@ -45,6 +54,11 @@ class RateLimiter:
         self._blocked_until = self._updated
         self._waiting = 0
         self._lock = trio.Lock()  # first come, first served: one waiter at the head at a time
+        self._numbers = itertools.count(1)
+        self._in_flight: dict[int, float] = {}
+        """The cost of each call sent and not yet answered, by the order it was sent in."""
+        self._level_from = 0
+        """The call whose reported bucket level was believed last (0: none yet)."""
 
     async def acquire(self, cost: float = 1.0) -> None:
         """Wait until ``cost`` tokens are available, then take them. Cancellation-safe.
@@ -70,23 +84,48 @@ class RateLimiter:
         finally:
             self._waiting -= 1
 
+    @contextmanager
+    def sent(self, cost: float = 1.0) -> Iterator[SentCall]:
+        """Hold a call of ``cost`` (acquired already) as in flight while the block sends it
+        and reads its answer; what the answer says is to be observed through the call."""
+        number = next(self._numbers)
+        self._in_flight[number] = min(cost, self._burst)
+        try:
+            yield SentCall(self, number)
+        finally:
+            del self._in_flight[number]
+
     def observe(self, signal: RateSignal) -> None:
+        """Believe what the platform said, not knowing which call it answered: as if it had
+        counted none of the calls in flight."""
+        self._observe(signal, None)
+
+    def _observe(self, signal: RateSignal, call: int | None) -> None:
+        """What the platform said in its answer to ``call`` (None: not known), counting the
+        calls in flight besides it as spent after the platform counted."""
         now = trio.current_time()
         self._refill()
+        unseen = sum(cost for number, cost in self._in_flight.items() if number != call)
         if signal.retry_after is not None:
             self._blocked_until = max(self._blocked_until, now + signal.retry_after)
         if signal.restore_rate is not None and signal.remaining is not None:
             # A leaky bucket reported whole: its level (refunds of unused cost included), its
-            # size and its rate are the truth, whatever we assumed from the plan.
-            self._rate = signal.restore_rate
-            self._burst = signal.limit if signal.limit is not None else self._burst
-            self._tokens = min(self._burst, signal.remaining)
+            # size and its rate are the truth, whatever we assumed from the plan. Unless the
+            # answer is to a call sent before one whose level is believed already: the platform
+            # counted that later call after this one, so this level leaves it out.
+            if call is None or call > self._level_from:
+                if call is not None:
+                    self._level_from = call
+                self._rate = signal.restore_rate
+                self._burst = signal.limit if signal.limit is not None else self._burst
+                self._tokens = min(self._burst, signal.remaining - unseen)
         elif signal.remaining is not None:
             # A window count only ever lowers what we spend: trusting it upwards would burst
             # through a sliding window that paces evenly.
             room_in = signal.retry_after if signal.retry_after is not None else signal.reset_after
-            self._lower_to(signal.remaining, signal.limit, room_in)
-            if signal.remaining <= 0 and signal.reset_after is not None:
+            left = signal.remaining - unseen
+            self._lower_to(left, signal.limit, room_in)
+            if left <= 0 and signal.reset_after is not None:
                 self._blocked_until = max(self._blocked_until, now + signal.reset_after)
 
     def statistics(self) -> RateLimiterStatistics:
@@ -114,6 +153,20 @@ class RateLimiter:
         """Spend no more than ``remaining``, of the platform's ``limit``, which says there is
         room again in ``room_in`` seconds (None: it does not say)."""
         self._tokens = min(self._tokens, remaining)
+
+
+class SentCall:
+    """A call in flight (see :meth:`RateLimiter.sent`)."""
+
+    __slots__ = ("_limiter", "_number")
+
+    def __init__(self, limiter: RateLimiter, number: int) -> None:
+        self._limiter = limiter
+        self._number = number
+
+    def observe(self, signal: RateSignal) -> None:
+        """Believe what the platform said in its answer to this call."""
+        self._limiter._observe(signal, self._number)
 
 
 def shaped_limiter(rate: float, burst: float, *, sliding_window: bool) -> RateLimiter:

@@ -14,8 +14,11 @@ Per channel, from the sandbox's own counters: the share of the theoretical budge
 while its backlog lasted (budget units spent ÷ ``burst + rate * seconds`` from the restart to
 its last write, read from the audit log, or its last call if it wrote nothing: the reads its
 schedules make afterwards are no backlog), throttled answers, and stock writes that changed
-nothing. ``budget_used_ratio`` is the ratio of the channel whose backlog lasted longest: the
-one the backlog waits for.
+nothing. ``budget_used_ratio`` is the ratio of the bottleneck: the channel whose work needs the
+longest at its platform's limit (units spent beyond a burst ÷ the sustained rate), the least
+time the backlog can take. Not the channel whose last write came latest: a store with little
+to do writes last when the provider's last stock change reaches it, and its ratio measures how
+little it had to do, not how well the backlog used the budget.
 """
 
 from __future__ import annotations
@@ -77,13 +80,24 @@ class ChannelBudget(msgspec.Struct, frozen=True):
     spent: float
     seconds: float
     """From the restart to the channel's last call of the backlog."""
-    allowed: float
+    burst: float
+    rate: float
     throttled: int
     noop_writes: int
 
     @property
+    def allowed(self) -> float:
+        return self.burst + self.rate * self.seconds
+
+    @property
     def ratio(self) -> float:
         return self.spent / self.allowed if self.allowed else 0.0
+
+    @property
+    def least_seconds(self) -> float:
+        """The least time the units spent take at the platform's limit: a burst at once, the
+        rest at the sustained rate."""
+        return max(0.0, self.spent - self.burst) / self.rate if self.rate else 0.0
 
 
 def budget(before: ApiUsage, after: ApiUsage, seconds: float) -> ChannelBudget:
@@ -93,7 +107,8 @@ def budget(before: ApiUsage, after: ApiUsage, seconds: float) -> ChannelBudget:
         calls=after.calls - before.calls,
         spent=after.spent - before.spent,
         seconds=seconds,
-        allowed=after.burst + after.rate * seconds,
+        burst=after.burst,
+        rate=after.rate,
         throttled=after.throttled - before.throttled,
         noop_writes=after.noop_writes - before.noop_writes,
     )
@@ -253,15 +268,16 @@ def progress(line: str) -> None:
 def figures(
     sizes: Sizes, budgets: dict[str, ChannelBudget], placed: int, created: int
 ) -> dict[str, Any]:
-    slowest = max(budgets, key=lambda name: budgets[name].seconds)
+    bottleneck = max(budgets, key=lambda name: budgets[name].least_seconds)
     return {
         "skus": sizes.skus,
         "orders_placed": placed,
         "orders_created": created,
         "rate_scale": sizes.rate_scale,
-        "backlog_s": round(budgets[slowest].seconds, 1),
-        "bottleneck": slowest,
-        "budget_used_ratio": round(budgets[slowest].ratio, 3),
+        "backlog_s": round(max(b.seconds for b in budgets.values()), 1),
+        "bottleneck": bottleneck,
+        "bottleneck_least_s": round(budgets[bottleneck].least_seconds, 1),
+        "budget_used_ratio": round(budgets[bottleneck].ratio, 3),
         "throttled": sum(b.throttled for b in budgets.values()),
         "noop_writes": sum(b.noop_writes for b in budgets.values()),
         "channels": {
@@ -269,6 +285,7 @@ def figures(
                 "calls": b.calls,
                 "spent": round(b.spent, 1),
                 "seconds": round(b.seconds, 1),
+                "least_s": round(b.least_seconds, 1),
                 "budget_used_ratio": round(b.ratio, 3),
                 "throttled": b.throttled,
                 "noop_writes": b.noop_writes,

@@ -25,9 +25,10 @@ pausing); the connector owns only the platform's protocol:
 - the spec's ``check_credentials(secrets)`` says, when the config is loaded, which credential
   values cannot be right, so that ``shelfsync check-config`` (and a reload) refuses them
   instead of the first request or webhook failing on them.
-- Before every outbound request it awaits ``context.gate.before_call()``; after each response
-  it reports the platform's own rate-limit signals with ``context.gate.observe(...)``. That is
-  how pausing and pacing reach every call without the connector knowing about either.
+- It makes every outbound request inside ``async with context.gate.call(cost) as call:``,
+  and reports what the answer said of the platform's rate limit with ``call.observe(...)``.
+  That is how pausing and pacing reach every call without the connector knowing about either,
+  and how the limiter knows which calls the platform may not have counted yet.
 
 Errors a connector raises are those of :mod:`connectors.errors`; no httpx exception leaves it.
 """
@@ -35,6 +36,7 @@ Errors a connector raises are those of :mod:`connectors.errors`; no httpx except
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
@@ -131,12 +133,19 @@ class RateSignal(msgspec.Struct, frozen=True):
     included, and ``limit`` its size, and the limiter adopts all three."""
 
 
+class CallReport(Protocol):
+    """One call let through the gate, while it is in flight."""
+
+    def observe(self, signal: RateSignal) -> None:
+        """What the platform said of its rate limit in its answer to this call."""
+
+
 class CallGate(Protocol):
-    """What a connector awaits before each outbound call and tells after each response."""
+    """What every outbound call goes through: ``call(cost)`` waits until the call may go (for
+    ``cost`` of the platform's units: 1 a request, or a query's cost), and holds it as in
+    flight until the block ends."""
 
-    async def before_call(self, cost: float = 1.0) -> None: ...
-
-    def observe(self, signal: RateSignal) -> None: ...
+    def call(self, cost: float = 1.0) -> AbstractAsyncContextManager[CallReport]: ...
 
 
 @dataclass(frozen=True)

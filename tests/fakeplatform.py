@@ -74,16 +74,16 @@ class FakeConnector:
         self._failures_left = self.settings.retryable_failures
 
     async def read(self, stream: str, since: datetime | None) -> AsyncGenerator[Page, None]:
-        await self.context.gate.before_call()
-        self.reads.append(stream)
-        if self.settings.crash_on_read:
-            leaked = f" (token {self.context.secrets['token'].reveal()})"
-            detail = leaked if self.settings.leak_token else ""
-            raise RuntimeError(f"fake platform exploded reading {stream}{detail}")
-        if self._failures_left > 0:
-            self._failures_left -= 1
-            raise Retryable("fake platform answered 503", retry_after=self.settings.retry_after)
-        self.context.gate.observe(RateSignal(remaining=39, limit=40, reset_after=1.0))
+        async with self.context.gate.call() as call:
+            self.reads.append(stream)
+            if self.settings.crash_on_read:
+                leaked = f" (token {self.context.secrets['token'].reveal()})"
+                detail = leaked if self.settings.leak_token else ""
+                raise RuntimeError(f"fake platform exploded reading {stream}{detail}")
+            if self._failures_left > 0:
+                self._failures_left -= 1
+                raise Retryable("fake platform answered 503", retry_after=self.settings.retry_after)
+            call.observe(RateSignal(remaining=39, limit=40, reset_after=1.0))
         yield Page(records=self._records(stream))
 
     def _records(self, stream: str) -> list[Record]:
@@ -94,17 +94,17 @@ class FakeConnector:
         ]
 
     async def fetch(self, stream: str, keys: Sequence[str], *, as_read: bool = False) -> Page:
-        await self.context.gate.before_call()
-        self.fetches.append((stream, list(keys), as_read))
-        if self.settings.failing_fetches:
-            raise Retryable("fake platform answered 503 to a fetch")
+        async with self.context.gate.call():
+            self.fetches.append((stream, list(keys), as_read))
+            if self.settings.failing_fetches:
+                raise Retryable("fake platform answered 503 to a fetch")
         return Page(records=[r for r in self._records(stream) if r.key in keys])
 
     async def write(self, remote_write: RemoteWrite) -> WriteResult:
-        await self.context.gate.before_call()
-        self.writes.append(remote_write)
-        if self.settings.failing_writes:
-            raise Retryable("fake platform answered 503 to a write")
+        async with self.context.gate.call():
+            self.writes.append(remote_write)
+            if self.settings.failing_writes:
+                raise Retryable("fake platform answered 503 to a write")
         return WriteResult(remote_id=f"fake-{remote_write.key}", summary=remote_write.kind)
 
     async def aclose(self) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import trio
 
-from connectors.base import ConnectorContext, RateSignal
+from connectors.base import CallReport, ConnectorContext, RateSignal
 from daemon.config import Channel, ChannelConfig
 from daemon.credentials import Secret
 from daemon.durations import Duration
@@ -24,8 +24,9 @@ TOKEN = "fake-token-0123456789"
 
 
 class RecordingGate:
-    """A CallGate that lets every call through, remembers what it was told, and can run a
-    step before a given call (how a test changes a platform between two calls of a write)."""
+    """A CallGate that lets every call through, remembers what it was told of each (it is
+    every call's report), and can run a step before a given call (how a test changes a
+    platform between two calls of a write)."""
 
     def __init__(self) -> None:
         self.costs: list[float] = []
@@ -38,7 +39,12 @@ class RecordingGate:
     def calls(self) -> int:
         return len(self.costs)
 
-    async def before_call(self, cost: float = 1.0) -> None:
+    @asynccontextmanager
+    async def call(self, cost: float = 1.0) -> AsyncIterator[CallReport]:
+        await self.let_through(cost)
+        yield self
+
+    async def let_through(self, cost: float) -> None:
         self.costs.append(cost)
         step = self.before.pop(self.calls, None)
         if step is not None:

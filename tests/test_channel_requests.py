@@ -51,7 +51,8 @@ class TimedConnector(fakeplatform.FakeConnector):
 
     async def read(self, stream: str, since: datetime | None) -> AsyncGenerator[Page, None]:
         for _ in range(self._platform.calls - 1):
-            await self.context.gate.before_call()
+            async with self.context.gate.call():
+                pass
         await self._begin(stream)
         async with aclosing(super().read(stream, since)) as pages:
             async for page in pages:

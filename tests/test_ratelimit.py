@@ -317,6 +317,68 @@ async def test_a_reported_bucket_is_adopted_whole_refunds_included(
     assert trio.current_time() - start == pytest.approx(5.0)
 
 
+async def test_a_reported_bucket_counts_the_calls_still_in_flight(
+    autojump_clock: trio.testing.MockClock, livelock_guard: None
+) -> None:
+    # Two lookups of 202 points sent side by side; the platform answers the first before the
+    # second reaches it. Believing its level alone would hand out the second's points again,
+    # and a page of 956 sent at once would be throttled.
+    limiter = RateLimiter(rate=100.0, burst=2000.0)
+    await limiter.acquire(202.0)
+    with limiter.sent(202.0) as first:
+        await limiter.acquire(202.0)
+        with limiter.sent(202.0):
+            first.observe(RateSignal(remaining=1130, limit=2000, restore_rate=100.0))
+            assert limiter.statistics().tokens == pytest.approx(928.0)
+    start = trio.current_time()
+    await limiter.acquire(956.0)
+    assert trio.current_time() - start == pytest.approx(0.28)
+
+
+async def test_a_level_reported_to_an_earlier_call_after_a_later_ones_is_not_believed(
+    autojump_clock: trio.testing.MockClock, livelock_guard: None
+) -> None:
+    # Answers came back out of order: the later call's level counts both calls (the limiter
+    # cannot know that of the earlier one, still in flight, so it counts it once more, until
+    # the next answer); the earlier call's level leaves the later call out: not believed.
+    limiter = RateLimiter(rate=100.0, burst=2000.0)
+    await limiter.acquire(300.0)
+    with limiter.sent(300.0) as earlier:
+        await limiter.acquire(300.0)
+        with limiter.sent(300.0) as later:
+            later.observe(RateSignal(remaining=500, limit=2000, restore_rate=100.0))
+            assert limiter.statistics().tokens == pytest.approx(200.0)
+        earlier.observe(RateSignal(remaining=800, limit=2000, restore_rate=100.0))
+    assert limiter.statistics().tokens == pytest.approx(200.0)
+
+
+async def test_a_window_count_counts_the_calls_still_in_flight(
+    autojump_clock: trio.testing.MockClock, livelock_guard: None
+) -> None:
+    # Three calls in flight near a fixed window's end; the first's answer says two remain.
+    # The other two take them: a fourth call must wait for the window to reset.
+    limiter = RateLimiter(rate=5.0, burst=20.0)
+    start = trio.current_time()
+    with limiter.sent() as first, limiter.sent(), limiter.sent():
+        first.observe(RateSignal(remaining=2, limit=150, reset_after=3.0))
+    assert limiter.statistics().tokens == pytest.approx(0.0)
+    await limiter.acquire()
+    assert trio.current_time() - start == pytest.approx(3.0)
+
+
+async def test_a_sliding_window_counts_calls_made_elsewhere_besides_its_own_in_flight(
+    autojump_clock: trio.testing.MockClock, livelock_guard: None
+) -> None:
+    # Three calls of this limiter sent; when the platform answers the first, another client
+    # has made ten: the platform counts 11 and will count 13, so 137 are left, not 139.
+    limiter = SlidingWindowLimiter(rate=2.5, burst=150.0)
+    for _ in range(3):
+        await limiter.acquire()
+    with limiter.sent() as first, limiter.sent(), limiter.sent():
+        first.observe(RateSignal(remaining=139, limit=150))
+    assert limiter.statistics().tokens == pytest.approx(137.0)
+
+
 async def test_statistics_fields(
     autojump_clock: trio.testing.MockClock, livelock_guard: None
 ) -> None:

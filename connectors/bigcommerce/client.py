@@ -1,7 +1,7 @@
 """BigCommerce REST client (v3 catalog, inventory and hooks; v2 orders and shipments).
 
-Every call awaits ``gate.before_call()`` first and, after every answer (throttled or not),
-reports the store's fixed-window counters with ``gate.observe``:
+Every call goes through ``gate.call()`` and, after every answer (throttled or not), reports
+the store's fixed-window counters through it:
 ``X-Rate-Limit-Requests-Left`` as ``remaining``, ``-Requests-Quota`` as ``limit``,
 ``-Time-Reset-Ms`` as ``reset_after`` and, on a 429, ``X-Retry-After`` as ``retry_after``.
 
@@ -146,12 +146,12 @@ class BigCommerceClient:
             content = msgspec.json.encode(body)
             headers["Content-Type"] = "application/json"
         target = url if isinstance(url, httpx.URL) else self._url(url)
-        await self._gate.before_call()
-        with translate_errors(what):
-            response = await self._http.request(
-                method, target, params=params, headers=headers, content=content
-            )
-        self._gate.observe(rate_signal(response))
+        async with self._gate.call() as call:
+            with translate_errors(what):
+                response = await self._http.request(
+                    method, target, params=params, headers=headers, content=content
+                )
+            call.observe(rate_signal(response))
         check_status(response, what, "x-retry-after")
         if response.status_code == 413:
             raise ChannelFatal(f"{what}: 413 {'; '.join(error_messages(response))}")

@@ -1,7 +1,7 @@
 """ShipBob Developer API 2026-01 client: one method per endpoint the sync flows use.
 
-Every call awaits ``gate.before_call()`` first and reports ShipBob's ``x-remaining-calls`` /
-``x-retry-after`` with ``gate.observe`` after each response, throttled or not. Errors are those
+Every call goes through ``gate.call()`` and reports ShipBob's ``x-remaining-calls`` /
+``x-retry-after`` through it after each response, throttled or not. Errors are those
 of :mod:`connectors.errors`: transport trouble and 5xx → ``Retryable``; 429 → ``RateLimited``
 with ShipBob's wait; 401/403 → ``AuthFailed``; 400/422 → ``RecordError`` (reason
 ``remote_validation``) carrying ShipBob's messages; 404 → ``RecordError`` (``not_found``); a
@@ -131,12 +131,12 @@ class ShipBobClient:
         if body is not None:
             content = msgspec.json.encode(body)
             headers["Content-Type"] = "application/json"
-        await self._gate.before_call()
-        with translate_errors(what):
-            response = await self._http.request(
-                method, self._url(url), params=params, headers=headers, content=content
-            )
-        self._gate.observe(self._signal(response))
+        async with self._gate.call() as call:
+            with translate_errors(what):
+                response = await self._http.request(
+                    method, self._url(url), params=params, headers=headers, content=content
+                )
+            call.observe(self._signal(response))
         check_status(response, what, "x-retry-after")
         return response
 

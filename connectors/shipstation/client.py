@@ -1,8 +1,8 @@
 """ShipStation V1 (ssapi) client: one method per endpoint the connector uses.
 
-Every call sends ``Authorization: Basic base64(key:secret)``, awaits ``gate.before_call()``
-first and reports ShipStation's ``X-Rate-Limit-Limit`` / ``-Remaining`` / ``-Reset`` (seconds
-left in the minute's window) with ``gate.observe`` after each response, throttled or not.
+Every call sends ``Authorization: Basic base64(key:secret)``, goes through ``gate.call()``
+and reports ShipStation's ``X-Rate-Limit-Limit`` / ``-Remaining`` / ``-Reset`` (seconds left
+in the minute's window) through it after each response, throttled or not.
 Errors are those of :mod:`connectors.errors`: transport trouble and 5xx → ``Retryable``; 429
 → ``RateLimited`` waiting ``X-Rate-Limit-Reset``; 401/403 → ``AuthFailed``; other 4xx →
 ``RecordError`` (``not_found`` for 404, else ``remote_validation``) carrying ShipStation's
@@ -101,12 +101,12 @@ class ShipStationClient:
         if body is not None:
             content = msgspec.json.encode(body)
             headers["Content-Type"] = "application/json"
-        await self._gate.before_call()
-        with translate_errors(what):
-            response = await self._http.request(
-                method, self._base.join(path), params=params, headers=headers, content=content
-            )
-        self._gate.observe(_signal(response))
+        async with self._gate.call() as call:
+            with translate_errors(what):
+                response = await self._http.request(
+                    method, self._base.join(path), params=params, headers=headers, content=content
+                )
+            call.observe(_signal(response))
         check_status(response, what, "x-rate-limit-reset")
         return response
 

@@ -2,13 +2,13 @@
 
 Every call goes through :meth:`ShopifyClient.execute`, which
 
-- awaits ``gate.before_call(cost=…)`` with the query's requested cost as :mod:`.cost` computes
-  it (Shopify's published rules, applied to the document and its variables), and
-  after each answer reports ``extensions.cost.throttleStatus`` with ``gate.observe``, so the
-  channel's limiter paces by Shopify's leaky bucket rather than by request count;
+- goes through ``gate.call(cost)`` with the query's requested cost as :mod:`.cost` computes
+  it (Shopify's published rules, applied to the document and its variables), and reports
+  each answer's ``extensions.cost.throttleStatus`` through that call, so the channel's
+  limiter paces by Shopify's leaky bucket rather than by request count;
 - re-sends a ``THROTTLED`` answer (HTTP 200; Shopify executed nothing) up to
-  :data:`THROTTLE_RETRIES` times, each after reporting the bucket to the gate and awaiting
-  ``gate.before_call`` again, so throttling does not spend the actor's retry attempts;
+  :data:`THROTTLE_RETRIES` times, each after reporting the bucket to the gate and going
+  through ``gate.call`` again, so throttling does not spend the actor's retry attempts;
 - turns every failure into :mod:`connectors.errors`: transport trouble and 5xx →
   ``Retryable``; 401/403 and ``ACCESS_DENIED`` → ``AuthFailed``; a ``THROTTLED`` answer that
   persists past the re-sends → ``RateLimited`` whose ``retry_after`` is
@@ -35,7 +35,7 @@ import httpx
 import msgspec
 from graphql import DocumentNode, parse
 
-from connectors.base import CallGate, RateSignal
+from connectors.base import CallGate, CallReport, RateSignal
 from connectors.errors import AuthFailed, ChannelFatal, RateLimited, RecordError, Retryable
 from connectors.http import check_status, translate_errors
 from connectors.shopify import queries, wire
@@ -186,9 +186,9 @@ class ShopifyClient:
         document = queries.ALL[operation]
         cost_points = requested_cost(_parsed(document), variables)
         for attempt in range(THROTTLE_RETRIES + 1):
-            await self._gate.before_call(cost=cost_points)
             try:
-                return await self._send(operation, document, variables, data_type)
+                async with self._gate.call(cost_points) as call:
+                    return await self._send(call, operation, document, variables, data_type)
             except _Throttled as throttled:
                 # Shopify executed nothing: the gate has seen the bucket's level, so waiting
                 # for the points again and re-sending is safe, even for a mutation.
@@ -199,7 +199,12 @@ class ShopifyClient:
         raise AssertionError("unreachable")
 
     async def _send(
-        self, operation: str, document: str, variables: dict[str, Any], data_type: type[T]
+        self,
+        call: CallReport,
+        operation: str,
+        document: str,
+        variables: dict[str, Any],
+        data_type: type[T],
     ) -> T:
         with translate_errors(f"shopify {operation}"):
             response = await self._http.post(
@@ -220,7 +225,7 @@ class ShopifyClient:
             # No reset_after: a leaky bucket has no window to wait out; it refills continuously
             # at restoreRate, which the limiter already models, so the next call waits only for
             # the points it needs.
-            self._gate.observe(
+            call.observe(
                 RateSignal(
                     remaining=status.currently_available,
                     limit=status.maximum_available,
@@ -228,13 +233,17 @@ class ShopifyClient:
                 )
             )
         if envelope.errors:
-            self._raise_errors(operation, envelope.errors, cost)
+            self._raise_errors(call, operation, envelope.errors, cost)
         if bytes(envelope.data) == b"null":
             raise Retryable(f"shopify {operation}: answer without data or errors")
         return _decode(envelope.data, data_type, operation, ".data")
 
     def _raise_errors(
-        self, operation: str, errors: list[wire.GraphQLError], cost: wire.Cost | None
+        self,
+        call: CallReport,
+        operation: str,
+        errors: list[wire.GraphQLError],
+        cost: wire.Cost | None,
     ) -> None:
         codes = {e.extensions.code for e in errors if e.extensions and e.extensions.code}
         messages = "; ".join(e.message for e in errors)
@@ -247,7 +256,7 @@ class ShopifyClient:
                 # currentlyAvailable is rounded: a bucket reported full enough can still be a
                 # hair short, so wait for at least one point (else the re-send is throttled too).
                 wait = max(1.0, short) / status.restore_rate
-                self._gate.observe(RateSignal(retry_after=wait))
+                call.observe(RateSignal(retry_after=wait))
             raise _Throttled(wait)
         if "ACCESS_DENIED" in codes:
             raise AuthFailed(f"{what}: access denied: {messages}")

@@ -24,7 +24,7 @@ import httpx
 import msgspec
 import trio
 
-from connectors.base import CallGate, RateSignal
+from connectors.base import CallGate
 from connectors.errors import AuthFailed
 from connectors.http import check_status, translate_errors
 from daemon.credentials import Secret
@@ -101,14 +101,13 @@ class ClientCredentials:
             client_secret=self._secret.reveal(),
             instance_id=self._instance_id,
         )
-        await gate.before_call()
-        with translate_errors(what):
-            response = await http.post(
-                self._url,
-                content=msgspec.json.encode(request),
-                headers={"Content-Type": "application/json"},
-            )
-        gate.observe(RateSignal())
+        async with gate.call():
+            with translate_errors(what):
+                response = await http.post(
+                    self._url,
+                    content=msgspec.json.encode(request),
+                    headers={"Content-Type": "application/json"},
+                )
         check_status(response, what)
         if response.status_code != 200:
             # 400 is Wix's answer to an unknown app id or instance: nothing works until fixed.

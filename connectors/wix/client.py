@@ -1,11 +1,10 @@
 """Wix REST client for one site: one method per call the connector makes.
 
 Every request is authenticated by :mod:`.auth` (an API key with ``wix-site-id``, or an app's
-access token), awaits ``gate.before_call()`` first and reports what the answer said about the
-rate limit with ``gate.observe`` after it. Wix documents 200 requests per minute per site and
-no rate headers; a throttled call is answered 429 (``RESOURCE_EXHAUSTED``, the status is
-unconfirmed), reported with a ``retry_after`` of :func:`throttle_wait` so the channel's
-limiter stops every call that long, and raised as ``RateLimited``.
+access token) and goes through ``gate.call()``. Wix documents 200 requests per minute per
+site and no rate headers; a throttled call is answered 429 (``RESOURCE_EXHAUSTED``, the status
+is unconfirmed), reported through its call with a ``retry_after`` of :func:`throttle_wait` so
+the channel's limiter stops every call that long, and raised as ``RateLimited``.
 
 Errors are those of :mod:`connectors.errors`: transport trouble and 5xx → ``Retryable``;
 401/403 → ``AuthFailed``; 428 for a call to the catalog version the site does not run →
@@ -115,6 +114,13 @@ class WixClient:
         """Trio time the last 429's wait ends: a 429 to a call sent before it is of the same
         throttle (calls run side by side), one to a call sent after it is the next in a row."""
 
+    def _throttled(self, sent_at: float) -> float:
+        """Seconds to wait after a 429 to a call sent at trio time ``sent_at``."""
+        if sent_at >= self._throttle_ends:  # the next throttle in a row, not the same one
+            self._throttled_in_a_row += 1
+            self._throttle_ends = trio.current_time() + throttle_wait(self._throttled_in_a_row)
+        return self._throttle_ends - trio.current_time()
+
     async def _call(
         self,
         method: str,
@@ -132,26 +138,21 @@ class WixClient:
             headers["Accept"] = "application/json"
             if content is not None:
                 headers["Content-Type"] = "application/json"
-            await self._gate.before_call()
-            sent_at = trio.current_time()
-            with translate_errors(what):
-                response = await self._http.request(
-                    method, self._base + path, headers=headers, content=content
-                )
+            async with self._gate.call() as call:
+                sent_at = trio.current_time()
+                with translate_errors(what):
+                    response = await self._http.request(
+                        method, self._base + path, headers=headers, content=content
+                    )
+                if response.status_code == 429:
+                    call.observe(RateSignal(remaining=0, retry_after=self._throttled(sent_at)))
             if response.status_code != 401 or not self._auth.refused(headers):
                 break
-        after_the_last_wait = sent_at >= self._throttle_ends
         if response.status_code == 429:
-            if after_the_last_wait:
-                self._throttled_in_a_row += 1
-                wait = throttle_wait(self._throttled_in_a_row)
-                self._throttle_ends = trio.current_time() + wait
             wait = self._throttle_ends - trio.current_time()
-            self._gate.observe(RateSignal(remaining=0, retry_after=wait))
             raise RateLimited(f"{what}: throttled (429): {error_text(response)}", retry_after=wait)
-        if after_the_last_wait:
+        if sent_at >= self._throttle_ends:
             self._throttled_in_a_row = 0
-        self._gate.observe(RateSignal())
         check_status(response, what)
         if response.status_code == 428 and _CATALOG_MISMATCH in error_text(response):
             # Every catalog call will fail the same way: a human must set the right version.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx
 import msgspec
 import pytest
@@ -11,7 +14,7 @@ import trio.testing
 from actors.channel import CallGate
 from actors.ratelimit import RateLimiter
 from connectors.base import CallGate as Gate
-from connectors.base import RateSignal
+from connectors.base import CallReport, RateSignal
 from connectors.bigcommerce import mapping, wire
 from connectors.bigcommerce.connector import CONNECTOR
 from connectors.bigcommerce.sandbox import SandboxApp, create_app
@@ -89,11 +92,18 @@ class WindowBlindGate:
     def __init__(self, inner: CallGate) -> None:
         self.inner = inner
 
-    async def before_call(self, cost: float = 1.0) -> None:
-        await self.inner.before_call(cost)
+    @asynccontextmanager
+    async def call(self, cost: float = 1.0) -> AsyncIterator[CallReport]:
+        async with self.inner.call(cost) as call:
+            yield RetryAfterOnly(call)
+
+
+class RetryAfterOnly:
+    def __init__(self, call: CallReport) -> None:
+        self.call = call
 
     def observe(self, signal: RateSignal) -> None:
-        self.inner.observe(RateSignal(retry_after=signal.retry_after))
+        self.call.observe(RateSignal(retry_after=signal.retry_after))
 
 
 async def test_pacing_by_rate_alone_meets_the_window(mock_clock: trio.testing.MockClock) -> None:

@@ -205,15 +205,15 @@ async def test_persistent_throttle_is_rate_limited_with_computed_wait(
 
 
 class WaitingGate(RecordingGate):
-    """A RecordingGate whose ``before_call`` sleeps out the latest ``retry_after`` it saw."""
+    """A RecordingGate whose calls sleep out the latest ``retry_after`` it saw."""
 
     def __init__(self) -> None:
         super().__init__()
         self.pending = 0.0
         self.waited = 0.0
 
-    async def before_call(self, cost: float = 1.0) -> None:
-        await super().before_call(cost)
+    async def let_through(self, cost: float) -> None:
+        await super().let_through(cost)
         wait, self.pending = self.pending, 0.0
         self.waited += wait
         await trio.sleep(wait)

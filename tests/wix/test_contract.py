@@ -44,7 +44,9 @@ async def test_every_call_carries_the_key_and_site_and_passes_the_gate(
     assert [f.id for f in await client.list_fulfillments(order.id)] == [
         f["id"] for f in order.fulfillments
     ]
-    assert gate.calls == len(app.state.requests) == len(gate.signals) == 7
+    assert gate.calls == len(app.state.requests) == 7
+    # Wix sends no rate headers: an answer that is not a 429 says nothing of the limit.
+    assert gate.signals == []
 
 
 async def test_variant_lookup_reads_every_page_of_matches() -> None:
@@ -166,8 +168,8 @@ class PacedGate(RecordingGate):
     """Lets each call through a moment after it asks, as a channel's limiter may: calls
     made side by side are then all sent before any is answered."""
 
-    async def before_call(self, cost: float = 1.0) -> None:
-        await super().before_call(cost)
+    async def let_through(self, cost: float) -> None:
+        await super().let_through(cost)
         await trio.sleep(0.01)
 
 
