@@ -188,7 +188,9 @@ def test_a_folded_push_holds_both_the_newer_target_winning() -> None:
     waiting = InventoryPush(targets=[StockTarget("A", 5), StockTarget("B", 2)], reconcile=True)
     newer = InventoryPush(targets=[StockTarget("B", 7), StockTarget("C", 1)], reconcile=True)
     assert folded(waiting, newer) == InventoryPush(
-        targets=[StockTarget("A", 5), StockTarget("B", 7), StockTarget("C", 1)], reconcile=True
+        targets=[StockTarget("A", 5), StockTarget("B", 7), StockTarget("C", 1)],
+        reconcile=True,
+        read_first=True,
     )
 
 
@@ -199,6 +201,16 @@ def test_a_push_with_a_change_folded_in_is_no_reconcile() -> None:
     assert not folded(change, reconcile).reconcile
     assert not folded(reconcile, change).reconcile
     assert folded(reconcile, change).targets == [StockTarget("A", 4)]
+
+
+def test_a_push_with_a_reconcile_folded_in_reads_the_store_first() -> None:
+    # The reconcile names every SKU, most of them unmoved: trusting what was last written,
+    # the connector would set each to what the store already shows.
+    change = InventoryPush(targets=[StockTarget("A", 4)])
+    reconcile = InventoryPush(targets=[StockTarget("A", 5), StockTarget("B", 2)], reconcile=True)
+    assert folded(change, reconcile).read_first
+    assert folded(reconcile, change).read_first
+    assert not folded(change, change).read_first
 
 
 # -- spacing the reads of a snapshot stream ----------------------------------------------------

@@ -63,11 +63,13 @@ def folded(waiting: InventoryPush, newer: InventoryPush) -> InventoryPush:
     SKU gets the newer target where both name it. It is a reconcile only if both are: then
     what the store shows away from its targets is drift; with a change folded in, some of the
     difference is that change, and the write is not counted as a reconcile. It reads first if
-    either does."""
+    either does, or either is a reconcile: a reconcile names every SKU, moved or not, and
+    written without reading, each would be set to what the store most likely shows already
+    (on Wix, a call per product of the catalog)."""
     targets = {t.sku: t.quantity for t in waiting.targets}
     targets |= {t.sku: t.quantity for t in newer.targets}
     return InventoryPush(
         targets=[StockTarget(sku, n) for sku, n in sorted(targets.items())],
         reconcile=waiting.reconcile and newer.reconcile,
-        read_first=waiting.read_first or newer.read_first,
+        read_first=any(p.read_first or p.reconcile for p in (waiting, newer)),
     )
