@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 import trio
@@ -10,7 +11,13 @@ import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.ratelimit import TRAVEL_SLACK, RateLimiter, RateLimiterStatistics, SlidingWindowLimiter
+from actors.ratelimit import (
+    TRAVEL_SLACK,
+    RateLimiter,
+    RateLimiterStatistics,
+    SentCall,
+    SlidingWindowLimiter,
+)
 from connectors.base import RateSignal
 
 FROZEN_STEPS_LIMIT = 10_000
@@ -317,6 +324,16 @@ async def test_a_reported_bucket_is_adopted_whole_refunds_included(
     assert trio.current_time() - start == pytest.approx(5.0)
 
 
+@asynccontextmanager
+async def two_sent(limiter: RateLimiter, cost: float) -> AsyncIterator[tuple[SentCall, SentCall]]:
+    """Two calls of ``cost`` let through and sent one after the other, neither answered."""
+    await limiter.acquire(cost)
+    with limiter.sent(cost) as first:
+        await limiter.acquire(cost)
+        with limiter.sent(cost) as second:
+            yield first, second
+
+
 async def test_a_reported_bucket_counts_the_calls_still_in_flight(
     autojump_clock: trio.testing.MockClock, livelock_guard: None
 ) -> None:
@@ -324,12 +341,9 @@ async def test_a_reported_bucket_counts_the_calls_still_in_flight(
     # second reaches it. Believing its level alone would hand out the second's points again,
     # and a page of 956 sent at once would be throttled.
     limiter = RateLimiter(rate=100.0, burst=2000.0)
-    await limiter.acquire(202.0)
-    with limiter.sent(202.0) as first:
-        await limiter.acquire(202.0)
-        with limiter.sent(202.0):
-            first.observe(RateSignal(remaining=1130, limit=2000, restore_rate=100.0))
-            assert limiter.statistics().tokens == pytest.approx(928.0)
+    async with two_sent(limiter, 202.0) as (first, _):
+        first.observe(RateSignal(remaining=1130, limit=2000, restore_rate=100.0))
+        assert limiter.statistics().tokens == pytest.approx(928.0)
     start = trio.current_time()
     await limiter.acquire(956.0)
     assert trio.current_time() - start == pytest.approx(0.28)
@@ -342,14 +356,11 @@ async def test_a_level_reported_to_an_earlier_call_after_a_later_ones_is_not_bel
     # cannot know that of the earlier one, still in flight, so it counts it once more, until
     # the next answer); the earlier call's level leaves the later call out: not believed.
     limiter = RateLimiter(rate=100.0, burst=2000.0)
-    await limiter.acquire(300.0)
-    with limiter.sent(300.0) as earlier:
-        await limiter.acquire(300.0)
-        with limiter.sent(300.0) as later:
-            later.observe(RateSignal(remaining=500, limit=2000, restore_rate=100.0))
-            assert limiter.statistics().tokens == pytest.approx(200.0)
+    async with two_sent(limiter, 300.0) as (earlier, later):
+        later.observe(RateSignal(remaining=500, limit=2000, restore_rate=100.0))
+        assert limiter.statistics().tokens == pytest.approx(200.0)
         earlier.observe(RateSignal(remaining=800, limit=2000, restore_rate=100.0))
-    assert limiter.statistics().tokens == pytest.approx(200.0)
+        assert limiter.statistics().tokens == pytest.approx(200.0)
 
 
 async def test_a_window_count_counts_the_calls_still_in_flight(
