@@ -59,6 +59,10 @@ class RateLimiter:
         """The cost of each call sent and not yet answered, by the order it was sent in."""
         self._level_from = 0
         """The call whose reported bucket level was believed last (0: none yet)."""
+        self._window_left = 0.0
+        self._window_ends = self._updated
+        """What the platform's window has left for us until it ends, as last reported (minus
+        what was spent since): however much the bucket refills meanwhile, no more goes."""
 
     async def acquire(self, cost: float = 1.0) -> None:
         """Wait until ``cost`` tokens are available, then take them. Cancellation-safe.
@@ -140,19 +144,29 @@ class RateLimiter:
     def _refill(self) -> None:
         now = trio.current_time()
         self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+        if now < self._window_ends:
+            self._tokens = min(self._tokens, self._window_left)
         self._updated = now
 
     def _spend(self, cost: float) -> None:
         self._tokens = max(0.0, self._tokens - cost)
+        self._window_left -= cost
 
     def _wait_for(self, cost: float) -> float:
         """Seconds until ``cost`` tokens are there, if nothing else is spent meanwhile."""
+        now = trio.current_time()
+        if now < self._window_ends and self._window_left < cost - _ROUNDING:
+            return self._window_ends - now
         return (cost - self._tokens) / self._rate
 
     def _lower_to(self, remaining: float, limit: float | None, room_in: float | None) -> None:
         """Spend no more than ``remaining``, of the platform's ``limit``, which says there is
-        room again in ``room_in`` seconds (None: it does not say)."""
+        room again in ``room_in`` seconds (None: it does not say): until then, not even what
+        the bucket refills (a fixed window gives nothing back before it ends)."""
         self._tokens = min(self._tokens, remaining)
+        if room_in is not None:
+            self._window_left = remaining
+            self._window_ends = trio.current_time() + room_in
 
 
 class SentCall:

@@ -377,6 +377,24 @@ async def test_a_window_count_counts_the_calls_still_in_flight(
     assert trio.current_time() - start == pytest.approx(3.0)
 
 
+async def test_what_a_window_has_left_bounds_the_bucket_until_the_window_ends(
+    autojump_clock: trio.testing.MockClock, livelock_guard: None
+) -> None:
+    # One call left in a fixed window that ends in 3 s: the bucket refills a call every
+    # 0.2 s meanwhile, but the platform would refuse each of them.
+    limiter = RateLimiter(rate=5.0, burst=20.0)
+    start = trio.current_time()
+    limiter.observe(RateSignal(remaining=1, limit=150, reset_after=3.0))
+    await limiter.acquire()
+    assert trio.current_time() - start == pytest.approx(0.0)
+    await limiter.acquire()
+    assert trio.current_time() - start == pytest.approx(3.0)
+    # A new window: what the bucket refilled meanwhile goes at once.
+    for _ in range(14):
+        await limiter.acquire()
+    assert trio.current_time() - start == pytest.approx(3.0)
+
+
 async def test_a_sliding_window_counts_calls_made_elsewhere_besides_its_own_in_flight(
     autojump_clock: trio.testing.MockClock, livelock_guard: None
 ) -> None:
