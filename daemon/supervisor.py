@@ -15,9 +15,11 @@ are delivered to the next one.
 from __future__ import annotations
 
 import enum
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 import structlog
@@ -33,6 +35,9 @@ from daemon.store import ChannelStart, StateStore
 from metrics import Metrics
 
 log = structlog.get_logger("shelfsync.supervisor")
+
+CRASH_FRAMES = 4
+"""Frames of a crash's traceback its log line names (``where``)."""
 
 
 class ChannelState(enum.StrEnum):
@@ -229,7 +234,7 @@ class Supervisor:
                 return  # a clean exit: the actor was told to stop
             except Exception as exc:
                 slot.last_error = redact(_describe(exc))
-                logger.error("actor_crashed", error=slot.last_error)
+                logger.error("actor_crashed", error=slot.last_error, where=_where(exc))
             slot.settled.set()
             if not slot.intensity.crash(trio.current_time()):
                 slot.state = ChannelState.FAILED
@@ -270,6 +275,14 @@ class Supervisor:
                 log.info("actor_running", channel=slot.name)
         finally:
             slot.actor = None
+
+
+def _where(exc: BaseException) -> list[str]:
+    """Where the innermost error was raised: its last :data:`CRASH_FRAMES` frames as ``file:line
+    function``, innermost last. They name code only (no message, no variable), so they cannot
+    carry a secret into the log, and they tell a bug report where to look."""
+    frames = traceback.extract_tb(single_cause(exc).__traceback__)[-CRASH_FRAMES:]
+    return [f"{Path(frame.filename).name}:{frame.lineno} {frame.name}" for frame in frames]
 
 
 def _describe(exc: BaseException) -> str:

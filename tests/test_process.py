@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -318,6 +319,8 @@ async def test_credentials_never_appear_in_logs_status_or_metrics(tmp_path: Path
         daemon.kill()
     crashes = [line for line in daemon.lines if '"actor_crashed"' in line]
     assert crashes and all("(token ********)" in line for line in crashes)
+    # Where it crashed, innermost last: the fake platform's read.
+    assert all(json.loads(line)["where"][-1].startswith("fakeplatform.py:") for line in crashes)
     assert "(token ********)" in table
     everything = "\n".join([*daemon.lines, metrics_text, ready_text, table, status_json])
     assert TOKEN not in everything
