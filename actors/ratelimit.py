@@ -84,7 +84,9 @@ class RateLimiter:
                     if self._tokens >= cost - _ROUNDING:
                         self._spend(cost)
                         return
-                    await trio.sleep(self._wait_for(cost))
+                    # A moment, not a duration: the clock moves on between two readings,
+                    # and a wait computed from an earlier one can be past already.
+                    await trio.sleep_until(self._ready_at(cost))
         finally:
             self._waiting -= 1
 
@@ -152,12 +154,12 @@ class RateLimiter:
         self._tokens = max(0.0, self._tokens - cost)
         self._window_left -= cost
 
-    def _wait_for(self, cost: float) -> float:
-        """Seconds until ``cost`` tokens are there, if nothing else is spent meanwhile."""
-        now = trio.current_time()
-        if now < self._window_ends and self._window_left < cost - _ROUNDING:
-            return self._window_ends - now
-        return (cost - self._tokens) / self._rate
+    def _ready_at(self, cost: float) -> float:
+        """When ``cost`` tokens are there, if nothing else is spent meanwhile (just after a
+        refill)."""
+        if self._updated < self._window_ends and self._window_left < cost - _ROUNDING:
+            return self._window_ends
+        return self._updated + (cost - self._tokens) / self._rate
 
     def _lower_to(self, remaining: float, limit: float | None, room_in: float | None) -> None:
         """Spend no more than ``remaining``, of the platform's ``limit``, which says there is
@@ -221,16 +223,16 @@ class SlidingWindowLimiter(RateLimiter):
         self._spent.append((trio.current_time(), cost))
         self._tokens -= cost
 
-    def _wait_for(self, cost: float) -> float:
+    def _ready_at(self, cost: float) -> float:
         # The units leave the window oldest first: wait for the one whose leaving makes room
         # (there is one, since cost <= burst and every unit in the window leaves it).
         missing = cost - self._tokens
-        room_at = trio.current_time()
+        room_at = self._updated
         for spent_at, spent in self._spent:
             room_at, missing = spent_at + self._window, missing - spent
             if missing <= _ROUNDING:
                 break
-        return room_at - trio.current_time()
+        return room_at
 
     def _lower_to(self, remaining: float, limit: float | None, room_in: float | None) -> None:
         # The platform counts down from its own limit; this window keeps a margin below it,

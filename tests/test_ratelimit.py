@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -393,6 +394,50 @@ async def test_what_a_window_has_left_bounds_the_bucket_until_the_window_ends(
     for _ in range(14):
         await limiter.acquire()
     assert trio.current_time() - start == pytest.approx(3.0)
+
+
+class TickingClock(trio.abc.Clock):
+    """Virtual time that also moves on by ``tick`` at every reading, as a real clock does
+    between two readings; it jumps to the next deadline whenever every task waits."""
+
+    def __init__(self, tick: float) -> None:
+        self.now = 193_554.123
+        self.tick = tick
+
+    def start_clock(self) -> None:
+        pass
+
+    def current_time(self) -> float:
+        self.now += self.tick
+        return self.now
+
+    def deadline_to_sleep_time(self, deadline: float) -> float:
+        self.now = max(self.now, deadline)
+        return 0.0
+
+
+@pytest.mark.parametrize("limiter_type", [RateLimiter, SlidingWindowLimiter])
+def test_a_wait_is_never_negative_though_the_clock_moves_between_readings(
+    limiter_type: type[RateLimiter],
+) -> None:
+    # A unit leaving the window between the refill's reading and the wait's once made the
+    # wait negative, and trio.sleep raised: the actor crashed in the middle of a backlog.
+    async def callers() -> None:
+        limiter = limiter_type(rate=2.0, burst=4.0)
+
+        async def caller(pauses: list[float]) -> None:
+            for pause in pauses:
+                await limiter.acquire()
+                await trio.sleep(pause)
+
+        async with trio.open_nursery() as nursery:
+            for seed in range(3):
+                rng = random.Random(seed)
+                nursery.start_soon(caller, [rng.choice([0.0, 0.001, 0.3]) for _ in range(50)])
+
+    clock = TickingClock(tick=1e-9)
+    trio.run(callers, clock=clock)
+    assert clock.now > 193_554.123 + (150 - 4) / 2.0  # 150 units at 2 a second, but a burst
 
 
 async def test_a_sliding_window_counts_calls_made_elsewhere_besides_its_own_in_flight(
