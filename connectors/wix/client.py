@@ -115,11 +115,12 @@ class WixClient:
         throttle (calls run side by side), one to a call sent after it is the next in a row."""
 
     def _throttled(self, sent_at: float) -> float:
-        """Seconds to wait after a 429 to a call sent at trio time ``sent_at``."""
+        """Seconds to wait after a 429 to a call sent at trio time ``sent_at`` (none left if
+        it was sent before the last wait ended and answered after)."""
         if sent_at >= self._throttle_ends:  # the next throttle in a row, not the same one
             self._throttled_in_a_row += 1
             self._throttle_ends = trio.current_time() + throttle_wait(self._throttled_in_a_row)
-        return self._throttle_ends - trio.current_time()
+        return max(0.0, self._throttle_ends - trio.current_time())
 
     async def _call(
         self,
@@ -149,7 +150,7 @@ class WixClient:
             if response.status_code != 401 or not self._auth.refused(headers):
                 break
         if response.status_code == 429:
-            wait = self._throttle_ends - trio.current_time()
+            wait = max(0.0, self._throttle_ends - trio.current_time())
             raise RateLimited(f"{what}: throttled (429): {error_text(response)}", retry_after=wait)
         if sent_at >= self._throttle_ends:
             self._throttled_in_a_row = 0
