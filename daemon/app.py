@@ -381,7 +381,7 @@ class Daemon:
             except trio.WouldBlock:
                 # Durable already: the actor picks it up on its next sync of those streams.
                 log.info("mailbox_full", channel=channel_name)
-        return WebhookAnswer(200, "accepted")
+        return WebhookAnswer(200, "")  # kept as it came: nothing to add to the status
 
     # -- what the control socket asks -----------------------------------------------------------
 
