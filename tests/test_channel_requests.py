@@ -51,6 +51,8 @@ class TimedConnector(fakeplatform.FakeConnector):
 
     async def read(self, stream: str, since: datetime | None) -> AsyncGenerator[Page, None]:
         for _ in range(self._platform.calls - 1):
+            # The read's earlier calls: each goes through the gate (its pace is what the tests
+            # measure) and brings back nothing they look at.
             async with self.context.gate.call():
                 pass
         await self._begin(stream)
