@@ -39,12 +39,15 @@ class Catalog:
             if since.tzinfo is None:
                 return {"LastUpdatedTimestamp": ["The date-time needs its UTC offset."]}
         sku = query.get("SKU")
-        return [
-            product
-            for product in sorted(self.state.products.values(), key=lambda p: p.id)
-            if (sku is None or any(v.sku == sku for v in product.variants))
-            and (since is None or (product_updated_at(product) or product.created_on) >= since)
-        ]
+        return sorted(
+            (
+                product
+                for product in self.state.products.values()
+                if (sku is None or any(v.sku == sku for v in product.variants))
+                and (since is None or (product_updated_at(product) or product.created_on) >= since)
+            ),
+            key=lambda p: p.id,
+        )
 
     def update_variants(self, product_id: int, body: bytes) -> Reply:
         """``PATCH /product/{id}/variants``: a JSON array of variant updates, each naming one

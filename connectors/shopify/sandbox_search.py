@@ -109,6 +109,7 @@ class _Parser:
         while self.peek() == "OR":
             self.take()
             parts.append(self.parse_and())
+        parts = _joined_equalities(parts)
         return parts[0] if len(parts) == 1 else (lambda x: any(p(x) for p in parts))
 
     def parse_and(self) -> Predicate:
@@ -146,11 +147,48 @@ class _Parser:
             return lambda x: True
         if op and name in ("updated_at", "created_at"):
             _parse_time(wanted)  # fail on a malformed timestamp now, not per record
+        if not op and not negate:
+            return _Equals(name, getter, (wanted,))
 
         def predicate(x: Any) -> bool:
             return _compare(getter(x), op, wanted) != negate
 
         return predicate
+
+
+class _Equals:
+    """``field:value`` OR-ed over one or more values: a lookup with many SKUs (``sku:A OR
+    sku:B OR …``) tests each record once against the set of them, not once per value."""
+
+    def __init__(self, name: str, getter: Getter, wanted: tuple[str, ...]) -> None:
+        self.name = name
+        self.getter = getter
+        self.wanted = wanted
+        self._lowered = frozenset(value.lower() for value in wanted)
+
+    def __call__(self, record: Any) -> bool:
+        actual = self.getter(record)
+        if isinstance(actual, str):  # what _compare does to a text: equal when lowered
+            return actual.lower() in self._lowered
+        return any(_compare(actual, "", value) for value in self.wanted)
+
+
+def _joined_equalities(parts: list[Predicate]) -> list[Predicate]:
+    """``parts`` of an OR with the equalities on each field joined into one, where the
+    first of them stood."""
+    joined: list[Predicate] = []
+    equalities: dict[str, tuple[int, Getter, list[str]]] = {}
+    for part in parts:
+        if isinstance(part, _Equals):
+            if part.name not in equalities:
+                equalities[part.name] = (len(joined), part.getter, [])
+                joined.append(part)
+            equalities[part.name][2].extend(part.wanted)
+        else:
+            joined.append(part)
+    for name, (index, getter, wanted) in equalities.items():
+        joined[index] = _Equals(name, getter, tuple(wanted))
+    return joined
 
 
 def compile_search(text: str | None, fields: Mapping[str, Getter]) -> Predicate:

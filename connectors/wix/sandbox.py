@@ -77,6 +77,7 @@ PRODUCT_FILTERS = {
     "slug", "collections.id",
 }  # fmt: skip
 VARIANT_FILTERS = {"id", "sku", "productId", "variantId", "productName", "managedVariant"}
+"""What Query Store Variants filters on: the fields of ``SiteState.store_variant_filterable``."""
 VARIANTS_QUERY_PATHS = ("/stores-reader/v1/variants/query", "/stores/v1/variants/query")
 """Query Store Variants: the reference gives the first, its example the second."""
 ORDER_FILTERS = {
@@ -293,11 +294,9 @@ class WixSandbox:
         for field, _ in spec:
             if field not in PRODUCT_FILTERS:
                 raise q.QueryError(field, "is not a field this method can sort on")
+        passes = q.compiled_filter(filter_, PRODUCT_FILTERS)
         chosen = q.sorted_by(
-            (
-                p for p in self.state.products.values()
-                if q.matches(self._product_getter(p), filter_, PRODUCT_FILTERS)
-            ),
+            (p for p in self.state.products.values() if passes(self._product_getter(p))),
             self._product_getter,
             spec,
         )  # fmt: skip
@@ -322,13 +321,14 @@ class WixSandbox:
         if not isinstance(filter_, dict):
             raise q.QueryError("query.filter", "must be an object")
         state = self.state
-        rows = [
-            state.store_variant_json(p, v)
+        passes = q.compiled_filter(filter_, VARIANT_FILTERS)
+        chosen = [
+            (p, v)
             for p in sorted(state.products.values(), key=lambda p: p.numeric_id)
             for v in p.variants
+            if passes(_row_getter(state.store_variant_filterable(p, v)))
         ]
-        chosen = [row for row in rows if q.matches(_row_getter(row), filter_, VARIANT_FILTERS)]
-        page = chosen[offset : offset + limit]
+        page = [state.store_variant_json(p, v) for p, v in chosen[offset : offset + limit]]
         return {"variants": page, "metadata": {"items": len(page), "offset": offset}}
 
     def _product_getter(self, product: Product) -> q.Getter:
@@ -377,11 +377,12 @@ class WixSandbox:
                     raise q.QueryError(f"search.sort[{n}].order", "must be ASC or DESC")
                 sort.append([s["fieldName"], s.get("order", "ASC") == "ASC"])
         spec: q.SortSpec = [(field, ascending) for field, ascending in sort]
+        passes = q.compiled_filter(filter_, ORDER_FILTERS)
         chosen = q.sorted_by(
             (
                 o for o in self.state.orders.values()
                 if o.status != "INITIALIZED"  # search never returns checkouts not yet placed
-                and q.matches(self._order_getter(o), filter_, ORDER_FILTERS)
+                and passes(self._order_getter(o))
             ),
             self._order_getter,
             spec,

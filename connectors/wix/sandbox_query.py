@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import operator
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from functools import cmp_to_key
@@ -53,65 +54,100 @@ def _norm(value: Any) -> Any:
     return value
 
 
-def _holds(op: str, actual: Any, expected: Any) -> bool:
-    a = _norm(actual)
-    if op in ("$in", "$hasSome", "$nin"):
-        if not isinstance(expected, list):
-            raise QueryError(op, "expects a list")
-        return a in [_norm(e) for e in expected]
-    e = _norm(expected)
-    if op in ("$eq", "$ne"):
-        return bool(a == e)
-    if op in ("$startsWith", "$contains"):
-        if not (isinstance(actual, str) and isinstance(expected, str)):
-            return False
-        return actual.startswith(expected) if op == "$startsWith" else expected in actual
-    try:
-        if op == "$gt":
-            return bool(a > e)
-        if op == "$gte":
-            return bool(a >= e)
-        if op == "$lt":
-            return bool(a < e)
-        if op == "$lte":
-            return bool(a <= e)
-    except TypeError:
-        raise QueryError(op, f"cannot compare {actual!r} with {expected!r}") from None
-    raise QueryError(op, "is not a supported operator")
+Test = Callable[[Getter], bool]
+"""Whether the entity behind a getter passes a filter."""
 
 
-def matches(get: Getter, filter_: Any, fields: Collection[str]) -> bool:
-    """Whether the entity behind ``get`` passes ``filter_``; ``QueryError`` for a filter
-    naming a field outside ``fields`` or an operator Wix does not have."""
+def compiled_filter(filter_: Any, fields: Collection[str]) -> Test:
+    """``filter_`` as a test of entities, read once for all of them (a lookup of 100 SKUs
+    is a set, not a list to walk for every variant); ``QueryError`` for a filter naming a
+    field outside ``fields`` or an operator Wix does not have, as Wix refuses such a query
+    whatever it would find."""
     if not isinstance(filter_, dict):
         raise QueryError("filter", "must be an object")
-    for key, condition in filter_.items():
-        if key in ("$and", "$or"):
-            if not isinstance(condition, list):
-                raise QueryError(key, "expects a list of filters")
-            results = [matches(get, part, fields) for part in condition]
-            if not (all(results) if key == "$and" else any(results)):
-                return False
-            continue
-        if key == "$not":
-            if matches(get, condition, fields):
-                return False
-            continue
-        if key not in fields:
-            raise QueryError(key, "is not a field this method can filter on")
-        values = get(key)
-        operations = condition if isinstance(condition, dict) else {"$eq": condition}
-        for op, expected in operations.items():
-            if op in _POSITIVE:
-                if not any(_holds(op, value, expected) for value in values):
-                    return False
-            elif op in ("$ne", "$nin"):
-                inner = "$eq" if op == "$ne" else "$in"
-                if any(_holds(inner, value, expected) for value in values):
-                    return False
-            else:
-                raise QueryError(f"{key}.{op}", "is not a supported operator")
-    return True
+    tests = [_compiled_condition(key, condition, fields) for key, condition in filter_.items()]
+    return lambda get: all(test(get) for test in tests)
+
+
+def _compiled_condition(key: str, condition: Any, fields: Collection[str]) -> Test:
+    if key in ("$and", "$or"):
+        if not isinstance(condition, list):
+            raise QueryError(key, "expects a list of filters")
+        parts = [compiled_filter(part, fields) for part in condition]
+        if key == "$and":
+            return lambda get: all(part(get) for part in parts)
+        return lambda get: any(part(get) for part in parts)
+    if key == "$not":
+        inner = compiled_filter(condition, fields)
+        return lambda get: not inner(get)
+    if key not in fields:
+        raise QueryError(key, "is not a field this method can filter on")
+    operations = condition if isinstance(condition, dict) else {"$eq": condition}
+    checks = [_compiled_operation(key, op, expected) for op, expected in operations.items()]
+    return lambda get: all(check(get(key)) for check in checks)
+
+
+def _compiled_operation(key: str, op: str, expected: Any) -> Callable[[list[Any]], bool]:
+    """Whether a field's values pass ``op``: a positive operator if any value does, ``$ne``
+    and ``$nin`` if none matches."""
+    if op in _POSITIVE:
+        holds = _holding(op, expected)
+        return lambda values: any(holds(value) for value in values)
+    if op in ("$ne", "$nin"):
+        matched = _holding("$eq" if op == "$ne" else "$in", expected)
+        return lambda values: not any(matched(value) for value in values)
+    raise QueryError(f"{key}.{op}", "is not a supported operator")
+
+
+def _holding(op: str, expected: Any) -> Callable[[Any], bool]:
+    """Whether one value satisfies the positive operator ``op`` against ``expected``."""
+    if op in ("$in", "$hasSome"):
+        if not isinstance(expected, list):
+            raise QueryError(op, "expects a list")
+        return _among([_norm(e) for e in expected])
+    wanted = _norm(expected)
+    if op == "$eq":
+        return lambda actual: bool(_norm(actual) == wanted)
+    if op in ("$startsWith", "$contains"):
+        if not isinstance(expected, str):
+            return lambda actual: False
+        if op == "$startsWith":
+            return lambda actual: isinstance(actual, str) and actual.startswith(expected)
+        return lambda actual: isinstance(actual, str) and expected in actual
+    compare = _ORDERINGS[op]
+
+    def ordered(actual: Any) -> bool:
+        try:
+            return bool(compare(_norm(actual), wanted))
+        except TypeError:
+            raise QueryError(op, f"cannot compare {actual!r} with {expected!r}") from None
+
+    return ordered
+
+
+def _among(wanted: list[Any]) -> Callable[[Any], bool]:
+    """Membership in ``wanted``, by a set where the values allow one."""
+    try:
+        hashed = frozenset(wanted)
+    except TypeError:  # an object among them: compared one by one
+        return lambda actual: _norm(actual) in wanted
+
+    def among(actual: Any) -> bool:
+        value = _norm(actual)
+        try:
+            return value in hashed
+        except TypeError:
+            return value in wanted
+
+    return among
+
+
+_ORDERINGS: dict[str, Callable[[Any, Any], Any]] = {
+    "$gt": operator.gt,
+    "$gte": operator.ge,
+    "$lt": operator.lt,
+    "$lte": operator.le,
+}
 
 
 def _compare(a: Any, b: Any) -> int:

@@ -262,18 +262,22 @@ class SiteState:
             data["sku"] = variant.sku
         return {"id": variant.id, "choices": variant.choices, "variant": data, "stock": stock}
 
-    def store_variant_json(self, product: Product, variant: Variant) -> dict[str, Any]:
-        """The variant as Query Store Variants gives it (a default variant carries its
-        product's SKU)."""
-        sku = variant.sku or (product.sku if not product.options else "")
+    def store_variant_filterable(self, product: Product, variant: Variant) -> dict[str, Any]:
+        """The fields of the variant as Query Store Variants gives it that its filter can
+        name (a default variant carries its product's SKU)."""
         return {
             "id": f"{product.id}-{variant.id}",
             "variantId": variant.id,
             "productId": product.id,
-            "variantName": " | ".join(variant.choices.values()),
             "productName": product.name,
             "managedVariant": product.manage_variants,
-            "sku": sku,
+            "sku": variant.sku or (product.sku if not product.options else ""),
+        }
+
+    def store_variant_json(self, product: Product, variant: Variant) -> dict[str, Any]:
+        """The variant as Query Store Variants gives it."""
+        return self.store_variant_filterable(product, variant) | {
+            "variantName": " | ".join(variant.choices.values()),
             "stock": self.variant_json(product, variant)["stock"],
             "choices": variant.choices,
         }

@@ -68,6 +68,12 @@ ROWS = [
         ("(sku:A OR sku:C) -test:true", "A"),
         ("sku:'B'", "B"),
         ("", "ABC"),
+        # Equalities OR-ed on one field are one lookup: still Shopify's case-blind match,
+        # beside other fields' terms, negations and non-text values.
+        ("sku:a OR status:cancelled OR sku:Z", "AB"),
+        ("sku:Z OR -sku:A OR sku:C", "BC"),
+        ("test:true OR sku:b OR test:TRUE", "BC"),
+        ("(sku:A OR sku:B) (sku:B OR sku:C)", "B"),
     ],
 )
 def test_search_syntax(query: str, skus: str) -> None:
