@@ -2,8 +2,12 @@
 orders), ``--quick`` for a small backlog that ends within a minute.
 
 Every sandbox of the demo is served on loopback with one shared catalog. The daemon runs in
-this process: first it learns the catalog and settles, and stops; that is not measured, so it
-is done at :data:`LEARNING_RATE_SCALE` times the platforms' limits. Then every sandbox is set
+this process, on the sandboxes' event loop: a sandbox answering slowly holds up every other
+channel's calls, so a sandbox's work per call must stay small beside a platform's latency
+(a lookup of 250 SKUs that walked a 10,000-variant shop once per SKU took three seconds, and
+kept Wix, the bottleneck, from spending its budget). First the daemon learns the catalog and
+settles, and stops; that is not measured, so it is done at :data:`LEARNING_RATE_SCALE` times
+the platforms' limits. Then every sandbox is set
 to the platform's standard-plan limits (``--rate-scale`` multiplies them, and every channel's
 pace, alike) and the backlog is made while the daemon is down: every SKU's stock changes at the
 fulfillment provider and shoppers place the orders on the storefronts. The daemon starts again
