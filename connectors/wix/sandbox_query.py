@@ -84,7 +84,12 @@ def _compiled_condition(key: str, condition: Any, fields: Collection[str]) -> Te
         raise QueryError(key, "is not a field this method can filter on")
     operations = condition if isinstance(condition, dict) else {"$eq": condition}
     checks = [_compiled_operation(key, op, expected) for op, expected in operations.items()]
-    return lambda get: all(check(get(key)) for check in checks)
+
+    def test(get: Getter) -> bool:
+        values = get(key)
+        return all(check(values) for check in checks)
+
+    return test
 
 
 def _compiled_operation(key: str, op: str, expected: Any) -> Callable[[list[Any]], bool]:
