@@ -7,12 +7,11 @@ channel's calls, so a sandbox's work per call must stay small beside a platform'
 (a lookup of 250 SKUs that walked a 10,000-variant shop once per SKU took three seconds, and
 kept Wix, the bottleneck, from spending its budget). First the daemon learns the catalog and
 settles, and stops; that is not measured, so it is done at :data:`LEARNING_RATE_SCALE` times
-the platforms' limits. Then every sandbox is set
-to the platform's standard-plan limits (``--rate-scale`` multiplies them, and every channel's
-pace, alike) and the backlog is made while the daemon is down: every SKU's stock changes at the
-fulfillment provider and shoppers place the orders on the storefronts. The daemon starts again
-on its state, and the backlog is timed until every order is at the provider and no write is
-left.
+the platforms' limits. Then every sandbox is set to the platform's standard-plan limits
+(``--rate-scale`` multiplies them, and every channel's pace, alike) and the backlog is made
+while the daemon is down: every SKU's stock changes at the fulfillment provider and shoppers
+place the orders on the storefronts. The daemon starts again on its state, and the backlog
+is timed until every order is at the provider and no write is left.
 
 Per channel, from the sandbox's own counters: the share of the theoretical budget it used
 while its backlog lasted (budget units spent ÷ ``burst + rate * seconds`` from the restart to
