@@ -1,4 +1,4 @@
-"""The HTTP side of the daemon: a small ASGI app served by hypercorn's Trio worker.
+"""The HTTP side of the daemon: a small ASGI app, served by :mod:`daemon.http_server`.
 
 Routes::
 
@@ -18,18 +18,13 @@ delivery (without it, a flash sale's webhooks took about a tenth less of the dae
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
 from prometheus_client import CollectorRegistry, make_asgi_app
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+from daemon.http_server import Receive, Scope, Send, serve
 
 
 class WebhookAnswer:
@@ -60,9 +55,6 @@ class HttpApp:
         self._max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
         if scope["type"] != "http":
             return
         method, path = scope["method"], scope["path"]
@@ -95,7 +87,10 @@ class HttpApp:
         if declared.isdigit() and int(declared) > self._max_body:
             await _respond(send, 413, f"body over {self._max_body} bytes\n")
             return
-        body = await _read_body(receive, self._max_body)
+        try:
+            body = await _read_body(receive, self._max_body)
+        except _ClientGone:
+            return  # no answer: the platform delivers it again
         if body is None:
             await _respond(send, 413, f"body over {self._max_body} bytes\n")
             return
@@ -103,13 +98,18 @@ class HttpApp:
         await _respond(send, answer.status, answer.body + "\n" if answer.body else "")
 
 
+class _ClientGone(Exception):
+    """The client closed the connection before its request's body ended."""
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The request's body; None if it is over ``limit`` bytes."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return b"".join(chunks)
+            raise _ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -132,16 +132,6 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
 async def serve_http(
     app: HttpApp,
     listen: str,
@@ -154,10 +144,7 @@ async def serve_http(
 
     ``started`` hands back the bound URLs (so port 0 works).
     """
-    config = HypercornConfig()
-    config.bind = [listen]
-    config.graceful_timeout = grace
-    config.accesslog = None
-    # A Logger object, not the default "-", or hypercorn also prints its own copy to stderr.
-    config.errorlog = logging.getLogger("hypercorn.error")
-    await serve(app, config, shutdown_trigger=shutdown.wait, task_status=task_status)  # type: ignore[arg-type]
+    host, _, port = listen.rpartition(":")
+    await serve(
+        app, host.strip("[]"), int(port), grace=grace, shutdown=shutdown, task_status=task_status
+    )
