@@ -78,12 +78,13 @@ def _url(listener: trio.SocketListener) -> str:
 class _Server:
     def __init__(self, app: App) -> None:
         self._app = app
-        self._closing = False
+        self.closing = False
+        """Set on shutdown: every answer from then on closes its connection."""
         self._idle: set[trio.CancelScope] = set()
         """The waits of connections between requests, cancelled on shutdown."""
 
     def close_idle(self) -> None:
-        self._closing = True
+        self.closing = True
         for wait in self._idle:
             wait.cancel()
 
@@ -91,7 +92,7 @@ class _Server:
         connection = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
         peers = (stream.socket.getpeername()[:2], stream.socket.getsockname()[:2])
         try:
-            while not self._closing:
+            while not self.closing:
                 try:
                     request = await self._next_request(connection, stream)
                 except h11.RemoteProtocolError as exc:
@@ -99,7 +100,7 @@ class _Server:
                     return
                 if request is None:
                     return
-                exchange = _Exchange(connection, stream, closing=self._closing)
+                exchange = _Exchange(self, connection, stream)
                 await exchange.run(self._app, _scope(request, *peers))
                 if connection.our_state is not h11.DONE or connection.their_state is not h11.DONE:
                     return  # closing, failed, or the app answered without reading the body
@@ -167,10 +168,10 @@ class _Exchange:
     """One request's run of the app: its body read as the app asks, its response written
     as the app gives it."""
 
-    def __init__(self, connection: h11.Connection, stream: trio.SocketStream, *, closing: bool):
+    def __init__(self, server: _Server, connection: h11.Connection, stream: trio.SocketStream):
+        self._server = server
         self._connection = connection
         self._stream = stream
-        self._closing = closing
         self._head = b""
         """The response's status line and headers, held to go out with its first body part."""
         self._started = False
@@ -224,7 +225,7 @@ class _Exchange:
     async def send(self, message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
             headers = list(message.get("headers", []))
-            if self._closing:
+            if self._server.closing:
                 headers.append((b"connection", b"close"))
             self._head = _response_head(self._connection, message["status"], headers)
             self._started = True
