@@ -2,24 +2,24 @@
 
 Each platform package with a sandbox has a ``sandbox`` module exporting
 ``create_app(SandboxOptions) -> ASGI app``; this module finds it by platform name and serves it
-with hypercorn's Trio worker, printing ``{"event": "sandbox_serving", "url": ...}`` once bound.
-:func:`serve_app` serves any ASGI app that way inside a nursery (tests use it on loopback).
+with the daemon's own HTTP/1.1 server (:mod:`daemon.http_server`), after starting its ASGI
+lifespan, printing ``{"event": "sandbox_serving", "url": ...}`` once bound. :func:`serve_app`
+serves any ASGI app that way inside a nursery (tests use it on loopback).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
-import logging
 import signal
 from typing import Any
 
 import msgspec
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
 
 from connectors.sandbox_catalog import SharedCatalog, build_catalog
+from daemon.http_server import serve
 
 SANDBOX_PLATFORMS = ("bigcommerce", "shipbob", "shipstation", "shopify", "wix")
 
@@ -65,20 +65,52 @@ KEEP_ALIVE_SECONDS = 75.0
 
 
 async def serve_app(nursery: trio.Nursery, app: Any, host: str, port: int, stop: trio.Event) -> str:
-    """Serve the ASGI ``app`` on ``host:port`` (port 0: the OS picks) with hypercorn's Trio
-    worker, in ``nursery`` until ``stop`` is set; returns the URL once it is listening."""
-    config = HypercornConfig()
-    config.bind = [f"{host}:{port}"]
-    config.accesslog = None
-    config.errorlog = logging.getLogger("hypercorn.error")
+    """Serve the ASGI ``app`` on ``host:port`` (port 0: the OS picks), in ``nursery`` until
+    ``stop`` is set, its lifespan started first and ended last; returns the URL once it is
+    listening."""
+    await nursery.start(_run_lifespan, app, stop)
     # A platform keeps an idle connection open longer than its clients do (httpx lets one go
-    # after 5 s, hypercorn's default too): with equal times, a client reusing a connection
-    # just as the server closes it reads from a closed socket.
-    config.keep_alive_timeout = KEEP_ALIVE_SECONDS
+    # after 5 s): with equal times, a client reusing a connection just as the server closes
+    # it reads from a closed socket.
     urls = await nursery.start(
-        lambda task_status: serve(app, config, shutdown_trigger=stop.wait, task_status=task_status)
+        lambda task_status: serve(
+            app,
+            host,
+            port,
+            grace=0,
+            shutdown=stop,
+            keep_alive=KEEP_ALIVE_SECONDS,
+            task_status=task_status,
+        )
     )
     return str(urls[0])
+
+
+async def _run_lifespan(app: Any, stop: trio.Event, *, task_status: trio.TaskStatus[None]) -> None:
+    """Run ``app``'s ASGI lifespan: its startup before ``started``, its shutdown once ``stop``
+    is set. An app that has none (it returns or raises at once) is served without."""
+    to_app, app_receives = trio.open_memory_channel[dict[str, str]](1)
+    app_sends, from_app = trio.open_memory_channel[Any](1)
+
+    async def run() -> None:
+        # An app that raises has no lifespan, as ASGI allows.
+        with app_sends, contextlib.suppress(Exception):
+            scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
+            await app(scope, app_receives.receive, app_sends.send)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        await to_app.send({"type": "lifespan.startup"})
+        try:
+            await from_app.receive()
+        except trio.EndOfChannel:
+            task_status.started()
+            return
+        task_status.started()
+        await stop.wait()
+        await to_app.send({"type": "lifespan.shutdown"})
+        async for _ in from_app:
+            pass  # to the end of the app's lifespan
 
 
 def serve_sandbox(platform: str, host: str, port: int, options: SandboxOptions) -> int:

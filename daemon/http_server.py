@@ -7,11 +7,12 @@ That is what lets it be cheap: a general server wraps every request in tasks, ev
 timers of its own, and in a flash sale that was about half of the daemon's CPU per webhook.
 Here a request costs its parsing, one call of the app and one write of the whole response.
 
-Bounds: a request's head must arrive within :data:`KEEP_ALIVE_S` of the connection falling
-idle and fit in :data:`MAX_HEAD_BYTES`, and each read of its body within :data:`READ_TIMEOUT_S`;
-the body's size is the app's to bound. On shutdown the server stops accepting, closes idle
-connections at once and lets requests in hand finish (answered with ``connection: close``)
-for up to the grace period.
+Bounds: a request's head must arrive within the keep-alive time (:data:`KEEP_ALIVE_S`) of
+the connection falling idle and fit in :data:`MAX_HEAD_BYTES`, and each read of its body
+within :data:`READ_TIMEOUT_S`; the body's size is the app's to bound. On shutdown the server
+stops accepting, closes idle connections at once and lets requests in hand finish (answered
+with ``connection: close``) for up to the grace period. The platform sandboxes are served
+by it too, their lifespan run by :mod:`connectors.sandbox_server`.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 KEEP_ALIVE_S = 5.0
-"""How long an idle connection waits for its next request (httpx and most webhook senders
-keep a connection for 5 s too)."""
+"""How long an idle connection waits for its next request, unless told otherwise (httpx and
+most webhook senders keep a connection for 5 s too)."""
 READ_TIMEOUT_S = 30.0
 """How long a request's body may pause before the connection is dropped."""
 MAX_HEAD_BYTES = 16 * 1024
@@ -53,12 +54,14 @@ async def serve(
     *,
     grace: float,
     shutdown: trio.Event,
+    keep_alive: float = KEEP_ALIVE_S,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` on ``host:port`` until ``shutdown`` is set, then drain for up to
-    ``grace`` seconds. ``started`` hands back the bound URLs (so port 0 works)."""
+    ``grace`` seconds; an idle connection is kept ``keep_alive`` seconds. ``started`` hands
+    back the bound URLs (so port 0 works)."""
     listeners = await trio.open_tcp_listeners(port, host=host)
-    server = _Server(app)
+    server = _Server(app, keep_alive)
     async with trio.open_nursery() as connections:
         async with trio.open_nursery() as accepting:
             serving = partial(trio.serve_listeners, handler_nursery=connections)
@@ -76,8 +79,9 @@ def _url(listener: trio.SocketListener) -> str:
 
 
 class _Server:
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, keep_alive: float) -> None:
         self._app = app
+        self._keep_alive = keep_alive
         self.closing = False
         """Set on shutdown: every answer from then on closes its connection."""
         self._idle: set[trio.CancelScope] = set()
@@ -112,8 +116,8 @@ class _Server:
         self, connection: h11.Connection, stream: trio.SocketStream
     ) -> h11.Request | None:
         """The next request's head; None when the client closes, or the connection stays
-        idle past :data:`KEEP_ALIVE_S` or through a shutdown."""
-        with trio.move_on_after(KEEP_ALIVE_S) as idle:
+        idle past its keep-alive time or through a shutdown."""
+        with trio.move_on_after(self._keep_alive) as idle:
             self._idle.add(idle)
             try:
                 event = await _next_event(connection, stream)

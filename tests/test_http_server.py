@@ -1,6 +1,7 @@
 """The daemon's HTTP/1.1 server over real loopback sockets: keep-alive and pipelining, the
 answers to requests it cannot parse, ``Expect: 100-continue``, an app that fails, idle
-connections, and a shutdown that lets requests in hand finish."""
+connections, and a shutdown that lets requests in hand finish; and the sandboxes' serving by
+it, their ASGI lifespan around it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 import trio
 import trio.testing
 
+from connectors.sandbox_server import serve_app
 from daemon.http_server import KEEP_ALIVE_S, MAX_HEAD_BYTES, READ_TIMEOUT_S, Receive, Scope, Send
 from daemon.http_server import serve as serve_http
 
@@ -231,3 +233,37 @@ async def test_shutdown_ends_a_request_that_outlasts_the_grace_period(
         asked = trio.current_time()
         assert await read_until_closed(busy) == b""  # never released: cut at the grace period
         assert GRACE <= trio.current_time() - asked < GRACE + 1
+
+
+class LifespanApp(EchoApp):
+    """An echo app with an ASGI lifespan: it notes each event as it comes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[str] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            self.events.append("request")
+            await super().__call__(scope, receive, send)
+            return
+        while (message := await receive())["type"] != "lifespan.shutdown":
+            self.events.append(message["type"])
+            await send({"type": "lifespan.startup.complete"})
+        self.events.append(message["type"])
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+@pytest.mark.parametrize("app", [LifespanApp(), EchoApp()], ids=["lifespan", "none"])
+async def test_a_sandbox_is_served_after_its_lifespan_starts_and_until_it_ends(
+    app: EchoApp,
+) -> None:
+    stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+        url = await serve_app(nursery, app, "127.0.0.1", 0, stop)
+        async with httpx.AsyncClient(base_url=url) as client:
+            assert (await client.get("/ping")).text == "GET /ping  "
+        stop.set()
+    if isinstance(app, LifespanApp):
+        assert app.events == ["lifespan.startup", "request", "lifespan.shutdown"]
+    assert len(app.clients) == 1  # an app without a lifespan (EchoApp refuses one) is served
