@@ -1,7 +1,7 @@
 """A faithful fake of BigCommerce's REST API (v3 catalog, inventory, hooks; v2 orders) as ASGI.
 
 ``create_app(options)`` returns a :class:`SandboxApp` over a store generated from ``options``
-(:mod:`.sandbox_seed`). Served by hypercorn (``shelfsync sandbox bigcommerce``) it starts its
+(:mod:`.sandbox_seed`). Served over HTTP (``shelfsync sandbox bigcommerce``) it starts its
 webhook sender from the ASGI lifespan; mounted on ``httpx.ASGITransport`` (which runs no
 lifespan) the test starts it with ``await nursery.start(app.run_webhooks)``.
 

@@ -1,7 +1,7 @@
 """A faithful fake of ShipBob's 2026-01 API as a plain ASGI app (no framework).
 
 ``create_app(options)`` returns a :class:`SandboxApp` over a :class:`SandboxState` seeded
-from ``options``. Served by hypercorn (``shelfsync sandbox shipbob``) it starts its webhook
+from ``options``. Served over HTTP (``shelfsync sandbox shipbob``) it starts its webhook
 sender from the ASGI lifespan; mounted on ``httpx.ASGITransport`` (which runs no lifespan) the
 test starts it with ``await nursery.start(app.run_webhooks)``.
 

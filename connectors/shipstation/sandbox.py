@@ -1,7 +1,7 @@
 """A faithful fake of ShipStation's V1 API (ssapi) as a plain ASGI app (no framework).
 
 ``create_app(options)`` returns a :class:`SandboxApp` over a :class:`SandboxState` seeded from
-``options``. Served by hypercorn (``shelfsync sandbox shipstation``) it starts its webhook
+``options``. Served over HTTP (``shelfsync sandbox shipstation``) it starts its webhook
 sender from the ASGI lifespan; mounted on ``httpx.ASGITransport`` (which runs no lifespan) a
 test starts it with ``await nursery.start(app.run_webhooks)``.
 

@@ -1,7 +1,7 @@
 """A faithful fake of the Wix REST APIs a Catalog V1 store uses, as a plain ASGI app.
 
 ``create_app(options)`` returns a :class:`WixSandbox` over a seeded :class:`SiteState`.
-Served by hypercorn (``shelfsync sandbox wix``) it starts its webhook sender from the ASGI
+Served over HTTP (``shelfsync sandbox wix``) it starts its webhook sender from the ASGI
 lifespan; on ``httpx.ASGITransport`` (no lifespan) a test starts it with
 ``await nursery.start(app.run_webhooks)``.
 

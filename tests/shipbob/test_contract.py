@@ -8,11 +8,10 @@ from decimal import Decimal
 import httpx
 import pytest
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
 
 from connectors.errors import AuthFailed, RateLimited, RecordError
 from connectors.model import Dimensions, InventoryLevel, Item, Weight
+from connectors.sandbox_server import serve_app
 from connectors.shipbob import mapping
 from connectors.shipbob.client import ShipBobClient
 from connectors.shipbob.sandbox import SANDBOX_TOKEN, SandboxApp
@@ -262,18 +261,11 @@ async def test_missing_channel_header_is_refused(http: httpx.AsyncClient) -> Non
 
 
 async def test_over_real_loopback_http(app: SandboxApp, gate: RecordingGate) -> None:
-    config = HypercornConfig()
-    config.bind = ["127.0.0.1:0"]
-    config.accesslog = None
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
-        urls = await nursery.start(
-            lambda task_status: serve(
-                app, config, shutdown_trigger=stop.wait, task_status=task_status
-            )
-        )
+        url = await serve_app(nursery, app, "127.0.0.1", 0, stop)
         async with httpx.AsyncClient() as http:
-            client = ShipBobClient(http, urls[0], Secret(SANDBOX_TOKEN), 4007, gate)
+            client = ShipBobClient(http, url, Secret(SANDBOX_TOKEN), 4007, gate)
             created = await client.create_order(order_request("web-loop"))
             again = await client.create_order(order_request("web-loop"))
             assert again.already_existed and again.order.id == created.order.id

@@ -26,7 +26,7 @@ class Receiver:
     async def __call__(
         self, scope: sandboxkit.Scope, receive: sandboxkit.Receive, send: sandboxkit.Send
     ) -> None:
-        if scope["type"] == "lifespan":  # served by hypercorn in loopback tests
+        if scope["type"] == "lifespan":  # served by serve_app in loopback tests
             while (await receive())["type"] != "lifespan.shutdown":
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
