@@ -101,16 +101,21 @@ async def _run_lifespan(app: Any, stop: trio.Event, *, task_status: trio.TaskSta
     async with trio.open_nursery() as nursery:
         nursery.start_soon(run)
         await to_app.send({"type": "lifespan.startup"})
-        try:
-            await from_app.receive()
-        except trio.EndOfChannel:
-            task_status.started()
-            return
+        has_lifespan = await _answered(from_app)
         task_status.started()
-        await stop.wait()
-        await to_app.send({"type": "lifespan.shutdown"})
-        async for _ in from_app:
-            pass  # to the end of the app's lifespan
+        if has_lifespan:
+            await stop.wait()
+            await to_app.send({"type": "lifespan.shutdown"})
+            await _answered(from_app)
+
+
+async def _answered(from_app: trio.MemoryReceiveChannel[Any]) -> bool:
+    """Whether the app answered the lifespan event just sent (False: it ended instead)."""
+    try:
+        await from_app.receive()
+    except trio.EndOfChannel:
+        return False
+    return True
 
 
 def serve_sandbox(platform: str, host: str, port: int, options: SandboxOptions) -> int:

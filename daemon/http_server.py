@@ -141,13 +141,20 @@ async def _refuse(
     if connection.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
         return
     status = error.error_status_hint
-    body = f"{_REASONS.get(status, b'').decode()}: {error}\n".encode()
+    text = f"{_REASONS.get(status, b'').decode()}: {error}\n"
+    await stream.send_all(_closing_answer(connection, status, text.encode()))
+
+
+def _closing_answer(connection: h11.Connection, status: int, body: bytes) -> bytes:
+    """A whole plain-text answer of the server's own, after which the connection closes."""
     headers = [
         (b"content-type", b"text/plain; charset=utf-8"),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
     ]
-    await stream.send_all(_response_head(connection, status, headers) + body)
+    head = _response_head(connection, status, headers)
+    data = connection.send(h11.Data(data=body)) or b""
+    return head + data + (connection.send(h11.EndOfMessage()) or b"")
 
 
 def _scope(request: h11.Request, client: tuple[str, int], server: tuple[str, int]) -> Scope:
@@ -234,25 +241,17 @@ class _Exchange:
             self._head = _response_head(self._connection, message["status"], headers)
             self._started = True
         elif message["type"] == "http.response.body":
-            body = message.get("body", b"")
-            out = [self._head, self._connection.send(h11.Data(data=body)) or b"" if body else b""]
+            out = [self._head]
             self._head = b""
+            if body := message.get("body", b""):
+                out.append(self._connection.send(h11.Data(data=body)) or b"")
             if not message.get("more_body", False):
                 out.append(self._connection.send(h11.EndOfMessage()) or b"")
                 self._answered.set()
             await self._stream.send_all(b"".join(out))
 
     async def _internal_error(self) -> None:
-        body = b"internal error\n"
-        headers = [
-            (b"content-type", b"text/plain; charset=utf-8"),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ]
-        head = _response_head(self._connection, 500, headers)
-        data = self._connection.send(h11.Data(data=body)) or b""
-        end = self._connection.send(h11.EndOfMessage()) or b""
-        await self._stream.send_all(head + data + end)
+        await self._stream.send_all(_closing_answer(self._connection, 500, b"internal error\n"))
 
 
 def _response_head(connection: h11.Connection, status: int, headers: list[Any]) -> bytes:
