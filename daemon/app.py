@@ -13,6 +13,7 @@ import functools
 import hashlib
 import signal
 import ssl
+import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
@@ -49,6 +50,7 @@ from daemon.control import (
     StreamStatus,
 )
 from daemon.http import HttpApp, WebhookAnswer, serve_http
+from daemon.http_transport import Transport
 from daemon.logs import redact, register_secrets
 from daemon.store import (
     AuditNote,
@@ -99,9 +101,15 @@ def tls_context() -> ssl.SSLContext:
 
 def default_http_client(timeout: float = 30.0) -> httpx.AsyncClient:
     """The client each channel's actor talks to its platform with: every phase of a request
-    (connect, write, read, waiting for a pooled connection) bounded by ``timeout`` seconds,
-    over the shared :func:`tls_context`."""
-    return httpx.AsyncClient(timeout=httpx.Timeout(timeout), verify=tls_context())
+    (connect, write, read) bounded by ``timeout`` seconds, over the shared :func:`tls_context`
+    and the daemon's own :class:`~daemon.http_transport.Transport`, unless the environment
+    names a proxy: httpx reaches one only through its own transport."""
+    proxied = any(scheme in urllib.request.getproxies() for scheme in ("http", "https", "all"))
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout),
+        verify=tls_context(),
+        transport=None if proxied else Transport(tls_context()),
+    )
 
 
 class Daemon:
