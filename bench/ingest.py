@@ -15,7 +15,6 @@ of the daemon says more about its cost than the wall-clock rate.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import sys
 import tempfile
@@ -26,7 +25,7 @@ import msgspec
 import trio
 
 from bench.propagation import percentile_ms
-from bench.report import base_parser, emit
+from bench.report import base_parser, cpu_seconds, emit
 from bench.webhook_sender import SECRET_VARIABLE, Delivery
 from connectors.sandbox_server import SandboxOptions, serve_app
 from connectors.shopify.sandbox_play import demo_storefront
@@ -97,12 +96,6 @@ async def measure(options: Options, workdir: Path) -> dict[str, Any]:
         "webhooks_per_cpu_s": round(figures["acknowledged"] / daemon_cpu, 1),
         "sender_cpu_s": float(sender.stdout),
     }
-
-
-def cpu_seconds(pid: int) -> float:
-    """The CPU time (user and system) process ``pid`` has used so far (Linux's ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _inbox_orders(state: Path) -> set[int]:

@@ -11,6 +11,8 @@ subscribed; the daemon runs as ``shelfsync run`` in a child process with its def
 settings (every commit synchronous). Sales come at a steady rate, one unit each, spread over
 the storefronts and the catalog; the run is made twice on fresh sandboxes and state: with no
 added latency, then with :data:`SLOW_CALL_MS` added to every API call of every sandbox.
+Each run also reports the CPU the daemon and this process (the sandboxes, mostly) spent per
+sale: on a machine of few cores, the latency is mostly those two waiting for each other.
 The sandboxes' request limits are raised (:data:`RATE_SCALE`): how the daemon spends a
 platform's budget is ``bench.rate_budget``'s subject, not this one's.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import random
 import sys
 import tempfile
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,7 @@ import httpx
 import msgspec
 import trio
 
-from bench.report import base_parser, emit
+from bench.report import base_parser, cpu_seconds, emit
 from connectors.registry import BUILTIN
 from connectors.sandbox_play import ProviderPlay, SandboxFaults, StorefrontPlay
 from connectors.sandbox_server import SandboxOptions
@@ -86,6 +89,9 @@ class Watcher:
         self.selling = True
         self.all_landed = trio.Event()
         """Set once every sale is placed and has landed everywhere."""
+        self.daemon_cpu_s = 0.0
+        self.sandboxes_cpu_s = 0.0
+        """CPU spent from the first sale until all landed, by the daemon and by this process."""
 
     def sell(self, store: str, sku: str) -> Sale:
         """Count a sale of one unit of ``sku`` on ``store``, about to be placed."""
@@ -150,7 +156,7 @@ async def measure(options: Options, latency_ms: int, workdir: Path) -> dict[str,
         daemon = await DaemonProcess.start(config, environ=shop.environ)
         async with trio.open_nursery() as following:
             following.start_soon(daemon.follow)
-            watcher = await _sales_timed(options, latency_ms, shop, http)
+            watcher = await _sales_timed(options, latency_ms, shop, http, daemon.process.pid)
             following.cancel_scope.cancel()  # stopping reads what is left of the log
         code = await daemon.stop()
         stop.set()
@@ -182,9 +188,10 @@ async def _place(
 
 
 async def _sales_timed(
-    options: Options, latency_ms: int, shop: Shop, http: httpx.AsyncClient
+    options: Options, latency_ms: int, shop: Shop, http: httpx.AsyncClient, daemon_pid: int
 ) -> Watcher:
-    """Once the daemon has synced the catalog and the stock: the sales, made and timed."""
+    """Once the daemon has synced the catalog and the stock: the sales, made and timed, and
+    the CPU the daemon and this process (the sandboxes, the shoppers) spent on them."""
     await catalogs_synced(shop.stores, shop.provider, {}, sys.stderr)
     watcher = Watcher(_stocked(shop))
     skus = sorted(shop.provider.sellable())
@@ -194,10 +201,13 @@ async def _sales_timed(
     for name in watcher.stores:
         shop.tripwires[name].answered = partial(watcher.answered, name)
     print(f"selling {options.sales} units at {options.per_second:g}/s", file=sys.stderr)
+    daemon_cpu, own_cpu = cpu_seconds(daemon_pid), time.process_time()
     await _sell(options, shop, watcher, sorted(watcher.expected), http)
     watcher.sold_out()
     with trio.move_on_after(SETTLE_TIMEOUT):
         await watcher.all_landed.wait()
+    watcher.daemon_cpu_s = cpu_seconds(daemon_pid) - daemon_cpu
+    watcher.sandboxes_cpu_s = time.process_time() - own_cpu
     return watcher
 
 
@@ -237,6 +247,8 @@ def _figures(watcher: Watcher, options: Options) -> dict[str, Any]:
         "p95_ms": percentile_ms(latencies, 0.95),
         "p99_ms": percentile_ms(latencies, 0.99),
         "max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
+        "daemon_cpu_ms_per_sale": round(watcher.daemon_cpu_s / options.sales * 1000, 2),
+        "sandboxes_cpu_ms_per_sale": round(watcher.sandboxes_cpu_s / options.sales * 1000, 2),
     }
 
 

@@ -27,6 +27,12 @@ def machine() -> dict[str, object]:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) process ``pid`` has used so far (Linux's ``/proc``)."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def emit(name: str, figures: dict[str, object], out: pathlib.Path | None) -> None:
     """Print ``figures`` as a table titled ``name``; write them, with :func:`machine`, as JSON
     to ``out`` when given."""
