@@ -13,16 +13,16 @@ while the daemon is down: every SKU's stock changes at the fulfillment provider 
 place the orders on the storefronts. The daemon starts again on its state, and the backlog
 is timed until every order is at the provider and no write is left.
 
-Per channel, from the sandbox's own counters: the share of the theoretical budget it used
-while its backlog remained (budget units spent ÷ ``burst + rate * seconds`` from the restart
-until what was left of its backlog fitted in one burst: see
-:meth:`Usage.while_backlog_remains`), the same to its last write (read from the audit log, or
-its last call if it wrote nothing: the reads its schedules make afterwards are no backlog),
-throttled answers, and stock writes that changed nothing. ``budget_used_ratio`` is the ratio of the bottleneck: the channel whose work needs the
-longest at its platform's limit (units spent beyond a burst ÷ the sustained rate), the least
-time the backlog can take. Not the channel whose last write came latest: a store with little
-to do writes last when the provider's last stock change reaches it, and its ratio measures how
-little it had to do, not how well the backlog used the budget.
+Per channel, from the sandbox's own counters: the share of the theoretical budget it used while
+its backlog remained (budget units spent ÷ ``burst + rate * seconds`` from the restart until
+what was left of its backlog fitted in one burst: see :meth:`Usage.while_backlog_remains`), the
+same to its last write (read from the audit log, or its last call if it wrote nothing: the
+reads its schedules make afterwards are no backlog), throttled answers, and stock writes that
+changed nothing. ``budget_used_ratio`` is the ratio of the bottleneck: the channel whose work
+needs the longest at its platform's limit (units spent beyond a burst ÷ the sustained rate),
+the least time the backlog can take. Not the channel whose last write came latest: a store with
+little to do writes last when the provider's last stock change reaches it, and its ratio
+measures how little it had to do, not how well the backlog used the budget.
 """
 
 from __future__ import annotations

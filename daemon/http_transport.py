@@ -161,10 +161,13 @@ async def _exchange(
         await connection.stream.send_all(data + state.send(h11.EndOfMessage()))
     answer: h11.Response | None = None
     chunks: list[bytes] = []
-    while True:
-        with _phase(httpx.ReadTimeout, httpx.ReadError, timeouts.get("read"), request):
+    read_timeout = timeouts.get("read")
+    with _phase(httpx.ReadTimeout, httpx.ReadError, read_timeout, request) as reading:
+        while True:
             event = state.next_event()
             if event is h11.NEED_DATA:
+                if read_timeout is not None:  # the timeout bounds each read, not all of them
+                    reading.deadline = trio.current_time() + read_timeout
                 received = await connection.stream.receive_some(RECEIVE_BYTES)
                 if not received and answer is None:
                     # h11 would only say it cannot handle the close in this state.
@@ -172,15 +175,14 @@ async def _exchange(
                         "the server closed the connection without answering", request=request
                     )
                 state.receive_data(bytes(received))
-                continue
-        if isinstance(event, h11.Response):
-            answer = event
-        elif isinstance(event, h11.Data):
-            chunks.append(bytes(event.data))
-        elif isinstance(event, h11.EndOfMessage):
-            break
-        # An InformationalResponse (100 Continue) precedes the real answer: nothing to keep.
-        # ConnectionClosed cannot come: h11 raises for a close before the EndOfMessage.
+            elif isinstance(event, h11.Response):
+                answer = event
+            elif isinstance(event, h11.Data):
+                chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            # An InformationalResponse (100 Continue) precedes the real answer: nothing to
+            # keep. ConnectionClosed cannot come: h11 raises for a close before EndOfMessage.
     assert answer is not None  # h11 sends EndOfMessage only after a Response
     return httpx.Response(
         answer.status_code,
@@ -199,12 +201,13 @@ def _phase(
     failed: type[httpx.NetworkError],
     timeout: float | None,
     request: httpx.Request,
-) -> Iterator[None]:
+) -> Iterator[trio.CancelScope]:
     """One phase of a request (connect, write, read): bounded by ``timeout`` seconds when it
-    is set, and its failures raised as httpx's exceptions for that phase."""
+    is set (the scope yielded, whose deadline the phase may move on), and its failures raised
+    as httpx's exceptions for that phase."""
     try:
-        with trio.fail_after(timeout if timeout is not None else float("inf")):
-            yield
+        with trio.fail_after(timeout if timeout is not None else float("inf")) as scope:
+            yield scope
     except trio.TooSlowError as exc:
         raise timed_out(
             f"{timed_out.__name__}: no progress in {timeout:g}s", request=request

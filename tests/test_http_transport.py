@@ -21,11 +21,14 @@ import trustme
 from daemon.app import default_http_client
 from daemon.http_transport import KEEP_ALIVE_S, MAX_IDLE_PER_ORIGIN, Transport
 
+TRICKLE_S = 1.5
+
 
 class Platform:
     """A server whose answer each request's path picks:
 
-    ``/ok`` JSON naming the request, ``/gzip`` the same chunked and compressed, ``/close``
+    ``/ok`` JSON naming the request, ``/gzip`` the same chunked and compressed (``/trickle``
+    too, a chunk every :data:`TRICKLE_S`), ``/close``
     answered with ``connection: close``, ``/hangup`` answered and then closed without saying
     so, ``/silent`` never answered, ``/garbage`` not HTTP, ``/nothing`` closed unanswered.
     """
@@ -85,11 +88,16 @@ class Platform:
             return False
         if path == "/nothing":
             return False
-        if path == "/gzip":
+        if path in ("/gzip", "/trickle"):
             packed = gzip.compress(named)
             head = [(b"content-encoding", b"gzip"), (b"transfer-encoding", b"chunked")]
             out = server.send(h11.Response(status_code=200, headers=head))
-            out += server.send(h11.Data(data=packed[:10])) + server.send(h11.Data(data=packed[10:]))
+            for chunk in (packed[:10], packed[10:20], packed[20:]):
+                out += server.send(h11.Data(data=chunk))
+                if path == "/trickle":
+                    await stream.send_all(out)
+                    out = b""
+                    await trio.sleep(TRICKLE_S)
         else:
             head = [(b"content-length", str(len(named)).encode())]
             if path == "/close":
@@ -220,6 +228,17 @@ async def test_a_server_that_does_not_answer_is_a_read_timeout_and_loses_the_con
             await http.get(f"{base_url}/silent", timeout=timeout)
         assert trio.current_time() - began == pytest.approx(2.0, abs=0.2)
         assert (await http.get(f"{base_url}/ok")).json()["connection"] == 2
+
+
+async def test_the_read_timeout_bounds_each_read_not_the_whole_answer(
+    base_url: str, virtual_clock: trio.testing.MockClock
+) -> None:
+    timeout = httpx.Timeout(5.0, read=TRICKLE_S + 0.5)
+    async with httpx.AsyncClient(transport=Transport(ssl.create_default_context())) as http:
+        began = trio.current_time()
+        answer = await http.get(f"{base_url}/trickle", timeout=timeout)
+    assert answer.json()["path"] == "/trickle"
+    assert trio.current_time() - began >= 2 * TRICKLE_S  # longer than the timeout in all
 
 
 async def test_a_cancelled_request_leaves_no_connection_behind(
