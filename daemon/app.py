@@ -104,7 +104,8 @@ def default_http_client(timeout: float = 30.0) -> httpx.AsyncClient:
     (connect, write, read) bounded by ``timeout`` seconds, over the shared :func:`tls_context`
     and the daemon's own :class:`~daemon.http_transport.Transport`, unless the environment
     names a proxy: httpx reaches one only through its own transport."""
-    proxied = any(scheme in urllib.request.getproxies() for scheme in ("http", "https", "all"))
+    proxies = urllib.request.getproxies()
+    proxied = any(scheme in proxies for scheme in ("http", "https", "all"))
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout),
         verify=tls_context(),

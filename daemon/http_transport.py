@@ -111,15 +111,13 @@ class Transport(httpx.AsyncBaseTransport):
     async def _connect(
         self, origin: Origin, request: httpx.Request, timeout: float | None
     ) -> _Connection:
-        scheme, host, port = origin
+        scheme, raw_host, port = origin
+        host = raw_host.decode("ascii")
         with _phase(httpx.ConnectTimeout, httpx.ConnectError, timeout, request):
-            stream: trio.abc.Stream = await trio.open_tcp_stream(host.decode("ascii"), port)
+            stream: trio.abc.Stream = await trio.open_tcp_stream(host, port)
             if scheme == b"https":
                 stream = trio.SSLStream(
-                    stream,
-                    self._ssl_context,
-                    server_hostname=host.decode("ascii"),
-                    https_compatible=True,
+                    stream, self._ssl_context, server_hostname=host, https_compatible=True
                 )
                 try:
                     await stream.do_handshake()
@@ -157,7 +155,9 @@ async def _exchange(
         method=request.method, target=request.url.raw_path, headers=request.headers.raw
     )
     with _phase(httpx.WriteTimeout, httpx.WriteError, timeouts.get("write"), request):
-        data = state.send(head) + state.send(h11.Data(data=body)) if body else state.send(head)
+        data = state.send(head)
+        if body:
+            data += state.send(h11.Data(data=body))
         await connection.stream.send_all(data + state.send(h11.EndOfMessage()))
     answer: h11.Response | None = None
     chunks: list[bytes] = []

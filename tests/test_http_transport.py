@@ -180,7 +180,7 @@ async def test_requests_at_once_each_get_a_connection_then_share_the_pool(
 
 
 async def test_a_chunked_and_compressed_answer_is_read_whole_and_decoded(
-    http: httpx.AsyncClient, base_url: str, platform: Platform
+    http: httpx.AsyncClient, base_url: str
 ) -> None:
     answer = await http.get(f"{base_url}/gzip")
     assert answer.json() == {"path": "/gzip", "connection": 1, "body": ""}
@@ -188,7 +188,7 @@ async def test_a_chunked_and_compressed_answer_is_read_whole_and_decoded(
 
 
 async def test_an_answer_with_connection_close_ends_the_connection(
-    http: httpx.AsyncClient, base_url: str, platform: Platform
+    http: httpx.AsyncClient, base_url: str
 ) -> None:
     assert (await http.get(f"{base_url}/close")).status_code == 200
     assert (await http.get(f"{base_url}/ok")).json()["connection"] == 2
@@ -219,7 +219,7 @@ async def test_an_idle_connection_is_not_kept_past_the_keep_alive_time(
 
 
 async def test_a_server_that_does_not_answer_is_a_read_timeout_and_loses_the_connection(
-    base_url: str, platform: Platform, virtual_clock: trio.testing.MockClock
+    base_url: str, virtual_clock: trio.testing.MockClock
 ) -> None:
     timeout = httpx.Timeout(5.0, read=2.0)
     async with httpx.AsyncClient(transport=Transport(ssl.create_default_context())) as http:
@@ -262,7 +262,7 @@ async def test_a_cancelled_request_leaves_no_connection_behind(
     [("/garbage", "illegal status line"), ("/nothing", "closed the connection without answering")],
 )
 async def test_an_answer_that_is_not_http_is_a_protocol_error(
-    http: httpx.AsyncClient, base_url: str, platform: Platform, path: str, message: str
+    http: httpx.AsyncClient, base_url: str, path: str, message: str
 ) -> None:
     with pytest.raises(httpx.RemoteProtocolError, match=message):
         await http.get(f"{base_url}{path}")
@@ -320,7 +320,7 @@ async def test_https_is_verified_against_the_context_and_kept_alive(
 
 
 async def test_the_daemons_clients_go_through_a_proxy_the_environment_names(
-    base_url: str, platform: Platform, monkeypatch: pytest.MonkeyPatch
+    base_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", base_url)
     async with default_http_client() as http:
